@@ -1,0 +1,264 @@
+//! Contiguous slot storage for the SPSC ring.
+//!
+//! The ring stores `slots` values of `T` in one allocation, where `slots` is the
+//! capacity rounded up to a power of two so that a position maps to its slot with a
+//! mask, never `%` (the queue still holds exactly `capacity` items: the index
+//! protocol, not the storage, enforces the bound). The allocation is aligned to and
+//! padded out to 128 bytes, so no neighbouring allocation shares a cache line with
+//! the first or last slot (rigtorp's SPSCQueue pads its slot array at both ends for
+//! the same reason).
+//!
+//! Under loom, each slot also has a `loom::cell::UnsafeCell<()>` that every access
+//! touches, so a missing happens-before edge between the producer's write of a slot
+//! and the consumer's read of it is reported as a data race. The values themselves
+//! stay contiguous so chunks can hand out real slices.
+
+use core::alloc::Layout;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+use core::slice;
+
+/// Alignment (and size granule) of the slot allocation: two 64-byte lines, matching
+/// `crossbeam_utils::CachePadded` on x86_64 and aarch64 (the adjacent-line prefetcher
+/// pulls lines in pairs).
+const LINE: usize = 128;
+
+/// `slots` contiguous, possibly uninitialised values of `T`.
+///
+/// The buffer never drops values: which slots are initialised is the index protocol's
+/// business, and the owner drops them before the buffer is freed.
+pub(crate) struct Buffer<T> {
+    /// First of `mask + 1` slots. Allocated with `layout` when `layout.size() > 0`,
+    /// otherwise dangling (zero-sized `T`: every slot access is a no-op).
+    ptr: NonNull<MaybeUninit<T>>,
+    /// `slots - 1`, where `slots` is a power of two; `pos & mask` is `pos`'s slot.
+    mask: usize,
+    /// The allocation's layout; size 0 means nothing was allocated.
+    layout: Layout,
+    /// One loom-tracked cell per slot, touched on every access (loom builds only).
+    #[cfg(loom)]
+    cells: std::boxed::Box<[crate::sync::UnsafeCell<()>]>,
+}
+
+impl<T> Buffer<T> {
+    /// Allocates room for at least `capacity` values.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0, or the storage would exceed `isize::MAX` bytes.
+    pub(crate) fn new(capacity: usize) -> Self {
+        assert!(capacity > 0, "ringway: capacity must be at least 1");
+        let overflow = || -> ! {
+            panic!(
+                "ringway: capacity overflow: {capacity} items of {} bytes do not fit in isize::MAX bytes",
+                core::mem::size_of::<T>()
+            )
+        };
+        // Positions are compared with `wrapping_sub`, so a capacity must leave the top
+        // bit free; for sized `T` the byte limit below is stricter anyway.
+        let slots = match capacity.checked_next_power_of_two() {
+            Some(slots) if slots <= isize::MAX as usize => slots,
+            _ => overflow(),
+        };
+        let size = match slots.checked_mul(core::mem::size_of::<T>()) {
+            Some(size) => size,
+            None => overflow(),
+        };
+        let align = core::mem::align_of::<T>().max(LINE);
+        let layout = match Layout::from_size_align(size, align) {
+            Ok(layout) => layout.pad_to_align(),
+            Err(_) => overflow(),
+        };
+        let ptr = if layout.size() == 0 {
+            NonNull::dangling()
+        } else {
+            // SAFETY: `layout` has a non-zero size (checked just above).
+            let raw = unsafe { alloc::alloc::alloc(layout) };
+            match NonNull::new(raw.cast::<MaybeUninit<T>>()) {
+                Some(ptr) => ptr,
+                None => alloc::alloc::handle_alloc_error(layout),
+            }
+        };
+        Buffer {
+            ptr,
+            mask: slots - 1,
+            layout,
+            #[cfg(loom)]
+            cells: (0..slots).map(|_| crate::sync::UnsafeCell::new(())).collect(),
+        }
+    }
+
+    /// Pointer to `pos`'s slot.
+    #[inline(always)]
+    fn slot(&self, pos: usize) -> *mut MaybeUninit<T> {
+        // SAFETY: `pos & mask < slots`, so the result stays inside the
+        // allocation (or is a zero-sized offset for a dangling pointer).
+        unsafe { self.ptr.as_ptr().add(pos & self.mask) }
+    }
+
+    /// Records an exclusive access to slots `pos .. pos + n` for loom's race detector.
+    #[inline(always)]
+    fn track_mut(&self, pos: usize, n: usize) {
+        #[cfg(loom)]
+        for i in 0..n {
+            self.cells[pos.wrapping_add(i) & self.mask].with_mut(|_| ());
+        }
+        let _ = (pos, n);
+    }
+
+    /// Records a shared access to slots `pos .. pos + n` for loom's race detector.
+    #[inline(always)]
+    fn track(&self, pos: usize, n: usize) {
+        #[cfg(loom)]
+        for i in 0..n {
+            self.cells[pos.wrapping_add(i) & self.mask].with(|_| ());
+        }
+        let _ = (pos, n);
+    }
+
+    /// Moves `value` into `pos`'s slot.
+    ///
+    /// # Safety
+    ///
+    /// The caller has exclusive access to the slot, and the slot holds no value that
+    /// still needs dropping (it would be leaked, not dropped).
+    #[inline(always)]
+    pub(crate) unsafe fn write(&self, pos: usize, value: T) {
+        self.track_mut(pos, 1);
+        // SAFETY: the slot is in bounds (`slot`) and exclusively ours (caller).
+        unsafe { self.slot(pos).write(MaybeUninit::new(value)) }
+    }
+
+    /// Moves the value out of `pos`'s slot, leaving it logically uninitialised.
+    ///
+    /// # Safety
+    ///
+    /// The caller has exclusive access to the slot, the slot is initialised, and the
+    /// caller treats it as uninitialised afterwards.
+    #[inline(always)]
+    pub(crate) unsafe fn read(&self, pos: usize) -> T {
+        self.track_mut(pos, 1);
+        // SAFETY: in bounds, exclusive and initialised (caller).
+        unsafe { self.slot(pos).read().assume_init() }
+    }
+
+    /// Shared reference to the initialised value in `pos`'s slot.
+    ///
+    /// # Safety
+    ///
+    /// The slot is initialised and nobody writes or moves it out for `'a`.
+    #[inline(always)]
+    pub(crate) unsafe fn get<'a>(&self, pos: usize) -> &'a T {
+        self.track(pos, 1);
+        // SAFETY: initialised and not mutated for `'a` (caller).
+        unsafe { (*self.slot(pos)).assume_init_ref() }
+    }
+
+    /// Splits the `n` positions from `pos` into the run up to the end of the storage
+    /// and the run that wraps to its start: `(first slot, first len, second len)`; the
+    /// second run always starts at slot 0.
+    #[inline(always)]
+    fn runs(&self, pos: usize, n: usize) -> (*mut MaybeUninit<T>, usize, usize) {
+        debug_assert!(n <= self.mask + 1, "a run longer than the storage");
+        let start = pos & self.mask;
+        let first = n.min(self.mask + 1 - start);
+        (self.slot(pos), first, n - first)
+    }
+
+    /// The slots `pos .. pos + n` as at most two exclusive slices, in order.
+    ///
+    /// # Safety
+    ///
+    /// The caller has exclusive access to those slots for `'a`, and `n <= slots`.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn slices_mut<'a>(
+        &self,
+        pos: usize,
+        n: usize,
+    ) -> (&'a mut [MaybeUninit<T>], &'a mut [MaybeUninit<T>]) {
+        self.track_mut(pos, n);
+        let (first, first_len, second_len) = self.runs(pos, n);
+        // SAFETY: both runs lie inside the allocation (`runs`), do not overlap (they
+        // cover distinct slots since `n <= slots`), and are exclusively ours (caller).
+        unsafe {
+            (
+                slice::from_raw_parts_mut(first, first_len),
+                slice::from_raw_parts_mut(self.ptr.as_ptr(), second_len),
+            )
+        }
+    }
+
+    /// The initialised slots `pos .. pos + n` as at most two shared slices, in order.
+    ///
+    /// # Safety
+    ///
+    /// The slots are initialised and not mutated for `'a`, and `n <= slots`.
+    #[inline]
+    pub(crate) unsafe fn slices<'a>(&self, pos: usize, n: usize) -> (&'a [T], &'a [T]) {
+        self.track(pos, n);
+        let (first, first_len, second_len) = self.runs(pos, n);
+        // SAFETY: in bounds (`runs`), initialised and not mutated for `'a` (caller);
+        // `MaybeUninit<T>` has the layout of `T`.
+        unsafe {
+            (
+                slice::from_raw_parts(first.cast::<T>(), first_len),
+                slice::from_raw_parts(self.ptr.as_ptr().cast::<T>(), second_len),
+            )
+        }
+    }
+
+    /// The initialised slots `pos .. pos + n` as at most two exclusive slices.
+    ///
+    /// # Safety
+    ///
+    /// The slots are initialised and exclusively the caller's for `'a`; `n <= slots`.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn init_slices_mut<'a>(
+        &self,
+        pos: usize,
+        n: usize,
+    ) -> (&'a mut [T], &'a mut [T]) {
+        // SAFETY: forwarded from the caller.
+        let (a, b) = unsafe { self.slices_mut(pos, n) };
+        // SAFETY: the slots are initialised (caller); `MaybeUninit<T>` has `T`'s layout.
+        unsafe {
+            (
+                &mut *(a as *mut [MaybeUninit<T>] as *mut [T]),
+                &mut *(b as *mut [MaybeUninit<T>] as *mut [T]),
+            )
+        }
+    }
+
+    /// Drops the values in slots `pos .. pos + n` in place.
+    ///
+    /// If one value's `Drop` panics, the rest of its run is still dropped (slice drop
+    /// glue continues) and the other run is leaked; nothing is dropped twice.
+    ///
+    /// # Safety
+    ///
+    /// The slots are initialised and exclusively the caller's, and are treated as
+    /// uninitialised afterwards; `n <= slots`.
+    #[inline]
+    pub(crate) unsafe fn drop_range(&self, pos: usize, n: usize) {
+        if core::mem::needs_drop::<T>() && n > 0 {
+            // SAFETY: forwarded from the caller.
+            let (a, b) = unsafe { self.init_slices_mut(pos, n) };
+            // SAFETY: initialised, exclusive, and never read again (caller).
+            unsafe {
+                core::ptr::drop_in_place(a);
+                core::ptr::drop_in_place(b);
+            }
+        }
+    }
+}
+
+impl<T> Drop for Buffer<T> {
+    fn drop(&mut self) {
+        if self.layout.size() != 0 {
+            // SAFETY: `ptr` was allocated in `new` with exactly `layout` (non-zero size).
+            unsafe { alloc::alloc::dealloc(self.ptr.as_ptr().cast::<u8>(), self.layout) }
+        }
+    }
+}

@@ -1,0 +1,463 @@
+//! Zero-copy chunks and the draining iterator of the SPSC ring.
+//!
+//! Each guard borrows its half mutably, so no other operation on that half can run
+//! while it lives. Guards are panic-safe and `mem::forget`-safe: forgetting one
+//! publishes or releases nothing (written values are leaked, never exposed half-made
+//! or dropped twice), and every index store happens only after the slots it covers
+//! are fully written (producer) or fully read or dropped (consumer).
+
+use core::fmt;
+use core::iter::FusedIterator;
+use core::mem::MaybeUninit;
+
+use super::{Consumer, Producer};
+
+/// Exclusive access to `len` free slots of an SPSC ring, from
+/// [`Producer::write_chunk_uninit`] (or used inside [`Producer::push_iter`]).
+///
+/// Write values into the slots through [`as_mut_slices`](Self::as_mut_slices), then
+/// publish the first `k` of them with [`commit`](Self::commit) (one index store), or
+/// let [`fill_from_iter`](Self::fill_from_iter) do both. Dropping the chunk without
+/// committing publishes nothing; values written into uncommitted slots are leaked.
+pub struct WriteChunkUninit<'a, T> {
+    producer: &'a mut Producer<T>,
+    /// Number of granted slots, starting at `producer.tail`; all of them are free
+    /// (outside `head .. tail`), so the producer owns them.
+    len: usize,
+}
+
+impl<'a, T> WriteChunkUninit<'a, T> {
+    /// Grants the `len` slots from `producer.tail`; the caller has checked they are free.
+    #[inline(always)]
+    pub(super) fn new(producer: &'a mut Producer<T>, len: usize) -> Self {
+        debug_assert!(
+            producer.tail.wrapping_sub(producer.cached_head) + len <= producer.capacity(),
+            "a write chunk covering occupied slots"
+        );
+        WriteChunkUninit { producer, len }
+    }
+
+    /// The number of slots in the chunk.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _rx) = ringway::spsc::channel::<u8>(4);
+    /// assert_eq!(tx.write_chunk_uninit(3).unwrap().len(), 3);
+    /// ```
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the chunk has no slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, _rx) = ringway::spsc::channel::<u8>(4);
+    /// assert!(tx.write_chunk_uninit(0).unwrap().is_empty());
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The chunk's slots as two slices, in order: the second is non-empty only when
+    /// the chunk wraps around the end of the storage.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::mem::MaybeUninit;
+    ///
+    /// let (mut tx, mut rx) = ringway::spsc::channel(2);
+    /// tx.push(0).unwrap();
+    /// rx.pop();
+    /// let mut chunk = tx.write_chunk_uninit(2).unwrap(); // wraps: slot 1, then slot 0
+    /// let (first, second) = chunk.as_mut_slices();
+    /// assert_eq!((first.len(), second.len()), (1, 1));
+    /// first[0] = MaybeUninit::new(1);
+    /// second[0] = MaybeUninit::new(2);
+    /// // SAFETY: both slots are initialised.
+    /// unsafe { chunk.commit_all() };
+    /// assert_eq!(rx.drain().collect::<Vec<_>>(), [1, 2]);
+    /// ```
+    #[inline]
+    pub fn as_mut_slices(&mut self) -> (&mut [MaybeUninit<T>], &mut [MaybeUninit<T>]) {
+        let tail = self.producer.tail;
+        // SAFETY: the chunk's slots are free, hence the producer's (field invariant on
+        // `len`), and `&mut self` borrows the producer exclusively for the slices' life.
+        unsafe { self.producer.shared.buffer.slices_mut(tail, self.len) }
+    }
+
+    /// Publishes the first `k` slots to the consumer with one index store; the rest
+    /// stay free.
+    ///
+    /// # Safety
+    ///
+    /// The first `k` slots (in the order of [`as_mut_slices`](Self::as_mut_slices))
+    /// must be initialised.
+    ///
+    /// # Panics
+    ///
+    /// If `k > self.len()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::mem::MaybeUninit;
+    ///
+    /// let (mut tx, mut rx) = ringway::spsc::channel(4);
+    /// let mut chunk = tx.write_chunk_uninit(4).unwrap();
+    /// chunk.as_mut_slices().0[0] = MaybeUninit::new('a');
+    /// // SAFETY: the first slot is initialised.
+    /// unsafe { chunk.commit(1) };
+    /// assert_eq!(rx.pop(), Some('a'));
+    /// assert_eq!(rx.pop(), None);
+    /// ```
+    #[inline]
+    pub unsafe fn commit(self, k: usize) {
+        assert!(k <= self.len, "ringway: commit({k}) on a write chunk of {} slots", self.len);
+        let tail = self.producer.tail.wrapping_add(k);
+        self.producer.publish(tail);
+    }
+
+    /// Publishes all the chunk's slots.
+    ///
+    /// # Safety
+    ///
+    /// Every slot of the chunk must be initialised.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::mem::MaybeUninit;
+    ///
+    /// let (mut tx, mut rx) = ringway::spsc::channel(2);
+    /// let mut chunk = tx.write_chunk_uninit(2).unwrap();
+    /// chunk.as_mut_slices().0.fill(MaybeUninit::new(9));
+    /// // SAFETY: both slots are initialised (the ring is empty, so no wrap).
+    /// unsafe { chunk.commit_all() };
+    /// assert_eq!(rx.len(), 2);
+    /// ```
+    #[inline]
+    pub unsafe fn commit_all(self) {
+        let len = self.len;
+        // SAFETY: forwarded from the caller.
+        unsafe { self.commit(len) }
+    }
+
+    /// Moves items from `iter` into the chunk's slots, in order, until the chunk is
+    /// full or the iterator ends, then publishes them; returns how many were written.
+    ///
+    /// It never takes more than `self.len()` items from `iter`. If `iter` panics, the
+    /// items already written are published before the panic propagates.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ringway::spsc::channel(8);
+    /// let chunk = tx.write_chunk_uninit(3).unwrap();
+    /// assert_eq!(chunk.fill_from_iter(10..), 3);
+    /// assert_eq!(rx.drain().collect::<Vec<_>>(), [10, 11, 12]);
+    /// ```
+    #[inline]
+    pub fn fill_from_iter<I: IntoIterator<Item = T>>(self, iter: I) -> usize {
+        /// Publishes the slots written so far when dropped, including during unwinding.
+        struct PublishOnDrop<'p, T> {
+            producer: &'p mut Producer<T>,
+            /// Slots from `producer.tail` that hold initialised values.
+            written: usize,
+        }
+        impl<T> Drop for PublishOnDrop<'_, T> {
+            fn drop(&mut self) {
+                if self.written > 0 {
+                    let tail = self.producer.tail.wrapping_add(self.written);
+                    self.producer.publish(tail);
+                }
+            }
+        }
+
+        let len = self.len;
+        let mut guard = PublishOnDrop {
+            producer: self.producer,
+            written: 0,
+        };
+        let start = guard.producer.tail;
+        let mut iter = iter.into_iter();
+        while guard.written < len {
+            let Some(value) = iter.next() else { break };
+            // SAFETY: slot `start + written` is one of the chunk's free slots (field
+            // invariant on `len`), not yet written (`written` counts the ones that are).
+            unsafe {
+                guard
+                    .producer
+                    .shared
+                    .buffer
+                    .write(start.wrapping_add(guard.written), value)
+            };
+            guard.written += 1;
+        }
+        guard.written
+    }
+}
+
+impl<T> fmt::Debug for WriteChunkUninit<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteChunkUninit").field("len", &self.len).finish()
+    }
+}
+
+/// Zero-copy access to the `len` oldest items of an SPSC ring, from
+/// [`Consumer::read_chunk`].
+///
+/// Read the items through [`as_slices`](Self::as_slices), then remove (and drop) the
+/// first `k` with [`commit`](Self::commit), or iterate the chunk by value. Dropping
+/// the chunk without committing leaves every item in the ring.
+pub struct ReadChunk<'a, T> {
+    consumer: &'a mut Consumer<T>,
+    /// Number of items from `consumer.head` in the chunk; all of them are inside
+    /// `head .. tail`, so initialised and the consumer's.
+    len: usize,
+}
+
+impl<'a, T> ReadChunk<'a, T> {
+    /// Grants the `len` items from `consumer.head`; the caller has checked they exist.
+    #[inline(always)]
+    pub(super) fn new(consumer: &'a mut Consumer<T>, len: usize) -> Self {
+        debug_assert!(
+            consumer.cached_tail.wrapping_sub(consumer.head) >= len,
+            "a read chunk covering unpublished slots"
+        );
+        ReadChunk { consumer, len }
+    }
+
+    /// The number of items in the chunk.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ringway::spsc::channel(4);
+    /// tx.push_slice(&[1, 2, 3]);
+    /// assert_eq!(rx.read_chunk(2).unwrap().len(), 2);
+    /// ```
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the chunk has no items.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, mut rx) = ringway::spsc::channel::<u8>(4);
+    /// assert!(rx.read_chunk(0).unwrap().is_empty());
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The chunk's items as two slices, oldest first: the second is non-empty only when
+    /// the chunk wraps around the end of the storage.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ringway::spsc::channel(4);
+    /// tx.push_slice(&[1, 2, 3]);
+    /// let chunk = rx.read_chunk(3).unwrap();
+    /// assert_eq!(chunk.as_slices(), (&[1, 2, 3][..], &[][..]));
+    /// ```
+    #[inline]
+    pub fn as_slices(&self) -> (&[T], &[T]) {
+        // SAFETY: the chunk's items are initialised and the consumer's (field invariant
+        // on `len`); `&self` keeps the consumer borrowed, so none is moved out meanwhile.
+        unsafe { self.consumer.shared.buffer.slices(self.consumer.head, self.len) }
+    }
+
+    /// The chunk's items as two mutable slices, oldest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ringway::spsc::channel(4);
+    /// tx.push_slice(&[1, 2]);
+    /// let mut chunk = rx.read_chunk(2).unwrap();
+    /// chunk.as_mut_slices().0[0] = 10;
+    /// drop(chunk); // not committed: the items stay
+    /// assert_eq!(rx.pop(), Some(10));
+    /// ```
+    #[inline]
+    pub fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
+        let head = self.consumer.head;
+        // SAFETY: initialised and the consumer's (field invariant on `len`); `&mut self`
+        // borrows the consumer exclusively for the slices' life.
+        unsafe { self.consumer.shared.buffer.init_slices_mut(head, self.len) }
+    }
+
+    /// Removes the `k` oldest items of the chunk, dropping them, and hands their slots
+    /// back to the producer with one index store.
+    ///
+    /// If an item's `Drop` panics, the slots are still released and nothing is dropped
+    /// twice (the items after the panicking one may be leaked).
+    ///
+    /// # Panics
+    ///
+    /// If `k > self.len()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ringway::spsc::channel(4);
+    /// tx.push_slice(&[1, 2, 3]);
+    /// rx.read_chunk(3).unwrap().commit(2);
+    /// assert_eq!(rx.pop(), Some(3));
+    /// ```
+    #[inline]
+    pub fn commit(self, k: usize) {
+        /// Releases the slots below `head` when dropped, including during unwinding.
+        struct ReleaseOnDrop<'c, T> {
+            consumer: &'c mut Consumer<T>,
+            head: usize,
+        }
+        impl<T> Drop for ReleaseOnDrop<'_, T> {
+            fn drop(&mut self) {
+                self.consumer.release(self.head);
+            }
+        }
+
+        assert!(k <= self.len, "ringway: commit({k}) on a read chunk of {} items", self.len);
+        let head = self.consumer.head;
+        let guard = ReleaseOnDrop {
+            consumer: self.consumer,
+            head: head.wrapping_add(k),
+        };
+        // SAFETY: the first `k` items of the chunk are initialised and the consumer's
+        // (field invariant on `len`); the guard releases their slots right after, even
+        // on unwind, so they are never read or dropped again.
+        unsafe { guard.consumer.shared.buffer.drop_range(head, k) };
+    }
+
+    /// Removes and drops all the chunk's items.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ringway::spsc::channel(4);
+    /// tx.push_slice(&[1, 2]);
+    /// rx.read_chunk(2).unwrap().commit_all();
+    /// assert!(rx.is_empty());
+    /// ```
+    #[inline]
+    pub fn commit_all(self) {
+        let len = self.len;
+        self.commit(len);
+    }
+}
+
+impl<'a, T> IntoIterator for ReadChunk<'a, T> {
+    type Item = T;
+    type IntoIter = Drain<'a, T>;
+
+    /// Turns the chunk into an iterator that moves its items out, oldest first;
+    /// the items it yielded are removed from the ring, the rest stay.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ringway::spsc::channel(4);
+    /// tx.push_slice(&[1, 2, 3]);
+    /// let mut items = rx.read_chunk(3).unwrap().into_iter();
+    /// assert_eq!(items.next(), Some(1));
+    /// drop(items);
+    /// assert_eq!(rx.pop(), Some(2));
+    /// ```
+    #[inline]
+    fn into_iter(self) -> Drain<'a, T> {
+        Drain::new(self.consumer, self.len)
+    }
+}
+
+impl<T> fmt::Debug for ReadChunk<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadChunk").field("len", &self.len).finish()
+    }
+}
+
+/// An iterator that moves items out of an SPSC ring, from [`Consumer::drain`] or
+/// [`ReadChunk::into_iter`].
+///
+/// It yields at most the items that were available when it was made, and releases
+/// the slots of the items it yielded with one index store when dropped. Items it did
+/// not yield stay in the ring. Forgetting it is safe: the items it yielded are never
+/// yielded or dropped again, and their slots are released by the consumer's next
+/// operation (or its drop).
+pub struct Drain<'a, T> {
+    consumer: &'a mut Consumer<T>,
+    /// `consumer.head` when the iterator was made, to skip a needless store.
+    start: usize,
+    /// The position after the last item the iterator may yield; `head .. end` are
+    /// initialised and the consumer's.
+    end: usize,
+}
+
+impl<'a, T> Drain<'a, T> {
+    /// Iterates over the `len` items from `consumer.head`, which the caller has checked
+    /// are available.
+    #[inline(always)]
+    pub(super) fn new(consumer: &'a mut Consumer<T>, len: usize) -> Self {
+        debug_assert!(consumer.cached_tail.wrapping_sub(consumer.head) >= len);
+        let start = consumer.head;
+        Drain {
+            consumer,
+            start,
+            end: start.wrapping_add(len),
+        }
+    }
+}
+
+impl<T> Iterator for Drain<'_, T> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        let head = self.consumer.head;
+        if head == self.end {
+            return None;
+        }
+        // SAFETY: `head` is in `head .. end`, initialised and the consumer's (field
+        // invariant on `end`). Advancing the consumer's own counter right away means
+        // the slot is never read again, even if this iterator is forgotten.
+        let value = unsafe { self.consumer.shared.buffer.read(head) };
+        self.consumer.head = head.wrapping_add(1);
+        Some(value)
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.end.wrapping_sub(self.consumer.head);
+        (n, Some(n))
+    }
+}
+
+impl<T> ExactSizeIterator for Drain<'_, T> {}
+
+impl<T> FusedIterator for Drain<'_, T> {}
+
+impl<T> Drop for Drain<'_, T> {
+    fn drop(&mut self) {
+        let head = self.consumer.head;
+        if head != self.start {
+            self.consumer.release(head);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Drain<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Drain").field("remaining", &self.len()).finish()
+    }
+}

@@ -1,0 +1,91 @@
+//! The synchronisation facade: every atomic, cell, `Arc` and spin hint the queues use
+//! comes from here, so that building with `RUSTFLAGS="--cfg loom"` swaps them all for
+//! loom's model-checked versions (the `primitive` shim of crossbeam, tokio's
+//! `src/loom/`). The switch is `cfg(loom)` alone, not `all(test, loom)`, so the
+//! separate `loom-tests` crate can drive the loom build of this crate.
+//!
+//! Rule for the rest of the crate: never name `core::sync::atomic`, `core::cell::UnsafeCell`,
+//! `core::hint::spin_loop` or `std::thread::yield_now` directly; a spin or back-off that
+//! loom cannot see is a hang in a model, and a cell loom cannot see is a data race it
+//! cannot report.
+
+#[cfg(not(loom))]
+mod imp {
+    pub(crate) use alloc::sync::Arc;
+    pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    /// An `UnsafeCell` whose accesses go through closures, as loom's does; outside loom
+    /// the closures compile to a plain pointer access.
+    #[derive(Debug)]
+    #[repr(transparent)]
+    pub(crate) struct UnsafeCell<T: ?Sized>(core::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        /// Wraps `value`.
+        #[inline(always)]
+        pub(crate) const fn new(value: T) -> Self {
+            Self(core::cell::UnsafeCell::new(value))
+        }
+    }
+
+    impl<T: ?Sized> UnsafeCell<T> {
+        /// Gives `f` a shared-access pointer to the contents.
+        #[inline(always)]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Gives `f` an exclusive-access pointer to the contents.
+        #[inline(always)]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
+    /// Reads an atomic through `&mut`, where no other thread can race (used in `Drop`).
+    #[inline(always)]
+    pub(crate) fn load_mut(atomic: &mut AtomicUsize) -> usize {
+        *atomic.get_mut()
+    }
+
+    /// A hint to the processor that this thread is spinning.
+    #[inline(always)]
+    pub(crate) fn spin_loop() {
+        core::hint::spin_loop();
+    }
+
+    /// Offers the rest of this thread's time slice to the OS; a spin hint without `std`.
+    #[inline]
+    #[allow(dead_code)]
+    pub(crate) fn yield_now() {
+        #[cfg(feature = "std")]
+        std::thread::yield_now();
+        #[cfg(not(feature = "std"))]
+        core::hint::spin_loop();
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    pub(crate) use loom::cell::UnsafeCell;
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::Arc;
+
+    /// Reads an atomic through `&mut`, where no other thread can race (used in `Drop`).
+    pub(crate) fn load_mut(atomic: &mut AtomicUsize) -> usize {
+        atomic.with_mut(|v| *v)
+    }
+
+    /// loom's spin hint: lets the model switch to another thread.
+    pub(crate) fn spin_loop() {
+        loom::hint::spin_loop();
+    }
+
+    /// loom's yield: lets the model switch to another thread.
+    #[allow(dead_code)]
+    pub(crate) fn yield_now() {
+        loom::thread::yield_now();
+    }
+}
+
+pub(crate) use imp::*;
