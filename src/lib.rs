@@ -7,8 +7,10 @@ extern crate alloc;
 #[cfg(any(feature = "std", loom, test))]
 extern crate std;
 
+mod backoff;
 mod buffer;
 mod error;
+pub mod mpmc;
 pub mod spsc;
 mod sync;
 

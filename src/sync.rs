@@ -31,6 +31,7 @@ mod imp {
     impl<T: ?Sized> UnsafeCell<T> {
         /// Gives `f` a shared-access pointer to the contents.
         #[inline(always)]
+        #[allow(dead_code)] // used by loom-tracked code paths only, for now
         pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
             f(self.0.get())
         }

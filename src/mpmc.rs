@@ -1,0 +1,595 @@
+//! The multi-producer multi-consumer bounded queue.
+//!
+//! # Algorithm
+//!
+//! Dmitry Vyukov's bounded MPMC queue ("per-slot sequence stamps", 1024cores.net),
+//! with the lap-packed positions of crossbeam's `ArrayQueue` so that any capacity works
+//! without `%` or `/`, and DPDK-style bulk claims for the slice operations.
+//!
+//! A *position* is `lap * one_lap + index`, where `index < capacity` names a slot and
+//! `one_lap` is the smallest power of two above `capacity`; the position after the
+//! last index of a lap is index 0 of the next lap. `tail` is the next position to
+//! push, `head` the next to pop. Every slot carries a `stamp`:
+//!
+//! * `stamp == pos`: the slot is empty and ready for the push at `pos`;
+//! * `stamp == pos + 1`: it holds the value pushed at `pos`, ready for the pop at `pos`
+//!   (after which the pop sets `stamp = pos + one_lap`, the next lap's push position).
+//!
+//! A producer reads the stamp of `tail`'s slot; if the slot is ready it claims the
+//! position with a compare-and-swap on `tail`, writes the value and publishes it with a
+//! `Release` store of the stamp. Consumers mirror this on `head`. The stamp is both
+//! the hand-off flag and the value's neighbour, so a hand-off moves the slot's line and
+//! nothing else; `head` and `tail` sit on their own 128-byte lines and move only
+//! between threads of the same side. A slice operation checks the stamps of up to `n`
+//! consecutive slots and claims them all with one compare-and-swap (DPDK's burst
+//! mode), then fills or empties them.
+//!
+//! # Progress
+//!
+//! A push or pop that finds its slot ready, or finds the queue full or empty,
+//! completes in a bounded number of steps unless other threads keep winning the
+//! compare-and-swap (lock-free among threads that are running). It is **not** strictly
+//! lock-free: a thread pre-empted between claiming a position and publishing its slot
+//! stalls that slot, and a pop (or push) that reaches the stalled slot waits for it,
+//! with a back-off that spins and then yields. Pushes that find the queue full and pops
+//! that find it empty never wait: they return at once.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::alloc::Layout;
+use core::fmt;
+use core::mem::MaybeUninit;
+
+use crossbeam_utils::CachePadded;
+
+use crate::backoff::Backoff;
+use crate::sync::{load_mut, AtomicUsize, Ordering, UnsafeCell};
+use crate::PushError;
+
+/// One slot: a value and the stamp that says whose turn it is.
+struct Slot<T> {
+    /// `pos` when empty and ready for the push at `pos`; `pos + 1` when holding the
+    /// value pushed at `pos` (see the module docs). Stored with `Release` by the
+    /// thread that just wrote (or read) `value`, loaded with `Acquire` before the next
+    /// access to `value`.
+    stamp: AtomicUsize,
+    /// Initialised exactly while `stamp == pos + 1` for some position `pos` of this
+    /// slot, and then accessed only by the thread that claimed `pos`.
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+/// A bounded multi-producer multi-consumer FIFO queue.
+///
+/// Share it between threads by reference (scoped threads, a `static`) or in an
+/// `Arc`. Holds exactly `capacity` items; never allocates after [`new`](Self::new).
+/// See the [module docs](self) for the algorithm and its progress guarantee.
+///
+/// `Queue<T>` is `Send` and `Sync` when `T: Send`.
+///
+/// # Examples
+///
+/// ```
+/// use ringway::mpmc::Queue;
+///
+/// let q = Queue::new(64);
+/// std::thread::scope(|s| {
+///     for p in 0..2u64 {
+///         let q = &q;
+///         s.spawn(move || {
+///             for i in 0..100 {
+///                 while q.push(p * 1000 + i).is_err() {
+///                     std::hint::spin_loop();
+///                 }
+///             }
+///         });
+///     }
+///     let mut seen = 0;
+///     while seen < 200 {
+///         if q.pop().is_some() {
+///             seen += 1;
+///         }
+///     }
+/// });
+/// assert!(q.is_empty());
+/// ```
+pub struct Queue<T> {
+    /// The next position to pop. Advanced by consumers with a compare-and-swap
+    /// (`Release` on success, so a `len` that sees it also sees the pushes it popped),
+    /// and by `force_push` when it displaces the oldest item.
+    head: CachePadded<AtomicUsize>,
+    /// The next position to push. Advanced by producers with a compare-and-swap
+    /// (`Release` on success, for the same reason). Invariant: `tail` is at most one
+    /// lap of `capacity` positions ahead of `head`.
+    tail: CachePadded<AtomicUsize>,
+    /// Exactly `capacity` slots; slot `i` starts with stamp `i` (empty for lap 0).
+    slots: Box<[Slot<T>]>,
+    /// `slots.len()`, at least 1.
+    capacity: usize,
+    /// The smallest power of two greater than `capacity`: the distance between two
+    /// positions that share a slot.
+    one_lap: usize,
+}
+
+// SAFETY: the queue owns its `T`s and moves them between threads, so `T: Send` is
+// needed; with it, sending the queue moves owned `T`s, which is fine.
+unsafe impl<T: Send> Send for Queue<T> {}
+// SAFETY: through `&Queue`, values are only moved in and out (never shared as `&T`),
+// and every slot access is exclusive to the thread that claimed its position (the
+// stamp protocol), so `T: Send` suffices; `T: Sync` is not needed.
+unsafe impl<T: Send> Sync for Queue<T> {}
+
+impl<T> Queue<T> {
+    /// Creates a queue that holds exactly `capacity` items.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0, or if the slots would exceed `isize::MAX` bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = ringway::mpmc::Queue::<String>::new(3);
+    /// assert_eq!(q.capacity(), 3);
+    /// ```
+    ///
+    /// ```should_panic
+    /// let _ = ringway::mpmc::Queue::<u8>::new(0); // panics: capacity must be at least 1
+    /// ```
+    pub fn new(capacity: usize) -> Self {
+        assert!(capacity > 0, "ringway: capacity must be at least 1");
+        let one_lap = capacity
+            .checked_add(1)
+            .and_then(usize::checked_next_power_of_two)
+            .filter(|&lap| lap <= isize::MAX as usize + 1);
+        let (Some(one_lap), Ok(_)) = (one_lap, Layout::array::<Slot<T>>(capacity)) else {
+            panic!(
+                "ringway: capacity overflow: {capacity} slots of {} bytes do not fit in isize::MAX bytes",
+                core::mem::size_of::<Slot<T>>()
+            )
+        };
+        let slots: Vec<Slot<T>> = (0..capacity)
+            .map(|i| Slot {
+                stamp: AtomicUsize::new(i),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            })
+            .collect();
+        Queue {
+            head: CachePadded::new(AtomicUsize::new(0)),
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            slots: slots.into_boxed_slice(),
+            capacity,
+            one_lap,
+        }
+    }
+
+    /// The slot of position `pos`.
+    #[inline(always)]
+    fn slot(&self, pos: usize) -> &Slot<T> {
+        let index = pos & (self.one_lap - 1);
+        debug_assert!(index < self.capacity, "position {pos:#x} has no slot");
+        // SAFETY: every position the queue forms has `index < capacity` (positions
+        // start at 0 and advance only through `next`), and `slots.len() == capacity`.
+        unsafe { self.slots.get_unchecked(index) }
+    }
+
+    /// The position after `pos`.
+    #[inline(always)]
+    fn next(&self, pos: usize) -> usize {
+        let index = pos & (self.one_lap - 1);
+        if index + 1 < self.capacity {
+            pos.wrapping_add(1)
+        } else {
+            (pos & !(self.one_lap - 1)).wrapping_add(self.one_lap)
+        }
+    }
+
+    /// Claims up to `max` (`>= 1`) consecutive positions from `tail` whose slots are
+    /// empty, with one compare-and-swap. Returns the first position and the count, or
+    /// `None` if the queue was full.
+    #[inline(always)]
+    fn claim_tail(&self, max: usize) -> Option<(usize, usize)> {
+        debug_assert!(max >= 1);
+        let mut backoff = Backoff::new();
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        loop {
+            let stamp = self.slot(tail).stamp.load(Ordering::Acquire);
+            if stamp == tail {
+                let (mut end, mut n) = (self.next(tail), 1);
+                while n < max && self.slot(end).stamp.load(Ordering::Acquire) == end {
+                    end = self.next(end);
+                    n += 1;
+                }
+                match self.tail.compare_exchange_weak(
+                    tail,
+                    end,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return Some((tail, n)),
+                    Err(current) => {
+                        tail = current;
+                        backoff.spin();
+                    }
+                }
+            } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) {
+                // The slot still holds the value pushed one lap ago: full, unless a
+                // consumer has claimed it meanwhile.
+                if self.head.load(Ordering::Relaxed).wrapping_add(self.one_lap) == tail {
+                    return None;
+                }
+                backoff.spin();
+                tail = self.tail.load(Ordering::Relaxed);
+            } else {
+                // Another producer claimed `tail` and has not published yet, or our
+                // `tail` is stale: wait for it to move.
+                backoff.snooze();
+                tail = self.tail.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Claims up to `max` (`>= 1`) consecutive positions from `head` whose slots are
+    /// full, with one compare-and-swap. Returns the first position and the count, or
+    /// `None` if the queue was empty.
+    #[inline(always)]
+    fn claim_head(&self, max: usize) -> Option<(usize, usize)> {
+        debug_assert!(max >= 1);
+        let mut backoff = Backoff::new();
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            let stamp = self.slot(head).stamp.load(Ordering::Acquire);
+            if stamp == head.wrapping_add(1) {
+                let (mut end, mut n) = (self.next(head), 1);
+                while n < max && self.slot(end).stamp.load(Ordering::Acquire) == end.wrapping_add(1)
+                {
+                    end = self.next(end);
+                    n += 1;
+                }
+                match self.head.compare_exchange_weak(
+                    head,
+                    end,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return Some((head, n)),
+                    Err(current) => {
+                        head = current;
+                        backoff.spin();
+                    }
+                }
+            } else if stamp == head {
+                // The slot is empty for this lap: empty, unless a producer has
+                // claimed it meanwhile.
+                if self.tail.load(Ordering::Relaxed) == head {
+                    return None;
+                }
+                backoff.spin();
+                head = self.head.load(Ordering::Relaxed);
+            } else {
+                // Another consumer claimed `head` and has not released yet, or our
+                // `head` is stale: wait for it to move.
+                backoff.snooze();
+                head = self.head.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Writes `value` into the slot of the claimed position `pos` and publishes it.
+    ///
+    /// # Safety
+    ///
+    /// This thread claimed `pos` with `claim_tail` (so the slot is empty and ours) and
+    /// has not published it yet.
+    #[inline(always)]
+    unsafe fn put(&self, pos: usize, value: T) {
+        let slot = self.slot(pos);
+        debug_assert_eq!(slot.stamp.load(Ordering::Relaxed), pos);
+        // SAFETY: the slot is empty and exclusively ours until the stamp store (caller).
+        slot.value.with_mut(|p| unsafe { p.write(MaybeUninit::new(value)) });
+        slot.stamp.store(pos.wrapping_add(1), Ordering::Release);
+    }
+
+    /// Moves the value out of the slot of the claimed position `pos` and frees the slot
+    /// for the next lap.
+    ///
+    /// # Safety
+    ///
+    /// This thread claimed `pos` with `claim_head` (so the slot is full and ours) and
+    /// has not taken it yet.
+    #[inline(always)]
+    unsafe fn take(&self, pos: usize) -> T {
+        let slot = self.slot(pos);
+        debug_assert_eq!(slot.stamp.load(Ordering::Relaxed), pos.wrapping_add(1));
+        // SAFETY: the slot is initialised and exclusively ours until the stamp store
+        // (caller); the store marks it empty, so the value is never read again.
+        let value = slot.value.with_mut(|p| unsafe { p.read().assume_init() });
+        slot.stamp.store(pos.wrapping_add(self.one_lap), Ordering::Release);
+        value
+    }
+
+    /// Appends `value`, or hands it back in [`PushError::Full`] if the queue holds
+    /// `capacity` items.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Full`] with `value` when the queue is full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::PushError;
+    ///
+    /// let q = ringway::mpmc::Queue::new(1);
+    /// assert_eq!(q.push(1), Ok(()));
+    /// assert_eq!(q.push(2), Err(PushError::Full(2)));
+    /// ```
+    #[inline]
+    pub fn push(&self, value: T) -> Result<(), PushError<T>> {
+        match self.claim_tail(1) {
+            // SAFETY: we just claimed `pos`.
+            Some((pos, _)) => unsafe { self.put(pos, value) },
+            None => return Err(PushError::Full(value)),
+        }
+        Ok(())
+    }
+
+    /// Removes and returns the oldest item, or `None` if the queue is empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = ringway::mpmc::Queue::new(2);
+    /// assert_eq!(q.pop(), None::<u8>);
+    /// q.push(5).unwrap();
+    /// assert_eq!(q.pop(), Some(5));
+    /// ```
+    #[inline]
+    pub fn pop(&self) -> Option<T> {
+        let (pos, _) = self.claim_head(1)?;
+        // SAFETY: we just claimed `pos`.
+        Some(unsafe { self.take(pos) })
+    }
+
+    /// Appends `value`; if the queue is full, displaces the oldest item and returns it.
+    ///
+    /// No item is lost silently: the displaced item is returned, never also popped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = ringway::mpmc::Queue::new(2);
+    /// assert_eq!(q.force_push(1), None);
+    /// assert_eq!(q.force_push(2), None);
+    /// assert_eq!(q.force_push(3), Some(1));
+    /// assert_eq!(q.pop(), Some(2));
+    /// assert_eq!(q.pop(), Some(3));
+    /// ```
+    pub fn force_push(&self, mut value: T) -> Option<T> {
+        loop {
+            match self.push(value) {
+                Ok(()) => return None,
+                Err(PushError::Full(v)) => value = v,
+            }
+            match self.displace_oldest(value) {
+                Ok(old) => return Some(old),
+                Err(v) => value = v,
+            }
+        }
+    }
+
+    /// If the queue is full, claims the oldest position for consumers' sake (advancing
+    /// `head` past it) and the tail position for ours, swaps `value` into their shared
+    /// slot and returns the old value; otherwise hands `value` back.
+    fn displace_oldest(&self, value: T) -> Result<T, T> {
+        let tail = self.tail.load(Ordering::Relaxed);
+        let slot = self.slot(tail);
+        // The slot holds the value pushed one lap ago, published (the `Acquire` pairs
+        // with that push's `Release`, so reading it below is ordered after its write).
+        let oldest = tail.wrapping_sub(self.one_lap);
+        if slot.stamp.load(Ordering::Acquire) != oldest.wrapping_add(1) {
+            return Err(value);
+        }
+        let new_tail = self.next(tail);
+        // Taking `head` from `oldest` claims that position as a consumer would; it
+        // succeeds only if the queue is full (head one lap behind tail), in which case
+        // no other producer can advance `tail` until we do.
+        if self
+            .head
+            .compare_exchange(
+                oldest,
+                new_tail.wrapping_sub(self.one_lap),
+                Ordering::Release,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            return Err(value);
+        }
+        self.tail.store(new_tail, Ordering::Release);
+        // SAFETY: the slot is initialised (its stamp says so) and ours alone: no
+        // consumer can claim `oldest` (head moved past it) and no producer can claim
+        // `tail` until the stamp below marks the slot as published for `tail`.
+        let old = slot
+            .value
+            .with_mut(|p| unsafe { core::ptr::replace(p, MaybeUninit::new(value)).assume_init() });
+        slot.stamp.store(tail.wrapping_add(1), Ordering::Release);
+        Ok(old)
+    }
+
+    /// Copies as many items from the front of `items` as fit, in order, claiming their
+    /// slots with one compare-and-swap; returns how many were pushed.
+    ///
+    /// The items land in consecutive positions, so no other producer's items interleave
+    /// with them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = ringway::mpmc::Queue::new(3);
+    /// assert_eq!(q.push_slice(&[1, 2, 3, 4]), 3);
+    /// let mut out = [0; 4];
+    /// assert_eq!(q.pop_slice(&mut out), 3);
+    /// assert_eq!(out[..3], [1, 2, 3]);
+    /// ```
+    pub fn push_slice(&self, items: &[T]) -> usize
+    where
+        T: Copy,
+    {
+        if items.is_empty() {
+            return 0;
+        }
+        let Some((mut pos, n)) = self.claim_tail(items.len().min(self.capacity)) else {
+            return 0;
+        };
+        for &item in &items[..n] {
+            // SAFETY: we claimed the `n` positions from `pos`; each is put exactly once.
+            unsafe { self.put(pos, item) };
+            pos = self.next(pos);
+        }
+        n
+    }
+
+    /// Moves as many of the oldest items as fit into the front of `dst`, claiming their
+    /// slots with one compare-and-swap; returns how many were popped.
+    ///
+    /// The items come from consecutive positions, in FIFO order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = ringway::mpmc::Queue::new(4);
+    /// q.push_slice(&[1, 2, 3]);
+    /// let mut out = [0; 2];
+    /// assert_eq!(q.pop_slice(&mut out), 2);
+    /// assert_eq!(out, [1, 2]);
+    /// ```
+    pub fn pop_slice(&self, dst: &mut [T]) -> usize
+    where
+        T: Copy,
+    {
+        if dst.is_empty() {
+            return 0;
+        }
+        let Some((mut pos, n)) = self.claim_head(dst.len().min(self.capacity)) else {
+            return 0;
+        };
+        for out in &mut dst[..n] {
+            // SAFETY: we claimed the `n` positions from `pos`; each is taken once.
+            *out = unsafe { self.take(pos) };
+            pos = self.next(pos);
+        }
+        n
+    }
+
+    /// The exact number of items the queue holds when full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = ringway::mpmc::Queue::<u8>::new(10);
+    /// assert_eq!(q.capacity(), 10);
+    /// ```
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The number of items between `head` and `tail`, which are at most a lap apart.
+    #[inline]
+    fn distance(&self, head: usize, tail: usize) -> usize {
+        let hix = head & (self.one_lap - 1);
+        let tix = tail & (self.one_lap - 1);
+        if hix < tix {
+            tix - hix
+        } else if hix > tix {
+            self.capacity - hix + tix
+        } else if tail == head {
+            0
+        } else {
+            self.capacity
+        }
+    }
+
+    /// The number of items in the queue: a snapshot of a consistent pair of `head` and
+    /// `tail`, always in `0 ..= capacity`.
+    ///
+    /// Under concurrency it counts items whose positions are claimed, including a push
+    /// still writing its value and excluding a pop still reading its own; by the time
+    /// it returns, other threads may have changed it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = ringway::mpmc::Queue::new(4);
+    /// q.push_slice(&[1, 2, 3]);
+    /// assert_eq!(q.len(), 3);
+    /// ```
+    pub fn len(&self) -> usize {
+        loop {
+            // Acquire pairs with the claims' `Release`: the `head` read below is never
+            // behind a pop whose push this `tail` does not show, and vice versa.
+            let tail = self.tail.load(Ordering::Acquire);
+            let head = self.head.load(Ordering::Acquire);
+            if self.tail.load(Ordering::Acquire) == tail {
+                return self.distance(head, tail);
+            }
+        }
+    }
+
+    /// Whether the queue holds no items (a snapshot, see [`len`](Self::len)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = ringway::mpmc::Queue::new(4);
+    /// assert!(q.is_empty());
+    /// q.push(1).unwrap();
+    /// assert!(!q.is_empty());
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the queue holds `capacity` items (a snapshot, see [`len`](Self::len)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = ringway::mpmc::Queue::new(1);
+    /// q.push(1).unwrap();
+    /// assert!(q.is_full());
+    /// ```
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.len() == self.capacity
+    }
+}
+
+impl<T> Drop for Queue<T> {
+    fn drop(&mut self) {
+        if !core::mem::needs_drop::<T>() {
+            return;
+        }
+        let head = load_mut(&mut self.head);
+        let tail = load_mut(&mut self.tail);
+        let mut pos = head;
+        for _ in 0..self.distance(head, tail) {
+            let slot = self.slot(pos);
+            // SAFETY: with `&mut self` no operation is in flight, so every position in
+            // `head .. tail` was published: its slot holds an initialised value that
+            // nothing else will read or drop.
+            slot.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
+            pos = self.next(pos);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
