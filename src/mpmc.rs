@@ -571,6 +571,12 @@ impl<T> Drop for Queue<T> {
         if !core::mem::needs_drop::<T>() {
             return;
         }
+        // See `spsc::Shared::drop`: a loom model that panicked mid-access must not
+        // touch the cells again while unwinding.
+        #[cfg(loom)]
+        if std::thread::panicking() {
+            return;
+        }
         let head = load_mut(&mut self.head);
         let tail = load_mut(&mut self.tail);
         let mut pos = head;
