@@ -393,8 +393,8 @@ impl<T> fmt::Debug for ReadChunk<'_, T> {
 /// It yields at most the items that were available when it was made, and releases
 /// the slots of the items it yielded with one index store when dropped. Items it did
 /// not yield stay in the ring. Forgetting it is safe: the items it yielded are never
-/// yielded or dropped again, and their slots are released by the consumer's next
-/// operation (or its drop).
+/// yielded or dropped again, and their slots are released when the consumer next looks
+/// for items beyond those it knows of (any `pop` on an empty ring does), or is dropped.
 pub struct Drain<'a, T> {
     consumer: &'a mut Consumer<T>,
     /// `consumer.head` when the iterator was made, to skip a needless store.

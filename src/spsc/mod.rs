@@ -139,6 +139,7 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     let consumer = Consumer {
         shared,
         head: 0,
+        released: 0,
         cached_tail: 0,
     };
     (producer, consumer)
@@ -269,10 +270,20 @@ impl<T> Producer<T> {
     /// ```
     #[inline]
     pub fn push_iter<I: IntoIterator<Item = T>>(&mut self, iter: I) -> usize {
-        let iter = iter.into_iter();
-        let wanted = iter.size_hint().0.max(1);
-        let free = self.free_slots(wanted);
-        WriteChunkUninit::new(self, free).fill_from_iter(iter)
+        let mut iter = iter.into_iter();
+        let mut pushed = 0;
+        loop {
+            // Reload the consumer's counter only if the cached free slots cannot take
+            // the items the iterator promises (at least one).
+            let free = self.free_slots(iter.size_hint().0.max(1));
+            let n = WriteChunkUninit::new(self, free).fill_from_iter(&mut iter);
+            pushed += n;
+            if n < free || free == 0 {
+                // The iterator ended, or the ring is full even after the reload.
+                return pushed;
+            }
+            // The cached free slots ran out first: the next round reloads.
+        }
     }
 
     /// Grants exclusive, zero-copy access to the next `n` free slots, which the
@@ -431,10 +442,14 @@ impl<T> fmt::Debug for Producer<T> {
 /// `Sync` (use it from one thread at a time).
 pub struct Consumer<T> {
     shared: Arc<Shared<T>>,
-    /// The consumer's own counter. It may run ahead of `shared.head` while a [`Drain`]
-    /// is alive (items moved out, slots not yet released); every other operation, and
-    /// dropping the consumer, stores it. The consumer never loads `head` back.
+    /// The consumer's own counter. It may run ahead of `shared.head` after a [`Drain`]
+    /// (items moved out, slots not yet released); see `released`. The consumer never
+    /// loads `head` back.
     head: usize,
+    /// The value the consumer last stored to `shared.head` (`<= head`). When they
+    /// differ (a `Drain` was forgotten), the next look for items stores `head`, and so
+    /// does dropping the consumer.
+    released: usize,
     /// A value `shared.tail` had. `tail` only grows, so `cached_tail - head` is at most
     /// the true length: a stale cache can only under-report items.
     cached_tail: usize,
@@ -452,6 +467,9 @@ impl<T> Consumer<T> {
     fn available(&mut self, wanted: usize) -> usize {
         let mut n = self.cached_tail.wrapping_sub(self.head);
         if n < wanted {
+            if self.released != self.head {
+                self.release(self.head);
+            }
             self.cached_tail = self.shared.tail.load(Ordering::Acquire);
             n = self.cached_tail.wrapping_sub(self.head);
         }
@@ -464,6 +482,7 @@ impl<T> Consumer<T> {
     fn release(&mut self, head: usize) {
         debug_assert!(self.cached_tail.wrapping_sub(head) <= self.shared.capacity);
         self.head = head;
+        self.released = head;
         self.shared.head.store(head, Ordering::Release);
     }
 
@@ -680,6 +699,8 @@ impl<T> Drop for Consumer<T> {
     fn drop(&mut self) {
         // A forgotten `Drain` may have moved items out without releasing their slots:
         // publish the consumer's own counter so the final drop does not drop them again.
+        // (Unconditional: the store is also what orders this half's reads of its slots
+        // before the producer's reuse, should the producer outlive us.)
         self.shared.head.store(self.head, Ordering::Release);
         self.shared.abandoned.store(true, Ordering::Release);
     }

@@ -1,0 +1,209 @@
+//! Helpers shared by the integration tests (SPSC now, MPMC later).
+//!
+//! * [`DropTracker`] / [`Tracked`]: items that record, per item, how many times they
+//!   were dropped, so a test can assert "every item dropped exactly once" and tell a
+//!   leak from a double drop. Items hold only a reference to the tracker (no heap
+//!   allocation per item), so a test that leaks items on purpose does not trip Miri's
+//!   leak checker.
+//! * [`ZstDrop`]: a zero-sized type with a `Drop` that counts into a static counter
+//!   chosen by a const tag (one tag per test, so parallel tests do not interfere).
+//! * [`Rng`]: a tiny deterministic xorshift generator for threaded tests and the
+//!   Miri-sized model runs (no timing, no OS entropy).
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// Records how many times each [`Tracked`] item it created has been dropped.
+#[derive(Debug, Default)]
+pub struct DropTracker {
+    /// `counts[id]`: number of times item `id` was dropped.
+    counts: Mutex<Vec<u32>>,
+}
+
+impl DropTracker {
+    /// A tracker with no items.
+    pub const fn new() -> Self {
+        DropTracker {
+            counts: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn counts(&self) -> MutexGuard<'_, Vec<u32>> {
+        // A panicking `Drop` never holds the lock, but do not let poisoning hide
+        // the real failure either.
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A new item with the next id (0, 1, 2, ...).
+    pub fn item(&self) -> Tracked<'_> {
+        self.make(false)
+    }
+
+    /// A new item whose `Drop` panics (after recording the drop), unless the thread
+    /// is already panicking.
+    pub fn item_panicking(&self) -> Tracked<'_> {
+        self.make(true)
+    }
+
+    fn make(&self, panic_on_drop: bool) -> Tracked<'_> {
+        let mut counts = self.counts();
+        let id = counts.len();
+        counts.push(0);
+        Tracked {
+            id,
+            tracker: self,
+            panic_on_drop,
+        }
+    }
+
+    /// Number of items created so far.
+    pub fn created(&self) -> usize {
+        self.counts().len()
+    }
+
+    /// How many times item `id` has been dropped.
+    pub fn drops_of(&self, id: usize) -> u32 {
+        self.counts()[id]
+    }
+
+    /// Number of distinct items dropped at least once.
+    pub fn dropped(&self) -> usize {
+        self.counts().iter().filter(|&&c| c > 0).count()
+    }
+
+    /// Number of items created and not dropped yet.
+    pub fn live(&self) -> usize {
+        self.counts().iter().filter(|&&c| c == 0).count()
+    }
+
+    /// Ids of the items never dropped.
+    pub fn live_ids(&self) -> Vec<usize> {
+        let counts = self.counts();
+        (0..counts.len()).filter(|&i| counts[i] == 0).collect()
+    }
+
+    /// Panics if any item was dropped more than once.
+    #[track_caller]
+    pub fn assert_no_double_drop(&self) {
+        let counts = self.counts();
+        let doubles: Vec<(usize, u32)> = counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 1)
+            .map(|(i, &c)| (i, c))
+            .collect();
+        assert!(
+            doubles.is_empty(),
+            "items dropped more than once (id, drops): {doubles:?}"
+        );
+    }
+
+    /// Panics unless every item created was dropped exactly once.
+    #[track_caller]
+    pub fn assert_all_dropped_once(&self) {
+        self.assert_no_double_drop();
+        let live = self.live_ids();
+        assert!(live.is_empty(), "items never dropped (leaked): {live:?}");
+    }
+}
+
+/// An item that tells its [`DropTracker`] when it is dropped.
+pub struct Tracked<'a> {
+    id: usize,
+    tracker: &'a DropTracker,
+    panic_on_drop: bool,
+}
+
+impl Tracked<'_> {
+    /// The item's id (its creation order in the tracker).
+    pub fn id(&self) -> usize {
+        self.id
+    }
+}
+
+impl std::fmt::Debug for Tracked<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tracked({})", self.id)
+    }
+}
+
+impl PartialEq for Tracked<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id && std::ptr::eq(self.tracker, other.tracker)
+    }
+}
+
+impl Drop for Tracked<'_> {
+    fn drop(&mut self) {
+        {
+            let mut counts = self.tracker.counts();
+            counts[self.id] += 1;
+        }
+        if self.panic_on_drop && !std::thread::panicking() {
+            panic!("Tracked({}) panics in Drop, as asked", self.id);
+        }
+    }
+}
+
+/// One drop counter per tag; `ZstDrop<TAG>` counts into `ZST_DROPS[TAG]`.
+pub static ZST_DROPS: [AtomicUsize; 16] = {
+    #[allow(clippy::declare_interior_mutable_const)]
+    const ZERO: AtomicUsize = AtomicUsize::new(0);
+    [ZERO; 16]
+};
+
+/// A zero-sized type whose `Drop` increments `ZST_DROPS[TAG]`. Give each test its own
+/// `TAG` so tests running in parallel do not share a counter.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ZstDrop<const TAG: usize>;
+
+impl<const TAG: usize> ZstDrop<TAG> {
+    /// The number of `ZstDrop<TAG>` values dropped so far.
+    pub fn drops() -> usize {
+        ZST_DROPS[TAG].load(Ordering::SeqCst)
+    }
+}
+
+impl<const TAG: usize> Drop for ZstDrop<TAG> {
+    fn drop(&mut self) {
+        ZST_DROPS[TAG].fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A deterministic xorshift64* generator.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from `seed` (any value; 0 is remapped).
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A value in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// A value in `lo..=hi`.
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.below(hi - lo + 1)
+    }
+
+    /// True with probability 1/n.
+    pub fn one_in(&mut self, n: usize) -> bool {
+        self.below(n) == 0
+    }
+}
