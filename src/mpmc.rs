@@ -515,7 +515,10 @@ impl<T> Queue<T> {
     ///
     /// Under concurrency it counts items whose positions are claimed, including a push
     /// still writing its value and excluding a pop still reading its own; by the time
-    /// it returns, other threads may have changed it.
+    /// it returns, other threads may have changed it. (On a weak memory model the pair
+    /// it reads may also be one that never coexisted in real time, when the push that
+    /// moved `tail` and the pop that moved `head` are not ordered with each other; the
+    /// result is still within `0 ..= capacity`.)
     ///
     /// # Examples
     ///
@@ -530,7 +533,8 @@ impl<T> Queue<T> {
             // behind a pop whose push this `tail` does not show, and vice versa.
             let tail = self.tail.load(Ordering::Acquire);
             let head = self.head.load(Ordering::Acquire);
-            if self.tail.load(Ordering::Acquire) == tail {
+            // Only compared: nothing is read on the strength of this load.
+            if self.tail.load(Ordering::Relaxed) == tail {
                 return self.distance(head, tail);
             }
         }

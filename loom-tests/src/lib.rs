@@ -50,14 +50,53 @@ mod canary {
         O: Ord + Clone + Debug + Send + 'static,
         F: Fn() -> O + Send + Sync + 'static,
     {
+        check_canary(name, expected, body, loom::model);
+    }
+
+    /// [`explore`] with loom's preemption bound capped at `max_preemptions` (the
+    /// smaller of it and `LOOM_MAX_PREEMPTIONS`, if set).
+    ///
+    /// For models where two threads can both wait, through the facade's yield, on a
+    /// third that loom pre-empted between claiming and publishing a slot: loom then
+    /// alternates between the two waiters without bound once a second pre-emption is
+    /// allowed, and the model fails with "exceeded maximum number of branches"
+    /// whatever `LOOM_MAX_BRANCHES` is. The canary and the mutation check show what
+    /// the bounded exploration still covers.
+    pub fn bounded_explore<O, F>(max_preemptions: usize, name: &str, expected: &[O], body: F)
+    where
+        O: Ord + Clone + Debug + Send + 'static,
+        F: Fn() -> O + Send + Sync + 'static,
+    {
+        check_canary(name, expected, body, move |f| {
+            let mut builder = loom::model::Builder::new();
+            builder.preemption_bound = Some(
+                builder
+                    .preemption_bound
+                    .map_or(max_preemptions, |env| env.min(max_preemptions)),
+            );
+            builder.check(f);
+        });
+    }
+
+    /// Runs `body` through `run` (a loom model checker), recording outcomes, then
+    /// asserts the canary (see [`explore`]).
+    fn check_canary<O, F>(
+        name: &str,
+        expected: &[O],
+        body: F,
+        run: impl FnOnce(Box<dyn Fn() + Send + Sync>),
+    ) where
+        O: Ord + Clone + Debug + Send + 'static,
+        F: Fn() -> O + Send + Sync + 'static,
+    {
         let seen: Arc<Mutex<(BTreeSet<O>, usize)>> = Arc::default();
         let record = Arc::clone(&seen);
-        loom::model(move || {
+        run(Box::new(move || {
             let outcome = body();
             let mut guard = record.lock().unwrap_or_else(|e| e.into_inner());
             guard.0.insert(outcome);
             guard.1 += 1;
-        });
+        }));
         let (outcomes, executions) = {
             let guard = seen.lock().unwrap_or_else(|e| e.into_inner());
             (guard.0.clone(), guard.1)
@@ -81,4 +120,4 @@ mod canary {
 }
 
 #[cfg(loom)]
-pub use canary::explore;
+pub use canary::{bounded_explore, explore};

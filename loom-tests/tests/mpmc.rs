@@ -1,0 +1,627 @@
+#![cfg(loom)]
+//! loom models of the MPMC queue (`ringway::mpmc`).
+//!
+//! Under `--cfg loom` the queue uses loom's atomics and touches a loom `UnsafeCell`
+//! on every slot access, so a missing happens-before edge between a slot's write and
+//! its read (or its read and its reuse one lap later) is a loom panic.
+//!
+//! Every model:
+//! * starts from a queue whose positions already went round a lap (items pushed and
+//!   popped on the main thread before the threads are spawned), so the pushes in the
+//!   model cross from one lap to the next;
+//! * makes a fixed number of attempts (push once and accept `Full`, pop `k` times,
+//!   drain after `join`): spin-until-success models exceed loom's branch limit. The
+//!   queue itself still waits (through the sync facade's yield) on a slot that is
+//!   claimed but not yet published;
+//! * asserts what must hold in *every* execution inside the body (exactly-once,
+//!   per-producer order, FIFO against the final drain, batch contiguity, `len`
+//!   bounds, no item both displaced and popped), and goes through
+//!   [`loom_tests::explore`], whose coverage canary asserts that every listed outcome
+//!   was seen in some execution and that more than one execution ran.
+//!
+//! Items are `loom::alloc::Track`ed where the type allows (not for the `Copy`-only
+//! slice API), so a leaked item fails the execution and a double drop panics.
+//!
+//! An item is `10 * producer + sequence`, so each producer's items are ordered.
+
+use loom::alloc::Track;
+use loom::sync::Arc;
+use loom::thread;
+use loom_tests::{bounded_explore, explore};
+use ringway::mpmc::Queue;
+
+type Item = Track<u32>;
+
+/// Attempts per item for a push that may find the queue full.
+const ATTEMPTS: usize = 2;
+
+/// The preemption bound of the producer/consumer models (see
+/// [`loom_tests::bounded_explore`]).
+const PC_PREEMPTIONS: usize = 1;
+
+/// How many items to push and pop on the main thread before a model starts, so that
+/// the model's pushes cross into the next lap: all but one slot, at least one.
+fn wrap_offset(capacity: usize) -> usize {
+    capacity.saturating_sub(1).max(1)
+}
+
+/// A queue of `capacity` whose positions are `wrap_offset(capacity)` pushes/pops in.
+fn prewrapped<T>(capacity: usize, mut make: impl FnMut() -> T) -> Queue<T> {
+    let q = Queue::new(capacity);
+    for _ in 0..wrap_offset(capacity) {
+        assert!(q.push(make()).is_ok());
+        assert!(q.pop().is_some());
+    }
+    assert!(q.is_empty());
+    q
+}
+
+/// Pushes `value` with up to [`ATTEMPTS`] tries, yielding between them (the yield
+/// lets loom run the other threads, e.g. a consumer that frees a slot, without
+/// spending a preemption); `true` if it went in.
+fn push_bounded(q: &Queue<Item>, value: u32) -> bool {
+    let mut item = Track::new(value);
+    for attempt in 0..ATTEMPTS {
+        match q.push(item) {
+            Ok(()) => return true,
+            Err(full) => item = full.into_inner(),
+        }
+        if attempt + 1 < ATTEMPTS {
+            thread::yield_now();
+        }
+    }
+    false
+}
+
+/// Pops everything left (after the model's threads joined).
+fn drain(q: &Queue<Item>) -> Vec<u32> {
+    let mut rest = Vec::new();
+    while let Some(item) = q.pop() {
+        rest.push(item.into_inner());
+    }
+    rest
+}
+
+/// Asserts that `items` holds each producer's items in increasing order.
+fn assert_per_producer_order(what: &str, items: &[u32]) {
+    for (i, a) in items.iter().enumerate() {
+        for b in &items[i + 1..] {
+            assert!(
+                a / 10 != b / 10 || a < b,
+                "{what}: producer {}'s items out of order: {items:?}",
+                a / 10
+            );
+        }
+    }
+}
+
+/// The checks every producer/consumer model makes once its threads joined:
+/// * exactly-once: what the consumers popped plus the final drain is exactly what
+///   the producers pushed;
+/// * each consumer saw each producer's items in order, and so does the drain;
+/// * FIFO: an item left for the drain is newer than every popped item of its
+///   producer (a pop never overtakes an older item that stays queued).
+fn check_delivery(pushed: &[u32], popped: &[Vec<u32>], drained: &[u32]) {
+    for (c, got) in popped.iter().enumerate() {
+        assert_per_producer_order(&format!("consumer {c}"), got);
+    }
+    assert_per_producer_order("final drain", drained);
+    for d in drained {
+        for got in popped {
+            for p in got {
+                assert!(
+                    p / 10 != d / 10 || p < d,
+                    "item {d} was left queued while the newer {p} was popped"
+                );
+            }
+        }
+    }
+    let mut delivered: Vec<u32> = popped.iter().flatten().chain(drained).copied().collect();
+    delivered.sort_unstable();
+    let mut expected = pushed.to_vec();
+    expected.sort_unstable();
+    assert_eq!(delivered, expected, "exactly-once delivery");
+}
+
+/// `producers` producers (producer `p` pushes `10 * p + s` for `s < items`, one
+/// attempt each, accepting `Full`) and `consumers` consumers (each pops `pops` times)
+/// on a prewrapped queue of `capacity`. The main thread is producer 0, so
+/// `producers + consumers - 1` threads are spawned. Outcome: what each consumer popped.
+///
+/// Why the main thread produces rather than consumes: loom 0.7 records only the last
+/// access to an atomic for its partial-order reduction, so when a thread loads a stamp
+/// and then stores it (as every claim and publish does), an earlier *load* of that
+/// stamp by another thread is forgotten and the store is never scheduled before it
+/// (tokio-rs/loom#392). A consumer that runs first in loom's default schedule (the
+/// main thread runs until it blocks) would then only ever see an empty queue; a
+/// producer that runs first has its stores seen by the consumers' later loads, which
+/// loom does turn into alternative schedules. The canaries check the result.
+fn producers_consumers(
+    max_preemptions: usize,
+    name: &str,
+    capacity: usize,
+    producers: u32,
+    items: u32,
+    consumers: usize,
+    pops: usize,
+    expected: &[Vec<Vec<u32>>],
+) {
+    assert!(
+        producers as usize + consumers - 1 <= 4,
+        "loom: at most 4 spawned threads"
+    );
+    bounded_explore(max_preemptions, name, expected, move || {
+        let q = Arc::new(prewrapped(capacity, || Track::new(u32::MAX)));
+        let produce = move |q: &Queue<Item>, p: u32| -> Vec<u32> {
+            let mut pushed = Vec::new();
+            for s in 0..items {
+                let value = 10 * p + s;
+                if push_bounded(q, value) {
+                    pushed.push(value);
+                }
+            }
+            pushed
+        };
+        let producer_handles: Vec<_> = (1..producers)
+            .map(|p| {
+                let q = Arc::clone(&q);
+                thread::spawn(move || produce(&q, p))
+            })
+            .collect();
+        let consumer_handles: Vec<_> = (0..consumers)
+            .map(|_| {
+                let q = Arc::clone(&q);
+                thread::spawn(move || -> Vec<u32> {
+                    (0..pops)
+                        .filter_map(|_| q.pop().map(Track::into_inner))
+                        .collect()
+                })
+            })
+            .collect();
+        let mut pushed = produce(&q, 0);
+        pushed.extend(producer_handles.into_iter().flat_map(|h| h.join().unwrap()));
+        let popped: Vec<Vec<u32>> = consumer_handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        let drained = drain(&q);
+        check_delivery(&pushed, &popped, &drained);
+        popped
+    });
+}
+
+fn v(items: &[&[u32]]) -> Vec<Vec<u32>> {
+    items.iter().map(|x| x.to_vec()).collect()
+}
+
+/// 2 producers + 1 consumer at capacity 1: one item each, the consumer pops twice.
+/// Popping both needs the second push to reuse the slot the consumer just emptied,
+/// a lap later.
+#[test]
+fn p2_c1_capacity_1() {
+    producers_consumers(
+        PC_PREEMPTIONS,
+        "p2_c1_capacity_1",
+        1,
+        2,
+        1,
+        1,
+        2,
+        &[v(&[&[]]), v(&[&[0]]), v(&[&[10]]), v(&[&[0, 10]])],
+    );
+}
+
+/// 2 producers + 1 consumer at capacity 2 (positions 1 and then 4: the pushes
+/// straddle a lap): two items each, the consumer pops twice.
+#[test]
+fn p2_c1_capacity_2() {
+    producers_consumers(
+        PC_PREEMPTIONS,
+        "p2_c1_capacity_2",
+        2,
+        2,
+        2,
+        1,
+        2,
+        &[
+            v(&[&[]]),
+            v(&[&[0]]),
+            v(&[&[10]]),
+            v(&[&[0, 1]]),
+            v(&[&[0, 10]]),
+            v(&[&[10, 11]]),
+        ],
+    );
+}
+
+/// 1 producer + 2 consumers at capacity 1: the producer pushes 0 and 1 (the second
+/// only fits once a consumer emptied the slot); each consumer pops once.
+#[test]
+fn p1_c2_capacity_1() {
+    producers_consumers(
+        PC_PREEMPTIONS,
+        "p1_c2_capacity_1",
+        1,
+        1,
+        2,
+        2,
+        1,
+        &[
+            v(&[&[], &[]]),
+            v(&[&[0], &[]]),
+            v(&[&[], &[0]]),
+            v(&[&[0], &[1]]),
+            v(&[&[1], &[0]]),
+        ],
+    );
+}
+
+/// 1 producer + 2 consumers at capacity 2: the producer pushes 0, 1, 2 (the third
+/// fits only once a consumer popped); each consumer pops once.
+#[test]
+fn p1_c2_capacity_2() {
+    producers_consumers(
+        PC_PREEMPTIONS,
+        "p1_c2_capacity_2",
+        2,
+        1,
+        3,
+        2,
+        1,
+        &[
+            v(&[&[], &[]]),
+            v(&[&[0], &[]]),
+            v(&[&[], &[0]]),
+            v(&[&[1], &[0]]),
+            v(&[&[0], &[1]]),
+        ],
+    );
+}
+
+/// 2 producers + 2 consumers at capacity 1: one item each, one pop each (the main
+/// thread is the second consumer).
+#[test]
+fn p2_c2_capacity_1() {
+    producers_consumers(
+        PC_PREEMPTIONS,
+        "p2_c2_capacity_1",
+        1,
+        2,
+        1,
+        2,
+        1,
+        &[
+            v(&[&[], &[]]),
+            v(&[&[0], &[]]),
+            v(&[&[], &[10]]),
+            v(&[&[0], &[10]]),
+            v(&[&[10], &[0]]),
+            v(&[&[10], &[]]),
+            v(&[&[], &[0]]),
+        ],
+    );
+}
+
+/// 2 producers + 2 consumers at capacity 2: one item each, one pop each.
+#[test]
+fn p2_c2_capacity_2() {
+    producers_consumers(
+        PC_PREEMPTIONS,
+        "p2_c2_capacity_2",
+        2,
+        2,
+        1,
+        2,
+        1,
+        &[
+            v(&[&[], &[]]),
+            v(&[&[0], &[]]),
+            v(&[&[], &[10]]),
+            v(&[&[0], &[10]]),
+            v(&[&[10], &[0]]),
+            v(&[&[10], &[]]),
+            v(&[&[], &[0]]),
+        ],
+    );
+}
+
+/// `force_push` racing `pop`: a queue of `capacity` holds `0 .. capacity` (pushed
+/// before the threads start); one thread force-pushes 100 (displacing the oldest
+/// item if the queue is still full), another pops once. No item is both displaced
+/// and popped, the displaced item is the oldest one left, and after the final drain
+/// every item is accounted for exactly once, in FIFO order. The forcing thread is
+/// spawned first so that loom's default schedule runs its stores before the
+/// consumer's loads (see [`producers_consumers`]). Outcome: (displaced, popped).
+fn force_push_races_pop(name: &str, capacity: usize, expected: &[(Option<u32>, Option<u32>)]) {
+    explore(name, expected, move || {
+        let q = Arc::new(prewrapped(capacity, || Track::new(u32::MAX)));
+        for i in 0..capacity as u32 {
+            assert!(q.push(Track::new(i)).is_ok());
+        }
+        let forcer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.force_push(Track::new(100)).map(Track::into_inner))
+        };
+        let consumer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.pop().map(Track::into_inner))
+        };
+        let displaced = forcer.join().unwrap();
+        let popped = consumer.join().unwrap();
+        assert!(
+            displaced.is_none() || displaced != popped,
+            "{displaced:?} was both displaced and popped"
+        );
+        let drained = drain(&q);
+        let pushed: Vec<u32> = (0..capacity as u32).chain([100]).collect();
+        let displaced_v: Vec<u32> = displaced.into_iter().collect();
+        let popped_v: Vec<u32> = popped.into_iter().collect();
+        check_delivery(&pushed, &[displaced_v, popped_v], &drained);
+        (displaced, popped)
+    });
+}
+
+#[test]
+fn force_push_races_pop_capacity_1() {
+    force_push_races_pop(
+        "force_push_races_pop_capacity_1",
+        1,
+        &[(None, Some(0)), (Some(0), Some(100))],
+    );
+}
+
+#[test]
+fn force_push_races_pop_capacity_2() {
+    force_push_races_pop(
+        "force_push_races_pop_capacity_2",
+        2,
+        &[(None, Some(0)), (Some(0), Some(1))],
+    );
+}
+
+/// `force_push` racing a `pop` and a `push` at capacity 1 (2 producers + 1
+/// consumer): item 0 is queued before the threads start; one thread force-pushes
+/// 100, one pushes 200 once (accepting `Full`), one pops once. The force-push may
+/// find the queue full, then (after the pop and the push went through) displace 200,
+/// which it must read after that push wrote it. Outcome: (displaced, 200 pushed,
+/// popped).
+#[test]
+fn force_push_races_pop_and_push() {
+    bounded_explore(
+        PC_PREEMPTIONS,
+        "force_push_races_pop_and_push",
+        &[
+            (None, false, Some(0)),
+            (Some(0), false, Some(100)),
+            (Some(0), true, Some(100)),
+            (Some(200), true, Some(0)),
+        ],
+        || {
+            let q = Arc::new(prewrapped(1, || Track::new(u32::MAX)));
+            assert!(q.push(Track::new(0)).is_ok());
+            let forcer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.force_push(Track::new(100)).map(Track::into_inner))
+            };
+            let pusher = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.push(Track::new(200)).is_ok())
+            };
+            let consumer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.pop().map(Track::into_inner))
+            };
+            let displaced = forcer.join().unwrap();
+            let pushed_200 = pusher.join().unwrap();
+            let popped = consumer.join().unwrap();
+            let drained = drain(&q);
+            let mut pushed = vec![0, 100];
+            if pushed_200 {
+                pushed.push(200);
+            }
+            let displaced_v: Vec<u32> = displaced.into_iter().collect();
+            let popped_v: Vec<u32> = popped.into_iter().collect();
+            // Items of different "producers" (0, 100, 200 are producers 0, 10, 20):
+            // exactly-once is what matters here.
+            check_delivery(&pushed, &[displaced_v, popped_v], &drained);
+            (displaced, pushed_200, popped)
+        },
+    );
+}
+
+/// Pops everything left with `pop_slice` (after the model's threads joined).
+fn drain_slices(q: &Queue<u32>) -> Vec<u32> {
+    let mut rest = Vec::new();
+    loop {
+        let mut buf = [u32::MAX; 4];
+        let n = q.pop_slice(&mut buf);
+        if n == 0 {
+            return rest;
+        }
+        rest.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Slice hand-off at capacity 2 (positions from 1, so each batch straddles a lap):
+/// `[0, 1]` is queued before the threads start; the producer offers `[2, 3]` once
+/// (it fits as far as the consumer freed slots: a batch claims slots emptied by two
+/// separate pops), the consumer takes two looks with `pop_slice` (a batch takes slots
+/// filled by two separate writes). With one producer, everything popped plus the
+/// final drain is exactly `0 .. 2 + pushed`, in order. Outcome: (pushed, first look,
+/// second look).
+#[test]
+fn slices_hand_off_batches() {
+    explore(
+        "slices_hand_off_batches",
+        &[(0, 2, 0), (1, 2, 0), (1, 2, 1), (2, 2, 0), (2, 2, 2)],
+        || {
+            let q = Arc::new(prewrapped(2, || u32::MAX));
+            assert_eq!(q.push_slice(&[0, 1]), 2);
+            let producer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.push_slice(&[2, 3]))
+            };
+            let consumer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    let mut got = Vec::new();
+                    let mut looks = (0, 0);
+                    for look in [&mut looks.0, &mut looks.1] {
+                        let mut buf = [u32::MAX; 2];
+                        *look = q.pop_slice(&mut buf);
+                        got.extend_from_slice(&buf[..*look]);
+                    }
+                    (got, looks)
+                })
+            };
+            let pushed = producer.join().unwrap();
+            let (mut got, looks) = consumer.join().unwrap();
+            got.extend(drain_slices(&q));
+            assert_eq!(got, (0..2 + pushed as u32).collect::<Vec<_>>(), "FIFO");
+            (pushed, looks.0, looks.1)
+        },
+    );
+}
+
+/// Batches land contiguously and in order, at capacity 3 (positions from 2, so the
+/// batches straddle a lap): two producers each push a 2-item slice once (the second
+/// batch fits only partly unless the consumer freed slots), one consumer pops once
+/// with a 4-item `pop_slice`. In the order the items leave the queue, each
+/// producer's accepted items are adjacent and in order. Outcome: (producer 0's
+/// count, producer 1's count, consumer's count).
+#[test]
+fn slices_batches_land_contiguously() {
+    bounded_explore(
+        PC_PREEMPTIONS,
+        "slices_batches_land_contiguously",
+        &[
+            (2, 1, 0),
+            (1, 2, 0),
+            (2, 1, 3),
+            (1, 2, 3),
+            (2, 2, 1),
+            (2, 2, 2),
+        ],
+        || {
+            let q = Arc::new(prewrapped(3, || u32::MAX));
+            let producers: Vec<_> = [[0, 1], [10, 11]]
+                .into_iter()
+                .map(|batch| {
+                    let q = Arc::clone(&q);
+                    thread::spawn(move || q.push_slice(&batch))
+                })
+                .collect();
+            let consumer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    let mut buf = [u32::MAX; 4];
+                    let n = q.pop_slice(&mut buf);
+                    buf[..n].to_vec()
+                })
+            };
+            let counts: Vec<usize> = producers.into_iter().map(|h| h.join().unwrap()).collect();
+            let popped = consumer.join().unwrap();
+            let mut order = popped.clone();
+            order.extend(drain_slices(&q));
+            for (p, &n) in counts.iter().enumerate() {
+                let batch: Vec<u32> = (0..n as u32).map(|s| 10 * p as u32 + s).collect();
+                let at = order.iter().position(|&x| x == 10 * p as u32);
+                let landed = at.map_or(&[][..], |at| &order[at..(at + n).min(order.len())]);
+                assert_eq!(landed, &batch[..], "batch {p} not contiguous: {order:?}");
+            }
+            assert_eq!(
+                order.len(),
+                counts.iter().sum::<usize>(),
+                "exactly-once: {order:?}"
+            );
+            (counts[0], counts[1], popped.len())
+        },
+    );
+}
+
+/// `len()` is a consistent snapshot, at capacity 3 (positions from 2): one thread
+/// pushes 0, pops it and pushes 1, so the queue never holds more than one item; an
+/// observer's `len()` must never exceed 1 (nor capacity). Pairing a `tail` with a
+/// stale `head` (or the reverse) would count 2: this is what the claims' `Release`
+/// and `len`'s `Acquire` loads are for. The worker is spawned first so that its
+/// stores precede the observer's loads in loom's default schedule. Outcome: `len()`.
+#[test]
+fn len_never_exceeds_occupancy() {
+    explore("len_never_exceeds_occupancy", &[0, 1], || {
+        let q = Arc::new(prewrapped(3, || Track::new(u32::MAX)));
+        let worker = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                assert!(q.push(Track::new(0)).is_ok());
+                assert_eq!(q.pop().map(Track::into_inner), Some(0));
+                assert!(q.push(Track::new(1)).is_ok());
+            })
+        };
+        let observer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.len())
+        };
+        worker.join().unwrap();
+        let len = observer.join().unwrap();
+        assert!(
+            len <= 1,
+            "len() = {len}, but the queue never held more than 1 item"
+        );
+        assert_eq!(drain(&q), [1]);
+        len
+    });
+}
+
+/// `len()` during a displacement, at capacity 3 (positions from 2): the queue is
+/// full (0, 1, 2 pushed before the threads start) and one thread force-pushes 100,
+/// so the queue holds 3 items, or 2 while the oldest is being replaced; an observer's
+/// `len()` must be 2 or 3. Outcome: `len()`.
+#[test]
+fn len_during_force_push() {
+    explore("len_during_force_push", &[2, 3], || {
+        let q = Arc::new(prewrapped(3, || Track::new(u32::MAX)));
+        for i in 0..3 {
+            assert!(q.push(Track::new(i)).is_ok());
+        }
+        let forcer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.force_push(Track::new(100)).map(Track::into_inner))
+        };
+        let observer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.len())
+        };
+        assert_eq!(forcer.join().unwrap(), Some(0));
+        let len = observer.join().unwrap();
+        assert!(
+            matches!(len, 2 | 3),
+            "len() = {len} while the queue held 2 or 3 items"
+        );
+        assert_eq!(drain(&q), [1, 2, 100]);
+        len
+    });
+}
+
+/// Drop with items left, at capacity 2 (positions from 1): two producers push a
+/// tracked item each, a consumer pops once; every thread drops its handle, so the
+/// queue is dropped by whichever finishes last, with 0 to 2 items left. loom's
+/// `Track` fails the execution if an item leaks; a double drop panics. Outcome:
+/// what the consumer popped.
+#[test]
+fn drop_with_items_left() {
+    explore("drop_with_items_left", &[None, Some(0), Some(10)], || {
+        let q = Arc::new(prewrapped(2, || Track::new(u32::MAX)));
+        let producers: Vec<_> = [0, 10]
+            .into_iter()
+            .map(|value| {
+                let q = Arc::clone(&q);
+                thread::spawn(move || assert!(q.push(Track::new(value)).is_ok()))
+            })
+            .collect();
+        let consumer = thread::spawn(move || q.pop().map(Track::into_inner));
+        for h in producers {
+            h.join().unwrap();
+        }
+        consumer.join().unwrap()
+    });
+}
