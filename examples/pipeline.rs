@@ -22,7 +22,10 @@ fn arg(name: &str, default: usize) -> usize {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number")))
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name} takes a number"))
+        })
         .unwrap_or(default)
 }
 
@@ -51,7 +54,11 @@ fn main() {
         let mut waiting = 0u64;
         let t0 = nanos(base);
         for i in 0..messages {
-            let text = if i == 0 { "Hello, World!".to_owned() } else { format!("message {i}") };
+            let text = if i == 0 {
+                "Hello, World!".to_owned()
+            } else {
+                format!("message {i}")
+            };
             let start = nanos(base);
             let mut item = (i, text);
             let mut wait_from = None;
@@ -118,7 +125,10 @@ fn main() {
         "{messages} messages through a ringway SPSC queue of capacity {capacity} in {:.3} s",
         total as f64 / 1e9
     );
-    println!("throughput: {:.2} M messages/s", messages as f64 / (total as f64 / 1e9) / 1e6);
+    println!(
+        "throughput: {:.2} M messages/s",
+        messages as f64 / (total as f64 / 1e9) / 1e6
+    );
 
     let mut parts = [
         ("send time", Vec::with_capacity(messages)),
@@ -142,7 +152,10 @@ fn main() {
         );
     }
     println!("utilisation (busy / wall; spinning on a full or empty queue is not busy)");
-    for (name, wall, wait) in [("sender", send_wall, send_wait), ("receiver", recv_wall, recv_wait)] {
+    for (name, wall, wait) in [
+        ("sender", send_wall, send_wait),
+        ("receiver", recv_wall, recv_wait),
+    ] {
         println!(
             "  {name:<9} {:5.1}%  (wall {:.3} s, spinning {:.3} s)",
             100.0 * (wall - wait.min(wall)) as f64 / wall as f64,

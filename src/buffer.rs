@@ -84,7 +84,9 @@ impl<T> Buffer<T> {
             mask: slots - 1,
             layout,
             #[cfg(loom)]
-            cells: (0..slots).map(|_| crate::sync::UnsafeCell::new(())).collect(),
+            cells: (0..slots)
+                .map(|_| crate::sync::UnsafeCell::new(()))
+                .collect(),
         }
     }
 

@@ -79,7 +79,10 @@ impl fmt::Display for ChunkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ChunkError::TooFewSlots(n) => {
-                write!(f, "too few slots or items available for the chunk ({n} available)")
+                write!(
+                    f,
+                    "too few slots or items available for the chunk ({n} available)"
+                )
             }
         }
     }

@@ -285,7 +285,8 @@ impl<T> Queue<T> {
         let slot = self.slot(pos);
         debug_assert_eq!(slot.stamp.load(Ordering::Relaxed), pos);
         // SAFETY: the slot is empty and exclusively ours until the stamp store (caller).
-        slot.value.with_mut(|p| unsafe { p.write(MaybeUninit::new(value)) });
+        slot.value
+            .with_mut(|p| unsafe { p.write(MaybeUninit::new(value)) });
         slot.stamp.store(pos.wrapping_add(1), Ordering::Release);
     }
 
@@ -303,7 +304,8 @@ impl<T> Queue<T> {
         // SAFETY: the slot is initialised and exclusively ours until the stamp store
         // (caller); the store marks it empty, so the value is never read again.
         let value = slot.value.with_mut(|p| unsafe { p.read().assume_init() });
-        slot.stamp.store(pos.wrapping_add(self.one_lap), Ordering::Release);
+        slot.stamp
+            .store(pos.wrapping_add(self.one_lap), Ordering::Release);
         value
     }
 

@@ -118,7 +118,11 @@ impl<'a, T> WriteChunkUninit<'a, T> {
     /// ```
     #[inline]
     pub unsafe fn commit(self, k: usize) {
-        assert!(k <= self.len, "ringway: commit({k}) on a write chunk of {} slots", self.len);
+        assert!(
+            k <= self.len,
+            "ringway: commit({k}) on a write chunk of {} slots",
+            self.len
+        );
         let tail = self.producer.tail.wrapping_add(k);
         self.producer.publish(tail);
     }
@@ -205,7 +209,9 @@ impl<'a, T> WriteChunkUninit<'a, T> {
 
 impl<T> fmt::Debug for WriteChunkUninit<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WriteChunkUninit").field("len", &self.len).finish()
+        f.debug_struct("WriteChunkUninit")
+            .field("len", &self.len)
+            .finish()
     }
 }
 
@@ -275,7 +281,12 @@ impl<'a, T> ReadChunk<'a, T> {
     pub fn as_slices(&self) -> (&[T], &[T]) {
         // SAFETY: the chunk's items are initialised and the consumer's (field invariant
         // on `len`); `&self` keeps the consumer borrowed, so none is moved out meanwhile.
-        unsafe { self.consumer.shared.buffer.slices(self.consumer.head, self.len) }
+        unsafe {
+            self.consumer
+                .shared
+                .buffer
+                .slices(self.consumer.head, self.len)
+        }
     }
 
     /// The chunk's items as two mutable slices, oldest first.
@@ -329,7 +340,11 @@ impl<'a, T> ReadChunk<'a, T> {
             }
         }
 
-        assert!(k <= self.len, "ringway: commit({k}) on a read chunk of {} items", self.len);
+        assert!(
+            k <= self.len,
+            "ringway: commit({k}) on a read chunk of {} items",
+            self.len
+        );
         let head = self.consumer.head;
         let guard = ReleaseOnDrop {
             consumer: self.consumer,
@@ -458,6 +473,8 @@ impl<T> Drop for Drain<'_, T> {
 
 impl<T> fmt::Debug for Drain<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Drain").field("remaining", &self.len()).finish()
+        f.debug_struct("Drain")
+            .field("remaining", &self.len())
+            .finish()
     }
 }

@@ -359,7 +359,9 @@ impl<T> Producer<T> {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        let len = self.tail.wrapping_sub(self.shared.head.load(Ordering::Acquire));
+        let len = self
+            .tail
+            .wrapping_sub(self.shared.head.load(Ordering::Acquire));
         debug_assert!(len <= self.shared.capacity);
         len
     }
@@ -473,7 +475,10 @@ impl<T> Consumer<T> {
             self.cached_tail = self.shared.tail.load(Ordering::Acquire);
             n = self.cached_tail.wrapping_sub(self.head);
         }
-        debug_assert!(n <= self.shared.capacity, "ring invariant: len {n} > capacity");
+        debug_assert!(
+            n <= self.shared.capacity,
+            "ring invariant: len {n} > capacity"
+        );
         n
     }
 
@@ -524,9 +529,7 @@ impl<T> Consumer<T> {
     /// ```
     #[inline]
     pub fn peek(&self) -> Option<&T> {
-        if self.cached_tail == self.head
-            && self.shared.tail.load(Ordering::Acquire) == self.head
-        {
+        if self.cached_tail == self.head && self.shared.tail.load(Ordering::Acquire) == self.head {
             return None;
         }
         // SAFETY: the slot at `head` is inside `head .. tail`, initialised and the
@@ -642,7 +645,11 @@ impl<T> Consumer<T> {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        let len = self.shared.tail.load(Ordering::Acquire).wrapping_sub(self.head);
+        let len = self
+            .shared
+            .tail
+            .load(Ordering::Acquire)
+            .wrapping_sub(self.head);
         debug_assert!(len <= self.shared.capacity);
         len
     }

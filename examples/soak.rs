@@ -1,0 +1,1373 @@
+//! Soak test: runs the SPSC and MPMC queues alternately, in short randomised rounds,
+//! for a given time, and checks every item that comes out.
+//!
+//! Each round picks a queue kind (alternating), an item type, a capacity from
+//! (1, 2, 3, 7, 1024), a maximum batch size, a random subset of the operations, a way
+//! to end the round and, for MPMC, 1 to 3 producers and 1 to 3 consumers and whether
+//! producers may `force_push`. Checked continuously:
+//!
+//! * exactly-once delivery: every item carries its producer and a per-producer sequence
+//!   number; SPSC items must come out in total order (item `k` is the `k`-th popped);
+//!   MPMC items are marked in a per-producer bitmap (a second mark is a duplicate, an
+//!   unmarked sequence number at the end of the round a loss), and each consumer must
+//!   see each producer's items in increasing order; items displaced by `force_push`
+//!   count as delivered (and are checked the same way), never also popped;
+//! * the items' integrity (the 64-byte item carries a checksum);
+//! * what the operations report (counts within the batch, `ChunkError` figures, the
+//!   values handed back by a failed `push`, iterators not over-consumed);
+//! * drop accounting: the boxed and zero-sized items count themselves alive; after a
+//!   round the live count equals the items left in the queue, and is zero once the
+//!   queue (both halves for SPSC) is dropped;
+//! * progress: a watchdog reports a stall (no item moved for `--stall-secs`, default
+//!   10) as a violation instead of hanging; a panic in a worker is a violation.
+//!
+//! Run: `cargo run --release --example soak -- --seconds N [--seed S] [--verbose]`.
+//! The seed (printed at the start) fixes the rounds' parameters and the threads' random
+//! choices, so a failure can be replayed (thread timing itself is not reproducible).
+//! Exit status 1 on any violation. `--inject lose|dup|leak|panic|stall` deliberately
+//! mishandles the 1000th item a consumer pops in each round, to show that the checks
+//! (and the watchdog, with `--stall-secs`) catch it.
+
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ringway::mpmc::Queue;
+use ringway::spsc::{self, Consumer, Producer};
+use ringway::ChunkError;
+
+// ---------------------------------------------------------------------------------
+// Random numbers
+
+/// splitmix64: seeds the generators and scrambles values for checksums.
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// xorshift64*.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(splitmix(seed) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform-ish in `0..n` (0 when `n == 0`).
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next() % n
+        }
+    }
+
+    /// In `0..=n`.
+    fn upto(&mut self, n: usize) -> usize {
+        self.below(n as u64 + 1) as usize
+    }
+
+    fn chance(&mut self, num: u64, den: u64) -> bool {
+        self.below(den) < num
+    }
+
+    fn pick<X: Copy>(&mut self, xs: &[X]) -> X {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+
+    /// A batch size: mostly `1..=max`, sometimes 0 or just above `max`.
+    fn batch(&mut self, max: usize) -> usize {
+        match self.below(32) {
+            0 => 0,
+            1 => max + 1 + self.upto(2),
+            _ => 1 + self.below(max as u64) as usize,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Violations and round state
+
+static VIOLATIONS: AtomicU64 = AtomicU64::new(0);
+/// Set by a violation or a panicking worker: every worker of the round stops.
+static ABORT: AtomicBool = AtomicBool::new(false);
+/// Describes the current round, printed with each violation.
+static ROUND: Mutex<String> = Mutex::new(String::new());
+const MAX_PRINTED: u64 = 40;
+
+fn violation(msg: impl AsRef<str>) {
+    let n = VIOLATIONS.fetch_add(1, Ordering::SeqCst);
+    ABORT.store(true, Ordering::SeqCst);
+    if n < MAX_PRINTED {
+        let round = ROUND.lock().map(|r| r.clone()).unwrap_or_default();
+        eprintln!("VIOLATION [{round}]: {}", msg.as_ref());
+    } else if n == MAX_PRINTED {
+        eprintln!("VIOLATION: (further violations are counted, not printed)");
+    }
+}
+
+/// `--inject`: a deliberate fault, to show that the checks catch it.
+static INJECT: AtomicU8 = AtomicU8::new(0);
+const INJECTIONS: [&str; 6] = ["none", "lose", "dup", "leak", "panic", "stall"];
+
+/// Passes a popped item to `check`, applying the injected fault (if any) to the
+/// 1000th item a consumer pops in a round.
+fn inject<T: Item>(popped: u64, v: T, check: &mut dyn FnMut(&T)) {
+    if popped != 1000 {
+        check(&v);
+        return;
+    }
+    match INJECTIONS[INJECT.load(Ordering::Relaxed) as usize] {
+        "lose" => drop(v),
+        "dup" => {
+            check(&v);
+            check(&v);
+        }
+        "leak" => {
+            check(&v);
+            std::mem::forget(v);
+        }
+        "panic" => panic!("injected panic"),
+        "stall" => thread::sleep(Duration::from_secs(3600)),
+        _ => check(&v),
+    }
+}
+
+fn aborted() -> bool {
+    ABORT.load(Ordering::Relaxed)
+}
+
+/// Stops the round when a worker panics, so that its partners do not wait for it.
+struct AbortOnPanic;
+
+impl Drop for AbortOnPanic {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            ABORT.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A worker's progress counter on its own cache lines; the watchdog sums them.
+#[repr(align(128))]
+struct Progress(AtomicU64);
+
+fn progress_slots(n: usize) -> Arc<Vec<Progress>> {
+    Arc::new((0..n).map(|_| Progress(AtomicU64::new(0))).collect())
+}
+
+/// Spins, then yields (the machine may have fewer cores than threads).
+fn backoff(fails: u32) {
+    if fails < 16 {
+        std::hint::spin_loop();
+    } else {
+        thread::yield_now();
+    }
+}
+
+/// What one worker did.
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    /// Calls that moved at least one item.
+    ops: u64,
+    /// Items moved (pushed by producers; popped, or displaced by `force_push`, for
+    /// consumers' and forcing producers' deliveries).
+    items: u64,
+    /// Items delivered (popped or displaced) by this worker.
+    delivered: u64,
+}
+
+/// Waits for the workers, watching their progress; reports a stall or a panic as a
+/// violation. Exits the process if a stalled worker never returns.
+fn supervise<R>(handles: Vec<JoinHandle<R>>, progress: &[Progress], stall: Duration) -> Vec<R> {
+    let sum = || {
+        progress
+            .iter()
+            .fold(0u64, |a, p| a.wrapping_add(p.0.load(Ordering::Relaxed)))
+    };
+    let mut last = sum();
+    let mut last_change = Instant::now();
+    while !handles.iter().all(JoinHandle::is_finished) {
+        thread::sleep(Duration::from_millis(2));
+        let now = sum();
+        if now != last {
+            last = now;
+            last_change = Instant::now();
+        } else if last_change.elapsed() >= stall && !aborted() {
+            let stuck: Vec<String> = handles
+                .iter()
+                .filter(|h| !h.is_finished())
+                .map(|h| h.thread().name().unwrap_or("?").to_owned())
+                .collect();
+            violation(format!(
+                "stall: no item moved for {:.1} s; still running: {}",
+                stall.as_secs_f64(),
+                stuck.join(", ")
+            ));
+            let give_up = Instant::now() + Duration::from_secs(5);
+            while !handles.iter().all(JoinHandle::is_finished) {
+                if Instant::now() >= give_up {
+                    eprintln!("soak: workers did not stop after the stall; giving up");
+                    std::process::exit(1);
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for h in handles {
+        let name = h.thread().name().unwrap_or("?").to_owned();
+        match h.join() {
+            Ok(r) => out.push(r),
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(non-string payload)".to_owned());
+                violation(format!("worker {name} panicked: {msg}"));
+            }
+        }
+    }
+    out
+}
+
+fn spawn<R: Send + 'static>(name: String, f: impl FnOnce() -> R + Send + 'static) -> JoinHandle<R> {
+    thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            let _guard = AbortOnPanic;
+            f()
+        })
+        .expect("spawn a worker")
+}
+
+// ---------------------------------------------------------------------------------
+// Item types
+
+/// Items alive now, for the types that count themselves.
+static LIVE: AtomicI64 = AtomicI64::new(0);
+
+/// The most items one MPMC producer pushes in a round (bounds the bitmaps).
+const MAX_SEQ: u64 = 1 << 23;
+
+trait Item: Send + Sized + 'static {
+    const NAME: &'static str;
+    /// Counts itself in [`LIVE`].
+    const TRACKED: bool = false;
+    /// Carries its producer and sequence number (false for the ZST).
+    const HAS_ID: bool = true;
+    /// `Copy`, so the slice operations apply.
+    const COPY: bool = false;
+
+    fn make(producer: u32, seq: u64) -> Self;
+    /// `(producer, seq)`; meaningless unless `HAS_ID`.
+    fn id(&self) -> (u32, u64);
+    /// Whether the checksum (if any) matches.
+    fn intact(&self) -> bool {
+        true
+    }
+
+    // The slice operations need `T: Copy`; only the `Copy` types override these.
+    fn spsc_push_slice(_: &mut Producer<Self>, _: &[Self]) -> usize {
+        unreachable!("slice op on a non-Copy type")
+    }
+    fn spsc_pop_slice(_: &mut Consumer<Self>, _: &mut [Self]) -> usize {
+        unreachable!("slice op on a non-Copy type")
+    }
+    fn mpmc_push_slice(_: &Queue<Self>, _: &[Self]) -> usize {
+        unreachable!("slice op on a non-Copy type")
+    }
+    fn mpmc_pop_slice(_: &Queue<Self>, _: &mut [Self]) -> usize {
+        unreachable!("slice op on a non-Copy type")
+    }
+}
+
+macro_rules! copy_slice_ops {
+    () => {
+        const COPY: bool = true;
+        fn spsc_push_slice(p: &mut Producer<Self>, s: &[Self]) -> usize {
+            p.push_slice(s)
+        }
+        fn spsc_pop_slice(c: &mut Consumer<Self>, d: &mut [Self]) -> usize {
+            c.pop_slice(d)
+        }
+        fn mpmc_push_slice(q: &Queue<Self>, s: &[Self]) -> usize {
+            q.push_slice(s)
+        }
+        fn mpmc_pop_slice(q: &Queue<Self>, d: &mut [Self]) -> usize {
+            q.pop_slice(d)
+        }
+    };
+}
+
+impl Item for u64 {
+    const NAME: &'static str = "u64";
+    fn make(producer: u32, seq: u64) -> Self {
+        (u64::from(producer) << 48) | seq
+    }
+    fn id(&self) -> (u32, u64) {
+        ((*self >> 48) as u32, *self & ((1 << 48) - 1))
+    }
+    copy_slice_ops!();
+}
+
+/// 64 bytes: identity, a body derived from it, and a checksum over all of it.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Big {
+    producer: u32,
+    salt: u32,
+    seq: u64,
+    body: [u64; 5],
+    check: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<Big>() == 64);
+
+impl Big {
+    fn checksum(&self) -> u64 {
+        let mut h = splitmix(u64::from(self.producer) ^ (u64::from(self.salt) << 32));
+        h = splitmix(h ^ self.seq);
+        for b in self.body {
+            h = splitmix(h ^ b);
+        }
+        h
+    }
+}
+
+impl Item for Big {
+    const NAME: &'static str = "big64";
+    fn make(producer: u32, seq: u64) -> Self {
+        let mut b = Big {
+            producer,
+            salt: seq as u32 ^ 0xA5A5_A5A5,
+            seq,
+            body: [0; 5],
+            check: 0,
+        };
+        for (i, w) in b.body.iter_mut().enumerate() {
+            *w = splitmix(seq.wrapping_mul(7).wrapping_add(i as u64));
+        }
+        b.check = b.checksum();
+        b
+    }
+    fn id(&self) -> (u32, u64) {
+        (self.producer, self.seq)
+    }
+    fn intact(&self) -> bool {
+        self.check == self.checksum()
+    }
+    copy_slice_ops!();
+}
+
+struct Payload {
+    producer: u32,
+    seq: u64,
+    check: u64,
+}
+
+impl Drop for Payload {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A heap value that counts itself alive.
+struct Boxed(Box<Payload>);
+
+impl Item for Boxed {
+    const NAME: &'static str = "boxed";
+    const TRACKED: bool = true;
+    fn make(producer: u32, seq: u64) -> Self {
+        LIVE.fetch_add(1, Ordering::Relaxed);
+        Boxed(Box::new(Payload {
+            producer,
+            seq,
+            check: splitmix(seq ^ u64::from(producer)),
+        }))
+    }
+    fn id(&self) -> (u32, u64) {
+        (self.0.producer, self.0.seq)
+    }
+    fn intact(&self) -> bool {
+        self.0.check == splitmix(self.0.seq ^ u64::from(self.0.producer))
+    }
+}
+
+/// A zero-sized value that counts itself alive.
+struct Ghost;
+
+impl Drop for Ghost {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Item for Ghost {
+    const NAME: &'static str = "zst";
+    const TRACKED: bool = true;
+    const HAS_ID: bool = false;
+    fn make(_: u32, _: u64) -> Self {
+        LIVE.fetch_add(1, Ordering::Relaxed);
+        Ghost
+    }
+    fn id(&self) -> (u32, u64) {
+        (0, 0)
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Round configuration
+
+/// How a round ends.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    /// Consumers take every item; the queue must end empty.
+    Drain,
+    /// Consumers stop when the producers stop; the queue is dropped with items in it.
+    Leave,
+    /// SPSC only: the consumer drops its half early; the producer must see
+    /// `is_abandoned` and stop.
+    Abandon,
+}
+
+#[derive(Clone)]
+struct Cfg {
+    seed: u64,
+    cap: usize,
+    dur: Duration,
+    max_batch: usize,
+    mode: Mode,
+    /// Operation codes each side may use.
+    prod_ops: Vec<u8>,
+    cons_ops: Vec<u8>,
+    producers: usize,
+    consumers: usize,
+}
+
+// SPSC operations
+const SP_PUSH: u8 = 0;
+const SP_SLICE: u8 = 1;
+const SP_ITER: u8 = 2;
+const SP_CHUNK: u8 = 3;
+const SP_FILL: u8 = 4;
+const SC_POP: u8 = 0;
+const SC_SLICE: u8 = 1;
+const SC_DRAIN: u8 = 2;
+const SC_CHUNK: u8 = 3;
+// MPMC operations
+const MP_PUSH: u8 = 0;
+const MP_SLICE: u8 = 1;
+const MP_FORCE: u8 = 2;
+const MC_POP: u8 = 0;
+const MC_SLICE: u8 = 1;
+
+/// A non-empty random subset of `ops`.
+fn subset(rng: &mut Rng, ops: &[u8]) -> Vec<u8> {
+    if rng.chance(1, 3) {
+        return ops.to_vec();
+    }
+    loop {
+        let s: Vec<u8> = ops.iter().copied().filter(|_| rng.chance(1, 2)).collect();
+        if !s.is_empty() {
+            return s;
+        }
+    }
+}
+
+fn op_names(ops: &[u8], names: &[&str]) -> String {
+    ops.iter()
+        .map(|&o| names[o as usize])
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+/// Totals of one round.
+#[derive(Default)]
+struct RoundStats {
+    ops: u64,
+    items: u64,
+}
+
+// ---------------------------------------------------------------------------------
+// SPSC
+
+struct SpscState {
+    done: AtomicBool,
+    produced: AtomicU64,
+    progress: Arc<Vec<Progress>>,
+}
+
+fn spsc_producer<T: Item>(
+    mut tx: Producer<T>,
+    cfg: Cfg,
+    st: Arc<SpscState>,
+) -> (Producer<T>, Counts) {
+    let mut rng = Rng::new(cfg.seed ^ 0x5052_4F44);
+    let deadline = Instant::now() + cfg.dur;
+    let cap = cfg.cap;
+    let (mut seq, mut c, mut fails, mut iter) = (0u64, Counts::default(), 0u32, 0u64);
+    let mut buf: Vec<T> = Vec::new();
+    while !aborted() {
+        iter += 1;
+        if (fails > 0 || iter % 64 == 0) && Instant::now() >= deadline {
+            break;
+        }
+        let b = rng.batch(cfg.max_batch);
+        let n = match rng.pick(&cfg.prod_ops) {
+            SP_PUSH => match tx.push(T::make(0, seq)) {
+                Ok(()) => 1,
+                Err(e) => {
+                    let v = e.into_inner();
+                    if T::HAS_ID && (v.id() != (0, seq) || !v.intact()) {
+                        violation(format!(
+                            "SPSC push: Full handed back {:?}, not item {seq}",
+                            v.id()
+                        ));
+                    }
+                    0
+                }
+            },
+            SP_SLICE => {
+                buf.clear();
+                buf.extend((0..b as u64).map(|i| T::make(0, seq + i)));
+                let n = T::spsc_push_slice(&mut tx, &buf);
+                if n > b.min(cap) {
+                    violation(format!(
+                        "SPSC push_slice of {b} pushed {n} (capacity {cap})"
+                    ));
+                }
+                n
+            }
+            SP_ITER => {
+                let mut r = seq..seq + b as u64;
+                let n = tx.push_iter(r.by_ref().map(|s| T::make(0, s)));
+                if r.start - seq != n as u64 || n > cap {
+                    violation(format!(
+                        "SPSC push_iter reported {n} but took {} items from the iterator",
+                        r.start - seq
+                    ));
+                }
+                n
+            }
+            op @ (SP_CHUNK | SP_FILL) => match tx.write_chunk_uninit(b) {
+                Ok(mut chunk) => {
+                    if chunk.len() != b {
+                        violation(format!(
+                            "SPSC write_chunk_uninit({b}) has {} slots",
+                            chunk.len()
+                        ));
+                    }
+                    if op == SP_FILL {
+                        let mut r = seq..seq + rng.upto(b + 2) as u64;
+                        let want = (r.end - r.start).min(b as u64);
+                        let n = chunk.fill_from_iter(r.by_ref().map(|s| T::make(0, s)));
+                        if n as u64 != want || r.start - seq != n as u64 {
+                            violation(format!(
+                                "SPSC fill_from_iter on {b} slots: returned {n}, took {}, expected {want}",
+                                r.start - seq
+                            ));
+                        }
+                        n
+                    } else {
+                        let k = rng.upto(b);
+                        let (first, second) = chunk.as_mut_slices();
+                        if first.len() + second.len() != b {
+                            violation(format!(
+                                "SPSC write chunk of {b}: slices of {} + {}",
+                                first.len(),
+                                second.len()
+                            ));
+                        }
+                        for (i, slot) in first
+                            .iter_mut()
+                            .chain(second.iter_mut())
+                            .take(k)
+                            .enumerate()
+                        {
+                            *slot = MaybeUninit::new(T::make(0, seq + i as u64));
+                        }
+                        // SAFETY: the first `k` slots, in `as_mut_slices` order, were
+                        // initialised just above (`k <= b`, the chunk's length, checked).
+                        unsafe { chunk.commit(k) };
+                        k
+                    }
+                }
+                Err(ChunkError::TooFewSlots(m)) => {
+                    if m >= b || m > cap {
+                        violation(format!(
+                            "SPSC write_chunk_uninit({b}): TooFewSlots({m}), capacity {cap}"
+                        ));
+                    }
+                    0
+                }
+            },
+            op => unreachable!("SPSC producer op {op}"),
+        };
+        if n > 0 {
+            seq += n as u64;
+            c.ops += 1;
+            c.items += n as u64;
+            fails = 0;
+            st.progress[0].0.store(seq, Ordering::Relaxed);
+        } else {
+            fails += 1;
+            if tx.is_abandoned() {
+                if cfg.mode != Mode::Abandon {
+                    violation("SPSC producer: is_abandoned() while the consumer is alive");
+                }
+                break;
+            }
+            backoff(fails);
+        }
+    }
+    st.produced.store(seq, Ordering::Relaxed);
+    st.done.store(true, Ordering::Release);
+    (tx, c)
+}
+
+/// Checks that `v` is the SPSC item `*expected` and advances it.
+fn spsc_check<T: Item>(v: &T, expected: &mut u64) {
+    if T::HAS_ID {
+        let (p, s) = v.id();
+        if p != 0 || s != *expected {
+            violation(format!(
+                "SPSC order: expected item {expected}, got producer {p} seq {s}"
+            ));
+            *expected = s;
+        }
+    }
+    if !v.intact() {
+        violation(format!("SPSC item {expected}: checksum mismatch"));
+    }
+    *expected += 1;
+}
+
+fn spsc_consumer<T: Item>(
+    mut rx: Consumer<T>,
+    cfg: Cfg,
+    st: Arc<SpscState>,
+) -> (Option<Consumer<T>>, Counts) {
+    let mut rng = Rng::new(cfg.seed ^ 0x434F_4E53);
+    let start = Instant::now();
+    let abandon_at = start + cfg.dur.mul_f64(0.2 + 0.8 * rng.below(1000) as f64 / 1000.0);
+    let cap = cfg.cap;
+    let (mut expected, mut c, mut fails, mut iter) = (0u64, Counts::default(), 0u32, 0u64);
+    let mut buf: Vec<T> = Vec::new();
+    while !aborted() {
+        iter += 1;
+        let done = st.done.load(Ordering::Acquire);
+        if done {
+            let produced = st.produced.load(Ordering::Relaxed);
+            if expected > produced {
+                violation(format!(
+                    "SPSC: popped {expected} items, only {produced} pushed"
+                ));
+                break;
+            }
+            if cfg.mode != Mode::Drain || expected == produced {
+                break;
+            }
+        }
+        if cfg.mode == Mode::Abandon
+            && (fails > 0 || iter % 64 == 0)
+            && Instant::now() >= abandon_at
+        {
+            break;
+        }
+        let b = rng.batch(cfg.max_batch);
+        let op = rng.pick(&cfg.cons_ops);
+        let n = match op {
+            SC_POP => {
+                if rng.chance(1, 8) {
+                    if let Some(v) = rx.peek() {
+                        let mut e = expected;
+                        spsc_check(v, &mut e);
+                    }
+                }
+                match rx.pop() {
+                    Some(v) => {
+                        inject(c.items, v, &mut |v| spsc_check(v, &mut expected));
+                        1
+                    }
+                    None => 0,
+                }
+            }
+            SC_SLICE => {
+                buf.clear();
+                buf.extend((0..b).map(|_| T::make(0xFFFF, 0)));
+                let n = T::spsc_pop_slice(&mut rx, &mut buf);
+                if n > b.min(cap) {
+                    violation(format!(
+                        "SPSC pop_slice into {b} popped {n} (capacity {cap})"
+                    ));
+                }
+                for v in &buf[..n.min(b)] {
+                    spsc_check(v, &mut expected);
+                }
+                n
+            }
+            SC_DRAIN => {
+                let mut d = rx.drain();
+                let avail = d.len();
+                if avail > cap {
+                    violation(format!("SPSC drain: {avail} items, capacity {cap}"));
+                }
+                let k = rng.upto(avail);
+                let mut got = 0;
+                for v in d.by_ref().take(k) {
+                    spsc_check(&v, &mut expected);
+                    got += 1;
+                }
+                if got != k || d.len() != avail - k {
+                    violation(format!(
+                        "SPSC drain of {avail}: took {got} of {k}, {} left",
+                        d.len()
+                    ));
+                }
+                got
+            }
+            SC_CHUNK => match rx.read_chunk(b) {
+                Ok(chunk) => {
+                    let (first, second) = chunk.as_slices();
+                    if chunk.len() != b || first.len() + second.len() != b {
+                        violation(format!(
+                            "SPSC read_chunk({b}): len {}, slices {} + {}",
+                            chunk.len(),
+                            first.len(),
+                            second.len()
+                        ));
+                    }
+                    let mut e = expected;
+                    for v in first.iter().chain(second) {
+                        spsc_check(v, &mut e);
+                    }
+                    let k = rng.upto(b);
+                    match rng.below(4) {
+                        0 => {
+                            chunk.commit(k);
+                            expected += k as u64;
+                            k
+                        }
+                        1 => {
+                            chunk.commit_all();
+                            expected += b as u64;
+                            b
+                        }
+                        2 => {
+                            let mut got = 0;
+                            for v in chunk.into_iter().take(k) {
+                                spsc_check(&v, &mut expected);
+                                got += 1;
+                            }
+                            got
+                        }
+                        _ => 0, // dropped uncommitted: the items stay
+                    }
+                }
+                Err(ChunkError::TooFewSlots(m)) => {
+                    if m >= b || m > cap {
+                        violation(format!(
+                            "SPSC read_chunk({b}): TooFewSlots({m}), capacity {cap}"
+                        ));
+                    }
+                    0
+                }
+            },
+            op => unreachable!("SPSC consumer op {op}"),
+        };
+        if n > 0 {
+            c.ops += 1;
+            c.items += n as u64;
+            fails = 0;
+            st.progress[1].0.store(expected, Ordering::Relaxed);
+        } else {
+            if done && cfg.mode == Mode::Drain && (op == SC_POP || (op == SC_SLICE && b > 0)) {
+                let produced = st.produced.load(Ordering::Relaxed);
+                violation(format!(
+                    "SPSC: pop found the ring empty after the producer finished, {} of {produced} items missing",
+                    produced - expected.min(produced)
+                ));
+                break;
+            }
+            fails += 1;
+            backoff(fails);
+        }
+    }
+    c.delivered = expected;
+    if cfg.mode == Mode::Abandon {
+        drop(rx);
+        (None, c)
+    } else {
+        (Some(rx), c)
+    }
+}
+
+fn spsc_round<T: Item>(cfg: &Cfg, stall: Duration) -> RoundStats {
+    let live_before = LIVE.load(Ordering::SeqCst);
+    let (tx, rx) = spsc::channel::<T>(cfg.cap);
+    let st = Arc::new(SpscState {
+        done: AtomicBool::new(false),
+        produced: AtomicU64::new(0),
+        progress: progress_slots(2),
+    });
+    let (c1, s1) = (cfg.clone(), st.clone());
+    let (c2, s2) = (cfg.clone(), st.clone());
+    let p = spawn("spsc-producer".into(), move || {
+        let (tx, c) = spsc_producer(tx, c1, s1);
+        (Some(tx), None, c)
+    });
+    let c = spawn("spsc-consumer".into(), move || {
+        let (rx, c) = spsc_consumer(rx, c2, s2);
+        (None, rx, c)
+    });
+    let mut results = supervise(vec![p, c], &st.progress, stall);
+    let mut stats = RoundStats::default();
+    if results.len() == 2 {
+        let (_, rx, cc) = results.pop().unwrap();
+        let (tx, _, pc) = results.pop().unwrap();
+        let tx = tx.unwrap();
+        stats.ops = pc.ops + cc.ops;
+        stats.items = pc.items + cc.items;
+        let produced = st.produced.load(Ordering::SeqCst);
+        if !aborted() {
+            let leftover = produced - cc.delivered.min(produced);
+            if cfg.mode == Mode::Drain && leftover != 0 {
+                violation(format!(
+                    "SPSC drain round ended with {leftover} items not popped"
+                ));
+            }
+            if tx.len() as u64 != leftover {
+                violation(format!(
+                    "SPSC: producer's len() {} but {leftover} items left",
+                    tx.len()
+                ));
+            }
+            if let Some(rx) = &rx {
+                if rx.len() as u64 != leftover {
+                    violation(format!(
+                        "SPSC: consumer's len() {} but {leftover} items left",
+                        rx.len()
+                    ));
+                }
+            }
+            if tx.is_abandoned() != rx.is_none() {
+                violation(format!(
+                    "SPSC: is_abandoned() {} with the consumer {}",
+                    tx.is_abandoned(),
+                    if rx.is_some() { "alive" } else { "dropped" }
+                ));
+            }
+            let live = LIVE.load(Ordering::SeqCst) - live_before;
+            if T::TRACKED && live != leftover as i64 {
+                violation(format!(
+                    "SPSC drop accounting: {live} items alive, {leftover} left in the ring"
+                ));
+            }
+        }
+        // Drop the halves in either order.
+        let mut rng = Rng::new(cfg.seed ^ 0x4452_4F50);
+        if rng.chance(1, 2) {
+            drop(tx);
+            if let Some(rx) = rx {
+                if !rx.is_abandoned() {
+                    violation("SPSC: consumer not abandoned after the producer was dropped");
+                }
+            }
+        } else {
+            drop(rx);
+            drop(tx);
+        }
+    }
+    let live = LIVE.load(Ordering::SeqCst) - live_before;
+    if T::TRACKED && live != 0 {
+        violation(format!(
+            "SPSC drop accounting: {live} items alive after both halves were dropped"
+        ));
+        LIVE.fetch_sub(live, Ordering::SeqCst);
+    }
+    stats
+}
+
+// ---------------------------------------------------------------------------------
+// MPMC
+
+struct MpmcState {
+    /// Producers finished.
+    done: AtomicUsize,
+    produced: Vec<AtomicU64>,
+    /// Per producer, a bit per sequence number delivered (popped or displaced).
+    seen: Vec<Vec<AtomicU64>>,
+    progress: Arc<Vec<Progress>>,
+}
+
+/// Records a delivered item: order per producer for this receiver, exactly-once via the
+/// bitmaps, integrity.
+fn mpmc_deliver<T: Item>(v: &T, last: &mut [u64], st: &MpmcState, who: &str) {
+    if !v.intact() {
+        violation(format!("MPMC {who}: item {:?} checksum mismatch", v.id()));
+    }
+    if !T::HAS_ID {
+        return;
+    }
+    let (p, s) = v.id();
+    let p = p as usize;
+    if p >= last.len() || s >= MAX_SEQ {
+        violation(format!("MPMC {who}: phantom item producer {p} seq {s}"));
+        return;
+    }
+    // `last[p]` is one past the last sequence number seen from producer `p`.
+    if s < last[p] {
+        violation(format!(
+            "MPMC {who}: producer {p}'s seq {s} after seq {} (per-producer order)",
+            last[p] - 1
+        ));
+    }
+    last[p] = s + 1;
+    let bit = 1u64 << (s % 64);
+    if st.seen[p][(s / 64) as usize].fetch_or(bit, Ordering::Relaxed) & bit != 0 {
+        violation(format!(
+            "MPMC {who}: producer {p}'s seq {s} delivered twice"
+        ));
+    }
+}
+
+fn mpmc_producer<T: Item>(q: Arc<Queue<T>>, cfg: Cfg, st: Arc<MpmcState>, me: usize) -> Counts {
+    let mut rng = Rng::new(cfg.seed ^ splitmix(0x50 + me as u64));
+    let deadline = Instant::now() + cfg.dur;
+    let who = format!("producer {me}");
+    let mut last = vec![0u64; cfg.producers];
+    let (mut seq, mut c, mut fails, mut iter) = (0u64, Counts::default(), 0u32, 0u64);
+    let mut buf: Vec<T> = Vec::new();
+    let p = me as u32;
+    while !aborted() && seq < MAX_SEQ {
+        iter += 1;
+        if (fails > 0 || iter % 64 == 0) && Instant::now() >= deadline {
+            break;
+        }
+        let b = rng.batch(cfg.max_batch).min((MAX_SEQ - seq) as usize);
+        let n = match rng.pick(&cfg.prod_ops) {
+            MP_PUSH => match q.push(T::make(p, seq)) {
+                Ok(()) => 1,
+                Err(e) => {
+                    let v = e.into_inner();
+                    if T::HAS_ID && (v.id() != (p, seq) || !v.intact()) {
+                        violation(format!(
+                            "MPMC push: Full handed back {:?}, not ({p}, {seq})",
+                            v.id()
+                        ));
+                    }
+                    0
+                }
+            },
+            MP_SLICE => {
+                buf.clear();
+                buf.extend((0..b as u64).map(|i| T::make(p, seq + i)));
+                let n = T::mpmc_push_slice(&q, &buf);
+                if n > b.min(cfg.cap) {
+                    violation(format!(
+                        "MPMC push_slice of {b} pushed {n} (capacity {})",
+                        cfg.cap
+                    ));
+                }
+                n
+            }
+            MP_FORCE => {
+                if let Some(old) = q.force_push(T::make(p, seq)) {
+                    mpmc_deliver(&old, &mut last, &st, &who);
+                    c.delivered += 1;
+                }
+                1
+            }
+            op => unreachable!("MPMC producer op {op}"),
+        };
+        if n > 0 {
+            seq += n as u64;
+            c.ops += 1;
+            c.items += n as u64;
+            fails = 0;
+            st.progress[me].0.store(seq, Ordering::Relaxed);
+        } else {
+            fails += 1;
+            backoff(fails);
+        }
+    }
+    st.produced[me].store(seq, Ordering::Relaxed);
+    st.done.fetch_add(1, Ordering::Release);
+    c
+}
+
+fn mpmc_consumer<T: Item>(q: Arc<Queue<T>>, cfg: Cfg, st: Arc<MpmcState>, me: usize) -> Counts {
+    let mut rng = Rng::new(cfg.seed ^ splitmix(0xC0 + me as u64));
+    let who = format!("consumer {me}");
+    let mut last = vec![0u64; cfg.producers];
+    let (mut c, mut fails) = (Counts::default(), 0u32);
+    let mut buf: Vec<T> = Vec::new();
+    let slot = cfg.producers + me;
+    while !aborted() {
+        // Read before the pop: if every producer had finished before a pop that finds
+        // the queue empty, the queue is empty for good.
+        let done = st.done.load(Ordering::Acquire) == cfg.producers;
+        if done && cfg.mode == Mode::Leave {
+            break;
+        }
+        let b = rng.batch(cfg.max_batch);
+        let (n, tried) = match rng.pick(&cfg.cons_ops) {
+            MC_POP => match q.pop() {
+                Some(v) => {
+                    inject(c.items, v, &mut |v| mpmc_deliver(v, &mut last, &st, &who));
+                    (1, true)
+                }
+                None => (0, true),
+            },
+            MC_SLICE => {
+                buf.clear();
+                buf.extend((0..b).map(|_| T::make(0xFFFF, 0)));
+                let n = T::mpmc_pop_slice(&q, &mut buf);
+                if n > b.min(cfg.cap) {
+                    violation(format!(
+                        "MPMC pop_slice into {b} popped {n} (capacity {})",
+                        cfg.cap
+                    ));
+                }
+                for v in &buf[..n.min(b)] {
+                    mpmc_deliver(v, &mut last, &st, &who);
+                }
+                (n, b > 0)
+            }
+            op => unreachable!("MPMC consumer op {op}"),
+        };
+        if n > 0 {
+            c.ops += 1;
+            c.items += n as u64;
+            c.delivered += n as u64;
+            fails = 0;
+            st.progress[slot].0.store(c.items, Ordering::Relaxed);
+        } else {
+            if done && tried {
+                break; // drained
+            }
+            fails += 1;
+            backoff(fails);
+        }
+    }
+    c
+}
+
+fn mpmc_round<T: Item>(cfg: &Cfg, stall: Duration) -> RoundStats {
+    let live_before = LIVE.load(Ordering::SeqCst);
+    let q = Arc::new(Queue::<T>::new(cfg.cap));
+    let words = if T::HAS_ID {
+        (MAX_SEQ / 64) as usize
+    } else {
+        0
+    };
+    let st = Arc::new(MpmcState {
+        done: AtomicUsize::new(0),
+        produced: (0..cfg.producers).map(|_| AtomicU64::new(0)).collect(),
+        seen: (0..cfg.producers)
+            .map(|_| (0..words).map(|_| AtomicU64::new(0)).collect())
+            .collect(),
+        progress: progress_slots(cfg.producers + cfg.consumers),
+    });
+    let mut handles = Vec::new();
+    for i in 0..cfg.producers {
+        let (q, cfg, st) = (q.clone(), cfg.clone(), st.clone());
+        handles.push(spawn(format!("mpmc-producer-{i}"), move || {
+            mpmc_producer(q, cfg, st, i)
+        }));
+    }
+    for i in 0..cfg.consumers {
+        let (q, cfg, st) = (q.clone(), cfg.clone(), st.clone());
+        handles.push(spawn(format!("mpmc-consumer-{i}"), move || {
+            mpmc_consumer(q, cfg, st, i)
+        }));
+    }
+    let results = supervise(handles, &st.progress, stall);
+    let mut stats = RoundStats::default();
+    for r in &results {
+        stats.ops += r.ops;
+        stats.items += r.items;
+    }
+    if results.len() == cfg.producers + cfg.consumers && !aborted() {
+        let leftover = q.len() as u64;
+        let produced: Vec<u64> = st
+            .produced
+            .iter()
+            .map(|a| a.load(Ordering::SeqCst))
+            .collect();
+        let total: u64 = produced.iter().sum();
+        let delivered: u64 = results.iter().map(|r| r.delivered).sum();
+        if leftover > cfg.cap as u64 {
+            violation(format!("MPMC len() {leftover} > capacity {}", cfg.cap));
+        }
+        if cfg.mode == Mode::Drain && (leftover != 0 || q.pop().is_some()) {
+            violation(format!(
+                "MPMC: consumers found the queue empty after the producers finished, but it holds {leftover} items"
+            ));
+        }
+        if delivered + leftover != total {
+            violation(format!(
+                "MPMC: {total} pushed, {delivered} delivered (popped or displaced), {leftover} left"
+            ));
+        }
+        if T::HAS_ID {
+            let mut missing = 0u64;
+            let mut first_missing = Vec::new();
+            for (p, bits) in st.seen.iter().enumerate() {
+                for (w, word) in bits.iter().enumerate() {
+                    let word = word.load(Ordering::Relaxed);
+                    for b in 0..64 {
+                        let s = w as u64 * 64 + b;
+                        let set = word >> b & 1 == 1;
+                        if set && s >= produced[p] {
+                            violation(format!(
+                                "MPMC: producer {p}'s seq {s} delivered but never pushed"
+                            ));
+                        } else if !set && s < produced[p] {
+                            missing += 1;
+                            if first_missing.len() < 5 {
+                                first_missing.push((p, s));
+                            }
+                        }
+                    }
+                }
+            }
+            if missing != leftover {
+                violation(format!(
+                    "MPMC: {missing} items never delivered but {leftover} left in the queue; first missing (producer, seq): {first_missing:?}"
+                ));
+            }
+        }
+        let live = LIVE.load(Ordering::SeqCst) - live_before;
+        if T::TRACKED && live != leftover as i64 {
+            violation(format!(
+                "MPMC drop accounting: {live} items alive, {leftover} left in the queue"
+            ));
+        }
+    }
+    match Arc::try_unwrap(q) {
+        Ok(q) => drop(q),
+        Err(_) => violation("MPMC: queue still shared after the workers returned"),
+    }
+    let live = LIVE.load(Ordering::SeqCst) - live_before;
+    if T::TRACKED && live != 0 {
+        violation(format!(
+            "MPMC drop accounting: {live} items alive after the queue was dropped"
+        ));
+        LIVE.fetch_sub(live, Ordering::SeqCst);
+    }
+    stats
+}
+
+// ---------------------------------------------------------------------------------
+// Driver
+
+fn arg(args: &[String], name: &str) -> Option<u64> {
+    args.iter().position(|a| a == name).map(|i| {
+        args.get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                eprintln!("soak: {name} takes a number");
+                std::process::exit(2);
+            })
+    })
+}
+
+fn human(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        1_000_000..=999_999_999 => format!("{:.1}M", n as f64 / 1e6),
+        _ => format!("{:.2}G", n as f64 / 1e9),
+    }
+}
+
+const TYPES: [&str; 4] = [u64::NAME, Big::NAME, Boxed::NAME, Ghost::NAME];
+const COPY: [bool; 4] = [u64::COPY, Big::COPY, Boxed::COPY, Ghost::COPY];
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let seconds = arg(&args, "--seconds").unwrap_or(10);
+    let stall = Duration::from_secs(arg(&args, "--stall-secs").unwrap_or(10));
+    let verbose = args.iter().any(|a| a == "--verbose");
+    if let Some(i) = args.iter().position(|a| a == "--inject") {
+        let name = args.get(i + 1).map(String::as_str).unwrap_or("");
+        let Some(k) = INJECTIONS.iter().position(|&n| n == name) else {
+            eprintln!("soak: --inject takes one of {INJECTIONS:?}");
+            std::process::exit(2);
+        };
+        INJECT.store(k as u8, Ordering::Relaxed);
+        println!("soak: injecting fault '{name}' (expect violations)");
+    }
+    let seed = arg(&args, "--seed").unwrap_or_else(|| {
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        splitmix(t.as_nanos() as u64) % 1_000_000_000
+    });
+    println!("soak: {seconds} s, seed {seed} (replay with --seed {seed})");
+
+    let mut rng = Rng::new(seed);
+    let total = Duration::from_secs(seconds);
+    let start = Instant::now();
+    let (mut rounds, mut spsc_rounds, mut mpmc_rounds) = (0u64, 0u64, 0u64);
+    let (mut spsc_ops, mut spsc_items, mut mpmc_ops, mut mpmc_items) = (0u64, 0u64, 0u64, 0u64);
+    let mut last_print = Instant::now();
+    let mut since_print = 0u64;
+    let mut spsc_turn = true;
+    loop {
+        let elapsed = start.elapsed();
+        if elapsed >= total || (rounds > 0 && total - elapsed < Duration::from_millis(100)) {
+            break;
+        }
+        rounds += 1;
+        let ty = rng.below(4) as usize;
+        let cap = rng.pick(&[1, 2, 3, 7, 1024]);
+        let dur = Duration::from_millis(500 + rng.below(1501)).min(total - elapsed);
+        let max_batch = rng.pick(&[1, 2, 3, 4, 8, 16, 64, 256, 1100]);
+        let mut cfg = Cfg {
+            seed: rng.next(),
+            cap,
+            dur,
+            max_batch,
+            mode: Mode::Drain,
+            prod_ops: Vec::new(),
+            cons_ops: Vec::new(),
+            producers: 1,
+            consumers: 1,
+        };
+        let desc;
+        ABORT.store(false, Ordering::SeqCst);
+        let violations_before = VIOLATIONS.load(Ordering::SeqCst);
+        let stats = if spsc_turn {
+            cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave, Mode::Abandon]);
+            let (p, c): (&[u8], &[u8]) = if COPY[ty] {
+                (
+                    &[SP_PUSH, SP_SLICE, SP_ITER, SP_CHUNK, SP_FILL],
+                    &[SC_POP, SC_SLICE, SC_DRAIN, SC_CHUNK],
+                )
+            } else {
+                (
+                    &[SP_PUSH, SP_ITER, SP_CHUNK, SP_FILL],
+                    &[SC_POP, SC_DRAIN, SC_CHUNK],
+                )
+            };
+            cfg.prod_ops = subset(&mut rng, p);
+            cfg.cons_ops = subset(&mut rng, c);
+            if INJECT.load(Ordering::Relaxed) != 0 {
+                cfg.cons_ops = vec![SC_POP];
+            }
+            desc = format!(
+                "round {rounds} seed {seed}: spsc {} cap={cap} batch<={max_batch} {:?} push:{} pop:{}",
+                TYPES[ty],
+                cfg.mode,
+                op_names(&cfg.prod_ops, &["push", "slice", "iter", "chunk", "fill"]),
+                op_names(&cfg.cons_ops, &["pop", "slice", "drain", "chunk"]),
+            );
+            *ROUND.lock().unwrap() = desc.clone();
+            let s = match ty {
+                0 => spsc_round::<u64>(&cfg, stall),
+                1 => spsc_round::<Big>(&cfg, stall),
+                2 => spsc_round::<Boxed>(&cfg, stall),
+                _ => spsc_round::<Ghost>(&cfg, stall),
+            };
+            spsc_rounds += 1;
+            spsc_ops += s.ops;
+            spsc_items += s.items;
+            s
+        } else {
+            cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave]);
+            cfg.producers = 1 + rng.below(3) as usize;
+            cfg.consumers = 1 + rng.below(3) as usize;
+            let force = rng.chance(1, 3);
+            let p: &[u8] = if COPY[ty] {
+                &[MP_PUSH, MP_SLICE]
+            } else {
+                &[MP_PUSH]
+            };
+            cfg.prod_ops = subset(&mut rng, p);
+            if force {
+                if rng.chance(1, 2) {
+                    cfg.prod_ops.push(MP_FORCE);
+                } else {
+                    cfg.prod_ops = vec![MP_FORCE];
+                }
+            }
+            let c: &[u8] = if COPY[ty] {
+                &[MC_POP, MC_SLICE]
+            } else {
+                &[MC_POP]
+            };
+            cfg.cons_ops = subset(&mut rng, c);
+            if INJECT.load(Ordering::Relaxed) != 0 {
+                cfg.cons_ops = vec![MC_POP];
+            }
+            desc = format!(
+                "round {rounds} seed {seed}: mpmc {} cap={cap} {}p{}c batch<={max_batch} {:?} push:{} pop:{}",
+                TYPES[ty],
+                cfg.producers,
+                cfg.consumers,
+                cfg.mode,
+                op_names(&cfg.prod_ops, &["push", "slice", "force"]),
+                op_names(&cfg.cons_ops, &["pop", "slice"]),
+            );
+            *ROUND.lock().unwrap() = desc.clone();
+            let s = match ty {
+                0 => mpmc_round::<u64>(&cfg, stall),
+                1 => mpmc_round::<Big>(&cfg, stall),
+                2 => mpmc_round::<Boxed>(&cfg, stall),
+                _ => mpmc_round::<Ghost>(&cfg, stall),
+            };
+            mpmc_rounds += 1;
+            mpmc_ops += s.ops;
+            mpmc_items += s.items;
+            s
+        };
+        spsc_turn = !spsc_turn;
+        since_print += 1;
+        let bad = VIOLATIONS.load(Ordering::SeqCst) != violations_before;
+        if verbose || bad || last_print.elapsed() >= Duration::from_secs(3) {
+            println!(
+                "[{:6.1}s] {desc}: {} ops, {} items{}{}",
+                start.elapsed().as_secs_f64(),
+                human(stats.ops),
+                human(stats.items),
+                if since_print > 1 {
+                    format!(" (+{} rounds)", since_print - 1)
+                } else {
+                    String::new()
+                },
+                if bad { "  <-- VIOLATION" } else { "" },
+            );
+            last_print = Instant::now();
+            since_print = 0;
+        }
+    }
+    let violations = VIOLATIONS.load(Ordering::SeqCst);
+    println!(
+        "soak: {:.1} s, {rounds} rounds, seed {seed}\n  spsc: {spsc_rounds} rounds, {} ops, {} items in+out\n  mpmc: {mpmc_rounds} rounds, {} ops, {} items in+out\n  violations: {violations}",
+        start.elapsed().as_secs_f64(),
+        human(spsc_ops),
+        human(spsc_items),
+        human(mpmc_ops),
+        human(mpmc_items),
+    );
+    if violations > 0 {
+        std::process::exit(1);
+    }
+}
