@@ -93,13 +93,18 @@ struct Slot<T> {
 /// assert!(q.is_empty());
 /// ```
 pub struct Queue<T> {
-    /// The next position to pop. Advanced by consumers with a compare-and-swap
-    /// (`Release` on success, so a `len` that sees it also sees the pushes it popped),
-    /// and by `force_push` when it displaces the oldest item.
+    /// The next position to pop. Advanced by consumers with a compare-and-swap, and
+    /// by `force_push` when it displaces the oldest item.
+    ///
+    /// `head` and `tail` are always read with `Acquire` and claimed with `AcqRel`:
+    /// the stamps alone order the slot accesses, but an operation that observes another
+    /// thread's claim must also observe what that thread did before it, or a pop that
+    /// follows its own thread's push could see another thread's later pop yet miss the
+    /// push before it and report "empty" (not linearizable on weak memory models; a
+    /// Miri weak-memory test caught exactly this with `Relaxed`).
     head: CachePadded<AtomicUsize>,
-    /// The next position to push. Advanced by producers with a compare-and-swap
-    /// (`Release` on success, for the same reason). Invariant: `tail` is at most one
-    /// lap of `capacity` positions ahead of `head`.
+    /// The next position to push. Advanced by producers with a compare-and-swap.
+    /// Invariant: `tail` is at most one lap of `capacity` positions ahead of `head`.
     tail: CachePadded<AtomicUsize>,
     /// Exactly `capacity` slots; slot `i` starts with stamp `i` (empty for lap 0).
     slots: Box<[Slot<T>]>,
@@ -190,7 +195,7 @@ impl<T> Queue<T> {
     fn claim_tail(&self, max: usize) -> Option<(usize, usize)> {
         debug_assert!(max >= 1);
         let mut backoff = Backoff::new();
-        let mut tail = self.tail.load(Ordering::Relaxed);
+        let mut tail = self.tail.load(Ordering::Acquire);
         loop {
             let stamp = self.slot(tail).stamp.load(Ordering::Acquire);
             if stamp == tail {
@@ -202,8 +207,8 @@ impl<T> Queue<T> {
                 match self.tail.compare_exchange_weak(
                     tail,
                     end,
-                    Ordering::Release,
-                    Ordering::Relaxed,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
                 ) {
                     Ok(_) => return Some((tail, n)),
                     Err(current) => {
@@ -214,16 +219,16 @@ impl<T> Queue<T> {
             } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) {
                 // The slot still holds the value pushed one lap ago: full, unless a
                 // consumer has claimed it meanwhile.
-                if self.head.load(Ordering::Relaxed).wrapping_add(self.one_lap) == tail {
+                if self.head.load(Ordering::Acquire).wrapping_add(self.one_lap) == tail {
                     return None;
                 }
-                backoff.spin();
-                tail = self.tail.load(Ordering::Relaxed);
+                backoff.snooze();
+                tail = self.tail.load(Ordering::Acquire);
             } else {
                 // Another producer claimed `tail` and has not published yet, or our
                 // `tail` is stale: wait for it to move.
                 backoff.snooze();
-                tail = self.tail.load(Ordering::Relaxed);
+                tail = self.tail.load(Ordering::Acquire);
             }
         }
     }
@@ -235,7 +240,7 @@ impl<T> Queue<T> {
     fn claim_head(&self, max: usize) -> Option<(usize, usize)> {
         debug_assert!(max >= 1);
         let mut backoff = Backoff::new();
-        let mut head = self.head.load(Ordering::Relaxed);
+        let mut head = self.head.load(Ordering::Acquire);
         loop {
             let stamp = self.slot(head).stamp.load(Ordering::Acquire);
             if stamp == head.wrapping_add(1) {
@@ -248,8 +253,8 @@ impl<T> Queue<T> {
                 match self.head.compare_exchange_weak(
                     head,
                     end,
-                    Ordering::Release,
-                    Ordering::Relaxed,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
                 ) {
                     Ok(_) => return Some((head, n)),
                     Err(current) => {
@@ -260,16 +265,16 @@ impl<T> Queue<T> {
             } else if stamp == head {
                 // The slot is empty for this lap: empty, unless a producer has
                 // claimed it meanwhile.
-                if self.tail.load(Ordering::Relaxed) == head {
+                if self.tail.load(Ordering::Acquire) == head {
                     return None;
                 }
-                backoff.spin();
-                head = self.head.load(Ordering::Relaxed);
+                backoff.snooze();
+                head = self.head.load(Ordering::Acquire);
             } else {
                 // Another consumer claimed `head` and has not released yet, or our
                 // `head` is stale: wait for it to move.
                 backoff.snooze();
-                head = self.head.load(Ordering::Relaxed);
+                head = self.head.load(Ordering::Acquire);
             }
         }
     }
@@ -383,7 +388,7 @@ impl<T> Queue<T> {
     /// `head` past it) and the tail position for ours, swaps `value` into their shared
     /// slot and returns the old value; otherwise hands `value` back.
     fn displace_oldest(&self, value: T) -> Result<T, T> {
-        let tail = self.tail.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Acquire);
         let slot = self.slot(tail);
         // The slot holds the value pushed one lap ago, published (the `Acquire` pairs
         // with that push's `Release`, so reading it below is ordered after its write).

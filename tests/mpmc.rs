@@ -1,0 +1,1331 @@
+//! Integration tests for `ringway::mpmc::Queue`.
+//!
+//! * Threaded stress (P producers x C consumers, P, C in 1..=3, capacities 1, 2, 3,
+//!   16): every item is tagged `(producer, sequence)`; delivery is checked
+//!   exactly-once and per-producer FIFO as seen by each consumer.
+//! * Single and slice operations mixed under contention, with a check that a
+//!   `pop_slice` run never shows another producer's item inside a `push_slice` batch.
+//! * `force_push` under contention: every item is displaced or popped, exactly once.
+//! * A differential property test against a `VecDeque` model (single-threaded).
+//! * Drop accounting (after wraps, `force_push`, with ZSTs), constructor panics,
+//!   `Send`/`Sync` pins, and `len` bounds under concurrency.
+//!
+//! Loop counts shrink under Miri; nothing here measures time.
+
+mod common;
+
+use std::cell::Cell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread;
+
+use common::{DropTracker, Rng, Tracked, ZstDrop};
+use proptest::prelude::*;
+use ringway::mpmc::Queue;
+use ringway::PushError;
+use static_assertions::{assert_impl_all, assert_not_impl_any};
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/// A tagged item: `(producer, seq, batch_start)`. `batch_start` is the `seq` of the
+/// first item of the `push`/`push_slice` call that pushed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+struct Item {
+    producer: usize,
+    seq: usize,
+    batch_start: usize,
+}
+
+impl Item {
+    fn new(producer: usize, seq: usize) -> Self {
+        Item {
+            producer,
+            seq,
+            batch_start: seq,
+        }
+    }
+}
+
+/// Capacities used by the threaded tests.
+fn stress_capacities() -> &'static [usize] {
+    if cfg!(miri) {
+        &[1, 3]
+    } else {
+        &[1, 2, 3, 16]
+    }
+}
+
+/// Items each producer pushes in the threaded tests.
+fn per_producer() -> usize {
+    if cfg!(miri) {
+        6
+    } else {
+        4_000
+    }
+}
+
+/// Thread counts for the P x C grid (the same under Miri: the item counts shrink).
+fn thread_counts() -> &'static [usize] {
+    &[1, 2, 3]
+}
+
+/// Checks that each consumer saw each producer's items in increasing `seq` order.
+#[track_caller]
+fn check_per_producer_order(what: &str, per_consumer: &[Vec<Item>]) {
+    for (c, seen) in per_consumer.iter().enumerate() {
+        let mut last: HashMap<usize, usize> = HashMap::new();
+        for item in seen {
+            if let Some(&prev) = last.get(&item.producer) {
+                assert!(
+                    item.seq > prev,
+                    "{what}: consumer {c} saw producer {} seq {} after seq {prev}",
+                    item.producer,
+                    item.seq
+                );
+            }
+            last.insert(item.producer, item.seq);
+        }
+    }
+}
+
+/// Checks that `all` holds every `(p, s)` for `p < producers`, `s < per_producer`
+/// exactly once (and nothing else).
+#[track_caller]
+fn check_exactly_once(what: &str, all: impl IntoIterator<Item = Item>, producers: usize, n: usize) {
+    let mut count = vec![vec![0u32; n]; producers];
+    let mut total = 0;
+    for item in all {
+        assert!(
+            item.producer < producers && item.seq < n,
+            "{what}: item {item:?} was never pushed"
+        );
+        count[item.producer][item.seq] += 1;
+        total += 1;
+    }
+    for (p, counts) in count.iter().enumerate() {
+        for (s, &c) in counts.iter().enumerate() {
+            assert!(c == 1, "{what}: producer {p} seq {s} delivered {c} times");
+        }
+    }
+    assert_eq!(
+        total,
+        producers * n,
+        "{what}: wrong number of items delivered"
+    );
+}
+
+/// Increments a counter when dropped, so threads waiting on it are released even when
+/// the thread that owns it panics (a failing assertion must not turn into a hang).
+struct DoneOnDrop<'a>(&'a AtomicUsize);
+
+impl Drop for DoneOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Shared progress of a producers/consumers run; turns the test's own waiting loops
+/// into failures where a bug would otherwise make them spin forever.
+struct Progress {
+    producers: usize,
+    consumers: usize,
+    total: usize,
+    producers_done: AtomicUsize,
+    consumers_done: AtomicUsize,
+    popped: AtomicUsize,
+}
+
+/// Consecutive empty polls, after every producer finished and with no delivery
+/// anywhere, before a consumer declares items lost. A count, not a time.
+const IDLE_LIMIT: u32 = if cfg!(miri) { 2_000 } else { 1_000_000 };
+
+impl Progress {
+    fn new(producers: usize, consumers: usize, total: usize) -> Self {
+        Progress {
+            producers,
+            consumers,
+            total,
+            producers_done: AtomicUsize::new(0),
+            consumers_done: AtomicUsize::new(0),
+            popped: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether consumers should keep going.
+    fn undelivered(&self) -> bool {
+        self.popped.load(Ordering::Acquire) < self.total
+    }
+
+    /// A producer found the queue full.
+    #[track_caller]
+    fn producer_blocked(&self, what: &str) {
+        assert!(
+            self.consumers_done.load(Ordering::Acquire) < self.consumers,
+            "{what}: the queue refuses a push although every consumer has stopped \
+             after {} deliveries of {} (an item delivered twice?)",
+            self.popped.load(Ordering::Relaxed),
+            self.total
+        );
+        thread::yield_now();
+    }
+
+    /// A consumer found the queue empty. `idle` counts its consecutive empty polls
+    /// with no delivery by anyone since `last_popped`.
+    #[track_caller]
+    fn consumer_idle(&self, what: &str, idle: &mut u32, last_popped: &mut usize) {
+        let popped = self.popped.load(Ordering::Acquire);
+        if popped != *last_popped || self.producers_done.load(Ordering::Acquire) < self.producers {
+            *idle = 0;
+            *last_popped = popped;
+        } else {
+            *idle += 1;
+            assert!(
+                *idle < IDLE_LIMIT,
+                "{what}: every producer finished and the queue stays empty, but only \
+                 {popped} of {} items were delivered (items lost?)",
+                self.total
+            );
+        }
+        thread::yield_now();
+    }
+
+    fn delivered(&self, n: usize) {
+        self.popped.fetch_add(n, Ordering::AcqRel);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 1. P x C stress with single operations
+// ---------------------------------------------------------------------------
+
+fn stress_single(producers: usize, consumers: usize, capacity: usize, n: usize) {
+    let what = &format!("stress_single P={producers} C={consumers} cap={capacity}");
+    let q = Queue::<Item>::new(capacity);
+    let progress = Progress::new(producers, consumers, producers * n);
+    let per_consumer: Vec<Vec<Item>> = thread::scope(|s| {
+        for p in 0..producers {
+            let (q, progress) = (&q, &progress);
+            s.spawn(move || {
+                let _done = DoneOnDrop(&progress.producers_done);
+                for seq in 0..n {
+                    let mut item = Item::new(p, seq);
+                    loop {
+                        match q.push(item) {
+                            Ok(()) => break,
+                            Err(PushError::Full(back)) => {
+                                assert_eq!(back, item, "{what}: push handed back another item");
+                                item = back;
+                                progress.producer_blocked(what);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        let handles: Vec<_> = (0..consumers)
+            .map(|_| {
+                let (q, progress) = (&q, &progress);
+                s.spawn(move || {
+                    let _done = DoneOnDrop(&progress.consumers_done);
+                    let (mut idle, mut last) = (0, 0);
+                    let mut seen = Vec::new();
+                    while progress.undelivered() {
+                        match q.pop() {
+                            Some(item) => {
+                                seen.push(item);
+                                progress.delivered(1);
+                            }
+                            None => progress.consumer_idle(what, &mut idle, &mut last),
+                        }
+                    }
+                    seen
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(q.pop(), None, "{what}: item left after all were delivered");
+    assert!(q.is_empty(), "{what}");
+    assert_eq!(q.len(), 0, "{what}");
+    check_per_producer_order(what, &per_consumer);
+    check_exactly_once(what, per_consumer.into_iter().flatten(), producers, n);
+}
+
+#[test]
+fn stress_single_ops_grid() {
+    for &capacity in stress_capacities() {
+        for &p in thread_counts() {
+            for &c in thread_counts() {
+                stress_single(p, c, capacity, per_producer());
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 2. Single and slice operations mixed under contention
+// ---------------------------------------------------------------------------
+
+/// Checks one `pop_slice` result: the items come from consecutive positions, so an item
+/// that is not the first of its push batch must directly follow its predecessor in the
+/// same batch (whenever it is not the first item of the popped run).
+#[track_caller]
+fn check_pop_run(what: &str, run: &[Item]) {
+    for w in run.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if b.seq != b.batch_start {
+            assert!(
+                a.producer == b.producer && a.seq + 1 == b.seq && a.batch_start == b.batch_start,
+                "{what}: popped run {run:?} has {a:?} in the middle of the push_slice batch of {b:?}"
+            );
+        }
+    }
+}
+
+/// Coverage canaries of the mixed runs: multi-item slices were really moved.
+#[derive(Default)]
+struct SliceCoverage {
+    multi_pushes: AtomicUsize,
+    multi_pops: AtomicUsize,
+}
+
+fn stress_mixed(
+    producers: usize,
+    consumers: usize,
+    capacity: usize,
+    n: usize,
+    seed: u64,
+    coverage: &SliceCoverage,
+) {
+    let what = &format!("stress_mixed P={producers} C={consumers} cap={capacity}");
+    let q = Queue::<Item>::new(capacity);
+    let progress = Progress::new(producers, consumers, producers * n);
+    let per_consumer: Vec<Vec<Item>> = thread::scope(|s| {
+        for p in 0..producers {
+            let (q, progress) = (&q, &progress);
+            s.spawn(move || {
+                let _done = DoneOnDrop(&progress.producers_done);
+                let mut rng = Rng::new(seed ^ ((p as u64 + 1) * 0x1000));
+                let mut seq = 0;
+                let mut buf = Vec::new();
+                while seq < n {
+                    if rng.one_in(3) {
+                        let item = Item::new(p, seq);
+                        if q.push(item).is_ok() {
+                            seq += 1;
+                        } else {
+                            progress.producer_blocked(what);
+                        }
+                    } else {
+                        let len = rng.range(1, capacity + 2).min(n - seq);
+                        buf.clear();
+                        buf.extend((seq..seq + len).map(|s| Item {
+                            producer: p,
+                            seq: s,
+                            batch_start: seq,
+                        }));
+                        let pushed = q.push_slice(&buf);
+                        assert!(pushed <= len, "{what}: push_slice pushed {pushed} of {len}");
+                        if pushed > 1 {
+                            coverage.multi_pushes.fetch_add(1, Ordering::Relaxed);
+                        }
+                        seq += pushed;
+                        if pushed == 0 {
+                            progress.producer_blocked(what);
+                        }
+                    }
+                }
+            });
+        }
+        let handles: Vec<_> = (0..consumers)
+            .map(|c| {
+                let (q, progress) = (&q, &progress);
+                s.spawn(move || {
+                    let _done = DoneOnDrop(&progress.consumers_done);
+                    let what = &format!("{what} consumer {c}");
+                    let (mut idle, mut last) = (0, 0);
+                    let mut rng = Rng::new(seed.wrapping_mul(31) ^ (c as u64 + 7));
+                    let mut seen = Vec::new();
+                    let mut buf = vec![Item::default(); capacity + 3];
+                    while progress.undelivered() {
+                        if rng.one_in(3) {
+                            match q.pop() {
+                                Some(item) => {
+                                    seen.push(item);
+                                    progress.delivered(1);
+                                }
+                                None => progress.consumer_idle(what, &mut idle, &mut last),
+                            }
+                        } else {
+                            let len = rng.range(1, capacity + 3);
+                            let got = q.pop_slice(&mut buf[..len]);
+                            assert!(got <= len.min(capacity), "{what}: popped {got} of {len}");
+                            check_pop_run(what, &buf[..got]);
+                            seen.extend_from_slice(&buf[..got]);
+                            if got > 1 {
+                                coverage.multi_pops.fetch_add(1, Ordering::Relaxed);
+                            }
+                            if got == 0 {
+                                progress.consumer_idle(what, &mut idle, &mut last);
+                            } else {
+                                progress.delivered(got);
+                            }
+                        }
+                    }
+                    seen
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(q.pop(), None, "{what}: item left after all were delivered");
+    if consumers == 1 {
+        // A single consumer pops every position in order, so the whole sequence it saw
+        // is the queue's order: every push_slice batch must appear as one unbroken run.
+        check_pop_run(&format!("{what} (whole sequence)"), &per_consumer[0]);
+    }
+    check_per_producer_order(what, &per_consumer);
+    check_exactly_once(what, per_consumer.into_iter().flatten(), producers, n);
+}
+
+#[test]
+fn stress_mixed_slice_ops_grid() {
+    let mut seed = 1;
+    for &capacity in stress_capacities() {
+        let coverage = SliceCoverage::default();
+        for &p in thread_counts() {
+            for &c in thread_counts() {
+                stress_mixed(p, c, capacity, per_producer(), seed, &coverage);
+                seed += 1;
+            }
+        }
+        if capacity > 1 {
+            // Coverage canaries: the grid for this capacity really moved multi-item
+            // runs in both directions (a slice op that always moved one item would pass
+            // the checks above without testing bulk claims).
+            assert!(
+                coverage.multi_pushes.into_inner() > 0,
+                "cap {capacity}: no multi-item push_slice"
+            );
+            assert!(
+                coverage.multi_pops.into_inner() > 0,
+                "cap {capacity}: no multi-item pop_slice"
+            );
+        }
+    }
+}
+
+/// Producers push only 4-item batches into a roomy queue (so batches really are
+/// pushed whole, concurrently); one consumer pops every position in order, so each
+/// batch must appear unbroken in what it sees. (A `push_slice` built from separate
+/// single claims interleaves here within a fraction of a second.)
+#[test]
+fn push_slice_batches_stay_contiguous() {
+    let n = if cfg!(miri) { 24 } else { 200_000 };
+    for producers in [2, 3] {
+        let what = &format!("push_slice_batches_stay_contiguous P={producers}");
+        let q = Queue::<Item>::new(64);
+        let progress = Progress::new(producers, 1, producers * n);
+        let seen = thread::scope(|s| {
+            for p in 0..producers {
+                let (q, progress) = (&q, &progress);
+                s.spawn(move || {
+                    let _done = DoneOnDrop(&progress.producers_done);
+                    let mut seq = 0;
+                    while seq < n {
+                        let len = 4.min(n - seq);
+                        let batch: Vec<Item> = (seq..seq + len)
+                            .map(|s| Item {
+                                producer: p,
+                                seq: s,
+                                batch_start: seq,
+                            })
+                            .collect();
+                        let pushed = q.push_slice(&batch);
+                        seq += pushed;
+                        if pushed == 0 {
+                            progress.producer_blocked(what);
+                        }
+                    }
+                });
+            }
+            let _done = DoneOnDrop(&progress.consumers_done);
+            let (mut idle, mut last) = (0, 0);
+            let mut seen = Vec::with_capacity(producers * n);
+            while progress.undelivered() {
+                match q.pop() {
+                    Some(item) => {
+                        seen.push(item);
+                        progress.delivered(1);
+                    }
+                    None => progress.consumer_idle(what, &mut idle, &mut last),
+                }
+            }
+            seen
+        });
+        check_pop_run(what, &seen);
+        check_per_producer_order(what, std::slice::from_ref(&seen));
+        check_exactly_once(what, seen, producers, n);
+    }
+}
+
+/// Single-threaded: a `pop_slice` sees each `push_slice` batch as a contiguous run.
+#[test]
+fn slices_are_contiguous_and_fifo_single_thread() {
+    let q = Queue::new(5);
+    assert_eq!(q.push_slice(&[1, 2]), 2);
+    assert_eq!(q.push(3), Ok(()));
+    assert_eq!(q.push_slice(&[4, 5, 6, 7]), 2);
+    assert!(q.is_full());
+    assert_eq!(q.push_slice(&[8]), 0);
+    let mut out = [0; 8];
+    assert_eq!(q.pop_slice(&mut out[..3]), 3);
+    assert_eq!(out[..3], [1, 2, 3]);
+    // Wrap: positions 5.. reuse slots 0..
+    assert_eq!(q.push_slice(&[8, 9, 10, 11]), 3);
+    assert_eq!(q.pop_slice(&mut out), 5);
+    assert_eq!(out[..5], [4, 5, 8, 9, 10]);
+    assert_eq!(q.pop_slice(&mut out), 0);
+    assert_eq!(q.push_slice(&[]), 0);
+    assert_eq!(q.pop_slice(&mut []), 0);
+    assert!(q.is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// 3. force_push under contention
+// ---------------------------------------------------------------------------
+
+fn stress_force_push(producers: usize, consumers: usize, capacity: usize, n: usize) {
+    let what = format!("stress_force_push P={producers} C={consumers} cap={capacity}");
+    let q = Queue::<Item>::new(capacity);
+    let producers_done = AtomicUsize::new(0);
+    let (displaced, popped): (Vec<Vec<Item>>, Vec<Vec<Item>>) = thread::scope(|s| {
+        let prod: Vec<_> = (0..producers)
+            .map(|p| {
+                let (q, done) = (&q, &producers_done);
+                s.spawn(move || {
+                    let _done = DoneOnDrop(done);
+                    let mut displaced = Vec::new();
+                    for seq in 0..n {
+                        if let Some(old) = q.force_push(Item::new(p, seq)) {
+                            assert!(
+                                old != Item::new(p, seq),
+                                "force_push displaced the item it pushed"
+                            );
+                            displaced.push(old);
+                        }
+                        assert!(q.len() <= capacity);
+                    }
+                    displaced
+                })
+            })
+            .collect();
+        let cons: Vec<_> = (0..consumers)
+            .map(|_| {
+                let (q, done) = (&q, &producers_done);
+                s.spawn(move || {
+                    let mut seen = Vec::new();
+                    // Bounded: producers finish in a bounded number of pushes.
+                    while done.load(Ordering::Acquire) < producers {
+                        match q.pop() {
+                            Some(item) => seen.push(item),
+                            None => thread::yield_now(),
+                        }
+                    }
+                    seen
+                })
+            })
+            .collect();
+        (
+            prod.into_iter().map(|h| h.join().unwrap()).collect(),
+            cons.into_iter().map(|h| h.join().unwrap()).collect(),
+        )
+    });
+    // Final drain.
+    let mut drained = Vec::new();
+    while let Some(item) = q.pop() {
+        drained.push(item);
+    }
+    assert!(
+        drained.len() <= capacity,
+        "{what}: drained {} > capacity",
+        drained.len()
+    );
+    if consumers == 0 && producers * n >= capacity {
+        // Without consumers, force_push keeps the queue full once it fills and
+        // displaces exactly the surplus.
+        assert_eq!(
+            drained.len(),
+            capacity,
+            "{what}: force_push did not fill the queue"
+        );
+        let displaced_total: usize = displaced.iter().map(Vec::len).sum();
+        assert_eq!(
+            displaced_total,
+            producers * n - capacity,
+            "{what}: displaced count"
+        );
+    }
+    // Displaced items are removed oldest-first, so each displacing thread also sees
+    // each producer's items in order; so does the final drain.
+    check_per_producer_order(&format!("{what} (displaced)"), &displaced);
+    check_per_producer_order(&format!("{what} (popped)"), &popped);
+    check_per_producer_order(&format!("{what} (drained)"), std::slice::from_ref(&drained));
+    let all = displaced
+        .into_iter()
+        .flatten()
+        .chain(popped.into_iter().flatten())
+        .chain(drained);
+    check_exactly_once(&what, all, producers, n);
+}
+
+#[test]
+fn stress_force_push_grid() {
+    for &capacity in stress_capacities() {
+        for &p in thread_counts() {
+            for c in [0, 1, 2] {
+                stress_force_push(p, c, capacity, per_producer());
+            }
+        }
+    }
+}
+
+/// Single-threaded `force_push` semantics, across laps and capacities.
+#[test]
+fn force_push_displaces_oldest() {
+    for capacity in [1, 2, 3, 5, 8] {
+        let q = Queue::new(capacity);
+        for i in 0..capacity {
+            assert_eq!(q.force_push(i), None);
+        }
+        assert!(q.is_full());
+        for i in capacity..capacity * 5 + 2 {
+            assert_eq!(q.force_push(i), Some(i - capacity), "cap {capacity}");
+            assert_eq!(q.len(), capacity);
+        }
+        let top = capacity * 5 + 2;
+        for i in top - capacity..top {
+            assert_eq!(q.pop(), Some(i));
+        }
+        assert_eq!(q.pop(), None);
+        // After the displacements, plain pushes and pops still work.
+        assert_eq!(q.push(100), Ok(()));
+        assert_eq!(q.force_push(101).is_some(), capacity == 1);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 4. Differential property test against a VecDeque model
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+enum Op {
+    Push(u32),
+    Pop,
+    ForcePush(u32),
+    PushSlice(Vec<u32>),
+    PopSlice(usize),
+    Len,
+    IsEmpty,
+    IsFull,
+    Capacity,
+}
+
+fn op_strategy(capacity: usize) -> impl Strategy<Value = Op> {
+    let max_slice = capacity * 2 + 2;
+    prop_oneof![
+        4 => any::<u32>().prop_map(Op::Push),
+        4 => Just(Op::Pop),
+        2 => any::<u32>().prop_map(Op::ForcePush),
+        2 => prop::collection::vec(any::<u32>(), 0..=max_slice).prop_map(Op::PushSlice),
+        2 => (0..=max_slice).prop_map(Op::PopSlice),
+        1 => Just(Op::Len),
+        1 => Just(Op::IsEmpty),
+        1 => Just(Op::IsFull),
+        1 => Just(Op::Capacity),
+    ]
+}
+
+fn capacity_strategy() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        6 => 1..=17usize,
+        1 => prop::sample::select(vec![31usize, 32, 33, 63, 64, 65, 100, 1000]),
+    ]
+}
+
+/// Applies `op` to both the queue and the model and compares the results.
+fn apply(
+    q: &Queue<u32>,
+    model: &mut VecDeque<u32>,
+    capacity: usize,
+    op: &Op,
+) -> Result<(), String> {
+    macro_rules! check {
+        ($got:expr, $want:expr) => {{
+            let (got, want) = ($got, $want);
+            if got != want {
+                return Err(format!("{op:?}: got {got:?}, model says {want:?}"));
+            }
+        }};
+    }
+    match op {
+        Op::Push(v) => {
+            let want = if model.len() < capacity {
+                model.push_back(*v);
+                Ok(())
+            } else {
+                Err(PushError::Full(*v))
+            };
+            check!(q.push(*v), want);
+        }
+        Op::Pop => check!(q.pop(), model.pop_front()),
+        Op::ForcePush(v) => {
+            let want = if model.len() == capacity {
+                model.pop_front()
+            } else {
+                None
+            };
+            model.push_back(*v);
+            check!(q.force_push(*v), want);
+        }
+        Op::PushSlice(items) => {
+            let n = items.len().min(capacity - model.len());
+            model.extend(&items[..n]);
+            check!(q.push_slice(items), n);
+        }
+        Op::PopSlice(len) => {
+            let mut buf = vec![u32::MAX; *len];
+            let got = q.pop_slice(&mut buf);
+            let want: Vec<u32> = (0..(*len).min(model.len()))
+                .map(|_| model.pop_front().unwrap())
+                .collect();
+            check!(got, want.len());
+            check!(&buf[..got], &want[..]);
+            // The rest of `dst` is untouched.
+            check!(buf[got..].iter().all(|&x| x == u32::MAX), true);
+        }
+        Op::Len => check!(q.len(), model.len()),
+        Op::IsEmpty => check!(q.is_empty(), model.is_empty()),
+        Op::IsFull => check!(q.is_full(), model.len() == capacity),
+        Op::Capacity => check!(q.capacity(), capacity),
+    }
+    // Invariants after every op.
+    check!(q.len(), model.len());
+    Ok(())
+}
+
+fn run_model(capacity: usize, ops: &[Op]) -> Result<(), String> {
+    let q = Queue::<u32>::new(capacity);
+    let mut model = VecDeque::new();
+    for (i, op) in ops.iter().enumerate() {
+        apply(&q, &mut model, capacity, op).map_err(|e| format!("op #{i}, cap {capacity}: {e}"))?;
+    }
+    // Final drain matches the model.
+    let mut rest = Vec::new();
+    while let Some(v) = q.pop() {
+        rest.push(v);
+    }
+    let want: Vec<u32> = model.into_iter().collect();
+    if rest != want {
+        return Err(format!("final drain {rest:?} != model {want:?}"));
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn differential_vs_vecdeque(
+        (capacity, ops) in capacity_strategy().prop_flat_map(|cap| {
+            (Just(cap), prop::collection::vec(op_strategy(cap), 0..400))
+        })
+    ) {
+        if let Err(e) = run_model(capacity, &ops) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+}
+
+/// A long deterministic differential run (many laps for every capacity), which also
+/// runs under Miri in a shortened form.
+#[test]
+fn differential_many_laps_deterministic() {
+    let steps = if cfg!(miri) { 300 } else { 40_000 };
+    let caps: Vec<usize> = if cfg!(miri) {
+        vec![1, 2, 3, 4, 5, 7, 8, 9]
+    } else {
+        (1..=17).chain([31, 32, 33, 100, 1000]).collect()
+    };
+    for capacity in caps {
+        let mut rng = Rng::new(capacity as u64 * 7919);
+        let max_slice = capacity * 2 + 2;
+        let ops: Vec<Op> = (0..steps)
+            .map(|_| {
+                // Bias towards filling and emptying in turns so laps wrap at every fill level.
+                match rng.below(12) {
+                    0..=2 => Op::Push(rng.next_u64() as u32),
+                    3..=5 => Op::Pop,
+                    6 => Op::ForcePush(rng.next_u64() as u32),
+                    7 => Op::PushSlice((0..rng.below(max_slice + 1)).map(|i| i as u32).collect()),
+                    8 => Op::PopSlice(rng.below(max_slice + 1)),
+                    9 => Op::Len,
+                    10 => Op::IsFull,
+                    _ => Op::IsEmpty,
+                }
+            })
+            .collect();
+        run_model(capacity, &ops).unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 5. Drop accounting
+// ---------------------------------------------------------------------------
+
+/// Items left in the queue are dropped exactly once when it is dropped, after any
+/// number of wraps, pops and displacements.
+#[test]
+fn drop_leftovers_exactly_once() {
+    let caps: &[usize] = if cfg!(miri) {
+        &[1, 2, 3, 5]
+    } else {
+        &[1, 2, 3, 4, 5, 7, 8, 16, 17]
+    };
+    for &capacity in caps {
+        for fill in 0..=capacity {
+            for laps in [0, 1, 3] {
+                let tracker = DropTracker::new();
+                {
+                    let q = Queue::new(capacity);
+                    // Advance `laps` laps plus a partial one so head/tail are at every offset.
+                    for _ in 0..laps * capacity + fill / 2 + 1 {
+                        q.push(tracker.item()).unwrap();
+                        drop(q.pop().unwrap());
+                    }
+                    for _ in 0..fill {
+                        q.push(tracker.item()).unwrap();
+                    }
+                    assert_eq!(q.len(), fill);
+                    // A refused push hands the item back; dropping it here is its one drop.
+                    if fill == capacity {
+                        let err = q.push(tracker.item()).unwrap_err();
+                        drop(err.into_inner());
+                        // Displace a few (they drop here, in the test).
+                        for _ in 0..capacity + 1 {
+                            let old = q.force_push(tracker.item()).expect("full queue");
+                            assert!(tracker.drops_of(old.id()) == 0);
+                        }
+                    }
+                    tracker.assert_no_double_drop();
+                    let live = tracker.live();
+                    assert_eq!(
+                        live, fill,
+                        "cap {capacity} fill {fill}: live items before drop"
+                    );
+                }
+                tracker.assert_all_dropped_once();
+            }
+        }
+    }
+}
+
+/// A concurrent mix of pushes, force_pushes and pops with drop-tracked items, then the
+/// queue is dropped with items left in it: every item is dropped exactly once.
+#[test]
+fn drop_after_concurrent_use() {
+    let n = if cfg!(miri) { 10 } else { 2_000 };
+    for &capacity in stress_capacities() {
+        let tracker = DropTracker::new();
+        // Create all items up front so threads need not share the tracker's counter.
+        let mut batches: Vec<Vec<Tracked<'_>>> = (0..3)
+            .map(|_| (0..n).map(|_| tracker.item()).collect())
+            .collect();
+        {
+            let q = Queue::new(capacity);
+            thread::scope(|s| {
+                for (p, batch) in batches.drain(..).enumerate() {
+                    let q = &q;
+                    s.spawn(move || {
+                        for item in batch {
+                            if p == 0 {
+                                drop(q.force_push(item));
+                            } else if let Err(e) = q.push(item) {
+                                drop(e.into_inner());
+                            }
+                        }
+                    });
+                }
+                let q = &q;
+                s.spawn(move || {
+                    for _ in 0..n / 2 {
+                        drop(q.pop());
+                    }
+                });
+            });
+            // Leave at least one item (most runs leave more) for the queue's drop.
+            drop(q.force_push(tracker.item()));
+            tracker.assert_no_double_drop();
+            assert!(tracker.live() <= capacity);
+            assert_eq!(tracker.live(), q.len(), "cap {capacity}: live items vs len");
+        }
+        tracker.assert_all_dropped_once();
+    }
+}
+
+#[test]
+fn zst_without_drop() {
+    for capacity in [1, 2, 3, 16] {
+        let q = Queue::<()>::new(capacity);
+        for round in 0..5 {
+            for i in 0..capacity {
+                assert_eq!(q.len(), i, "round {round}");
+                q.push(()).unwrap();
+            }
+            assert!(q.is_full());
+            assert_eq!(q.push(()), Err(PushError::Full(())));
+            assert_eq!(q.force_push(()), Some(()));
+            assert_eq!(q.push_slice(&[(), ()]), 0);
+            let mut out = [(); 3];
+            let got = q.pop_slice(&mut out);
+            assert_eq!(got, capacity.min(3));
+            for _ in got..capacity {
+                assert_eq!(q.pop(), Some(()));
+            }
+            assert_eq!(q.pop(), None);
+            assert!(q.is_empty());
+            assert_eq!(q.push_slice(&[(); 20]), capacity);
+            while q.pop().is_some() {}
+        }
+    }
+}
+
+#[test]
+fn zst_with_drop() {
+    const TAG: usize = 3;
+    let before = ZstDrop::<TAG>::drops();
+    let mut expected = 0;
+    {
+        let q = Queue::<ZstDrop<TAG>>::new(3);
+        for _ in 0..7 {
+            q.push(ZstDrop).unwrap();
+            drop(q.pop().unwrap());
+            expected += 1;
+        }
+        for _ in 0..3 {
+            q.push(ZstDrop).unwrap();
+        }
+        let err = q.push(ZstDrop).unwrap_err();
+        drop(err);
+        expected += 1;
+        let old = q.force_push(ZstDrop).expect("full");
+        drop(old);
+        expected += 1;
+        assert_eq!(ZstDrop::<TAG>::drops() - before, expected);
+        assert_eq!(q.len(), 3);
+    }
+    expected += 3; // the three left in the queue
+    assert_eq!(ZstDrop::<TAG>::drops() - before, expected);
+}
+
+/// Threaded ZST-with-Drop: popped + left-over drops add up exactly.
+#[test]
+fn zst_with_drop_concurrent() {
+    const TAG: usize = 4;
+    let n = if cfg!(miri) { 20 } else { 5_000 };
+    let before = ZstDrop::<TAG>::drops();
+    let q = Queue::<ZstDrop<TAG>>::new(2);
+    let pushed = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for _ in 0..2 {
+            let (q, pushed) = (&q, &pushed);
+            s.spawn(move || {
+                for _ in 0..n {
+                    if q.push(ZstDrop).is_ok() {
+                        pushed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // a failed push drops its value here
+                }
+            });
+        }
+        s.spawn(|| {
+            for _ in 0..n {
+                drop(q.pop());
+            }
+        });
+    });
+    let left = q.len();
+    assert!(left <= 2 && pushed.load(Ordering::Relaxed) >= left);
+    let popped_or_refused = ZstDrop::<TAG>::drops() - before;
+    assert_eq!(popped_or_refused + left, 2 * n);
+    drop(q);
+    assert_eq!(ZstDrop::<TAG>::drops() - before, 2 * n);
+}
+
+// ---------------------------------------------------------------------------
+// 6. Constructor panics
+// ---------------------------------------------------------------------------
+
+#[test]
+#[should_panic(expected = "capacity")]
+fn capacity_zero_panics() {
+    let _ = Queue::<u64>::new(0);
+}
+
+#[test]
+#[should_panic(expected = "capacity")]
+fn capacity_zero_panics_zst() {
+    let _ = Queue::<()>::new(0);
+}
+
+#[test]
+#[should_panic(expected = "capacity overflow")]
+fn capacity_usize_max_panics() {
+    let _ = Queue::<u64>::new(usize::MAX);
+}
+
+#[test]
+#[should_panic(expected = "capacity overflow")]
+fn capacity_usize_max_panics_zst() {
+    let _ = Queue::<()>::new(usize::MAX);
+}
+
+#[test]
+#[should_panic(expected = "capacity overflow")]
+fn capacity_above_isize_max_bytes_panics() {
+    // 2^60 slots of at least 16 bytes: more than isize::MAX bytes, but the lap
+    // arithmetic alone would not overflow.
+    let _ = Queue::<u64>::new(1 << 60);
+}
+
+#[test]
+#[should_panic(expected = "capacity overflow")]
+fn capacity_half_usize_panics() {
+    let _ = Queue::<u8>::new(usize::MAX / 2 + 1);
+}
+
+// ---------------------------------------------------------------------------
+// 7. Send / Sync pins
+// ---------------------------------------------------------------------------
+
+assert_impl_all!(Queue<u8>: Send, Sync, std::fmt::Debug);
+assert_impl_all!(Queue<String>: Send, Sync);
+assert_impl_all!(Queue<()>: Send, Sync);
+// `Cell` is Send but not Sync: the queue only moves values, so it is still Sync.
+assert_impl_all!(Queue<Cell<u8>>: Send, Sync);
+assert_impl_all!(Queue<std::sync::mpsc::Receiver<u8>>: Send, Sync);
+assert_not_impl_any!(Queue<Rc<u8>>: Send, Sync);
+assert_not_impl_any!(Queue<*const u8>: Send, Sync);
+// `MutexGuard` is Sync but not Send: the queue is neither.
+assert_not_impl_any!(Queue<std::sync::MutexGuard<'static, u8>>: Send, Sync);
+assert_impl_all!(PushError<Rc<u8>>: std::fmt::Debug);
+
+/// `Debug` needs no `T: Debug`.
+#[test]
+fn debug_without_t_debug() {
+    struct Opaque;
+    let q = Queue::new(2);
+    q.push(Opaque).unwrap();
+    let s = format!("{q:?}");
+    assert!(s.contains("capacity: 2") && s.contains("len: 1"), "{s}");
+}
+
+// ---------------------------------------------------------------------------
+// 8. len under concurrency
+// ---------------------------------------------------------------------------
+
+/// While producers (push / force_push / push_slice) and consumers (pop / pop_slice)
+/// run, a poller never sees `len() > capacity` nor inconsistent `is_empty`/`is_full`.
+#[test]
+fn len_bounded_under_concurrency() {
+    let n = if cfg!(miri) { 30 } else { 20_000 };
+    for &capacity in stress_capacities() {
+        let q = Queue::<Item>::new(capacity);
+        let stop = AtomicBool::new(false);
+        let polled = AtomicBool::new(false);
+        let max_seen = AtomicUsize::new(0);
+        thread::scope(|s| {
+            let poller = {
+                let (q, stop, max_seen, polled) = (&q, &stop, &max_seen, &polled);
+                s.spawn(move || {
+                    let mut polls = 0u64;
+                    loop {
+                        let len = q.len();
+                        assert!(len <= capacity, "len {len} > capacity {capacity}");
+                        max_seen.fetch_max(len, Ordering::Relaxed);
+                        if q.is_full() {
+                            // snapshot may change, but is_full never claims more than capacity
+                            assert!(q.len() <= capacity);
+                        }
+                        polls += 1;
+                        polled.store(true, Ordering::Release);
+                        if stop.load(Ordering::Acquire) {
+                            break;
+                        }
+                        if cfg!(miri) {
+                            thread::yield_now();
+                        }
+                    }
+                    polls
+                })
+            };
+            let workers: Vec<_> = (0..3)
+                .map(|t| {
+                    let (q, polled) = (&q, &polled);
+                    s.spawn(move || {
+                        // Start once the poller runs, so it overlaps with the work.
+                        while !polled.load(Ordering::Acquire) {
+                            thread::yield_now();
+                        }
+                        let mut rng = Rng::new(t as u64 + 99);
+                        let mut buf = vec![Item::default(); capacity + 1];
+                        for i in 0..n {
+                            match rng.below(6) {
+                                0 => drop(q.push(Item::new(t, i))),
+                                1 => drop(q.force_push(Item::new(t, i))),
+                                2 => {
+                                    let len = rng.range(1, capacity + 1);
+                                    buf[..len].fill(Item::new(t, i));
+                                    q.push_slice(&buf[..len]);
+                                }
+                                3 | 4 => drop(q.pop()),
+                                _ => {
+                                    let len = rng.range(1, capacity + 1);
+                                    q.pop_slice(&mut buf[..len]);
+                                }
+                            }
+                            let len = q.len();
+                            assert!(len <= capacity, "len {len} > capacity {capacity}");
+                        }
+                    })
+                })
+                .collect();
+            let results: Vec<_> = workers.into_iter().map(|w| w.join()).collect();
+            // Stop the poller before propagating a worker's panic, or the scope hangs.
+            stop.store(true, Ordering::Release);
+            let polls = poller.join().unwrap();
+            for r in results {
+                r.unwrap();
+            }
+            assert!(polls > 0);
+        });
+        assert!(q.len() <= capacity);
+    }
+}
+
+/// With only producers running, a single observer never sees `len` go down; with
+/// only consumers running, never up (head and tail only advance).
+#[test]
+fn len_monotone_one_sided() {
+    let per = if cfg!(miri) { 8 } else { 3_000 };
+    let capacity = 3 * per;
+    let q = Queue::<usize>::new(capacity);
+    let done = AtomicUsize::new(0);
+    let check = |q: &Queue<usize>, done: &AtomicUsize, up: bool| {
+        let mut last = q.len();
+        while done.load(Ordering::Acquire) < 3 {
+            let len = q.len();
+            assert!(len <= capacity);
+            if up {
+                assert!(
+                    len >= last,
+                    "len went down from {last} to {len} with only pushes"
+                );
+            } else {
+                assert!(
+                    len <= last,
+                    "len went up from {last} to {len} with only pops"
+                );
+            }
+            last = len;
+            if cfg!(miri) {
+                thread::yield_now();
+            }
+        }
+    };
+    thread::scope(|s| {
+        for t in 0..3 {
+            let (q, done) = (&q, &done);
+            s.spawn(move || {
+                let _done = DoneOnDrop(done);
+                for i in 0..per {
+                    if i % 2 == 0 {
+                        q.push(t * per + i).unwrap();
+                    } else {
+                        assert_eq!(q.push_slice(&[t * per + i]), 1);
+                    }
+                }
+            });
+        }
+        check(&q, &done, true);
+    });
+    assert_eq!(q.len(), capacity);
+    assert!(q.is_full());
+    done.store(0, Ordering::Release);
+    thread::scope(|s| {
+        for t in 0..3 {
+            let (q, done) = (&q, &done);
+            s.spawn(move || {
+                let _done = DoneOnDrop(done);
+                let mut buf = [0; 2];
+                let mut got = 0;
+                while got < per {
+                    if t == 0 {
+                        got += usize::from(q.pop().is_some());
+                    } else {
+                        got += q.pop_slice(&mut buf[..(per - got).min(2)]);
+                    }
+                }
+            });
+        }
+        check(&q, &done, false);
+    });
+    assert!(q.is_empty());
+}
+
+/// `len` is a consistent snapshot: with the queue kept nearly full (each worker pops
+/// one item, then pushes one back), it stays within `capacity - workers ..= capacity`;
+/// kept nearly empty (push one, then pop one), within `0 ..= workers`. A `len` built
+/// from a stale `head` and a fresh `tail` would show the wrap-around as a wrong count.
+#[test]
+fn len_is_a_consistent_snapshot() {
+    let rounds = if cfg!(miri) { 20 } else { 20_000 };
+    let workers = 2;
+    for capacity in [3, 5, 16] {
+        for near_full in [true, false] {
+            let q = Queue::<usize>::new(capacity);
+            if near_full {
+                assert_eq!(q.push_slice(&vec![0; capacity]), capacity);
+            }
+            let done = AtomicUsize::new(0);
+            let (lo, hi) = if near_full {
+                (capacity - workers, capacity)
+            } else {
+                (0, workers)
+            };
+            thread::scope(|s| {
+                for w in 0..workers {
+                    let (q, done) = (&q, &done);
+                    s.spawn(move || {
+                        let _done = DoneOnDrop(done);
+                        for i in 0..rounds {
+                            if near_full {
+                                let v = q.pop().expect("near-full queue ran empty");
+                                if i % 3 == w {
+                                    assert_eq!(q.force_push(v), None);
+                                } else {
+                                    q.push(v).expect("near-full queue overflowed");
+                                }
+                            } else {
+                                q.push(i).expect("near-empty queue overflowed");
+                                let mut one = [0];
+                                if i % 2 == w {
+                                    assert_eq!(q.pop_slice(&mut one), 1);
+                                } else {
+                                    q.pop().expect("near-empty queue ran empty");
+                                }
+                            }
+                        }
+                    });
+                }
+                while done.load(Ordering::Acquire) < workers {
+                    let len = q.len();
+                    assert!(
+                        (lo..=hi).contains(&len),
+                        "cap {capacity}: len {len} outside {lo}..={hi} (near_full {near_full})"
+                    );
+                    if cfg!(miri) {
+                        thread::yield_now();
+                    }
+                }
+            });
+            assert_eq!(q.len(), if near_full { capacity } else { 0 });
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 9. Linearizability of the empty / full answers
+// ---------------------------------------------------------------------------
+
+/// Workers each push one item, then pop one. A worker that has pushed and not yet
+/// popped knows the queue holds at least one item (every thread has pushed at least
+/// as often as it popped, this one once more), so its pop must not report empty, in
+/// any linearization. A `pop` (or `pop_slice`) that reads `head`/`tail` without
+/// synchronising with the thread that advanced them can see a stale, "empty" state.
+#[test]
+fn pop_after_own_push_is_never_empty() {
+    let rounds = if cfg!(miri) { 40 } else { 20_000 };
+    for capacity in [1, 2, 3, 4] {
+        for workers in [2, 3] {
+            if workers > capacity + 1 {
+                // More outstanding pushes than slots would make the push itself wait.
+                continue;
+            }
+            let q = Queue::<usize>::new(capacity.max(workers));
+            thread::scope(|s| {
+                for w in 0..workers {
+                    let q = &q;
+                    s.spawn(move || {
+                        let mut one = [0];
+                        for i in 0..rounds {
+                            // At most `workers` items are ever in the queue.
+                            q.push(i).expect("push to a queue with a free slot failed");
+                            let got = if (i + w) % 2 == 0 {
+                                q.pop().is_some()
+                            } else {
+                                q.pop_slice(&mut one) == 1
+                            };
+                            assert!(
+                                got,
+                                "worker {w} round {i}: pop said empty right after its own push"
+                            );
+                        }
+                    });
+                }
+            });
+            assert!(q.is_empty());
+        }
+    }
+}
+
+/// The mirror image: the queue starts full, workers each pop one item, then push it
+/// back. A worker that has popped and not yet pushed knows a slot is free, so its
+/// push must not report full.
+#[test]
+fn push_after_own_pop_is_never_full() {
+    let rounds = if cfg!(miri) { 40 } else { 20_000 };
+    for capacity in [2, 3, 4] {
+        for workers in [2, 3] {
+            if workers > capacity {
+                continue;
+            }
+            let q = Queue::<usize>::new(capacity);
+            assert_eq!(q.push_slice(&vec![7; capacity]), capacity);
+            thread::scope(|s| {
+                for w in 0..workers {
+                    let q = &q;
+                    s.spawn(move || {
+                        for i in 0..rounds {
+                            let v = q.pop().expect("pop from a queue with an item failed");
+                            let ok = if (i + w) % 2 == 0 {
+                                q.push(v).is_ok()
+                            } else {
+                                q.push_slice(&[v]) == 1
+                            };
+                            assert!(
+                                ok,
+                                "worker {w} round {i}: push said full right after its own pop"
+                            );
+                        }
+                    });
+                }
+            });
+            assert!(q.is_full());
+        }
+    }
+}
