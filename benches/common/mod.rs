@@ -827,10 +827,14 @@ pub fn roundtrip<S: Spsc>(
     let (mut a_tx, mut b_rx) = S::channel(capacity)?;
     let (mut b_tx, mut a_rx) = S::channel(capacity)?;
     let total = (warmup + samples) as u64;
-    let barrier = Barrier::new(2);
+    let barrier = &Barrier::new(2);
     let mut out = vec![1u64; samples]; // non-zero: the pages are touched before timing
+    let out_ref = &mut out;
+    // Each thread takes its halves by value (`move`), so their local fields (own index,
+    // cached remote index) live on that thread's stack: halves borrowed from one stack
+    // frame would share cache lines across the two threads and measure false sharing.
     thread::scope(|s| {
-        s.spawn(|| {
+        s.spawn(move || {
             pin(cores.b);
             barrier.wait();
             for i in 0..total {
@@ -846,7 +850,8 @@ pub fn roundtrip<S: Spsc>(
                 }
             }
         });
-        s.spawn(|| {
+        s.spawn(move || {
+            let out = out_ref;
             pin(cores.a);
             barrier.wait();
             for i in 0..total {
@@ -904,11 +909,12 @@ pub fn stream<S: Spsc>(
     clock: &Clock,
 ) -> Option<Duration> {
     let (mut tx, mut rx) = S::channel(capacity)?;
-    let barrier = Barrier::new(2);
-    let go = Padded(AtomicU32::new(0));
+    let barrier = &Barrier::new(2);
+    let go = &Padded(AtomicU32::new(0));
     let elapsed = Cell::new(None);
+    // The halves move into their threads (see `roundtrip`).
     thread::scope(|s| {
-        s.spawn(|| {
+        s.spawn(move || {
             pin(cores.a);
             barrier.wait();
             let mut next = 0u64;
@@ -938,7 +944,7 @@ pub fn stream<S: Spsc>(
                 }
             }
         });
-        let consumer = s.spawn(|| {
+        let consumer = s.spawn(move || {
             pin(cores.b);
             barrier.wait();
             let start = match regime {
