@@ -96,7 +96,8 @@ pub struct Queue<T> {
     /// The next position to pop. Advanced by consumers with a compare-and-swap, and
     /// by `force_push` when it displaces the oldest item.
     ///
-    /// `head` and `tail` are always read with `Acquire` and claimed with `AcqRel`:
+    /// `head` and `tail` are always read with `Acquire` (`load_head`, `load_tail`) and
+    /// claimed with `Release`:
     /// the stamps alone order the slot accesses, but an operation that observes another
     /// thread's claim must also observe what that thread did before it, or a pop that
     /// follows its own thread's push could see another thread's later pop yet miss the
@@ -167,6 +168,23 @@ impl<T> Queue<T> {
         }
     }
 
+    /// Reads `tail`. Every read of `tail` goes through here, with `Acquire`: an
+    /// operation that acts on a `tail` value must also see what the thread that stored
+    /// it did before (its own pops included), or a push right after its thread's pop
+    /// could report "full" (see the field docs of `head`). A successful claim is a
+    /// `Release` read-modify-write, so it continues the release sequence of the value
+    /// it replaced: reading a claim's value synchronises with every earlier claimant.
+    #[inline(always)]
+    fn load_tail(&self) -> usize {
+        self.tail.load(Ordering::Acquire)
+    }
+
+    /// Reads `head`, with `Acquire`, for the same reason as [`load_tail`](Self::load_tail).
+    #[inline(always)]
+    fn load_head(&self) -> usize {
+        self.head.load(Ordering::Acquire)
+    }
+
     /// The slot of position `pos`.
     #[inline(always)]
     fn slot(&self, pos: usize) -> &Slot<T> {
@@ -195,7 +213,7 @@ impl<T> Queue<T> {
     fn claim_tail(&self, max: usize) -> Option<(usize, usize)> {
         debug_assert!(max >= 1);
         let mut backoff = Backoff::new();
-        let mut tail = self.tail.load(Ordering::Acquire);
+        let mut tail = self.load_tail();
         loop {
             let stamp = self.slot(tail).stamp.load(Ordering::Acquire);
             if stamp == tail {
@@ -204,31 +222,33 @@ impl<T> Queue<T> {
                     end = self.next(end);
                     n += 1;
                 }
+                // On failure the current value is re-read with `load_tail`, so the
+                // failure ordering can be `Relaxed`.
                 match self.tail.compare_exchange_weak(
                     tail,
                     end,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
+                    Ordering::Release,
+                    Ordering::Relaxed,
                 ) {
                     Ok(_) => return Some((tail, n)),
-                    Err(current) => {
-                        tail = current;
+                    Err(_) => {
                         backoff.spin();
+                        tail = self.load_tail();
                     }
                 }
             } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) {
                 // The slot still holds the value pushed one lap ago: full, unless a
                 // consumer has claimed it meanwhile.
-                if self.head.load(Ordering::Acquire).wrapping_add(self.one_lap) == tail {
+                if self.load_head().wrapping_add(self.one_lap) == tail {
                     return None;
                 }
                 backoff.snooze();
-                tail = self.tail.load(Ordering::Acquire);
+                tail = self.load_tail();
             } else {
                 // Another producer claimed `tail` and has not published yet, or our
                 // `tail` is stale: wait for it to move.
                 backoff.snooze();
-                tail = self.tail.load(Ordering::Acquire);
+                tail = self.load_tail();
             }
         }
     }
@@ -240,7 +260,7 @@ impl<T> Queue<T> {
     fn claim_head(&self, max: usize) -> Option<(usize, usize)> {
         debug_assert!(max >= 1);
         let mut backoff = Backoff::new();
-        let mut head = self.head.load(Ordering::Acquire);
+        let mut head = self.load_head();
         loop {
             let stamp = self.slot(head).stamp.load(Ordering::Acquire);
             if stamp == head.wrapping_add(1) {
@@ -253,28 +273,28 @@ impl<T> Queue<T> {
                 match self.head.compare_exchange_weak(
                     head,
                     end,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
+                    Ordering::Release,
+                    Ordering::Relaxed,
                 ) {
                     Ok(_) => return Some((head, n)),
-                    Err(current) => {
-                        head = current;
+                    Err(_) => {
                         backoff.spin();
+                        head = self.load_head();
                     }
                 }
             } else if stamp == head {
                 // The slot is empty for this lap: empty, unless a producer has
                 // claimed it meanwhile.
-                if self.tail.load(Ordering::Acquire) == head {
+                if self.load_tail() == head {
                     return None;
                 }
                 backoff.snooze();
-                head = self.head.load(Ordering::Acquire);
+                head = self.load_head();
             } else {
                 // Another consumer claimed `head` and has not released yet, or our
                 // `head` is stale: wait for it to move.
                 backoff.snooze();
-                head = self.head.load(Ordering::Acquire);
+                head = self.load_head();
             }
         }
     }
@@ -388,7 +408,7 @@ impl<T> Queue<T> {
     /// `head` past it) and the tail position for ours, swaps `value` into their shared
     /// slot and returns the old value; otherwise hands `value` back.
     fn displace_oldest(&self, value: T) -> Result<T, T> {
-        let tail = self.tail.load(Ordering::Acquire);
+        let tail = self.load_tail();
         let slot = self.slot(tail);
         // The slot holds the value pushed one lap ago, published (the `Acquire` pairs
         // with that push's `Release`, so reading it below is ordered after its write).
@@ -538,8 +558,8 @@ impl<T> Queue<T> {
         loop {
             // Acquire pairs with the claims' `Release`: the `head` read below is never
             // behind a pop whose push this `tail` does not show, and vice versa.
-            let tail = self.tail.load(Ordering::Acquire);
-            let head = self.head.load(Ordering::Acquire);
+            let tail = self.load_tail();
+            let head = self.load_head();
             // Only compared: nothing is read on the strength of this load.
             if self.tail.load(Ordering::Relaxed) == tail {
                 return self.distance(head, tail);
