@@ -1576,7 +1576,7 @@ fn zst_huge_capacity_and_position_wraparound() {
             assert_eq!((tx.len(), rx.len()), (cap - 1, cap - 1));
             rx.read_chunk(cap - 3).unwrap().commit_all();
             assert_eq!((tx.len(), rx.len()), (2, 2));
-            assert_eq!(tx.push_iter(std::iter::repeat(()).take(5)), 5);
+            assert_eq!(tx.push_iter(std::iter::repeat_n((), 5)), 5);
             assert_eq!(rx.pop_slice(&mut [(); 4]), 4);
             assert_eq!(rx.len(), 3);
             assert_eq!(rx.peek(), Some(&()));
