@@ -419,7 +419,9 @@ impl<T> Queue<T> {
         let new_tail = self.next(tail);
         // Taking `head` from `oldest` claims that position as a consumer would; it
         // succeeds only if the queue is full (head one lap behind tail), in which case
-        // no other producer can advance `tail` until we do.
+        // no other producer can advance `tail` until we do. `Release`, like the claims:
+        // a pop that reads this `head` must also see our earlier pushes, or it could
+        // report "empty" with items queued.
         if self
             .head
             .compare_exchange(

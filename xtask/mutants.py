@@ -174,7 +174,10 @@ def main():
         sys.exit("mutants: no ordering sites found")
     work = os.path.join(SCRATCH, "work")
     shutil.rmtree(work, ignore_errors=True)
-    shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns("target", ".git"))
+    # `shutil.copy` (not `copy2`): fresh modification times, so cargo never mistakes the
+    # copy for older than a previous run's mutant build and reuses that build.
+    shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns("target", ".git"),
+                    copy_function=shutil.copy)
 
     # Baseline: the unmutated models must pass, or every mutant would look killed.
     binaries = sorted({b for s in sites for b in binaries_for(s[0])})

@@ -136,6 +136,14 @@ fn check_delivery(pushed: &[u32], popped: &[Vec<u32>], drained: &[u32]) {
 /// main thread runs until it blocks) would then only ever see an empty queue; a
 /// producer that runs first has its stores seen by the consumers' later loads, which
 /// loom does turn into alternative schedules. The canaries check the result.
+///
+/// A consumer that pops more than once yields between its pops, so that loom can run
+/// a producer between them without spending a preemption: a producer's claim loads the
+/// stamp right before its publish stores it, so by loom#392 the publish is never
+/// scheduled before the consumer's next stamp load, and with one preemption a second
+/// pop never saw an item pushed after the first (the canary of `p2_c1_capacity_1`
+/// caught this). The price: two empty pops in a row now need two preemptions.
+#[allow(clippy::too_many_arguments)] // one call per model reads best flat
 fn producers_consumers(
     max_preemptions: usize,
     name: &str,
@@ -172,9 +180,15 @@ fn producers_consumers(
             .map(|_| {
                 let q = Arc::clone(&q);
                 thread::spawn(move || -> Vec<u32> {
-                    (0..pops)
-                        .filter_map(|_| q.pop().map(Track::into_inner))
-                        .collect()
+                    let mut got = Vec::new();
+                    for i in 0..pops {
+                        if i > 0 {
+                            // A free switch point (see the doc comment).
+                            thread::yield_now();
+                        }
+                        got.extend(q.pop().map(Track::into_inner));
+                    }
+                    got
                 })
             })
             .collect();
@@ -207,7 +221,7 @@ fn p2_c1_capacity_1() {
         1,
         1,
         2,
-        &[v(&[&[]]), v(&[&[0]]), v(&[&[10]]), v(&[&[0, 10]])],
+        &[v(&[&[0]]), v(&[&[10]]), v(&[&[0, 10]]), v(&[&[10, 0]])],
     );
 }
 
@@ -224,7 +238,6 @@ fn p2_c1_capacity_2() {
         1,
         2,
         &[
-            v(&[&[]]),
             v(&[&[0]]),
             v(&[&[10]]),
             v(&[&[0, 1]]),
@@ -624,4 +637,172 @@ fn drop_with_items_left() {
         }
         consumer.join().unwrap()
     });
+}
+
+/// Linearizability of "empty", at capacity 2 (positions from 1, so the pushes
+/// straddle a lap): two workers each push one item, then pop once. A worker that has
+/// pushed and not yet popped leaves at least one item queued in every linearization,
+/// so its pop must never report empty, and (two items at most, two slots) no push
+/// reports full. The main thread is worker 0 (pushes 0), the spawned thread worker 1
+/// (pushes 10).
+///
+/// This is what `load_head`/`load_tail` read with `Acquire` for: when worker 1 pushes
+/// behind worker 0's item and pops it, worker 0's pop reads worker 1's `head` claim;
+/// with a `Relaxed` read it need not see worker 1's earlier push (neither its stamp
+/// nor its `tail` claim), finds the slot at `head` empty and `tail == head`, and
+/// reports empty (Miri's weak-memory emulation found this in
+/// `tests/mpmc.rs::pop_after_own_push_is_never_empty`).
+///
+/// Outcome: (what worker 0 popped, what worker 1 popped). `(10, 0)` needs worker 1's
+/// push before worker 0's and both before worker 0's pop; `(0, 10)` happens, e.g.,
+/// sequentially.
+#[test]
+fn pop_after_own_push_is_never_empty() {
+    explore(
+        "pop_after_own_push_is_never_empty",
+        &[(0, 10), (10, 0)],
+        || {
+            let q = Arc::new(prewrapped(2, || Track::new(u32::MAX)));
+            let work = |q: &Queue<Item>, value: u32| -> u32 {
+                assert!(
+                    q.push(Track::new(value)).is_ok(),
+                    "push {value}: full with at most 2 items in 2 slots"
+                );
+                q.pop()
+                    .map(Track::into_inner)
+                    .unwrap_or_else(|| panic!("pop after pushing {value} said empty"))
+            };
+            let other = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || work(&q, 10))
+            };
+            let mine = work(&q, 0);
+            let theirs = other.join().unwrap();
+            assert!(q.is_empty());
+            assert!(q.pop().is_none());
+            (mine, theirs)
+        },
+    );
+}
+
+/// Linearizability of "full", the mirror image, at capacity 2 (positions from 1):
+/// the queue starts full (0 and 1 pushed before the threads start); two workers each
+/// pop once, then push one item. A worker that has popped and not yet pushed leaves
+/// a free slot in every linearization, so its push must never report full, and (at
+/// least one item until both pushed) no pop reports empty. The main thread is worker
+/// 0 (pushes 100), the spawned thread worker 1 (pushes 110).
+///
+/// This is what `load_tail`/`load_head` read with `Acquire` for: when worker 1 pops
+/// the item behind worker 0's and pushes into the freed slot, worker 0's push reads
+/// worker 1's `tail` claim; with a `Relaxed` read it need not see worker 1's earlier
+/// pop (neither its stamp nor its `head` claim), finds the slot at `tail` still
+/// holding last lap's item and `head` a lap behind, and reports full.
+///
+/// Outcome: (what worker 0 popped, what worker 1 popped, the final drain). The drain
+/// order shows whose push came first, so `(0, 1, [110, 100])` needs the workers to
+/// overlap. (`(1, 0, [100, 110])`, worker 1 overlapping from the start, is possible but
+/// not reached: by loom#392 it is not scheduled ahead of the main thread.)
+#[test]
+fn push_after_own_pop_is_never_full() {
+    explore(
+        "push_after_own_pop_is_never_full",
+        &[
+            (0, 1, vec![100, 110]),
+            (0, 1, vec![110, 100]),
+            (1, 0, vec![110, 100]),
+        ],
+        || {
+            let q = Arc::new(prewrapped(2, || Track::new(u32::MAX)));
+            for i in 0..2 {
+                assert!(q.push(Track::new(i)).is_ok());
+            }
+            let work = |q: &Queue<Item>, value: u32| -> u32 {
+                let popped = q
+                    .pop()
+                    .map(Track::into_inner)
+                    .unwrap_or_else(|| panic!("pop before pushing {value} said empty"));
+                assert!(
+                    q.push(Track::new(value)).is_ok(),
+                    "push {value} after popping {popped} said full"
+                );
+                popped
+            };
+            let other = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || work(&q, 110))
+            };
+            let mine = work(&q, 100);
+            let theirs = other.join().unwrap();
+            assert!(q.is_full());
+            (mine, theirs, drain(&q))
+        },
+    );
+}
+
+/// Linearizability of "empty" when the `head` claim that a pop reads is a
+/// displacement, at capacity 2 (positions from 1): worker 0 (the main thread) pushes
+/// 0 (accepting `Full`, which it finds only once 10 and 11 are both in), then pops
+/// once; worker 1 pushes 10, then force-pushes 11. At most one push displaces, so
+/// after its own push (or its `Full`) worker 0 always leaves an item queued: its pop
+/// must never report empty.
+///
+/// This is what the `Release` of the displacing `head` compare-and-swap (and
+/// `load_head`'s `Acquire`) is for: when worker 1's force-push displaces worker 0's
+/// item, worker 0's pop reads the displacer's `head`; without synchronising with the
+/// displacer it need not see worker 1's earlier push of 10 (its stamp or its `tail`
+/// claim), finds the slot at `head` empty and `tail == head` (its own claim), and
+/// reports empty, though 10 and 11 are queued.
+///
+/// loom 0.7 does not reach that execution, so this model does **not** kill the
+/// `Relaxed` mutant of that compare-and-swap (see `xtask/mutants-allow.txt`): the pop
+/// must start after the displacement with no yield since its own push, but loom
+/// schedules nothing between the push and the pop's first `head` load without a yield
+/// (the displacer loads `head` right before its compare-and-swap, so by loom#392 the
+/// conflict with that load is forgotten), and after a yield (the pop's retry after a
+/// failed compare-and-swap spins, a yield under loom) loom never lets a thread read a
+/// store it saw before the yield again, such as its own `tail` claim. It still checks
+/// the displacement against a racing push and pop: exactly-once, FIFO, no item both
+/// displaced and popped.
+///
+/// Outcome: (whether 0 went in, what worker 0 popped, what worker 1's force-push
+/// displaced); `(true, 10, Some(0))` is the race above. (`(true, 0, Some(10))`, worker
+/// 1 running first and displacing its own 10, is possible but, by loom#392, not
+/// scheduled ahead of the main thread.)
+#[test]
+fn pop_after_own_push_races_displacement() {
+    explore(
+        "pop_after_own_push_races_displacement",
+        &[
+            (true, 0, None),
+            (true, 10, None),
+            (true, 10, Some(0)),
+            (false, 10, None),
+        ],
+        || {
+            let q = Arc::new(prewrapped(2, || Track::new(u32::MAX)));
+            let forcer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    assert!(q.push(Track::new(10)).is_ok(), "push 10: full");
+                    q.force_push(Track::new(11)).map(Track::into_inner)
+                })
+            };
+            let pushed_0 = q.push(Track::new(0)).is_ok();
+            let popped = q
+                .pop()
+                .map(Track::into_inner)
+                .expect("pop after pushing 0 said empty");
+            let displaced = forcer.join().unwrap();
+            assert_ne!(displaced, Some(popped), "{popped} displaced and popped");
+            let pushed: Vec<u32> = [0]
+                .iter()
+                .filter(|_| pushed_0)
+                .chain(&[10, 11])
+                .copied()
+                .collect();
+            let displaced_v: Vec<u32> = displaced.into_iter().collect();
+            check_delivery(&pushed, &[vec![popped], displaced_v], &drain(&q));
+            (pushed_0, popped, displaced)
+        },
+    );
 }
