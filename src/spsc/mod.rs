@@ -253,7 +253,8 @@ impl<T> Producer<T> {
     }
 
     /// Moves items from `iter` into the ring until it is full or the iterator ends,
-    /// publishing them with one store; returns how many were pushed.
+    /// publishing them with one store (two when the cached room runs out and it looks
+    /// again); returns how many were pushed, at most `capacity`.
     ///
     /// It never takes an item from `iter` that it cannot store, so whatever is left in
     /// the iterator can be pushed later. If `iter` panics, the items already taken
@@ -271,19 +272,17 @@ impl<T> Producer<T> {
     #[inline]
     pub fn push_iter<I: IntoIterator<Item = T>>(&mut self, iter: I) -> usize {
         let mut iter = iter.into_iter();
-        let mut pushed = 0;
-        loop {
-            // Reload the consumer's counter only if the cached free slots cannot take
-            // the items the iterator promises (at least one).
-            let free = self.free_slots(iter.size_hint().0.max(1));
-            let n = WriteChunkUninit::new(self, free).fill_from_iter(&mut iter);
-            pushed += n;
-            if n < free || free == 0 {
-                // The iterator ended, or the ring is full even after the reload.
-                return pushed;
-            }
-            // The cached free slots ran out first: the next round reloads.
+        // Reload the consumer's counter only if the cached room cannot take the items
+        // the iterator promises (at least one).
+        let free = self.free_slots(iter.size_hint().0.max(1));
+        let pushed = WriteChunkUninit::new(self, free).fill_from_iter(&mut iter);
+        if pushed < free {
+            return pushed; // the iterator ended (or the ring is full)
         }
+        // The cached room ran out first: look once more (a bounded number of steps,
+        // and never more than `capacity` items in one call).
+        let more = self.free_slots(1).min(self.capacity() - pushed);
+        pushed + WriteChunkUninit::new(self, more).fill_from_iter(&mut iter)
     }
 
     /// Grants exclusive, zero-copy access to the next `n` free slots, which the
