@@ -705,8 +705,8 @@ impl<T> Drop for Consumer<T> {
     fn drop(&mut self) {
         // A forgotten `Drain` may have moved items out without releasing their slots:
         // publish the consumer's own counter so the final drop does not drop them again.
-        // (Unconditional: the store is also what orders this half's reads of its slots
-        // before the producer's reuse, should the producer outlive us.)
+        // (Stored unconditionally: when nothing is pending it rewrites the same value,
+        // which is simpler than tracking whether `released` lags.)
         self.shared.head.store(self.head, Ordering::Release);
         self.shared.abandoned.store(true, Ordering::Release);
     }
