@@ -90,3 +90,158 @@ impl fmt::Display for ChunkError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for ChunkError {}
+
+/// The error of a waiting SPSC operation whose other half is gone: a push gives its
+/// value back (`Disconnected<T>`), a pop that found the ring empty and the producer
+/// dropped carries nothing (`Disconnected<()>`, the default).
+///
+/// Its `Debug` output does not need `T: Debug`.
+///
+/// # Examples
+///
+/// ```
+/// use ringway::Disconnected;
+///
+/// let (mut tx, rx) = ringway::spsc::channel::<String>(1);
+/// drop(rx);
+/// let err = tx.push_blocking("lost?".to_owned()).unwrap_err();
+/// assert_eq!(err.into_inner(), "lost?"); // no: handed back
+///
+/// let (tx, mut rx) = ringway::spsc::channel::<u8>(1);
+/// drop(tx);
+/// assert_eq!(rx.pop_blocking(), Err(Disconnected(())));
+/// ```
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Disconnected<T = ()>(pub T);
+
+#[cfg(feature = "std")]
+impl<T> Disconnected<T> {
+    /// Returns the value that could not be pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(ringway::Disconnected(3).into_inner(), 3);
+    /// ```
+    #[inline]
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+#[cfg(feature = "std")]
+impl<T> fmt::Debug for Disconnected<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Disconnected(..)")
+    }
+}
+
+#[cfg(feature = "std")]
+impl<T> fmt::Display for Disconnected<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the other half of the queue was dropped")
+    }
+}
+
+#[cfg(feature = "std")]
+impl<T> std::error::Error for Disconnected<T> {}
+
+/// The error of a push that waited with a time limit; it carries the value back.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ringway::PushTimeoutError;
+///
+/// let (mut tx, _rx) = ringway::spsc::channel(1);
+/// tx.push(1).unwrap();
+/// let err = tx.push_timeout(2, Duration::from_millis(1)).unwrap_err();
+/// assert!(matches!(err, PushTimeoutError::Timeout(_)));
+/// assert_eq!(err.into_inner(), 2);
+/// ```
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PushTimeoutError<T> {
+    /// The queue was still full when the time ran out.
+    Timeout(T),
+    /// The consumer was dropped (SPSC only): the value could never be popped.
+    Disconnected(T),
+}
+
+#[cfg(feature = "std")]
+impl<T> PushTimeoutError<T> {
+    /// Returns the value that could not be pushed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = ringway::PushTimeoutError::Timeout(7);
+    /// assert_eq!(err.into_inner(), 7);
+    /// ```
+    #[inline]
+    pub fn into_inner(self) -> T {
+        match self {
+            PushTimeoutError::Timeout(value) | PushTimeoutError::Disconnected(value) => value,
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl<T> fmt::Debug for PushTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
+            PushTimeoutError::Disconnected(_) => f.write_str("Disconnected(..)"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl<T> fmt::Display for PushTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushTimeoutError::Timeout(_) => f.write_str("timed out waiting for room in the queue"),
+            PushTimeoutError::Disconnected(_) => f.write_str("the consumer was dropped"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl<T> std::error::Error for PushTimeoutError<T> {}
+
+/// The error of a pop that waited with a time limit.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use ringway::PopTimeoutError;
+///
+/// let (_tx, mut rx) = ringway::spsc::channel::<u8>(1);
+/// assert_eq!(rx.pop_timeout(Duration::from_millis(1)), Err(PopTimeoutError::Timeout));
+/// ```
+#[cfg(feature = "std")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PopTimeoutError {
+    /// The queue was still empty when the time ran out.
+    Timeout,
+    /// The producer was dropped and every item it pushed has been popped (SPSC only).
+    Disconnected,
+}
+
+#[cfg(feature = "std")]
+impl fmt::Display for PopTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PopTimeoutError::Timeout => f.write_str("timed out waiting for an item"),
+            PopTimeoutError::Disconnected => {
+                f.write_str("the producer was dropped and the queue is empty")
+            }
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for PopTimeoutError {}

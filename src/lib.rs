@@ -13,5 +13,14 @@ mod error;
 pub mod mpmc;
 pub mod spsc;
 mod sync;
+#[cfg(feature = "std")]
+mod wait;
+#[cfg(not(feature = "std"))]
+#[path = "wait_none.rs"]
+mod wait;
 
 pub use error::{ChunkError, PushError};
+#[cfg(feature = "std")]
+pub use error::{Disconnected, PopTimeoutError, PushTimeoutError};
+#[cfg(feature = "std")]
+pub use wait::WaitStrategy;

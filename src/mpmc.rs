@@ -44,7 +44,15 @@ use crossbeam_utils::CachePadded;
 
 use crate::backoff::Backoff;
 use crate::sync::{load_mut, AtomicUsize, Ordering, UnsafeCell};
+use crate::wait::Waiters;
 use crate::PushError;
+#[cfg(feature = "std")]
+use crate::WaitStrategy;
+
+#[cfg(feature = "std")]
+mod waiting;
+#[cfg(feature = "async")]
+pub use waiting::{PopFuture, PushFuture};
 
 /// One slot: a value and the stamp that says whose turn it is.
 struct Slot<T> {
@@ -114,6 +122,9 @@ pub struct Queue<T> {
     /// The smallest power of two greater than `capacity`: the distance between two
     /// positions that share a slot.
     one_lap: usize,
+    /// The wait strategy and the sleeping waiters: every push wakes the item cell and
+    /// every pop the slot cell (only with `WaitStrategy::SpinPark`).
+    waiters: Waiters,
 }
 
 // SAFETY: the queue owns its `T`s and moves them between threads, so `T: Send` is
@@ -142,6 +153,40 @@ impl<T> Queue<T> {
     /// let _ = ringway::mpmc::Queue::<u8>::new(0); // panics: capacity must be at least 1
     /// ```
     pub fn new(capacity: usize) -> Self {
+        #[cfg(feature = "std")]
+        let waiters = Waiters::new(WaitStrategy::NON_BLOCKING);
+        #[cfg(not(feature = "std"))]
+        let waiters = Waiters;
+        Self::with_waiters(capacity, waiters)
+    }
+
+    /// Creates a queue like [`Queue::new`] whose waiting operations
+    /// ([`Queue::push_blocking`], [`Queue::pop_async`], ...) wait as `strategy` says.
+    ///
+    /// [`Queue::new`] builds with [`WaitStrategy::NON_BLOCKING`] (spin, then yield),
+    /// whose waiters never sleep, so `push` and `pop` carry no wake-up check. Build
+    /// with [`WaitStrategy::SpinPark`] (`WaitStrategy::default()`) for waiting
+    /// operations that sleep; every publish then pays a `SeqCst` fence (see
+    /// [`WaitStrategy`]).
+    ///
+    /// # Panics
+    ///
+    /// As [`Queue::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::{mpmc::Queue, WaitStrategy};
+    ///
+    /// let q = Queue::<u32>::with_wait_strategy(16, WaitStrategy::BusySpin);
+    /// assert_eq!(q.wait_strategy(), WaitStrategy::BusySpin);
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn with_wait_strategy(capacity: usize, strategy: WaitStrategy) -> Self {
+        Self::with_waiters(capacity, Waiters::new(strategy))
+    }
+
+    fn with_waiters(capacity: usize, waiters: Waiters) -> Self {
         assert!(capacity > 0, "ringway: capacity must be at least 1");
         let one_lap = capacity
             .checked_add(1)
@@ -165,6 +210,7 @@ impl<T> Queue<T> {
             slots: slots.into_boxed_slice(),
             capacity,
             one_lap,
+            waiters,
         }
     }
 
@@ -357,6 +403,7 @@ impl<T> Queue<T> {
             Some((pos, _)) => unsafe { self.put(pos, value) },
             None => return Err(PushError::Full(value)),
         }
+        self.waiters.items_published();
         Ok(())
     }
 
@@ -374,7 +421,9 @@ impl<T> Queue<T> {
     pub fn pop(&self) -> Option<T> {
         let (pos, _) = self.claim_head(1)?;
         // SAFETY: we just claimed `pos`.
-        Some(unsafe { self.take(pos) })
+        let value = unsafe { self.take(pos) };
+        self.waiters.slots_freed();
+        Some(value)
     }
 
     /// Appends `value`; if the queue is full, displaces the oldest item and returns it.
@@ -475,6 +524,7 @@ impl<T> Queue<T> {
             unsafe { self.put(pos, item) };
             pos = self.next(pos);
         }
+        self.waiters.items_published();
         n
     }
 
@@ -507,6 +557,7 @@ impl<T> Queue<T> {
             *out = unsafe { self.take(pos) };
             pos = self.next(pos);
         }
+        self.waiters.slots_freed();
         n
     }
 

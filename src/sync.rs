@@ -12,7 +12,13 @@
 #[cfg(not(loom))]
 mod imp {
     pub(crate) use alloc::sync::Arc;
+    #[cfg(feature = "std")]
+    pub(crate) use core::sync::atomic::fence;
     pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    #[cfg(feature = "std")]
+    pub(crate) use std::sync::{Mutex, MutexGuard};
+    #[cfg(feature = "std")]
+    pub(crate) use std::thread::{current, park, park_timeout, Thread};
 
     /// An `UnsafeCell` whose accesses go through closures, as loom's does; outside loom
     /// the closures compile to a plain pointer access.
@@ -69,8 +75,15 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    pub(crate) use loom::sync::Arc;
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+    pub(crate) use loom::thread::{current, park, Thread};
+
+    /// loom has no timed park: model the timeout as expiring at once (a spurious
+    /// wake-up, which every caller must tolerate anyway).
+    pub(crate) fn park_timeout(_timeout: std::time::Duration) {
+        loom::thread::yield_now();
+    }
 
     /// Reads an atomic through `&mut`, where no other thread can race (used in `Drop`).
     pub(crate) fn load_mut(atomic: &mut AtomicUsize) -> usize {

@@ -35,8 +35,12 @@
 //! [`CachePadded`]: crossbeam_utils::CachePadded
 
 mod chunks;
+#[cfg(feature = "std")]
+mod waiting;
 
 pub use chunks::{Drain, ReadChunk, WriteChunkUninit};
+#[cfg(feature = "async")]
+pub use waiting::{PopFuture, PushFuture};
 
 use core::fmt;
 
@@ -44,6 +48,9 @@ use crossbeam_utils::CachePadded;
 
 use crate::buffer::Buffer;
 use crate::sync::{load_mut, Arc, AtomicBool, AtomicUsize, Ordering};
+use crate::wait::Waiters;
+#[cfg(feature = "std")]
+use crate::WaitStrategy;
 use crate::{ChunkError, PushError};
 
 /// The state both halves share.
@@ -64,6 +71,10 @@ struct Shared<T> {
     /// counter; an `Acquire` load that sees it therefore sees every item or free slot
     /// the other half published.
     abandoned: AtomicBool,
+    /// The wait strategy and the sleeping waiters: the producer wakes the consumer's
+    /// cell after every publish, the consumer the producer's after every release, and
+    /// each half the other's when it is dropped (only with `WaitStrategy::SpinPark`).
+    waiters: Waiters,
 }
 
 impl<T> Drop for Shared<T> {
@@ -124,12 +135,70 @@ impl<T> Drop for Shared<T> {
 /// let _ = ringway::spsc::channel::<u64>(0); // panics: capacity must be at least 1
 /// ```
 pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    #[cfg(feature = "std")]
+    let waiters = Waiters::new(WaitStrategy::NON_BLOCKING);
+    #[cfg(not(feature = "std"))]
+    let waiters = Waiters;
+    with_waiters(capacity, waiters)
+}
+
+/// Creates a bounded SPSC ring like [`channel`], whose waiting operations
+/// ([`Producer::push_blocking`], [`Consumer::pop_async`], ...) wait as `strategy` says.
+///
+/// [`channel`] builds with [`WaitStrategy::NON_BLOCKING`] (spin, then yield), whose
+/// waiters never sleep, so `push` and `pop` carry no wake-up check. Build with
+/// [`WaitStrategy::SpinPark`] (`WaitStrategy::default()`) for waiting operations that
+/// sleep; every publish then pays a `SeqCst` fence (see [`WaitStrategy`]).
+///
+/// # Examples
+///
+/// ```
+/// use ringway::WaitStrategy;
+///
+/// let (mut tx, mut rx) = ringway::spsc::channel_with::<u64>(64, WaitStrategy::default());
+/// let consumer = std::thread::spawn(move || rx.pop_blocking()); // sleeps until woken
+/// std::thread::sleep(std::time::Duration::from_millis(10));
+/// tx.push(7).unwrap(); // wakes it
+/// assert_eq!(consumer.join().unwrap(), Ok(7));
+/// ```
+///
+/// # Panics
+///
+/// As [`channel`].
+///
+/// # Examples
+///
+/// ```
+/// use ringway::WaitStrategy;
+///
+/// let (mut tx, mut rx) = ringway::spsc::channel_with(4, WaitStrategy::SpinYield { spins: 100 });
+/// assert_eq!(tx.wait_strategy(), WaitStrategy::SpinYield { spins: 100 });
+/// let consumer = std::thread::spawn(move || {
+///     let mut sum = 0;
+///     while let Ok(v) = rx.pop_blocking() {
+///         sum += v;
+///     }
+///     sum // the producer is gone and the ring is empty
+/// });
+/// for i in 1..=100 {
+///     tx.push_blocking(i).unwrap();
+/// }
+/// drop(tx);
+/// assert_eq!(consumer.join().unwrap(), 5050);
+/// ```
+#[cfg(feature = "std")]
+pub fn channel_with<T>(capacity: usize, strategy: WaitStrategy) -> (Producer<T>, Consumer<T>) {
+    with_waiters(capacity, Waiters::new(strategy))
+}
+
+fn with_waiters<T>(capacity: usize, waiters: Waiters) -> (Producer<T>, Consumer<T>) {
     let shared = Arc::new(Shared {
         head: CachePadded::new(AtomicUsize::new(0)),
         tail: CachePadded::new(AtomicUsize::new(0)),
         buffer: Buffer::new(capacity),
         capacity,
         abandoned: AtomicBool::new(false),
+        waiters,
     });
     let producer = Producer {
         shared: Arc::clone(&shared),
@@ -187,6 +256,7 @@ impl<T> Producer<T> {
         debug_assert!(tail.wrapping_sub(self.cached_head) <= self.shared.capacity);
         self.tail = tail;
         self.shared.tail.store(tail, Ordering::Release);
+        self.shared.waiters.items_published();
     }
 
     /// Appends `value`, or hands it back in [`PushError::Full`] if the ring holds
@@ -425,6 +495,8 @@ impl<T> Drop for Producer<T> {
         // Everything pushed is already published (`tail` is stored by every push and
         // commit), so this `Release` makes all of it visible to an `Acquire` of the flag.
         self.shared.abandoned.store(true, Ordering::Release);
+        // A consumer asleep waiting for items must wake to see it never gets more.
+        self.shared.waiters.items_published();
     }
 }
 
@@ -488,6 +560,7 @@ impl<T> Consumer<T> {
         self.head = head;
         self.released = head;
         self.shared.head.store(head, Ordering::Release);
+        self.shared.waiters.slots_freed();
     }
 
     /// Removes and returns the oldest item, or `None` if the ring is empty.
@@ -709,6 +782,8 @@ impl<T> Drop for Consumer<T> {
         // which is simpler than tracking whether `released` lags.)
         self.shared.head.store(self.head, Ordering::Release);
         self.shared.abandoned.store(true, Ordering::Release);
+        // A producer asleep waiting for room must wake to see it never gets any.
+        self.shared.waiters.slots_freed();
     }
 }
 

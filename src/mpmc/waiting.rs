@@ -1,0 +1,302 @@
+//! Waiting operations of the MPMC queue: blocking, with a time limit, and async (the
+//! protocol is in `crate::wait`). The queue has no halves to drop, so these wait only
+//! for room or items, never for a disconnection.
+
+#[cfg(feature = "async")]
+use core::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
+use std::time::{Duration, Instant};
+
+use super::Queue;
+use crate::wait::{self, Awaited, Waiters};
+use crate::{PushError, WaitStrategy};
+
+fn waiters_of<'a, T>(q: &'a &Queue<T>) -> &'a Waiters {
+    &q.waiters
+}
+
+/// One attempt of a waiting push: `Some(())` if pushed, `None` (value back in `value`)
+/// if the queue is full.
+fn attempt_push<T>(q: &Queue<T>, value: &mut Option<T>) -> Option<()> {
+    let v = value
+        .take()
+        .expect("ringway: push future polled after completion");
+    match q.push(v) {
+        Ok(()) => Some(()),
+        Err(full) => {
+            *value = Some(full.into_inner());
+            None
+        }
+    }
+}
+
+impl<T> Queue<T> {
+    /// Appends `value`, waiting for a free slot as the queue's [`WaitStrategy`] says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let q = Arc::new(ringway::mpmc::Queue::new(2));
+    /// let producers: Vec<_> = (0..3)
+    ///     .map(|p| {
+    ///         let q = Arc::clone(&q);
+    ///         std::thread::spawn(move || (0..100).for_each(|i| q.push_blocking(p * 1000 + i)))
+    ///     })
+    ///     .collect();
+    /// let mut sum = 0;
+    /// for _ in 0..300 {
+    ///     sum += q.pop_blocking();
+    /// }
+    /// producers.into_iter().for_each(|t| t.join().unwrap());
+    /// assert_eq!(sum, (0..3).map(|p| p * 1000 * 100 + 4950).sum::<i32>());
+    /// ```
+    pub fn push_blocking(&self, value: T) {
+        let mut value = Some(value);
+        let mut q = self;
+        wait::block(&mut q, waiters_of, Awaited::Slot, None, |q| {
+            attempt_push(q, &mut value)
+        })
+        .expect("waits without a deadline");
+    }
+
+    /// Appends `value`, waiting at most `timeout` for a free slot.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Full`] with `value` if the queue was still full when the time ran
+    /// out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ringway::PushError;
+    ///
+    /// let q = ringway::mpmc::Queue::new(1);
+    /// assert_eq!(q.push_timeout(1, Duration::from_millis(10)), Ok(()));
+    /// assert_eq!(q.push_timeout(2, Duration::from_millis(10)), Err(PushError::Full(2)));
+    /// ```
+    pub fn push_timeout(&self, value: T, timeout: Duration) -> Result<(), PushError<T>> {
+        let mut value = Some(value);
+        let mut q = self;
+        match wait::block(&mut q, waiters_of, Awaited::Slot, deadline(timeout), |q| {
+            attempt_push(q, &mut value)
+        }) {
+            Some(()) => Ok(()),
+            None => Err(PushError::Full(
+                value.expect("a timed-out push keeps its value"),
+            )),
+        }
+    }
+
+    /// Removes and returns the oldest item, waiting for one as the queue's
+    /// [`WaitStrategy`] says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let q = Arc::new(ringway::mpmc::Queue::new(4));
+    /// let q2 = Arc::clone(&q);
+    /// let consumer = std::thread::spawn(move || q2.pop_blocking());
+    /// q.push_blocking("hi");
+    /// assert_eq!(consumer.join().unwrap(), "hi");
+    /// ```
+    pub fn pop_blocking(&self) -> T {
+        let mut q = self;
+        wait::block(&mut q, waiters_of, Awaited::Item, None, |q| q.pop())
+            .expect("waits without a deadline")
+    }
+
+    /// Removes and returns the oldest item, waiting at most `timeout` for one; `None`
+    /// if the queue was still empty when the time ran out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let q = ringway::mpmc::Queue::new(1);
+    /// assert_eq!(q.pop_timeout(Duration::from_millis(10)), None::<u8>);
+    /// q.push(3).unwrap();
+    /// assert_eq!(q.pop_timeout(Duration::from_millis(10)), Some(3));
+    /// ```
+    pub fn pop_timeout(&self, timeout: Duration) -> Option<T> {
+        let mut q = self;
+        wait::block(&mut q, waiters_of, Awaited::Item, deadline(timeout), |q| {
+            q.pop()
+        })
+    }
+
+    /// Returns a future that appends `value` once a slot is free.
+    ///
+    /// With [`WaitStrategy::SpinPark`] the future sleeps until a consumer frees a slot;
+    /// with the other strategies it asks to be polled again at once. The future is
+    /// cancel-safe: dropping it before it completes pushes nothing (its value is
+    /// dropped with it), and no queued item is lost or duplicated. It is `Send` when
+    /// `T: Send`.
+    ///
+    /// # Panics
+    ///
+    /// If polled again after it completed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl std::task::Wake for Unpark {
+    /// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
+    /// #     }
+    /// #     let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop {
+    /// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// use std::sync::Arc;
+    ///
+    /// let q = Arc::new(ringway::mpmc::Queue::new(1));
+    /// let q2 = Arc::clone(&q);
+    /// let producer = std::thread::spawn(move || block_on(async {
+    ///     for i in 0..10 {
+    ///         q2.push_async(i).await;
+    ///     }
+    /// }));
+    /// let sum: i32 = block_on(async {
+    ///     let mut sum = 0;
+    ///     for _ in 0..10 {
+    ///         sum += q.pop_async().await;
+    ///     }
+    ///     sum
+    /// });
+    /// producer.join().unwrap();
+    /// assert_eq!(sum, 45);
+    /// ```
+    #[cfg(feature = "async")]
+    pub fn push_async(&self, value: T) -> PushFuture<'_, T> {
+        PushFuture {
+            queue: self,
+            value: Some(value),
+        }
+    }
+
+    /// Returns a future that removes the oldest item once there is one.
+    ///
+    /// With [`WaitStrategy::SpinPark`] the future sleeps until a producer publishes;
+    /// with the other strategies it asks to be polled again at once. The future is
+    /// cancel-safe: it takes an item only in the poll that returns it, so dropping it
+    /// loses nothing. It is `Send` when `T: Send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl std::task::Wake for Unpark {
+    /// #         fn wake(self: std::sync::Arc<Self>) { self.0.unpark() }
+    /// #     }
+    /// #     let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop {
+    /// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// let q = ringway::mpmc::Queue::new(2);
+    /// q.push(7).unwrap();
+    /// assert_eq!(block_on(q.pop_async()), 7);
+    /// ```
+    #[cfg(feature = "async")]
+    pub fn pop_async(&self) -> PopFuture<'_, T> {
+        PopFuture { queue: self }
+    }
+
+    /// The [`WaitStrategy`] the queue was built with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = ringway::mpmc::Queue::<u8>::new(1);
+    /// assert_eq!(q.wait_strategy(), ringway::WaitStrategy::NON_BLOCKING);
+    /// ```
+    pub fn wait_strategy(&self) -> WaitStrategy {
+        self.waiters.strategy()
+    }
+}
+
+/// A deadline `timeout` from now; `None` (wait forever) if that overflows `Instant`.
+fn deadline(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// The future of [`Queue::push_async`].
+#[cfg(feature = "async")]
+#[must_use = "futures do nothing unless polled"]
+pub struct PushFuture<'a, T> {
+    queue: &'a Queue<T>,
+    /// The value to push; `None` once pushed.
+    value: Option<T>,
+}
+
+// The future never pins `T` (it moves the value in and out of its `Option`), so it is
+// `Unpin` whatever `T` is.
+#[cfg(feature = "async")]
+impl<T> Unpin for PushFuture<'_, T> {}
+
+#[cfg(feature = "async")]
+impl<T> Future for PushFuture<'_, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let value = &mut this.value;
+        let mut q = this.queue;
+        wait::poll(&mut q, waiters_of, Awaited::Slot, cx, |q| {
+            attempt_push(q, value)
+        })
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> fmt::Debug for PushFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushFuture")
+            .field("pending", &self.value.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Queue::pop_async`].
+#[cfg(feature = "async")]
+#[must_use = "futures do nothing unless polled"]
+pub struct PopFuture<'a, T> {
+    queue: &'a Queue<T>,
+}
+
+#[cfg(feature = "async")]
+impl<T> Future for PopFuture<'_, T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let mut q = self.queue;
+        wait::poll(&mut q, waiters_of, Awaited::Item, cx, |q| q.pop())
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> fmt::Debug for PopFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PopFuture").finish_non_exhaustive()
+    }
+}
