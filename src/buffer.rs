@@ -1,101 +1,82 @@
-//! Contiguous slot storage for the SPSC ring.
+//! Slot storage for the SPSC ring.
 //!
-//! The ring stores `slots` values of `T` in one allocation, where `slots` is the
-//! capacity rounded up to a power of two so that a position maps to its slot with a
-//! mask, never `%` (the queue still holds exactly `capacity` items: the index
-//! protocol, not the storage, enforces the bound). The allocation is aligned to and
-//! padded out to 128 bytes, so no neighbouring allocation shares a cache line with
-//! the first or last slot (rigtorp's SPSCQueue pads its slot array at both ends for
-//! the same reason).
+//! The protocol code works on [`Slots`], a raw, copyable view of `mask + 1`
+//! contiguous, possibly uninitialised values of `T`, where the slot count is a power
+//! of two so that a position maps to its slot with a mask, never `%`. Two owners
+//! provide the memory it views, and the protocol code does not know which:
+//!
+//! * `Buffer` (feature `alloc`, on targets with an `Arc`): one heap allocation of `capacity` rounded up to a
+//!   power of two (the queue still holds exactly `capacity` items: the index
+//!   protocol, not the storage, enforces the bound), aligned to and padded out to the
+//!   alignment of [`CachePadded`], so no neighbouring allocation shares a cache line
+//!   with the first or last slot (rigtorp's SPSCQueue pads its slot array at both
+//!   ends for the same reason);
+//! * [`InlineSlots`]: an array of `N` slots (a power of two) inside a `StaticRing`,
+//!   wrapped in [`CachePadded`] for the same padding.
+//!
+//! [`CachePadded`] picks its alignment per target architecture (128 bytes on x86_64
+//! and aarch64, where the adjacent-line prefetcher pulls lines in pairs; 32 on the
+//! Cortex-M targets; 64 on most others).
 //!
 //! Under loom, each slot also has a `loom::cell::UnsafeCell<()>` that every access
 //! touches, so a missing happens-before edge between the producer's write of a slot
 //! and the consumer's read of it is reported as a data race. The values themselves
 //! stay contiguous so chunks can hand out real slices.
 
-use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::slice;
 
-/// Alignment (and size granule) of the slot allocation: two 64-byte lines, matching
-/// `crossbeam_utils::CachePadded` on x86_64 and aarch64 (the adjacent-line prefetcher
-/// pulls lines in pairs).
-const LINE: usize = 128;
+use crossbeam_utils::CachePadded;
 
-/// `slots` contiguous, possibly uninitialised values of `T`.
+use crate::sync::UntrackedUnsafeCell;
+
+/// A raw view of `mask + 1` contiguous, possibly uninitialised slots of `T`.
 ///
-/// The buffer never drops values: which slots are initialised is the index protocol's
-/// business, and the owner drops them before the buffer is freed.
-pub(crate) struct Buffer<T> {
-    /// First of `mask + 1` slots. Allocated with `layout` when `layout.size() > 0`,
-    /// otherwise dangling (zero-sized `T`: every slot access is a no-op).
+/// It owns nothing and never drops values: which slots are initialised is the index
+/// protocol's business. The storage that owns the memory (a `Buffer` or an
+/// [`InlineSlots`]) outlives every view of it: the SPSC halves keep the owner alive, or
+/// borrow it, for as long as they hold the view.
+pub(crate) struct Slots<T> {
+    /// First of `mask + 1` slots, valid for reads and writes of that many values (a
+    /// dangling, aligned pointer when `T` is zero-sized: every access is then a no-op).
     ptr: NonNull<MaybeUninit<T>>,
     /// `slots - 1`, where `slots` is a power of two; `pos & mask` is `pos`'s slot.
     mask: usize,
-    /// The allocation's layout; size 0 means nothing was allocated.
-    layout: Layout,
-    /// One loom-tracked cell per slot, touched on every access (loom builds only).
+    /// First of the `mask + 1` loom-tracked cells, one per slot (loom builds only).
     #[cfg(loom)]
-    cells: std::boxed::Box<[crate::sync::UnsafeCell<()>]>,
+    cells: NonNull<crate::sync::UnsafeCell<()>>,
 }
 
-impl<T> Buffer<T> {
-    /// Allocates room for at least `capacity` values.
-    ///
-    /// # Panics
-    ///
-    /// If `capacity` is 0, or the storage would exceed `isize::MAX` bytes.
-    pub(crate) fn new(capacity: usize) -> Self {
-        assert!(capacity > 0, "ringway: capacity must be at least 1");
-        let overflow = || -> ! {
-            panic!(
-                "ringway: capacity overflow: {capacity} items of {} bytes do not fit in isize::MAX bytes",
-                core::mem::size_of::<T>()
-            )
-        };
-        // Positions are compared with `wrapping_sub`, so a capacity must leave the top
-        // bit free; for sized `T` the byte limit below is stricter anyway.
-        let slots = match capacity.checked_next_power_of_two() {
-            Some(slots) if slots <= isize::MAX as usize => slots,
-            _ => overflow(),
-        };
-        let size = match slots.checked_mul(core::mem::size_of::<T>()) {
-            Some(size) => size,
-            None => overflow(),
-        };
-        let align = core::mem::align_of::<T>().max(LINE);
-        let layout = match Layout::from_size_align(size, align) {
-            Ok(layout) => layout.pad_to_align(),
-            Err(_) => overflow(),
-        };
-        let ptr = if layout.size() == 0 {
-            NonNull::dangling()
-        } else {
-            // SAFETY: `layout` has a non-zero size (checked just above).
-            let raw = unsafe { alloc::alloc::alloc(layout) };
-            match NonNull::new(raw.cast::<MaybeUninit<T>>()) {
-                Some(ptr) => ptr,
-                None => alloc::alloc::handle_alloc_error(layout),
-            }
-        };
-        Buffer {
-            ptr,
-            mask: slots - 1,
-            layout,
-            #[cfg(loom)]
-            cells: (0..slots)
-                .map(|_| crate::sync::UnsafeCell::new(()))
-                .collect(),
-        }
+impl<T> Clone for Slots<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Slots<T> {}
+
+impl<T> Slots<T> {
+    /// The number of slots, a power of two.
+    #[inline(always)]
+    pub(crate) fn count(&self) -> usize {
+        self.mask + 1
     }
 
     /// Pointer to `pos`'s slot.
     #[inline(always)]
     fn slot(&self, pos: usize) -> *mut MaybeUninit<T> {
-        // SAFETY: `pos & mask < slots`, so the result stays inside the
-        // allocation (or is a zero-sized offset for a dangling pointer).
+        // SAFETY: `pos & mask < slots`, so the result stays inside the storage (or is a
+        // zero-sized offset from a dangling pointer).
         unsafe { self.ptr.as_ptr().add(pos & self.mask) }
+    }
+
+    /// The loom-tracked cell of `pos`'s slot.
+    #[cfg(loom)]
+    fn cell(&self, pos: usize) -> &crate::sync::UnsafeCell<()> {
+        // SAFETY: `pos & mask < slots`; the storage owns `slots` cells from `cells` and
+        // outlives this view (type docs).
+        unsafe { &*self.cells.as_ptr().add(pos & self.mask) }
     }
 
     /// Records an exclusive access to slots `pos .. pos + n` for loom's race detector.
@@ -103,7 +84,7 @@ impl<T> Buffer<T> {
     fn track_mut(&self, pos: usize, n: usize) {
         #[cfg(loom)]
         for i in 0..n {
-            self.cells[pos.wrapping_add(i) & self.mask].with_mut(|_| ());
+            self.cell(pos.wrapping_add(i)).with_mut(|_| ());
         }
         let _ = (pos, n);
     }
@@ -113,7 +94,7 @@ impl<T> Buffer<T> {
     fn track(&self, pos: usize, n: usize) {
         #[cfg(loom)]
         for i in 0..n {
-            self.cells[pos.wrapping_add(i) & self.mask].with(|_| ());
+            self.cell(pos.wrapping_add(i)).with(|_| ());
         }
         let _ = (pos, n);
     }
@@ -256,11 +237,154 @@ impl<T> Buffer<T> {
     }
 }
 
+/// The heap storage of a ring from `spsc::channel`: one allocation of `capacity`
+/// rounded up to a power of two, aligned to and padded out to [`LINE`] bytes.
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub(crate) struct Buffer<T> {
+    /// The view of the allocation. Allocated with `layout` when `layout.size() > 0`,
+    /// otherwise dangling (zero-sized `T`).
+    slots: Slots<T>,
+    /// The allocation's layout; size 0 means nothing was allocated.
+    layout: core::alloc::Layout,
+    /// One loom-tracked cell per slot (loom builds only); `slots.cells` points here.
+    #[cfg(loom)]
+    _cells: std::boxed::Box<[crate::sync::UnsafeCell<()>]>,
+}
+
+/// Alignment (and size granule) of a heap slot allocation: the alignment
+/// [`CachePadded`] has on this target.
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+const LINE: usize = core::mem::align_of::<CachePadded<u8>>();
+
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+impl<T> Buffer<T> {
+    /// Allocates room for at least `capacity` values.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0, or the storage would exceed `isize::MAX` bytes.
+    pub(crate) fn new(capacity: usize) -> Self {
+        use core::alloc::Layout;
+
+        assert!(capacity > 0, "ringway: capacity must be at least 1");
+        let overflow = || -> ! {
+            panic!(
+                "ringway: capacity overflow: {capacity} items of {} bytes do not fit in isize::MAX bytes",
+                core::mem::size_of::<T>()
+            )
+        };
+        // Positions are compared with `wrapping_sub`, so a capacity must leave the top
+        // bit free; for sized `T` the byte limit below is stricter anyway.
+        let slots = match capacity.checked_next_power_of_two() {
+            Some(slots) if slots <= isize::MAX as usize => slots,
+            _ => overflow(),
+        };
+        let size = match slots.checked_mul(core::mem::size_of::<T>()) {
+            Some(size) => size,
+            None => overflow(),
+        };
+        let align = core::mem::align_of::<T>().max(LINE);
+        let layout = match Layout::from_size_align(size, align) {
+            Ok(layout) => layout.pad_to_align(),
+            Err(_) => overflow(),
+        };
+        let ptr = if layout.size() == 0 {
+            NonNull::dangling()
+        } else {
+            // SAFETY: `layout` has a non-zero size (checked just above).
+            let raw = unsafe { alloc::alloc::alloc(layout) };
+            match NonNull::new(raw.cast::<MaybeUninit<T>>()) {
+                Some(ptr) => ptr,
+                None => alloc::alloc::handle_alloc_error(layout),
+            }
+        };
+        #[cfg(loom)]
+        let cells: std::boxed::Box<[crate::sync::UnsafeCell<()>]> = (0..slots)
+            .map(|_| crate::sync::UnsafeCell::new(()))
+            .collect();
+        Buffer {
+            slots: Slots {
+                ptr,
+                mask: slots - 1,
+                #[cfg(loom)]
+                cells: NonNull::from(&cells[0]),
+            },
+            layout,
+            #[cfg(loom)]
+            _cells: cells,
+        }
+    }
+
+    /// The view of the slots, valid while `self` lives (the allocation never moves).
+    #[inline(always)]
+    pub(crate) fn slots(&self) -> Slots<T> {
+        self.slots
+    }
+}
+
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 impl<T> Drop for Buffer<T> {
     fn drop(&mut self) {
         if self.layout.size() != 0 {
-            // SAFETY: `ptr` was allocated in `new` with exactly `layout` (non-zero size).
-            unsafe { alloc::alloc::dealloc(self.ptr.as_ptr().cast::<u8>(), self.layout) }
+            // SAFETY: `slots.ptr` was allocated in `new` with exactly `layout` (non-zero
+            // size).
+            unsafe { alloc::alloc::dealloc(self.slots.ptr.as_ptr().cast::<u8>(), self.layout) }
         }
     }
 }
+
+// SAFETY: the buffer owns an allocation of `T`s and gives out only its raw view, whose
+// unsafe methods require each slot to be accessed by one side at a time; sending or
+// sharing it moves `T`s between threads, so `T: Send` is needed and sufficient.
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+unsafe impl<T: Send> Send for Buffer<T> {}
+// SAFETY: as for `Send`: through `&Buffer` only the raw view is reachable.
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+unsafe impl<T: Send> Sync for Buffer<T> {}
+
+/// The inline storage of a `StaticRing<T, N>`: `N` slots (a power of two, asserted at
+/// compile time by the ring's constructor), padded onto their own cache lines.
+pub(crate) struct InlineSlots<T, const N: usize> {
+    /// The values, accessed only through [`Slots`] views; the cell makes a pointer
+    /// derived from `&self` valid for writes.
+    values: CachePadded<UntrackedUnsafeCell<MaybeUninit<[T; N]>>>,
+    /// One loom-tracked cell per slot (loom builds only).
+    #[cfg(loom)]
+    cells: std::boxed::Box<[crate::sync::UnsafeCell<()>]>,
+}
+
+impl<T, const N: usize> InlineSlots<T, N> {
+    loom_const_fn! {
+        /// `N` uninitialised slots.
+        pub(crate) fn new() -> Self {
+            InlineSlots {
+                values: CachePadded::new(UntrackedUnsafeCell::new(MaybeUninit::uninit())),
+                #[cfg(loom)]
+                cells: (0..N).map(|_| crate::sync::UnsafeCell::new(())).collect(),
+            }
+        }
+    }
+
+    /// The view of the slots, valid while `self` lives and is not moved.
+    #[inline(always)]
+    pub(crate) fn slots(&self) -> Slots<T> {
+        debug_assert!(
+            N.is_power_of_two(),
+            "inline slot count {N} not a power of two"
+        );
+        let values: *mut MaybeUninit<[T; N]> = self.values.get();
+        Slots {
+            // SAFETY: a pointer to a field of `self` is not null.
+            ptr: unsafe { NonNull::new_unchecked(values.cast::<MaybeUninit<T>>()) },
+            mask: N - 1,
+            #[cfg(loom)]
+            cells: NonNull::from(&self.cells[0]),
+        }
+    }
+}
+
+// SAFETY: as for `Buffer`: the values are reached only through the raw view, one side
+// per slot at a time, so `T: Send` is needed and sufficient to send or share them.
+unsafe impl<T: Send, const N: usize> Send for InlineSlots<T, N> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Send, const N: usize> Sync for InlineSlots<T, N> {}

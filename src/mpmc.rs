@@ -34,11 +34,16 @@
 //! with a back-off that spins and then yields. Pushes that find the queue full and pops
 //! that find it empty never wait: they return at once.
 
+#[cfg(feature = "alloc")]
 use alloc::boxed::Box;
+#[cfg(feature = "alloc")]
 use alloc::vec::Vec;
+#[cfg(feature = "alloc")]
 use core::alloc::Layout;
 use core::fmt;
+use core::marker::PhantomData;
 use core::mem::MaybeUninit;
+use core::ops::Deref;
 
 use crossbeam_utils::CachePadded;
 
@@ -54,17 +59,7 @@ mod waiting;
 #[cfg(feature = "async")]
 pub use waiting::{PopFuture, PushFuture};
 
-/// One slot: a value and the stamp that says whose turn it is.
-struct Slot<T> {
-    /// `pos` when empty and ready for the push at `pos`; `pos + 1` when holding the
-    /// value pushed at `pos` (see the module docs). Stored with `Release` by the
-    /// thread that just wrote (or read) `value`, loaded with `Acquire` before the next
-    /// access to `value`.
-    stamp: AtomicUsize,
-    /// Initialised exactly while `stamp == pos + 1` for some position `pos` of this
-    /// slot, and then accessed only by the thread that claimed `pos`.
-    value: UnsafeCell<MaybeUninit<T>>,
-}
+use sealed::Slot;
 
 /// A bounded multi-producer multi-consumer FIFO queue.
 ///
@@ -72,7 +67,12 @@ struct Slot<T> {
 /// `Arc`. Holds exactly `capacity` items; never allocates after [`new`](Self::new).
 /// See the [module docs](self) for the algorithm and its progress guarantee.
 ///
-/// `Queue<T>` is `Send` and `Sync` when `T: Send`.
+/// `S` says where the slots live: [`Heap<T>`] (the default: `Queue<T>` is a queue
+/// from [`Queue::new`]) or [`Inline<T, N>`](Inline), inside a
+/// [`StaticQueue<T, N>`](StaticQueue), which dereferences to a
+/// `Queue<T, Inline<T, N>>`. Every operation is the same code for both.
+///
+/// `Queue<T, S>` is `Send` and `Sync` when `T: Send`.
 ///
 /// # Examples
 ///
@@ -100,7 +100,7 @@ struct Slot<T> {
 /// });
 /// assert!(q.is_empty());
 /// ```
-pub struct Queue<T> {
+pub struct Queue<T, S: Storage<T> = Heap<T>> {
     /// The next position to pop. Advanced by consumers with a compare-and-swap, and
     /// by `force_push` when it displaces the oldest item.
     ///
@@ -116,8 +116,8 @@ pub struct Queue<T> {
     /// Invariant: `tail` is at most one lap of `capacity` positions ahead of `head`.
     tail: CachePadded<AtomicUsize>,
     /// Exactly `capacity` slots; slot `i` starts with stamp `i` (empty for lap 0).
-    slots: Box<[Slot<T>]>,
-    /// `slots.len()`, at least 1.
+    slots: S,
+    /// The number of slots, at least 1.
     capacity: usize,
     /// The smallest power of two greater than `capacity`: the distance between two
     /// positions that share a slot.
@@ -125,18 +125,170 @@ pub struct Queue<T> {
     /// The wait strategy and the sleeping waiters: every push wakes the item cell and
     /// every pop the slot cell (only with `WaitStrategy::SpinPark`).
     waiters: Waiters,
+    /// The queue owns the `T`s in its slots (the storage type says so only through
+    /// its `Storage<T>` bound).
+    _items: PhantomData<T>,
 }
 
-// SAFETY: the queue owns its `T`s and moves them between threads, so `T: Send` is
-// needed; with it, sending the queue moves owned `T`s, which is fine.
-unsafe impl<T: Send> Send for Queue<T> {}
+/// Where a [`Queue`]'s slots live: [`Heap<T>`] or [`Inline<T, N>`](Inline).
+///
+/// Sealed; it exists for code generic over both kinds of queue (every method of
+/// [`Queue`] works for any storage).
+///
+/// # Examples
+///
+/// ```
+/// use ringway::mpmc::{Queue, StaticQueue, Storage};
+///
+/// fn fill<S: Storage<u32>>(q: &Queue<u32, S>) -> usize {
+///     q.push_slice(&[1, 2, 3, 4, 5])
+/// }
+///
+/// assert_eq!(fill(&Queue::new(3)), 3);
+/// static Q: StaticQueue<u32, 4> = StaticQueue::new();
+/// assert_eq!(fill(&Q), 4);
+/// ```
+pub trait Storage<T>: sealed::Sealed<T> {}
+
+mod sealed {
+    use core::mem::MaybeUninit;
+
+    use crate::sync::{AtomicUsize, UnsafeCell};
+
+    /// One slot: a value and the stamp that says whose turn it is. (`pub` in a private
+    /// module, so that [`Sealed`] can name it; unreachable from outside the crate.)
+    pub struct Slot<T> {
+        /// `pos` when empty and ready for the push at `pos`; `pos + 1` when holding the
+        /// value pushed at `pos` (see the module docs). Stored with `Release` by the
+        /// thread that just wrote (or read) `value`, loaded with `Acquire` before the next
+        /// access to `value`.
+        pub(crate) stamp: AtomicUsize,
+        /// Initialised exactly while `stamp == pos + 1` for some position `pos` of this
+        /// slot, and then accessed only by the thread that claimed `pos`.
+        pub(crate) value: UnsafeCell<MaybeUninit<T>>,
+    }
+
+    impl<T> core::fmt::Debug for Slot<T> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.debug_struct("Slot").finish_non_exhaustive()
+        }
+    }
+
+    /// Gives the queue its slots; keeps [`Storage`](super::Storage) to this crate's
+    /// types.
+    pub trait Sealed<T> {
+        /// The slots, `capacity` of them.
+        fn slots(&self) -> &[Slot<T>];
+    }
+}
+
+/// The slots of a queue from [`Queue::new`]: one heap allocation.
+///
+/// Needs the `alloc` feature; without it the type exists but has no values.
+///
+/// # Examples
+///
+/// ```
+/// use ringway::mpmc::{Heap, Queue};
+///
+/// let q: Queue<u8, Heap<u8>> = Queue::new(2); // the same type as `Queue<u8>`
+/// # drop(q);
+/// ```
+pub struct Heap<T> {
+    #[cfg(feature = "alloc")]
+    slots: Box<[Slot<T>]>,
+    #[cfg(not(feature = "alloc"))]
+    _never: core::convert::Infallible,
+    #[cfg(not(feature = "alloc"))]
+    _items: PhantomData<T>,
+}
+
+impl<T> Storage<T> for Heap<T> {}
+
+impl<T> sealed::Sealed<T> for Heap<T> {
+    #[inline(always)]
+    fn slots(&self) -> &[Slot<T>] {
+        #[cfg(feature = "alloc")]
+        return &self.slots;
+        #[cfg(not(feature = "alloc"))]
+        match self._never {}
+    }
+}
+
+impl<T> fmt::Debug for Heap<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Heap")
+    }
+}
+
+/// The slots of a [`StaticQueue<T, N>`](StaticQueue): `N` of them in place, padded
+/// onto their own cache lines.
+///
+/// # Examples
+///
+/// ```
+/// use ringway::mpmc::{Inline, Queue, StaticQueue};
+///
+/// static Q: StaticQueue<u8, 3> = StaticQueue::new();
+/// let q: &Queue<u8, Inline<u8, 3>> = &Q;
+/// assert_eq!(q.capacity(), 3);
+/// ```
+pub struct Inline<T, const N: usize> {
+    slots: CachePadded<[Slot<T>; N]>,
+}
+
+impl<T, const N: usize> Storage<T> for Inline<T, N> {}
+
+impl<T, const N: usize> sealed::Sealed<T> for Inline<T, N> {
+    #[inline(always)]
+    fn slots(&self) -> &[Slot<T>] {
+        &*self.slots
+    }
+}
+
+impl<T, const N: usize> fmt::Debug for Inline<T, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Inline")
+    }
+}
+
+impl<T, const N: usize> Inline<T, N> {
+    loom_const_fn! {
+        /// `N` empty slots for lap 0: slot `i` has stamp `i`.
+        fn new() -> Self {
+            let mut slots: [MaybeUninit<Slot<T>>; N] = [const { MaybeUninit::uninit() }; N];
+            let mut i = 0;
+            while i < N {
+                slots[i] = MaybeUninit::new(Slot {
+                    stamp: AtomicUsize::new(i),
+                    value: UnsafeCell::new(MaybeUninit::uninit()),
+                });
+                i += 1;
+            }
+            // SAFETY: the loop initialised every element, and `[MaybeUninit<Slot<T>>; N]`
+            // has the layout of `[Slot<T>; N]`; the source is `MaybeUninit`, so it is
+            // not dropped after this copy.
+            let slots = unsafe { (&slots as *const [MaybeUninit<Slot<T>>; N]).cast::<[Slot<T>; N]>().read() };
+            Inline {
+                slots: CachePadded::new(slots),
+            }
+        }
+    }
+}
+
 // SAFETY: through `&Queue`, values are only moved in and out (never shared as `&T`),
 // and every slot access is exclusive to the thread that claimed its position (the
-// stamp protocol), so `T: Send` suffices; `T: Sync` is not needed.
-unsafe impl<T: Send> Sync for Queue<T> {}
+// stamp protocol), so `T: Send` suffices; `T: Sync` is not needed. Either storage owns
+// its slots (a box or an array), so sending the queue moves owned `T`s, which
+// `T: Send` allows.
+unsafe impl<T: Send, S: Storage<T>> Send for Queue<T, S> {}
+// SAFETY: see `Send`.
+unsafe impl<T: Send, S: Storage<T>> Sync for Queue<T, S> {}
 
+#[cfg(feature = "alloc")]
 impl<T> Queue<T> {
-    /// Creates a queue that holds exactly `capacity` items.
+    /// Creates a queue that holds exactly `capacity` items. (For a queue without an
+    /// allocator, in a `static`, see [`StaticQueue`].)
     ///
     /// # Panics
     ///
@@ -207,13 +359,43 @@ impl<T> Queue<T> {
         Queue {
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
-            slots: slots.into_boxed_slice(),
+            slots: Heap {
+                slots: slots.into_boxed_slice(),
+            },
             capacity,
             one_lap,
             waiters,
+            _items: PhantomData,
         }
     }
+}
 
+impl<T, const N: usize> Queue<T, Inline<T, N>> {
+    /// Checked when a queue is built (post-monomorphisation, so a bad `N` fails the
+    /// build).
+    const VALID_CAPACITY: () = assert!(N >= 1, "ringway: StaticQueue<T, N> needs N >= 1");
+
+    loom_const_fn! {
+        /// An empty queue of `N` slots in place.
+        fn inline(waiters: Waiters) -> Self {
+            #[allow(clippy::let_unit_value)]
+            let () = Self::VALID_CAPACITY;
+            Queue {
+                head: CachePadded::new(AtomicUsize::new(0)),
+                tail: CachePadded::new(AtomicUsize::new(0)),
+                slots: Inline::new(),
+                capacity: N,
+                // `N + 1` cannot overflow: an array of `N` slots fits in `isize::MAX`
+                // bytes, and a slot is at least a word.
+                one_lap: (N + 1).next_power_of_two(),
+                waiters,
+                _items: PhantomData,
+            }
+        }
+    }
+}
+
+impl<T, S: Storage<T>> Queue<T, S> {
     /// Reads `tail`. Every read of `tail` goes through here, with `Acquire`: an
     /// operation that acts on a `tail` value must also see what the thread that stored
     /// it did before (its own pops included), or a push right after its thread's pop
@@ -238,7 +420,7 @@ impl<T> Queue<T> {
         debug_assert!(index < self.capacity, "position {pos:#x} has no slot");
         // SAFETY: every position the queue forms has `index < capacity` (positions
         // start at 0 and advance only through `next`), and `slots.len() == capacity`.
-        unsafe { self.slots.get_unchecked(index) }
+        unsafe { sealed::Sealed::slots(&self.slots).get_unchecked(index) }
     }
 
     /// The position after `pos`.
@@ -650,7 +832,7 @@ impl<T> Queue<T> {
     }
 }
 
-impl<T> Drop for Queue<T> {
+impl<T, S: Storage<T>> Drop for Queue<T, S> {
     fn drop(&mut self) {
         if !core::mem::needs_drop::<T>() {
             return;
@@ -675,11 +857,137 @@ impl<T> Drop for Queue<T> {
     }
 }
 
-impl<T> fmt::Debug for Queue<T> {
+impl<T, S: Storage<T>> fmt::Debug for Queue<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Queue")
             .field("capacity", &self.capacity)
             .field("len", &self.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// An MPMC queue that holds exactly `N` items in place: no allocation, a `const`
+/// constructor, so it can live in a `static` and be used from `&'static` (firmware,
+/// interrupt handlers, callbacks set up before anything may allocate).
+///
+/// It dereferences to a [`Queue<T, Inline<T, N>>`](Queue), which has the whole queue
+/// API (the same code as a [`Queue::new`] queue: only the storage differs). `N` may be
+/// any capacity of at least 1 (0 is a compile-time error). The indices sit on their own
+/// cache lines and the slots are padded at both ends, with the line size that
+/// crossbeam-utils' `CachePadded` chooses for the target.
+///
+/// Needs atomic compare-and-swap, like the whole [`mpmc`](self) module
+/// (`target_has_atomic = "ptr"`; not on `thumbv6m-none-eabi`). Building a large `N` in
+/// a `static` runs its slot initialisation in the compiler's const evaluator.
+///
+/// `StaticQueue<T, N>` is `Send` and `Sync` when `T: Send`.
+///
+/// # Examples
+///
+/// ```
+/// use ringway::mpmc::StaticQueue;
+///
+/// static EVENTS: StaticQueue<u32, 100> = StaticQueue::new();
+///
+/// std::thread::scope(|s| {
+///     for p in 0..2 {
+///         s.spawn(move || {
+///             for i in 0..50 {
+///                 while EVENTS.push(p * 100 + i).is_err() {
+///                     std::hint::spin_loop();
+///                 }
+///             }
+///         });
+///     }
+/// });
+/// assert_eq!(EVENTS.len(), 100);
+/// let mut all = [0; 100];
+/// assert_eq!(EVENTS.pop_slice(&mut all), 100);
+/// ```
+///
+/// A capacity of 0 does not compile:
+///
+/// ```compile_fail
+/// static Q: ringway::mpmc::StaticQueue<u8, 0> = ringway::mpmc::StaticQueue::new();
+/// ```
+pub struct StaticQueue<T, const N: usize> {
+    queue: Queue<T, Inline<T, N>>,
+}
+
+impl<T, const N: usize> StaticQueue<T, N> {
+    loom_const_fn! {
+        /// Creates an empty queue of capacity `N` whose waiting operations never sleep,
+        /// like [`Queue::new`]'s (`WaitStrategy::NON_BLOCKING` with the `std` feature).
+        ///
+        /// `const`: usable in a `static` (in ordinary builds; under `--cfg loom` it is
+        /// a plain function).
+        ///
+        /// # Panics
+        ///
+        /// Never at run time: `N == 0` is a compile-time error.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// static Q: ringway::mpmc::StaticQueue<&str, 8> = ringway::mpmc::StaticQueue::new();
+        /// Q.push("hello").unwrap();
+        /// assert_eq!(Q.pop(), Some("hello"));
+        /// ```
+        pub fn new() -> Self {
+            #[cfg(feature = "std")]
+            let waiters = Waiters::new(WaitStrategy::NON_BLOCKING);
+            #[cfg(not(feature = "std"))]
+            let waiters = Waiters;
+            StaticQueue {
+                queue: Queue::inline(waiters),
+            }
+        }
+    }
+
+    loom_const_fn! {
+        /// Creates an empty queue of capacity `N` whose waiting operations wait as
+        /// `strategy` says (see [`Queue::with_wait_strategy`]); `const`, like
+        /// [`new`](Self::new).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use ringway::{mpmc::StaticQueue, WaitStrategy};
+        ///
+        /// static Q: StaticQueue<u64, 4> =
+        ///     StaticQueue::with_wait_strategy(WaitStrategy::SpinPark { spins: 64 });
+        /// let consumer = std::thread::spawn(|| Q.pop_blocking()); // parks until woken
+        /// Q.push_blocking(9);
+        /// assert_eq!(consumer.join().unwrap(), 9);
+        /// ```
+        #[cfg(feature = "std")]
+        pub fn with_wait_strategy(strategy: WaitStrategy) -> Self {
+            StaticQueue {
+                queue: Queue::inline(Waiters::new(strategy)),
+            }
+        }
+    }
+}
+
+impl<T, const N: usize> Default for StaticQueue<T, N> {
+    /// [`StaticQueue::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, const N: usize> Deref for StaticQueue<T, N> {
+    type Target = Queue<T, Inline<T, N>>;
+
+    /// The queue: every operation of [`Queue`] works through it.
+    #[inline(always)]
+    fn deref(&self) -> &Self::Target {
+        &self.queue
+    }
+}
+
+impl<T, const N: usize> fmt::Debug for StaticQueue<T, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("StaticQueue").field(&self.queue).finish()
     }
 }

@@ -8,9 +8,17 @@
 //! `core::hint::spin_loop` or `std::thread::yield_now` directly; a spin or back-off that
 //! loom cannot see is a hang in a model, and a cell loom cannot see is a data race it
 //! cannot report.
+//!
+//! The one exception is [`UntrackedUnsafeCell`] (`core::cell::UnsafeCell` in every build): the
+//! SPSC slot storage, whose values must stay contiguous for the chunk slices, so loom
+//! tracks each slot with a separate `UnsafeCell<()>` instead (see `buffer.rs`).
+
+/// Storage that loom does not track itself (see the module docs).
+pub(crate) use core::cell::UnsafeCell as UntrackedUnsafeCell;
 
 #[cfg(not(loom))]
 mod imp {
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
     pub(crate) use alloc::sync::Arc;
     #[cfg(feature = "std")]
     pub(crate) use core::sync::atomic::fence;
@@ -26,6 +34,7 @@ mod imp {
     #[repr(transparent)]
     pub(crate) struct UnsafeCell<T: ?Sized>(core::cell::UnsafeCell<T>);
 
+    #[cfg_attr(not(target_has_atomic = "ptr"), allow(dead_code))] // used by MPMC only
     impl<T> UnsafeCell<T> {
         /// Wraps `value`.
         #[inline(always)]
@@ -34,6 +43,7 @@ mod imp {
         }
     }
 
+    #[cfg_attr(not(target_has_atomic = "ptr"), allow(dead_code))] // used by MPMC only
     impl<T: ?Sized> UnsafeCell<T> {
         /// Gives `f` a shared-access pointer to the contents.
         #[inline(always)]
@@ -57,6 +67,7 @@ mod imp {
 
     /// A hint to the processor that this thread is spinning.
     #[inline(always)]
+    #[cfg_attr(not(target_has_atomic = "ptr"), allow(dead_code))] // MPMC and waits only
     pub(crate) fn spin_loop() {
         core::hint::spin_loop();
     }

@@ -159,11 +159,13 @@ pub(crate) struct WaitCell {
 }
 
 impl WaitCell {
-    /// An empty cell.
-    pub(crate) fn new() -> Self {
-        WaitCell {
-            waiting: AtomicUsize::new(0),
-            entries: Mutex::new(Vec::new()),
+    loom_const_fn! {
+        /// An empty cell (`const`, so that a queue in a `static` can have one).
+        pub(crate) fn new() -> Self {
+            WaitCell {
+                waiting: AtomicUsize::new(0),
+                entries: Mutex::new(Vec::new()),
+            }
         }
     }
 
@@ -317,12 +319,14 @@ pub(crate) struct Waiters {
 }
 
 impl Waiters {
-    /// Waiters that wait as `strategy` says.
-    pub(crate) fn new(strategy: WaitStrategy) -> Self {
-        Waiters {
-            strategy,
-            items: CachePadded::new(WaitCell::new()),
-            slots: CachePadded::new(WaitCell::new()),
+    loom_const_fn! {
+        /// Waiters that wait as `strategy` says (`const`, for queues in a `static`).
+        pub(crate) fn new(strategy: WaitStrategy) -> Self {
+            Waiters {
+                strategy,
+                items: CachePadded::new(WaitCell::new()),
+                slots: CachePadded::new(WaitCell::new()),
+            }
         }
     }
 

@@ -6,22 +6,25 @@
 use core::{
     fmt,
     future::Future,
+    marker::PhantomData,
     pin::Pin,
     task::{Context, Poll},
 };
 use std::time::{Duration, Instant};
 
-use super::Queue;
+#[cfg(feature = "async")]
+use super::Heap;
+use super::{Queue, Storage};
 use crate::wait::{self, Awaited, Waiters};
 use crate::{PushError, WaitStrategy};
 
-fn waiters_of<'a, T>(q: &'a &Queue<T>) -> &'a Waiters {
+fn waiters_of<'a, T, S: Storage<T>>(q: &'a &Queue<T, S>) -> &'a Waiters {
     &q.waiters
 }
 
 /// One attempt of a waiting push: `Some(())` if pushed, `None` (value back in `value`)
 /// if the queue is full.
-fn attempt_push<T>(q: &Queue<T>, value: &mut Option<T>) -> Option<()> {
+fn attempt_push<T, S: Storage<T>>(q: &Queue<T, S>, value: &mut Option<T>) -> Option<()> {
     let v = value
         .take()
         .expect("ringway: push future polled after completion");
@@ -34,7 +37,7 @@ fn attempt_push<T>(q: &Queue<T>, value: &mut Option<T>) -> Option<()> {
     }
 }
 
-impl<T> Queue<T> {
+impl<T, S: Storage<T>> Queue<T, S> {
     /// Appends `value`, waiting for a free slot as the queue's [`WaitStrategy`] says.
     ///
     /// # Examples
@@ -183,7 +186,7 @@ impl<T> Queue<T> {
     /// assert_eq!(sum, 45);
     /// ```
     #[cfg(feature = "async")]
-    pub fn push_async(&self, value: T) -> PushFuture<'_, T> {
+    pub fn push_async(&self, value: T) -> PushFuture<'_, T, S> {
         PushFuture {
             queue: self,
             value: Some(value),
@@ -218,8 +221,11 @@ impl<T> Queue<T> {
     /// assert_eq!(block_on(q.pop_async()), 7);
     /// ```
     #[cfg(feature = "async")]
-    pub fn pop_async(&self) -> PopFuture<'_, T> {
-        PopFuture { queue: self }
+    pub fn pop_async(&self) -> PopFuture<'_, T, S> {
+        PopFuture {
+            queue: self,
+            _item: PhantomData,
+        }
     }
 
     /// The [`WaitStrategy`] the queue was built with.
@@ -243,8 +249,8 @@ fn deadline(timeout: Duration) -> Option<Instant> {
 /// The future of [`Queue::push_async`].
 #[cfg(feature = "async")]
 #[must_use = "futures do nothing unless polled"]
-pub struct PushFuture<'a, T> {
-    queue: &'a Queue<T>,
+pub struct PushFuture<'a, T, S: Storage<T> = Heap<T>> {
+    queue: &'a Queue<T, S>,
     /// The value to push; `None` once pushed.
     value: Option<T>,
 }
@@ -252,10 +258,10 @@ pub struct PushFuture<'a, T> {
 // The future never pins `T` (it moves the value in and out of its `Option`), so it is
 // `Unpin` whatever `T` is.
 #[cfg(feature = "async")]
-impl<T> Unpin for PushFuture<'_, T> {}
+impl<T, S: Storage<T>> Unpin for PushFuture<'_, T, S> {}
 
 #[cfg(feature = "async")]
-impl<T> Future for PushFuture<'_, T> {
+impl<T, S: Storage<T>> Future for PushFuture<'_, T, S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -269,7 +275,7 @@ impl<T> Future for PushFuture<'_, T> {
 }
 
 #[cfg(feature = "async")]
-impl<T> fmt::Debug for PushFuture<'_, T> {
+impl<T, S: Storage<T>> fmt::Debug for PushFuture<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PushFuture")
             .field("pending", &self.value.is_some())
@@ -280,12 +286,14 @@ impl<T> fmt::Debug for PushFuture<'_, T> {
 /// The future of [`Queue::pop_async`].
 #[cfg(feature = "async")]
 #[must_use = "futures do nothing unless polled"]
-pub struct PopFuture<'a, T> {
-    queue: &'a Queue<T>,
+pub struct PopFuture<'a, T, S: Storage<T> = Heap<T>> {
+    queue: &'a Queue<T, S>,
+    /// The future yields a `T` (the queue's bound names `T` only through `S`).
+    _item: PhantomData<fn() -> T>,
 }
 
 #[cfg(feature = "async")]
-impl<T> Future for PopFuture<'_, T> {
+impl<T, S: Storage<T>> Future for PopFuture<'_, T, S> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
@@ -295,7 +303,7 @@ impl<T> Future for PopFuture<'_, T> {
 }
 
 #[cfg(feature = "async")]
-impl<T> fmt::Debug for PopFuture<'_, T> {
+impl<T, S: Storage<T>> fmt::Debug for PopFuture<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PopFuture").finish_non_exhaustive()
     }

@@ -10,7 +10,9 @@ use core::fmt;
 use core::iter::FusedIterator;
 use core::mem::MaybeUninit;
 
+#[cfg(doc)]
 use super::{Consumer, Producer};
+use super::{RawConsumer, RawProducer};
 
 /// Exclusive access to `len` free slots of an SPSC ring, from
 /// [`Producer::write_chunk_uninit`] (or used inside [`Producer::push_iter`]).
@@ -20,7 +22,7 @@ use super::{Consumer, Producer};
 /// let [`fill_from_iter`](Self::fill_from_iter) do both. Dropping the chunk without
 /// committing publishes nothing; values written into uncommitted slots are leaked.
 pub struct WriteChunkUninit<'a, T> {
-    producer: &'a mut Producer<T>,
+    producer: &'a mut RawProducer<T>,
     /// Number of granted slots, starting at `producer.tail`; all of them are free
     /// (outside `head .. tail`), so the producer owns them.
     len: usize,
@@ -29,9 +31,9 @@ pub struct WriteChunkUninit<'a, T> {
 impl<'a, T> WriteChunkUninit<'a, T> {
     /// Grants the `len` slots from `producer.tail`; the caller has checked they are free.
     #[inline(always)]
-    pub(super) fn new(producer: &'a mut Producer<T>, len: usize) -> Self {
+    pub(super) fn new(producer: &'a mut RawProducer<T>, len: usize) -> Self {
         debug_assert!(
-            producer.tail.wrapping_sub(producer.cached_head) + len <= producer.capacity(),
+            producer.tail.wrapping_sub(producer.cached_head) + len <= producer.capacity,
             "a write chunk covering occupied slots"
         );
         WriteChunkUninit { producer, len }
@@ -88,7 +90,7 @@ impl<'a, T> WriteChunkUninit<'a, T> {
         let tail = self.producer.tail;
         // SAFETY: the chunk's slots are free, hence the producer's (field invariant on
         // `len`), and `&mut self` borrows the producer exclusively for the slices' life.
-        unsafe { self.producer.shared.buffer.slices_mut(tail, self.len) }
+        unsafe { self.producer.slots.slices_mut(tail, self.len) }
     }
 
     /// Publishes the first `k` slots to the consumer with one index store; the rest
@@ -170,7 +172,7 @@ impl<'a, T> WriteChunkUninit<'a, T> {
     pub fn fill_from_iter<I: IntoIterator<Item = T>>(self, iter: I) -> usize {
         /// Publishes the slots written so far when dropped, including during unwinding.
         struct PublishOnDrop<'p, T> {
-            producer: &'p mut Producer<T>,
+            producer: &'p mut RawProducer<T>,
             /// Slots from `producer.tail` that hold initialised values.
             written: usize,
         }
@@ -197,8 +199,7 @@ impl<'a, T> WriteChunkUninit<'a, T> {
             unsafe {
                 guard
                     .producer
-                    .shared
-                    .buffer
+                    .slots
                     .write(start.wrapping_add(guard.written), value)
             };
             guard.written += 1;
@@ -222,7 +223,7 @@ impl<T> fmt::Debug for WriteChunkUninit<'_, T> {
 /// first `k` with [`commit`](Self::commit), or iterate the chunk by value. Dropping
 /// the chunk without committing leaves every item in the ring.
 pub struct ReadChunk<'a, T> {
-    consumer: &'a mut Consumer<T>,
+    consumer: &'a mut RawConsumer<T>,
     /// Number of items from `consumer.head` in the chunk; all of them are inside
     /// `head .. tail`, so initialised and the consumer's.
     len: usize,
@@ -231,7 +232,7 @@ pub struct ReadChunk<'a, T> {
 impl<'a, T> ReadChunk<'a, T> {
     /// Grants the `len` items from `consumer.head`; the caller has checked they exist.
     #[inline(always)]
-    pub(super) fn new(consumer: &'a mut Consumer<T>, len: usize) -> Self {
+    pub(super) fn new(consumer: &'a mut RawConsumer<T>, len: usize) -> Self {
         debug_assert!(
             consumer.cached_tail.wrapping_sub(consumer.head) >= len,
             "a read chunk covering unpublished slots"
@@ -281,12 +282,7 @@ impl<'a, T> ReadChunk<'a, T> {
     pub fn as_slices(&self) -> (&[T], &[T]) {
         // SAFETY: the chunk's items are initialised and the consumer's (field invariant
         // on `len`); `&self` keeps the consumer borrowed, so none is moved out meanwhile.
-        unsafe {
-            self.consumer
-                .shared
-                .buffer
-                .slices(self.consumer.head, self.len)
-        }
+        unsafe { self.consumer.slots.slices(self.consumer.head, self.len) }
     }
 
     /// The chunk's items as two mutable slices, oldest first.
@@ -306,7 +302,7 @@ impl<'a, T> ReadChunk<'a, T> {
         let head = self.consumer.head;
         // SAFETY: initialised and the consumer's (field invariant on `len`); `&mut self`
         // borrows the consumer exclusively for the slices' life.
-        unsafe { self.consumer.shared.buffer.init_slices_mut(head, self.len) }
+        unsafe { self.consumer.slots.init_slices_mut(head, self.len) }
     }
 
     /// Removes the `k` oldest items of the chunk, dropping them, and hands their slots
@@ -331,7 +327,7 @@ impl<'a, T> ReadChunk<'a, T> {
     pub fn commit(self, k: usize) {
         /// Releases the slots below `head` when dropped, including during unwinding.
         struct ReleaseOnDrop<'c, T> {
-            consumer: &'c mut Consumer<T>,
+            consumer: &'c mut RawConsumer<T>,
             head: usize,
         }
         impl<T> Drop for ReleaseOnDrop<'_, T> {
@@ -353,7 +349,7 @@ impl<'a, T> ReadChunk<'a, T> {
         // SAFETY: the first `k` items of the chunk are initialised and the consumer's
         // (field invariant on `len`); the guard releases their slots right after, even
         // on unwind, so they are never read or dropped again.
-        unsafe { guard.consumer.shared.buffer.drop_range(head, k) };
+        unsafe { guard.consumer.slots.drop_range(head, k) };
     }
 
     /// Removes and drops all the chunk's items.
@@ -411,7 +407,7 @@ impl<T> fmt::Debug for ReadChunk<'_, T> {
 /// yielded or dropped again, and their slots are released when the consumer next looks
 /// for items beyond those it knows of (any `pop` on an empty ring does), or is dropped.
 pub struct Drain<'a, T> {
-    consumer: &'a mut Consumer<T>,
+    consumer: &'a mut RawConsumer<T>,
     /// `consumer.head` when the iterator was made, to skip a needless store.
     start: usize,
     /// The position after the last item the iterator may yield; `head .. end` are
@@ -423,7 +419,7 @@ impl<'a, T> Drain<'a, T> {
     /// Iterates over the `len` items from `consumer.head`, which the caller has checked
     /// are available.
     #[inline(always)]
-    pub(super) fn new(consumer: &'a mut Consumer<T>, len: usize) -> Self {
+    pub(super) fn new(consumer: &'a mut RawConsumer<T>, len: usize) -> Self {
         debug_assert!(consumer.cached_tail.wrapping_sub(consumer.head) >= len);
         let start = consumer.head;
         Drain {
@@ -446,7 +442,7 @@ impl<T> Iterator for Drain<'_, T> {
         // SAFETY: `head` is in `head .. end`, initialised and the consumer's (field
         // invariant on `end`). Advancing the consumer's own counter right away means
         // the slot is never read again, even if this iterator is forgotten.
-        let value = unsafe { self.consumer.shared.buffer.read(head) };
+        let value = unsafe { self.consumer.slots.read(head) };
         self.consumer.head = head.wrapping_add(1);
         Some(value)
     }

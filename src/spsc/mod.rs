@@ -4,7 +4,19 @@
 //! thread. Both sides are **wait-free**: every operation finishes in a bounded number
 //! of its own steps whatever the other thread does, and uses only atomic loads and
 //! stores (no read-modify-write), so the queue also works on targets without
-//! compare-and-swap.
+//! compare-and-swap (Cortex-M0, `thumbv6m-none-eabi`).
+//!
+//! # Storage: heap or static
+//!
+//! The halves are generic over where the ring lives, `Producer<T, S>` and
+//! `Consumer<T, S>`, and every operation is the same code for both:
+//!
+//! * [`Heap<T>`] (the default, features `alloc` and a target with pointer-sized
+//!   compare-and-swap): [`channel`] allocates the ring once; the halves share it and the
+//!   last one dropped frees it, so each half is `'static` and can move anywhere.
+//! * [`Borrowed<'a>`](Borrowed): [`StaticRing<T, N>`](StaticRing) holds the ring inline
+//!   and can be built by a `const fn`, so it can live in a `static` (no allocator at
+//!   all); [`StaticRing::split`] lends it to a pair of halves for `'a`.
 //!
 //! # The protocol
 //!
@@ -25,8 +37,12 @@
 //! reloads only when the cache says the queue is full (producer) or empty (consumer)
 //! (the "cached remote index" of rigtorp's SPSCQueue and rtrb). In steady streaming
 //! the shared lines then move between cores once per batch of items, not once per
-//! item. `head` and `tail` sit on separate 128-byte lines ([`CachePadded`]), so the
-//! producer's stores never invalidate the line the consumer stores to.
+//! item. `head` and `tail` sit on separate cache lines ([`CachePadded`], 128 bytes on
+//! x86_64 and aarch64, what crossbeam-utils chooses for other targets), so the
+//! producer's stores never invalidate the line the consumer stores to. Each half also
+//! keeps its own copy of where the slots are and of the capacity, so an operation
+//! reads no shared line but the other side's counter, and that only when its cache
+//! runs out.
 //!
 //! Batch operations ([`Producer::push_slice`], [`Producer::push_iter`],
 //! [`WriteChunkUninit`], [`Consumer::pop_slice`], [`ReadChunk`], [`Consumer::drain`])
@@ -35,41 +51,47 @@
 //! [`CachePadded`]: crossbeam_utils::CachePadded
 
 mod chunks;
+mod static_ring;
 #[cfg(feature = "std")]
 mod waiting;
 
 pub use chunks::{Drain, ReadChunk, WriteChunkUninit};
+pub use static_ring::StaticRing;
 #[cfg(feature = "async")]
 pub use waiting::{PopFuture, PushFuture};
 
 use core::fmt;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
 
 use crossbeam_utils::CachePadded;
 
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 use crate::buffer::Buffer;
-use crate::sync::{load_mut, Arc, AtomicBool, AtomicUsize, Ordering};
+use crate::buffer::Slots;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+use crate::sync::Arc;
+use crate::sync::{load_mut, AtomicBool, AtomicUsize, Ordering};
 use crate::wait::Waiters;
 #[cfg(feature = "std")]
 use crate::WaitStrategy;
 use crate::{ChunkError, PushError};
 
-/// The state both halves share.
-struct Shared<T> {
+/// The indices and flags both halves share, wherever the slots live.
+struct Header {
     /// Number of items popped so far, wrapping. Stored only by the consumer, with
     /// `Release`, after it has finished with the slots below it. Invariant:
     /// `tail - head` (wrapping) is in `0 ..= capacity`.
     head: CachePadded<AtomicUsize>,
     /// Number of items pushed so far, wrapping. Stored only by the producer, with
-    /// `Release`, after it has written the slots below it.
+    /// `Release`, after it has written the slots below it. Positions `head .. tail`
+    /// (wrapping) of the ring's slots hold initialised values owned by the consumer;
+    /// all other slots are uninitialised and owned by the producer.
     tail: CachePadded<AtomicUsize>,
-    /// The slots. Positions `head .. tail` (wrapping) hold initialised values owned by
-    /// the consumer; all other slots are uninitialised and owned by the producer.
-    buffer: Buffer<T>,
-    /// The exact number of items the queue holds, `>= 1`.
-    capacity: usize,
     /// Set with `Release` by whichever half is dropped first, after it published its
     /// counter; an `Acquire` load that sees it therefore sees every item or free slot
-    /// the other half published.
+    /// the other half published. Cleared only with exclusive access to the ring (a
+    /// `StaticRing` split again).
     abandoned: AtomicBool,
     /// The wait strategy and the sleeping waiters: the producer wakes the consumer's
     /// cell after every publish, the consumer the producer's after every release, and
@@ -77,23 +99,112 @@ struct Shared<T> {
     waiters: Waiters,
 }
 
-impl<T> Drop for Shared<T> {
-    fn drop(&mut self) {
+impl Header {
+    loom_const_fn! {
+        /// A header for an empty ring whose counters start at 0.
+        fn new(waiters: Waiters) -> Self {
+            Header {
+                head: CachePadded::new(AtomicUsize::new(0)),
+                tail: CachePadded::new(AtomicUsize::new(0)),
+                abandoned: AtomicBool::new(false),
+                waiters,
+            }
+        }
+    }
+
+    /// Drops the items left in `slots` (positions `head .. tail`); call only when no
+    /// half is left, through the storage's `Drop`.
+    ///
+    /// # Safety
+    ///
+    /// `slots` are this header's slots, and `capacity` is the ring's capacity.
+    unsafe fn drop_items<T>(&mut self, slots: Slots<T>, capacity: usize) {
         // A loom model that found a race panics inside a slot access, leaving loom's
         // cell marked busy; touching it again here would abort the whole test binary.
         #[cfg(loom)]
         if std::thread::panicking() {
             return;
         }
-        // Both halves are gone (the last `Arc` is being dropped, which synchronises
-        // with the other half's drop), so the counters can be read plainly.
+        // Both halves are gone (`&mut self` proves it: the last `Arc` is being dropped,
+        // which synchronises with the other half's drop, or the `StaticRing` borrow
+        // ended), so the counters can be read plainly.
         let head = load_mut(&mut self.head);
         let tail = load_mut(&mut self.tail);
         let len = tail.wrapping_sub(head);
-        debug_assert!(len <= self.capacity, "ring invariant: len {len} > capacity");
-        // SAFETY: slots `head .. tail` are initialised (field invariant on `buffer`),
-        // nobody else can reach them any more, and they are never touched again.
-        unsafe { self.buffer.drop_range(head, len) };
+        debug_assert!(len <= capacity, "ring invariant: len {len} > capacity");
+        // SAFETY: slots `head .. tail` are initialised (field invariant on `tail`),
+        // nobody else can reach them any more, and they are never touched again
+        // (the storage is being dropped); `len <= capacity <= slots` (caller).
+        unsafe { slots.drop_range(head, len) };
+    }
+}
+
+/// The storage of halves made by [`channel`]: the ring is one heap allocation, shared
+/// by reference counting, which the last half dropped frees.
+///
+/// Needs the `alloc` feature and a target with pointer-sized compare-and-swap (for
+/// the reference count); without them the type exists but has no values.
+///
+/// # Examples
+///
+/// ```
+/// use ringway::spsc::{Heap, Producer};
+///
+/// // `Producer<T>` is `Producer<T, Heap<T>>`.
+/// let (tx, _rx): (Producer<u8, Heap<u8>>, _) = ringway::spsc::channel(4);
+/// let _same: Producer<u8> = tx;
+/// ```
+pub struct Heap<T> {
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+    _shared: Arc<HeapShared<T>>,
+    #[cfg(not(all(feature = "alloc", target_has_atomic = "ptr")))]
+    _never: core::convert::Infallible,
+    #[cfg(not(all(feature = "alloc", target_has_atomic = "ptr")))]
+    _items: PhantomData<T>,
+}
+
+impl<T> fmt::Debug for Heap<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Heap")
+    }
+}
+
+/// The storage of halves made by [`StaticRing::split`]: they borrow the ring for `'a`.
+///
+/// # Examples
+///
+/// ```
+/// use ringway::spsc::{Borrowed, Consumer, Producer, StaticRing};
+///
+/// let mut ring = StaticRing::<u8, 4>::new();
+/// let (tx, rx): (Producer<u8, Borrowed<'_>>, Consumer<u8, Borrowed<'_>>) = ring.split();
+/// # drop((tx, rx));
+/// ```
+pub struct Borrowed<'a>(PhantomData<&'a ()>);
+
+impl fmt::Debug for Borrowed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Borrowed")
+    }
+}
+
+/// The heap allocation behind [`Heap`]: the header, the slots and what is left in
+/// them, dropped when the last half goes.
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+struct HeapShared<T> {
+    header: Header,
+    /// The slots: `capacity` rounded up to a power of two.
+    buffer: Buffer<T>,
+    /// The exact number of items the ring holds, `>= 1`.
+    capacity: usize,
+}
+
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+impl<T> Drop for HeapShared<T> {
+    fn drop(&mut self) {
+        let slots = self.buffer.slots();
+        // SAFETY: `slots` and `capacity` are this ring's.
+        unsafe { self.header.drop_items(slots, self.capacity) };
     }
 }
 
@@ -101,7 +212,8 @@ impl<T> Drop for Shared<T> {
 /// two halves.
 ///
 /// The storage is allocated once, here; no operation allocates afterwards.
-/// Zero-sized `T` allocates nothing.
+/// Zero-sized `T` allocates nothing. (For a ring without an allocator, in a `static`,
+/// see [`StaticRing`].)
 ///
 /// # Panics
 ///
@@ -134,6 +246,7 @@ impl<T> Drop for Shared<T> {
 /// ```should_panic
 /// let _ = ringway::spsc::channel::<u64>(0); // panics: capacity must be at least 1
 /// ```
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     #[cfg(feature = "std")]
     let waiters = Waiters::new(WaitStrategy::NON_BLOCKING);
@@ -141,7 +254,6 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     let waiters = Waiters;
     with_waiters(capacity, waiters)
 }
-
 /// Creates a bounded SPSC ring like [`channel`], whose waiting operations
 /// ([`Producer::push_blocking`], [`Consumer::pop_async`], ...) wait as `strategy` says.
 ///
@@ -187,63 +299,176 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 /// assert_eq!(consumer.join().unwrap(), 5050);
 /// ```
 #[cfg(feature = "std")]
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub fn channel_with<T>(capacity: usize, strategy: WaitStrategy) -> (Producer<T>, Consumer<T>) {
     with_waiters(capacity, Waiters::new(strategy))
 }
 
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 fn with_waiters<T>(capacity: usize, waiters: Waiters) -> (Producer<T>, Consumer<T>) {
-    let shared = Arc::new(Shared {
-        head: CachePadded::new(AtomicUsize::new(0)),
-        tail: CachePadded::new(AtomicUsize::new(0)),
-        buffer: Buffer::new(capacity),
+    let buffer = Buffer::new(capacity);
+    let shared = Arc::new(HeapShared {
+        header: Header::new(waiters),
+        buffer,
         capacity,
-        abandoned: AtomicBool::new(false),
-        waiters,
     });
+    let header = NonNull::from(&shared.header);
+    let slots = shared.buffer.slots();
     let producer = Producer {
-        shared: Arc::clone(&shared),
-        tail: 0,
-        cached_head: 0,
+        raw: RawProducer::new(header, slots, capacity, 0, 0),
+        _storage: Heap {
+            _shared: Arc::clone(&shared),
+        },
     };
     let consumer = Consumer {
-        shared,
-        head: 0,
-        released: 0,
-        cached_tail: 0,
+        raw: RawConsumer::new(header, slots, capacity, 0, 0),
+        _storage: Heap { _shared: shared },
     };
     (producer, consumer)
 }
 
-/// The sending half of an SPSC ring, created by [`channel`].
+/// The sending half of an SPSC ring, created by [`channel`] or [`StaticRing::split`].
 ///
-/// Every operation is wait-free. `Producer<T>` is `Send` when `T: Send`, and never
+/// `S` says where the ring lives: [`Heap<T>`] (the default: `Producer<T>` is a half
+/// from [`channel`]) or [`Borrowed<'a>`](Borrowed) (a half of a [`StaticRing`]); every
+/// operation is the same code for both.
+///
+/// Every operation is wait-free. A `Producer` is `Send` when `T: Send`, and never
 /// `Sync` (use it from one thread at a time).
-pub struct Producer<T> {
-    shared: Arc<Shared<T>>,
-    /// The producer's own counter: equal to `shared.tail` except inside a write chunk's
-    /// `commit`, which updates both. The producer is the only writer of `tail`, so it
-    /// never loads the atomic back.
+///
+/// # Examples
+///
+/// ```
+/// use ringway::spsc::{Producer, Storage};
+///
+/// // Code generic over the storage works with halves of either kind.
+/// fn push_all<S: Storage>(tx: &mut Producer<u32, S>, items: &[u32]) -> usize {
+///     tx.push_slice(items)
+/// }
+///
+/// let (mut tx, _rx) = ringway::spsc::channel(4);
+/// assert_eq!(push_all(&mut tx, &[1, 2, 3]), 3);
+///
+/// let mut ring = ringway::spsc::StaticRing::<u32, 4>::new();
+/// let (mut tx, _rx) = ring.split();
+/// assert_eq!(push_all(&mut tx, &[1, 2, 3, 4, 5]), 4);
+/// ```
+pub struct Producer<T, S = Heap<T>> {
+    raw: RawProducer<T>,
+    /// Keeps the ring alive (`Heap`) or ties the half to the ring's borrow
+    /// (`Borrowed`), so that `raw`'s pointers stay valid while the half lives.
+    _storage: S,
+}
+
+/// The producer's side of the protocol, without the storage: where the ring is and
+/// the producer's own counters. Chunks and futures borrow this (so they need no
+/// storage parameter).
+pub(crate) struct RawProducer<T> {
+    /// The ring's header. Valid for as long as the `Producer` holding this lives (its
+    /// storage keeps the ring alive or borrows it).
+    header: NonNull<Header>,
+    /// The ring's slots, valid as `header`. The producer owns those outside
+    /// `head .. tail`.
+    slots: Slots<T>,
+    /// The exact number of items the ring holds, in `1 ..= slots.count()`.
+    capacity: usize,
+    /// The producer's own counter: equal to the header's `tail` except inside a write
+    /// chunk's `commit`, which updates both. The producer is the only writer of `tail`,
+    /// so it never loads the atomic back.
     tail: usize,
-    /// A value `shared.head` had. `head` only grows, so `tail - cached_head` is at
-    /// least the true length: a stale cache can only under-report free slots.
+    /// A value the header's `head` had. `head` only grows, so `tail - cached_head` is
+    /// at least the true length: a stale cache can only under-report free slots.
     cached_head: usize,
 }
 
 // SAFETY: the producer moves `T`s into the ring from whichever thread owns it, and the
 // consumer takes them out on another thread, so `T: Send` is needed and sufficient.
-// The shared state is only touched through atomics and through slots that the index
-// protocol gives to exactly one side at a time.
-unsafe impl<T: Send> Send for Producer<T> {}
+// The header is only touched through atomics (and the waiters' mutexes), and the slots
+// only where the index protocol gives them to the producer alone.
+unsafe impl<T: Send> Send for RawProducer<T> {}
 
-impl<T> Producer<T> {
+// SAFETY: as for `RawProducer`; the storage is an `Arc` of a ring whose items are all
+// `T: Send`, which the other half may drop or move on another thread.
+unsafe impl<T: Send> Send for Producer<T, Heap<T>> {}
+// SAFETY: as for `RawProducer`; the borrowed `StaticRing` is shared with the consumer
+// only through atomics and the slots the protocol hands to one side at a time.
+unsafe impl<T: Send> Send for Producer<T, Borrowed<'_>> {}
+
+/// The storages a ring's halves can have: [`Heap<T>`] and [`Borrowed<'a>`](Borrowed).
+///
+/// Sealed; it exists for code generic over both kinds of halves (every method of
+/// [`Producer`] and [`Consumer`] works for any storage).
+///
+/// # Examples
+///
+/// ```
+/// use ringway::spsc::{Consumer, Storage};
+///
+/// fn total<S: Storage>(rx: &mut Consumer<u64, S>) -> u64 {
+///     rx.drain().sum()
+/// }
+///
+/// let (mut tx, mut rx) = ringway::spsc::channel(4);
+/// tx.push_slice(&[1, 2, 3]);
+/// assert_eq!(total(&mut rx), 6);
+/// ```
+pub trait Storage: sealed::Sealed {}
+
+impl<T> Storage for Heap<T> {}
+impl Storage for Borrowed<'_> {}
+
+mod sealed {
+    /// Keeps [`Storage`](super::Storage) to this crate's types.
+    pub trait Sealed {}
+    impl<T> Sealed for super::Heap<T> {}
+    impl Sealed for super::Borrowed<'_> {}
+}
+
+impl<T> RawProducer<T> {
+    /// The producer of a ring whose counters are `head` and `tail`.
+    fn new(
+        header: NonNull<Header>,
+        slots: Slots<T>,
+        capacity: usize,
+        head: usize,
+        tail: usize,
+    ) -> Self {
+        debug_assert!(capacity >= 1 && capacity <= slots.count());
+        debug_assert!(tail.wrapping_sub(head) <= capacity, "ring invariant");
+        RawProducer {
+            header,
+            slots,
+            capacity,
+            tail,
+            cached_head: head,
+        }
+    }
+
+    /// The ring's header.
+    #[inline(always)]
+    fn header(&self) -> &Header {
+        // SAFETY: the header outlives this value: the `Producer` holding it keeps the
+        // ring alive or borrows it (field invariant on `header`).
+        unsafe { self.header.as_ref() }
+    }
+
+    /// Marks the ring abandoned (the producer's drop): everything pushed is already
+    /// published (`tail` is stored by every push and commit), so the `Release` makes
+    /// all of it visible to an `Acquire` of the flag.
+    fn abandon(&mut self) {
+        self.header().abandoned.store(true, Ordering::Release);
+        // A consumer asleep waiting for items must wake to see it never gets more.
+        self.header().waiters.items_published();
+    }
+
     /// Returns the number of free slots, reloading the consumer's counter only when
     /// the cached one shows fewer than `wanted`.
     #[inline(always)]
     fn free_slots(&mut self, wanted: usize) -> usize {
-        let capacity = self.shared.capacity;
+        let capacity = self.capacity;
         let mut len = self.tail.wrapping_sub(self.cached_head);
         if capacity - len < wanted {
-            self.cached_head = self.shared.head.load(Ordering::Acquire);
+            self.cached_head = self.header().head.load(Ordering::Acquire);
             len = self.tail.wrapping_sub(self.cached_head);
         }
         debug_assert!(len <= capacity, "ring invariant: len {len} > capacity");
@@ -253,12 +478,119 @@ impl<T> Producer<T> {
     /// Makes the slots below `tail` visible to the consumer.
     #[inline(always)]
     fn publish(&mut self, tail: usize) {
-        debug_assert!(tail.wrapping_sub(self.cached_head) <= self.shared.capacity);
+        debug_assert!(tail.wrapping_sub(self.cached_head) <= self.capacity);
         self.tail = tail;
-        self.shared.tail.store(tail, Ordering::Release);
-        self.shared.waiters.items_published();
+        self.header().tail.store(tail, Ordering::Release);
+        self.header().waiters.items_published();
     }
 
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn push(&mut self, value: T) -> Result<(), PushError<T>> {
+        if self.free_slots(1) == 0 {
+            return Err(PushError::Full(value));
+        }
+        let tail = self.tail;
+        // SAFETY: a free slot exists, so the slot at `tail` is outside `head .. tail`:
+        // uninitialised and owned by the producer (invariant on `Header::tail`).
+        unsafe { self.slots.write(tail, value) };
+        self.publish(tail.wrapping_add(1));
+        Ok(())
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn push_slice(&mut self, items: &[T]) -> usize
+    where
+        T: Copy,
+    {
+        let n = self.free_slots(items.len()).min(items.len());
+        if n == 0 {
+            return 0;
+        }
+        let tail = self.tail;
+        // SAFETY: `n` free slots exist, so `tail .. tail + n` are uninitialised and the
+        // producer's; `n <= capacity <= slots`.
+        let (first, second) = unsafe { self.slots.slices_mut(tail, n) };
+        let (a, b) = items[..n].split_at(first.len());
+        write_copies(first, a);
+        write_copies(second, b);
+        self.publish(tail.wrapping_add(n));
+        n
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn push_iter<I: IntoIterator<Item = T>>(&mut self, iter: I) -> usize {
+        let mut iter = iter.into_iter();
+        // Reload the consumer's counter only if the cached room cannot take the items
+        // the iterator promises (at least one).
+        let free = self.free_slots(iter.size_hint().0.max(1));
+        let pushed = WriteChunkUninit::new(self, free).fill_from_iter(&mut iter);
+        if pushed < free {
+            return pushed; // the iterator ended (or the ring is full)
+        }
+        // The cached room ran out first: look once more (a bounded number of steps,
+        // and never more than `capacity` items in one call).
+        let more = self.free_slots(1).min(self.capacity() - pushed);
+        pushed + WriteChunkUninit::new(self, more).fill_from_iter(&mut iter)
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn write_chunk_uninit(
+        &mut self,
+        n: usize,
+    ) -> Result<WriteChunkUninit<'_, T>, ChunkError> {
+        let free = self.free_slots(n);
+        if free < n {
+            return Err(ChunkError::TooFewSlots(free));
+        }
+        Ok(WriteChunkUninit::new(self, n))
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn slots(&self) -> usize {
+        self.capacity() - self.len()
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        let len = self
+            .tail
+            .wrapping_sub(self.header().head.load(Ordering::Acquire));
+        debug_assert!(len <= self.capacity);
+        len
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        self.len() == self.capacity()
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.header().abandoned.load(Ordering::Acquire)
+    }
+}
+
+impl<T, S> Producer<T, S> {
     /// Appends `value`, or hands it back in [`PushError::Full`] if the ring holds
     /// `capacity` items.
     ///
@@ -279,15 +611,7 @@ impl<T> Producer<T> {
     /// ```
     #[inline]
     pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
-        if self.free_slots(1) == 0 {
-            return Err(PushError::Full(value));
-        }
-        let tail = self.tail;
-        // SAFETY: a free slot exists, so the slot at `tail` is outside `head .. tail`:
-        // uninitialised and owned by the producer (invariant on `Shared::buffer`).
-        unsafe { self.shared.buffer.write(tail, value) };
-        self.publish(tail.wrapping_add(1));
-        Ok(())
+        self.raw.push(value)
     }
 
     /// Copies as many items from the front of `items` as fit, in order, publishing
@@ -307,19 +631,7 @@ impl<T> Producer<T> {
     where
         T: Copy,
     {
-        let n = self.free_slots(items.len()).min(items.len());
-        if n == 0 {
-            return 0;
-        }
-        let tail = self.tail;
-        // SAFETY: `n` free slots exist, so `tail .. tail + n` are uninitialised and the
-        // producer's; `n <= capacity <= slots`.
-        let (first, second) = unsafe { self.shared.buffer.slices_mut(tail, n) };
-        let (a, b) = items[..n].split_at(first.len());
-        write_copies(first, a);
-        write_copies(second, b);
-        self.publish(tail.wrapping_add(n));
-        n
+        self.raw.push_slice(items)
     }
 
     /// Moves items from `iter` into the ring until it is full or the iterator ends,
@@ -341,18 +653,7 @@ impl<T> Producer<T> {
     /// ```
     #[inline]
     pub fn push_iter<I: IntoIterator<Item = T>>(&mut self, iter: I) -> usize {
-        let mut iter = iter.into_iter();
-        // Reload the consumer's counter only if the cached room cannot take the items
-        // the iterator promises (at least one).
-        let free = self.free_slots(iter.size_hint().0.max(1));
-        let pushed = WriteChunkUninit::new(self, free).fill_from_iter(&mut iter);
-        if pushed < free {
-            return pushed; // the iterator ended (or the ring is full)
-        }
-        // The cached room ran out first: look once more (a bounded number of steps,
-        // and never more than `capacity` items in one call).
-        let more = self.free_slots(1).min(self.capacity() - pushed);
-        pushed + WriteChunkUninit::new(self, more).fill_from_iter(&mut iter)
+        self.raw.push_iter(iter)
     }
 
     /// Grants exclusive, zero-copy access to the next `n` free slots, which the
@@ -379,11 +680,7 @@ impl<T> Producer<T> {
     /// ```
     #[inline]
     pub fn write_chunk_uninit(&mut self, n: usize) -> Result<WriteChunkUninit<'_, T>, ChunkError> {
-        let free = self.free_slots(n);
-        if free < n {
-            return Err(ChunkError::TooFewSlots(free));
-        }
-        Ok(WriteChunkUninit::new(self, n))
+        self.raw.write_chunk_uninit(n)
     }
 
     /// The exact number of items the ring holds when full.
@@ -396,7 +693,7 @@ impl<T> Producer<T> {
     /// ```
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.shared.capacity
+        self.raw.capacity()
     }
 
     /// The number of free slots right now (from the producer's side: the consumer
@@ -411,7 +708,7 @@ impl<T> Producer<T> {
     /// ```
     #[inline]
     pub fn slots(&self) -> usize {
-        self.capacity() - self.len()
+        self.raw.slots()
     }
 
     /// The number of items in the ring, as seen by the producer: a snapshot that the
@@ -428,11 +725,7 @@ impl<T> Producer<T> {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        let len = self
-            .tail
-            .wrapping_sub(self.shared.head.load(Ordering::Acquire));
-        debug_assert!(len <= self.shared.capacity);
-        len
+        self.raw.len()
     }
 
     /// Whether the ring holds no items (a snapshot from the producer's side).
@@ -447,7 +740,7 @@ impl<T> Producer<T> {
     /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.raw.is_empty()
     }
 
     /// Whether the ring holds `capacity` items (a snapshot from the producer's side).
@@ -461,7 +754,7 @@ impl<T> Producer<T> {
     /// ```
     #[inline]
     pub fn is_full(&self) -> bool {
-        self.len() == self.capacity()
+        self.raw.is_full()
     }
 
     /// Whether the [`Consumer`] has been dropped. Once true it stays true, and no
@@ -477,7 +770,7 @@ impl<T> Producer<T> {
     /// ```
     #[inline]
     pub fn is_abandoned(&self) -> bool {
-        self.shared.abandoned.load(Ordering::Acquire)
+        self.raw.is_abandoned()
     }
 }
 
@@ -490,17 +783,13 @@ fn write_copies<T: Copy>(dst: &mut [core::mem::MaybeUninit<T>], src: &[T]) {
     }
 }
 
-impl<T> Drop for Producer<T> {
+impl<T, S> Drop for Producer<T, S> {
     fn drop(&mut self) {
-        // Everything pushed is already published (`tail` is stored by every push and
-        // commit), so this `Release` makes all of it visible to an `Acquire` of the flag.
-        self.shared.abandoned.store(true, Ordering::Release);
-        // A consumer asleep waiting for items must wake to see it never gets more.
-        self.shared.waiters.items_published();
+        self.raw.abandon();
     }
 }
 
-impl<T> fmt::Debug for Producer<T> {
+impl<T, S> fmt::Debug for Producer<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Producer")
             .field("capacity", &self.capacity())
@@ -509,31 +798,97 @@ impl<T> fmt::Debug for Producer<T> {
     }
 }
 
-/// The receiving half of an SPSC ring, created by [`channel`].
+/// The receiving half of an SPSC ring, created by [`channel`] or [`StaticRing::split`].
 ///
-/// Every operation is wait-free. `Consumer<T>` is `Send` when `T: Send`, and never
-/// `Sync` (use it from one thread at a time).
-pub struct Consumer<T> {
-    shared: Arc<Shared<T>>,
-    /// The consumer's own counter. It may run ahead of `shared.head` after a [`Drain`]
-    /// (items moved out, slots not yet released); see `released`. The consumer never
-    /// loads `head` back.
+/// `S` says where the ring lives, as for [`Producer`]. Every operation is wait-free. A
+/// `Consumer` is `Send` when `T: Send`, and never `Sync` (use it from one thread at a
+/// time).
+///
+/// # Examples
+///
+/// ```
+/// let mut ring = ringway::spsc::StaticRing::<&str, 2>::new();
+/// let (mut tx, mut rx) = ring.split();
+/// tx.push("a").unwrap();
+/// assert_eq!(rx.pop(), Some("a"));
+/// ```
+pub struct Consumer<T, S = Heap<T>> {
+    raw: RawConsumer<T>,
+    /// Keeps the ring alive or ties the half to its borrow, as in [`Producer`].
+    _storage: S,
+}
+
+/// The consumer's side of the protocol, without the storage (see [`RawProducer`]).
+pub(crate) struct RawConsumer<T> {
+    /// The ring's header, valid as in [`RawProducer`].
+    header: NonNull<Header>,
+    /// The ring's slots, valid as `header`. The consumer owns those in `head .. tail`.
+    slots: Slots<T>,
+    /// The exact number of items the ring holds, in `1 ..= slots.count()`.
+    capacity: usize,
+    /// The consumer's own counter. It may run ahead of the header's `head` after a
+    /// [`Drain`] (items moved out, slots not yet released); see `released`. The
+    /// consumer never loads `head` back.
     head: usize,
-    /// The value the consumer last stored to `shared.head` (`<= head`). When they
+    /// The value the consumer last stored to the header's `head` (`<= head`). When they
     /// differ (a `Drain` was forgotten), the next look for items stores `head`, and so
     /// does dropping the consumer.
     released: usize,
-    /// A value `shared.tail` had. `tail` only grows, so `cached_tail - head` is at most
-    /// the true length: a stale cache can only under-report items.
+    /// A value the header's `tail` had. `tail` only grows, so `cached_tail - head` is at
+    /// most the true length: a stale cache can only under-report items.
     cached_tail: usize,
 }
 
 // SAFETY: the consumer receives `T`s pushed on another thread and may drop them, so
 // `T: Send` is needed and sufficient; shared state is touched only through atomics and
 // through slots the protocol hands to the consumer alone.
-unsafe impl<T: Send> Send for Consumer<T> {}
+unsafe impl<T: Send> Send for RawConsumer<T> {}
+// SAFETY: as for `RawConsumer` and `Producer<T, Heap<T>>`.
+unsafe impl<T: Send> Send for Consumer<T, Heap<T>> {}
+// SAFETY: as for `RawConsumer` and `Producer<T, Borrowed<'_>>`.
+unsafe impl<T: Send> Send for Consumer<T, Borrowed<'_>> {}
 
-impl<T> Consumer<T> {
+impl<T> RawConsumer<T> {
+    /// The consumer of a ring whose counters are `head` and `tail`.
+    fn new(
+        header: NonNull<Header>,
+        slots: Slots<T>,
+        capacity: usize,
+        head: usize,
+        tail: usize,
+    ) -> Self {
+        debug_assert!(capacity >= 1 && capacity <= slots.count());
+        debug_assert!(tail.wrapping_sub(head) <= capacity, "ring invariant");
+        RawConsumer {
+            header,
+            slots,
+            capacity,
+            head,
+            released: head,
+            cached_tail: tail,
+        }
+    }
+
+    /// The ring's header.
+    #[inline(always)]
+    fn header(&self) -> &Header {
+        // SAFETY: the header outlives this value: the `Consumer` holding it keeps the
+        // ring alive or borrows it (field invariant on `header`).
+        unsafe { self.header.as_ref() }
+    }
+
+    /// Releases everything moved out and marks the ring abandoned (the consumer's drop).
+    fn abandon(&mut self) {
+        // A forgotten `Drain` may have moved items out without releasing their slots:
+        // publish the consumer's own counter so the final drop does not drop them again.
+        // (Stored unconditionally: when nothing is pending it rewrites the same value,
+        // which is simpler than tracking whether `released` lags.)
+        self.header().head.store(self.head, Ordering::Release);
+        self.header().abandoned.store(true, Ordering::Release);
+        // A producer asleep waiting for room must wake to see it never gets any.
+        self.header().waiters.slots_freed();
+    }
+
     /// Returns the number of items available, reloading the producer's counter only
     /// when the cached one shows fewer than `wanted`.
     #[inline(always)]
@@ -543,26 +898,127 @@ impl<T> Consumer<T> {
             if self.released != self.head {
                 self.release(self.head);
             }
-            self.cached_tail = self.shared.tail.load(Ordering::Acquire);
+            self.cached_tail = self.header().tail.load(Ordering::Acquire);
             n = self.cached_tail.wrapping_sub(self.head);
         }
-        debug_assert!(
-            n <= self.shared.capacity,
-            "ring invariant: len {n} > capacity"
-        );
+        debug_assert!(n <= self.capacity, "ring invariant: len {n} > capacity");
         n
     }
 
     /// Hands the slots below `head` back to the producer.
     #[inline(always)]
     fn release(&mut self, head: usize) {
-        debug_assert!(self.cached_tail.wrapping_sub(head) <= self.shared.capacity);
+        debug_assert!(self.cached_tail.wrapping_sub(head) <= self.capacity);
         self.head = head;
         self.released = head;
-        self.shared.head.store(head, Ordering::Release);
-        self.shared.waiters.slots_freed();
+        self.header().head.store(head, Ordering::Release);
+        self.header().waiters.slots_freed();
     }
 
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<T> {
+        if self.available(1) == 0 {
+            return None;
+        }
+        let head = self.head;
+        // SAFETY: an item is available, so the slot at `head` is inside `head .. tail`:
+        // initialised and the consumer's; it is released (so treated as
+        // uninitialised) right after.
+        let value = unsafe { self.slots.read(head) };
+        self.release(head.wrapping_add(1));
+        Some(value)
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn peek(&self) -> Option<&T> {
+        if self.cached_tail == self.head && self.header().tail.load(Ordering::Acquire) == self.head
+        {
+            return None;
+        }
+        // SAFETY: the slot at `head` is inside `head .. tail`, initialised and the
+        // consumer's; it stays so while `&self` is borrowed, since only `&mut self`
+        // methods move items out or release slots.
+        Some(unsafe { self.slots.get(self.head) })
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn pop_slice(&mut self, dst: &mut [T]) -> usize
+    where
+        T: Copy,
+    {
+        let n = self.available(dst.len()).min(dst.len());
+        if n == 0 {
+            return 0;
+        }
+        let head = self.head;
+        // SAFETY: `n` items are available, so `head .. head + n` are initialised and
+        // the consumer's until released below; `T: Copy`, so copying out leaves
+        // nothing to drop.
+        let (first, second) = unsafe { self.slots.slices(head, n) };
+        dst[..first.len()].copy_from_slice(first);
+        dst[first.len()..n].copy_from_slice(second);
+        self.release(head.wrapping_add(n));
+        n
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn drain(&mut self) -> Drain<'_, T> {
+        let n = self.available(usize::MAX);
+        Drain::new(self, n)
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, T>, ChunkError> {
+        let available = self.available(n);
+        if available < n {
+            return Err(ChunkError::TooFewSlots(available));
+        }
+        Ok(ReadChunk::new(self, n))
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        let len = self
+            .header()
+            .tail
+            .load(Ordering::Acquire)
+            .wrapping_sub(self.head);
+        debug_assert!(len <= self.capacity);
+        len
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        self.len() == self.capacity()
+    }
+
+    /// See the public method of the same name.
+    #[inline]
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.header().abandoned.load(Ordering::Acquire)
+    }
+}
+
+impl<T, S> Consumer<T, S> {
     /// Removes and returns the oldest item, or `None` if the ring is empty.
     ///
     /// # Examples
@@ -575,16 +1031,7 @@ impl<T> Consumer<T> {
     /// ```
     #[inline]
     pub fn pop(&mut self) -> Option<T> {
-        if self.available(1) == 0 {
-            return None;
-        }
-        let head = self.head;
-        // SAFETY: an item is available, so the slot at `head` is inside `head .. tail`:
-        // initialised and the consumer's; it is released (so treated as
-        // uninitialised) right after.
-        let value = unsafe { self.shared.buffer.read(head) };
-        self.release(head.wrapping_add(1));
-        Some(value)
+        self.raw.pop()
     }
 
     /// Returns a reference to the oldest item without removing it, or `None` if the
@@ -601,13 +1048,7 @@ impl<T> Consumer<T> {
     /// ```
     #[inline]
     pub fn peek(&self) -> Option<&T> {
-        if self.cached_tail == self.head && self.shared.tail.load(Ordering::Acquire) == self.head {
-            return None;
-        }
-        // SAFETY: the slot at `head` is inside `head .. tail`, initialised and the
-        // consumer's; it stays so while `&self` is borrowed, since only `&mut self`
-        // methods move items out or release slots.
-        Some(unsafe { self.shared.buffer.get(self.head) })
+        self.raw.peek()
     }
 
     /// Copies as many of the oldest items as fit into the front of `dst`, removing
@@ -629,19 +1070,7 @@ impl<T> Consumer<T> {
     where
         T: Copy,
     {
-        let n = self.available(dst.len()).min(dst.len());
-        if n == 0 {
-            return 0;
-        }
-        let head = self.head;
-        // SAFETY: `n` items are available, so `head .. head + n` are initialised and
-        // the consumer's until released below; `T: Copy`, so copying out leaves
-        // nothing to drop.
-        let (first, second) = unsafe { self.shared.buffer.slices(head, n) };
-        dst[..first.len()].copy_from_slice(first);
-        dst[first.len()..n].copy_from_slice(second);
-        self.release(head.wrapping_add(n));
-        n
+        self.raw.pop_slice(dst)
     }
 
     /// Returns an iterator that pops the items available now (it does not wait for
@@ -660,8 +1089,7 @@ impl<T> Consumer<T> {
     /// ```
     #[inline]
     pub fn drain(&mut self) -> Drain<'_, T> {
-        let n = self.available(usize::MAX);
-        Drain::new(self, n)
+        self.raw.drain()
     }
 
     /// Grants zero-copy access to the `n` oldest items, which the returned chunk
@@ -685,11 +1113,7 @@ impl<T> Consumer<T> {
     /// ```
     #[inline]
     pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, T>, ChunkError> {
-        let available = self.available(n);
-        if available < n {
-            return Err(ChunkError::TooFewSlots(available));
-        }
-        Ok(ReadChunk::new(self, n))
+        self.raw.read_chunk(n)
     }
 
     /// The exact number of items the ring holds when full.
@@ -702,7 +1126,7 @@ impl<T> Consumer<T> {
     /// ```
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.shared.capacity
+        self.raw.capacity()
     }
 
     /// The number of items in the ring, as seen by the consumer: a snapshot that the
@@ -717,13 +1141,7 @@ impl<T> Consumer<T> {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        let len = self
-            .shared
-            .tail
-            .load(Ordering::Acquire)
-            .wrapping_sub(self.head);
-        debug_assert!(len <= self.shared.capacity);
-        len
+        self.raw.len()
     }
 
     /// Whether the ring holds no items (a snapshot from the consumer's side).
@@ -738,7 +1156,7 @@ impl<T> Consumer<T> {
     /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.raw.is_empty()
     }
 
     /// Whether the ring holds `capacity` items (a snapshot from the consumer's side).
@@ -752,7 +1170,7 @@ impl<T> Consumer<T> {
     /// ```
     #[inline]
     pub fn is_full(&self) -> bool {
-        self.len() == self.capacity()
+        self.raw.is_full()
     }
 
     /// Whether the [`Producer`] has been dropped. Once this returns true, every item
@@ -770,24 +1188,17 @@ impl<T> Consumer<T> {
     /// ```
     #[inline]
     pub fn is_abandoned(&self) -> bool {
-        self.shared.abandoned.load(Ordering::Acquire)
+        self.raw.is_abandoned()
     }
 }
 
-impl<T> Drop for Consumer<T> {
+impl<T, S> Drop for Consumer<T, S> {
     fn drop(&mut self) {
-        // A forgotten `Drain` may have moved items out without releasing their slots:
-        // publish the consumer's own counter so the final drop does not drop them again.
-        // (Stored unconditionally: when nothing is pending it rewrites the same value,
-        // which is simpler than tracking whether `released` lags.)
-        self.shared.head.store(self.head, Ordering::Release);
-        self.shared.abandoned.store(true, Ordering::Release);
-        // A producer asleep waiting for room must wake to see it never gets any.
-        self.shared.waiters.slots_freed();
+        self.raw.abandon();
     }
 }
 
-impl<T> fmt::Debug for Consumer<T> {
+impl<T, S> fmt::Debug for Consumer<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Consumer")
             .field("capacity", &self.capacity())

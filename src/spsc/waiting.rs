@@ -10,16 +10,16 @@ use core::{
 };
 use std::time::{Duration, Instant};
 
-use super::{Consumer, Producer, Shared};
+use super::{Consumer, Producer, RawConsumer, RawProducer};
 use crate::wait::{self, Awaited, Waiters};
 use crate::{Disconnected, PopTimeoutError, PushTimeoutError, WaitStrategy};
 
-fn waiters_of_producer<T>(p: &Producer<T>) -> &Waiters {
-    &p.shared.waiters
+fn waiters_of_producer<T>(p: &RawProducer<T>) -> &Waiters {
+    &p.header().waiters
 }
 
-fn waiters_of_consumer<T>(c: &Consumer<T>) -> &Waiters {
-    &c.shared.waiters
+fn waiters_of_consumer<T>(c: &RawConsumer<T>) -> &Waiters {
+    &c.header().waiters
 }
 
 /// A deadline `timeout` from now; `None` (wait forever) if that overflows `Instant`.
@@ -27,14 +27,7 @@ fn deadline(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
-impl<T> Shared<T> {
-    /// The strategy the ring was built with.
-    fn wait_strategy(&self) -> WaitStrategy {
-        self.waiters.strategy()
-    }
-}
-
-impl<T> Producer<T> {
+impl<T> RawProducer<T> {
     /// One attempt of a waiting push: `Some(Ok)` if pushed, `Some(Err(value))` if the
     /// consumer is gone, `None` (value back in `value`) if the ring is full.
     fn attempt_push(&mut self, value: &mut Option<T>) -> Option<Result<(), T>> {
@@ -53,7 +46,9 @@ impl<T> Producer<T> {
             }
         }
     }
+}
 
+impl<T, S> Producer<T, S> {
     /// Appends `value`, waiting for a free slot as the ring's [`WaitStrategy`] says.
     ///
     /// # Errors
@@ -76,9 +71,13 @@ impl<T> Producer<T> {
     /// ```
     pub fn push_blocking(&mut self, value: T) -> Result<(), Disconnected<T>> {
         let mut value = Some(value);
-        let done = wait::block(self, waiters_of_producer, Awaited::Slot, None, |p| {
-            p.attempt_push(&mut value)
-        });
+        let done = wait::block(
+            &mut self.raw,
+            waiters_of_producer,
+            Awaited::Slot,
+            None,
+            |p| p.attempt_push(&mut value),
+        );
         done.expect("waits without a deadline")
             .map_err(Disconnected)
     }
@@ -106,7 +105,7 @@ impl<T> Producer<T> {
     pub fn push_timeout(&mut self, value: T, timeout: Duration) -> Result<(), PushTimeoutError<T>> {
         let mut value = Some(value);
         let done = wait::block(
-            self,
+            &mut self.raw,
             waiters_of_producer,
             Awaited::Slot,
             deadline(timeout),
@@ -173,7 +172,7 @@ impl<T> Producer<T> {
     /// ```
     pub fn push_async(&mut self, value: T) -> PushFuture<'_, T> {
         PushFuture {
-            producer: self,
+            producer: &mut self.raw,
             value: Some(value),
         }
     }
@@ -187,11 +186,11 @@ impl<T> Producer<T> {
     /// assert_eq!(tx.wait_strategy(), ringway::WaitStrategy::NON_BLOCKING);
     /// ```
     pub fn wait_strategy(&self) -> WaitStrategy {
-        self.shared.wait_strategy()
+        waiters_of_producer(&self.raw).strategy()
     }
 }
 
-impl<T> Consumer<T> {
+impl<T> RawConsumer<T> {
     /// One attempt of a waiting pop: `Some(Ok(item))`, `Some(Err(Disconnected(())))`
     /// once the producer is gone and everything it pushed has been popped, or `None`.
     fn attempt_pop(&mut self) -> Option<Result<T, Disconnected>> {
@@ -205,7 +204,9 @@ impl<T> Consumer<T> {
         }
         None
     }
+}
 
+impl<T, S> Consumer<T, S> {
     /// Removes and returns the oldest item, waiting for one as the ring's
     /// [`WaitStrategy`] says.
     ///
@@ -230,11 +231,11 @@ impl<T> Consumer<T> {
     /// ```
     pub fn pop_blocking(&mut self) -> Result<T, Disconnected> {
         wait::block(
-            self,
+            &mut self.raw,
             waiters_of_consumer,
             Awaited::Item,
             None,
-            Self::attempt_pop,
+            RawConsumer::attempt_pop,
         )
         .expect("waits without a deadline")
     }
@@ -262,11 +263,11 @@ impl<T> Consumer<T> {
     /// ```
     pub fn pop_timeout(&mut self, timeout: Duration) -> Result<T, PopTimeoutError> {
         match wait::block(
-            self,
+            &mut self.raw,
             waiters_of_consumer,
             Awaited::Item,
             deadline(timeout),
-            Self::attempt_pop,
+            RawConsumer::attempt_pop,
         ) {
             Some(Ok(v)) => Ok(v),
             Some(Err(Disconnected(()))) => Err(PopTimeoutError::Disconnected),
@@ -311,7 +312,9 @@ impl<T> Consumer<T> {
     /// assert_eq!(block_on(rx.pop_async()), Err(ringway::Disconnected(())));
     /// ```
     pub fn pop_async(&mut self) -> PopFuture<'_, T> {
-        PopFuture { consumer: self }
+        PopFuture {
+            consumer: &mut self.raw,
+        }
     }
 
     /// The [`WaitStrategy`] the ring was built with.
@@ -325,7 +328,7 @@ impl<T> Consumer<T> {
     /// assert_eq!(rx.wait_strategy(), WaitStrategy::BusySpin);
     /// ```
     pub fn wait_strategy(&self) -> WaitStrategy {
-        self.shared.wait_strategy()
+        waiters_of_consumer(&self.raw).strategy()
     }
 }
 
@@ -333,7 +336,7 @@ impl<T> Consumer<T> {
 /// The future of [`Producer::push_async`].
 #[must_use = "futures do nothing unless polled"]
 pub struct PushFuture<'a, T> {
-    producer: &'a mut Producer<T>,
+    producer: &'a mut RawProducer<T>,
     /// The value to push; `None` once pushed or handed back.
     value: Option<T>,
 }
@@ -370,7 +373,7 @@ impl<T> fmt::Debug for PushFuture<'_, T> {
 /// The future of [`Consumer::pop_async`].
 #[must_use = "futures do nothing unless polled"]
 pub struct PopFuture<'a, T> {
-    consumer: &'a mut Consumer<T>,
+    consumer: &'a mut RawConsumer<T>,
 }
 
 #[cfg(feature = "async")]
@@ -384,7 +387,7 @@ impl<T> Future for PopFuture<'_, T> {
             waiters_of_consumer,
             Awaited::Item,
             cx,
-            Consumer::attempt_pop,
+            RawConsumer::attempt_pop,
         )
     }
 }
