@@ -33,7 +33,11 @@ ORDERING = re.compile(r"Ordering::(Acquire|Release|AcqRel|SeqCst)\b")
 FENCE = re.compile(r"\bfence\((?:Ordering::)?\w+\);")
 
 # Which loom model binaries judge a source file; files not listed get all of them.
+# The first matching prefix wins, so the waiting files come before "src/spsc/".
 MODELS_FOR = {
+    "src/wait.rs": ["waiting"],
+    "src/spsc/waiting.rs": ["waiting"],
+    "src/mpmc/waiting.rs": ["waiting"],
     "src/spsc/": ["spsc"],
     "src/buffer.rs": ["spsc"],
     "src/mpmc.rs": ["mpmc"],
