@@ -9,10 +9,22 @@
 //! * A differential property test against a `VecDeque` model (single-threaded).
 //! * Drop accounting (after wraps, `force_push`, with ZSTs), constructor panics,
 //!   `Send`/`Sync` pins, and `len` bounds under concurrency.
+//! * The static queue's own API (`const` construction in a `static`, `Deref`).
+//!
+//! The tests listed in `storage_tests!` run their one body on both storages (see
+//! `tests/storage/mod.rs`): `Queue::new` and `StaticQueue`, which dereferences to a
+//! `Queue<T, Inline<T, N>>`; the bodies are generic over the storage. The heavy
+//! threaded ones run fewer items (and, under Miri, fewer configurations) on the
+//! static storage.
 //!
 //! Loop counts shrink under Miri; nothing here measures time.
 
+// Without `alloc` only the static variants run; the heap-only helpers go unused.
+#![cfg_attr(not(feature = "alloc"), allow(dead_code, unused_imports))]
+
 mod common;
+#[macro_use]
+mod storage;
 
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
@@ -22,9 +34,10 @@ use std::thread;
 
 use common::{DropTracker, Rng, Tracked, ZstDrop};
 use proptest::prelude::*;
-use ringway::mpmc::Queue;
+use ringway::mpmc::{Heap, Inline, Queue, StaticQueue, Storage as Slots};
 use ringway::PushError;
 use static_assertions::{assert_impl_all, assert_not_impl_any};
+use storage::Storage;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -49,27 +62,32 @@ impl Item {
     }
 }
 
-/// Capacities used by the threaded tests.
-fn stress_capacities() -> &'static [usize] {
+/// Capacities used by the threaded tests (under Miri, one for the static storage).
+fn stress_capacities(storage: Storage) -> &'static [usize] {
     if cfg!(miri) {
-        &[1, 3]
+        storage.heavy(&[1, 3], &[3])
     } else {
         &[1, 2, 3, 16]
     }
 }
 
 /// Items each producer pushes in the threaded tests.
-fn per_producer() -> usize {
+fn per_producer(storage: Storage) -> usize {
     if cfg!(miri) {
         6
     } else {
-        4_000
+        storage.heavy(4_000, 1_000)
     }
 }
 
-/// Thread counts for the P x C grid (the same under Miri: the item counts shrink).
-fn thread_counts() -> &'static [usize] {
-    &[1, 2, 3]
+/// Thread counts for the P x C grid (the same under Miri: the item counts shrink; the
+/// static storage's Miri runs leave out 3).
+fn thread_counts(storage: Storage) -> &'static [usize] {
+    if cfg!(miri) {
+        storage.heavy(&[1, 2, 3], &[1, 2])
+    } else {
+        &[1, 2, 3]
+    }
 }
 
 /// Checks that each consumer saw each producer's items in increasing `seq` order.
@@ -201,13 +219,24 @@ impl Progress {
 // 1. P x C stress with single operations
 // ---------------------------------------------------------------------------
 
-fn stress_single(producers: usize, consumers: usize, capacity: usize, n: usize) {
+fn stress_single(storage: Storage, producers: usize, consumers: usize, capacity: usize, n: usize) {
+    with_queue!(storage, Item, capacity, |q| stress_single_on(
+        q, producers, consumers, n
+    ));
+}
+
+fn stress_single_on<S: Slots<Item>>(
+    q: &Queue<Item, S>,
+    producers: usize,
+    consumers: usize,
+    n: usize,
+) {
+    let capacity = q.capacity();
     let what = &format!("stress_single P={producers} C={consumers} cap={capacity}");
-    let q = Queue::<Item>::new(capacity);
     let progress = Progress::new(producers, consumers, producers * n);
     let per_consumer: Vec<Vec<Item>> = thread::scope(|s| {
         for p in 0..producers {
-            let (q, progress) = (&q, &progress);
+            let progress = &progress;
             s.spawn(move || {
                 let _done = DoneOnDrop(&progress.producers_done);
                 for seq in 0..n {
@@ -227,7 +256,7 @@ fn stress_single(producers: usize, consumers: usize, capacity: usize, n: usize) 
         }
         let handles: Vec<_> = (0..consumers)
             .map(|_| {
-                let (q, progress) = (&q, &progress);
+                let progress = &progress;
                 s.spawn(move || {
                     let _done = DoneOnDrop(&progress.consumers_done);
                     let (mut idle, mut last) = (0, 0);
@@ -254,16 +283,17 @@ fn stress_single(producers: usize, consumers: usize, capacity: usize, n: usize) 
     check_exactly_once(what, per_consumer.into_iter().flatten(), producers, n);
 }
 
-#[test]
-fn stress_single_ops_grid() {
-    for &capacity in stress_capacities() {
-        for &p in thread_counts() {
-            for &c in thread_counts() {
-                stress_single(p, c, capacity, per_producer());
+fn stress_single_ops_grid(storage: Storage) {
+    for &capacity in stress_capacities(storage) {
+        for &p in thread_counts(storage) {
+            for &c in thread_counts(storage) {
+                stress_single(storage, p, c, capacity, per_producer(storage));
             }
         }
     }
 }
+
+storage_tests!(stress_single_ops_grid);
 
 // ---------------------------------------------------------------------------
 // 2. Single and slice operations mixed under contention
@@ -293,6 +323,7 @@ struct SliceCoverage {
 }
 
 fn stress_mixed(
+    storage: Storage,
     producers: usize,
     consumers: usize,
     capacity: usize,
@@ -300,12 +331,25 @@ fn stress_mixed(
     seed: u64,
     coverage: &SliceCoverage,
 ) {
+    with_queue!(storage, Item, capacity, |q| {
+        stress_mixed_on(q, producers, consumers, n, seed, coverage)
+    });
+}
+
+fn stress_mixed_on<S: Slots<Item>>(
+    q: &Queue<Item, S>,
+    producers: usize,
+    consumers: usize,
+    n: usize,
+    seed: u64,
+    coverage: &SliceCoverage,
+) {
+    let capacity = q.capacity();
     let what = &format!("stress_mixed P={producers} C={consumers} cap={capacity}");
-    let q = Queue::<Item>::new(capacity);
     let progress = Progress::new(producers, consumers, producers * n);
     let per_consumer: Vec<Vec<Item>> = thread::scope(|s| {
         for p in 0..producers {
-            let (q, progress) = (&q, &progress);
+            let progress = &progress;
             s.spawn(move || {
                 let _done = DoneOnDrop(&progress.producers_done);
                 let mut rng = Rng::new(seed ^ ((p as u64 + 1) * 0x1000));
@@ -342,7 +386,7 @@ fn stress_mixed(
         }
         let handles: Vec<_> = (0..consumers)
             .map(|c| {
-                let (q, progress) = (&q, &progress);
+                let progress = &progress;
                 s.spawn(move || {
                     let _done = DoneOnDrop(&progress.consumers_done);
                     let what = &format!("{what} consumer {c}");
@@ -391,14 +435,21 @@ fn stress_mixed(
     check_exactly_once(what, per_consumer.into_iter().flatten(), producers, n);
 }
 
-#[test]
-fn stress_mixed_slice_ops_grid() {
+fn stress_mixed_slice_ops_grid(storage: Storage) {
     let mut seed = 1;
-    for &capacity in stress_capacities() {
+    for &capacity in stress_capacities(storage) {
         let coverage = SliceCoverage::default();
-        for &p in thread_counts() {
-            for &c in thread_counts() {
-                stress_mixed(p, c, capacity, per_producer(), seed, &coverage);
+        for &p in thread_counts(storage) {
+            for &c in thread_counts(storage) {
+                stress_mixed(
+                    storage,
+                    p,
+                    c,
+                    capacity,
+                    per_producer(storage),
+                    seed,
+                    &coverage,
+                );
                 seed += 1;
             }
         }
@@ -418,64 +469,80 @@ fn stress_mixed_slice_ops_grid() {
     }
 }
 
+storage_tests!(stress_mixed_slice_ops_grid);
+
 /// Producers push only 4-item batches into a roomy queue (so batches really are
 /// pushed whole, concurrently); one consumer pops every position in order, so each
 /// batch must appear unbroken in what it sees. (A `push_slice` built from separate
 /// single claims interleaves here within a fraction of a second.)
-#[test]
-fn push_slice_batches_stay_contiguous() {
-    let n = if cfg!(miri) { 24 } else { 200_000 };
+fn push_slice_batches_stay_contiguous(storage: Storage) {
+    let n = if cfg!(miri) {
+        24
+    } else {
+        storage.heavy(200_000, 50_000)
+    };
     for producers in [2, 3] {
-        let what = &format!("push_slice_batches_stay_contiguous P={producers}");
-        let q = Queue::<Item>::new(64);
-        let progress = Progress::new(producers, 1, producers * n);
-        let seen = thread::scope(|s| {
-            for p in 0..producers {
-                let (q, progress) = (&q, &progress);
-                s.spawn(move || {
-                    let _done = DoneOnDrop(&progress.producers_done);
-                    let mut seq = 0;
-                    while seq < n {
-                        let len = 4.min(n - seq);
-                        let batch: Vec<Item> = (seq..seq + len)
-                            .map(|s| Item {
-                                producer: p,
-                                seq: s,
-                                batch_start: seq,
-                            })
-                            .collect();
-                        let pushed = q.push_slice(&batch);
-                        seq += pushed;
-                        if pushed == 0 {
-                            progress.producer_blocked(what);
-                        }
-                    }
-                });
-            }
-            let _done = DoneOnDrop(&progress.consumers_done);
-            let (mut idle, mut last) = (0, 0);
-            let mut seen = Vec::with_capacity(producers * n);
-            while progress.undelivered() {
-                match q.pop() {
-                    Some(item) => {
-                        seen.push(item);
-                        progress.delivered(1);
-                    }
-                    None => progress.consumer_idle(what, &mut idle, &mut last),
-                }
-            }
-            seen
-        });
-        check_pop_run(what, &seen);
-        check_per_producer_order(what, std::slice::from_ref(&seen));
-        check_exactly_once(what, seen, producers, n);
+        with_queue!(storage, Item, 64, |q| push_slice_batches_on(
+            q, producers, n
+        ));
     }
 }
 
+storage_tests!(push_slice_batches_stay_contiguous);
+
+fn push_slice_batches_on<S: Slots<Item>>(q: &Queue<Item, S>, producers: usize, n: usize) {
+    let what = &format!("push_slice_batches_stay_contiguous P={producers}");
+    let progress = Progress::new(producers, 1, producers * n);
+    let seen = thread::scope(|s| {
+        for p in 0..producers {
+            let progress = &progress;
+            s.spawn(move || {
+                let _done = DoneOnDrop(&progress.producers_done);
+                let mut seq = 0;
+                while seq < n {
+                    let len = 4.min(n - seq);
+                    let batch: Vec<Item> = (seq..seq + len)
+                        .map(|s| Item {
+                            producer: p,
+                            seq: s,
+                            batch_start: seq,
+                        })
+                        .collect();
+                    let pushed = q.push_slice(&batch);
+                    seq += pushed;
+                    if pushed == 0 {
+                        progress.producer_blocked(what);
+                    }
+                }
+            });
+        }
+        let _done = DoneOnDrop(&progress.consumers_done);
+        let (mut idle, mut last) = (0, 0);
+        let mut seen = Vec::with_capacity(producers * n);
+        while progress.undelivered() {
+            match q.pop() {
+                Some(item) => {
+                    seen.push(item);
+                    progress.delivered(1);
+                }
+                None => progress.consumer_idle(what, &mut idle, &mut last),
+            }
+        }
+        seen
+    });
+    check_pop_run(what, &seen);
+    check_per_producer_order(what, std::slice::from_ref(&seen));
+    check_exactly_once(what, seen, producers, n);
+}
+
 /// Single-threaded: a `pop_slice` sees each `push_slice` batch as a contiguous run.
-#[test]
-fn slices_are_contiguous_and_fifo_single_thread() {
-    let q = Queue::new(5);
+fn slices_are_contiguous_and_fifo_single_thread(storage: Storage) {
+    with_queue!(storage, i32, 5, |q| slices_contiguous_on(q));
+}
+
+storage_tests!(slices_are_contiguous_and_fifo_single_thread);
+
+fn slices_contiguous_on<S: Slots<i32>>(q: &Queue<i32, S>) {
     assert_eq!(q.push_slice(&[1, 2]), 2);
     assert_eq!(q.push(3), Ok(()));
     assert_eq!(q.push_slice(&[4, 5, 6, 7]), 2);
@@ -498,14 +565,31 @@ fn slices_are_contiguous_and_fifo_single_thread() {
 // 3. force_push under contention
 // ---------------------------------------------------------------------------
 
-fn stress_force_push(producers: usize, consumers: usize, capacity: usize, n: usize) {
+fn stress_force_push(
+    storage: Storage,
+    producers: usize,
+    consumers: usize,
+    capacity: usize,
+    n: usize,
+) {
+    with_queue!(storage, Item, capacity, |q| stress_force_push_on(
+        q, producers, consumers, n
+    ));
+}
+
+fn stress_force_push_on<S: Slots<Item>>(
+    q: &Queue<Item, S>,
+    producers: usize,
+    consumers: usize,
+    n: usize,
+) {
+    let capacity = q.capacity();
     let what = format!("stress_force_push P={producers} C={consumers} cap={capacity}");
-    let q = Queue::<Item>::new(capacity);
     let producers_done = AtomicUsize::new(0);
     let (displaced, popped): (Vec<Vec<Item>>, Vec<Vec<Item>>) = thread::scope(|s| {
         let prod: Vec<_> = (0..producers)
             .map(|p| {
-                let (q, done) = (&q, &producers_done);
+                let done = &producers_done;
                 s.spawn(move || {
                     let _done = DoneOnDrop(done);
                     let mut displaced = Vec::new();
@@ -525,7 +609,7 @@ fn stress_force_push(producers: usize, consumers: usize, capacity: usize, n: usi
             .collect();
         let cons: Vec<_> = (0..consumers)
             .map(|_| {
-                let (q, done) = (&q, &producers_done);
+                let done = &producers_done;
                 s.spawn(move || {
                     let mut seen = Vec::new();
                     // Bounded: producers finish in a bounded number of pushes.
@@ -582,39 +666,48 @@ fn stress_force_push(producers: usize, consumers: usize, capacity: usize, n: usi
     check_exactly_once(&what, all, producers, n);
 }
 
-#[test]
-fn stress_force_push_grid() {
-    for &capacity in stress_capacities() {
-        for &p in thread_counts() {
+fn stress_force_push_grid(storage: Storage) {
+    for &capacity in stress_capacities(storage) {
+        for &p in thread_counts(storage) {
             for c in [0, 1, 2] {
-                stress_force_push(p, c, capacity, per_producer());
+                stress_force_push(storage, p, c, capacity, per_producer(storage));
             }
         }
     }
 }
 
 /// Single-threaded `force_push` semantics, across laps and capacities.
-#[test]
-fn force_push_displaces_oldest() {
+fn force_push_displaces_oldest(storage: Storage) {
     for capacity in [1, 2, 3, 5, 8] {
-        let q = Queue::new(capacity);
-        for i in 0..capacity {
-            assert_eq!(q.force_push(i), None);
-        }
-        assert!(q.is_full());
-        for i in capacity..capacity * 5 + 2 {
-            assert_eq!(q.force_push(i), Some(i - capacity), "cap {capacity}");
-            assert_eq!(q.len(), capacity);
-        }
-        let top = capacity * 5 + 2;
-        for i in top - capacity..top {
-            assert_eq!(q.pop(), Some(i));
-        }
-        assert_eq!(q.pop(), None);
-        // After the displacements, plain pushes and pops still work.
-        assert_eq!(q.push(100), Ok(()));
-        assert_eq!(q.force_push(101).is_some(), capacity == 1);
+        with_queue!(
+            storage,
+            usize,
+            capacity,
+            |q| force_push_displaces_oldest_on(q)
+        );
     }
+}
+
+storage_tests!(stress_force_push_grid, force_push_displaces_oldest);
+
+fn force_push_displaces_oldest_on<S: Slots<usize>>(q: &Queue<usize, S>) {
+    let capacity = q.capacity();
+    for i in 0..capacity {
+        assert_eq!(q.force_push(i), None);
+    }
+    assert!(q.is_full());
+    for i in capacity..capacity * 5 + 2 {
+        assert_eq!(q.force_push(i), Some(i - capacity), "cap {capacity}");
+        assert_eq!(q.len(), capacity);
+    }
+    let top = capacity * 5 + 2;
+    for i in top - capacity..top {
+        assert_eq!(q.pop(), Some(i));
+    }
+    assert_eq!(q.pop(), None);
+    // After the displacements, plain pushes and pops still work.
+    assert_eq!(q.push(100), Ok(()));
+    assert_eq!(q.force_push(101).is_some(), capacity == 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -657,8 +750,8 @@ fn capacity_strategy() -> impl Strategy<Value = usize> {
 }
 
 /// Applies `op` to both the queue and the model and compares the results.
-fn apply(
-    q: &Queue<u32>,
+fn apply<S: Slots<u32>>(
+    q: &Queue<u32, S>,
     model: &mut VecDeque<u32>,
     capacity: usize,
     op: &Op,
@@ -717,11 +810,15 @@ fn apply(
     Ok(())
 }
 
-fn run_model(capacity: usize, ops: &[Op]) -> Result<(), String> {
-    let q = Queue::<u32>::new(capacity);
+fn run_model(storage: Storage, capacity: usize, ops: &[Op]) -> Result<(), String> {
+    with_queue!(storage, u32, capacity, |q| run_model_on(q, ops))
+}
+
+fn run_model_on<S: Slots<u32>>(q: &Queue<u32, S>, ops: &[Op]) -> Result<(), String> {
+    let capacity = q.capacity();
     let mut model = VecDeque::new();
     for (i, op) in ops.iter().enumerate() {
-        apply(&q, &mut model, capacity, op).map_err(|e| format!("op #{i}, cap {capacity}: {e}"))?;
+        apply(q, &mut model, capacity, op).map_err(|e| format!("op #{i}, cap {capacity}: {e}"))?;
     }
     // Final drain matches the model.
     let mut rest = Vec::new();
@@ -738,6 +835,7 @@ fn run_model(capacity: usize, ops: &[Op]) -> Result<(), String> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
+    #[cfg(feature = "alloc")]
     #[test]
     #[cfg_attr(miri, ignore)]
     fn differential_vs_vecdeque(
@@ -745,7 +843,19 @@ proptest! {
             (Just(cap), prop::collection::vec(op_strategy(cap), 0..400))
         })
     ) {
-        if let Err(e) = run_model(capacity, &ops) {
+        if let Err(e) = run_model(Storage::Heap, capacity, &ops) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn differential_vs_vecdeque_static(
+        (capacity, ops) in prop::sample::select(storage::STATIC_QUEUE_CAPS).prop_flat_map(|cap| {
+            (Just(cap), prop::collection::vec(op_strategy(cap), 0..400))
+        })
+    ) {
+        if let Err(e) = run_model(Storage::Static, capacity, &ops) {
             prop_assert!(false, "{}", e);
         }
     }
@@ -753,13 +863,24 @@ proptest! {
 
 /// A long deterministic differential run (many laps for every capacity), which also
 /// runs under Miri in a shortened form.
-#[test]
-fn differential_many_laps_deterministic() {
+fn differential_many_laps_deterministic(storage: Storage) {
     let steps = if cfg!(miri) { 300 } else { 40_000 };
     let caps: Vec<usize> = if cfg!(miri) {
         vec![1, 2, 3, 4, 5, 7, 8, 9]
     } else {
         (1..=17).chain([31, 32, 33, 100, 1000]).collect()
+    };
+    // On the static storage: the capacities the test harness instantiates (under Miri,
+    // every other one).
+    let caps: Vec<usize> = match storage {
+        Storage::Heap => caps,
+        Storage::Static => caps
+            .into_iter()
+            .filter(|c| storage::STATIC_QUEUE_CAPS.contains(c))
+            .enumerate()
+            .filter(|(i, _)| !cfg!(miri) || i % 2 == 0)
+            .map(|(_, c)| c)
+            .collect(),
     };
     for capacity in caps {
         let mut rng = Rng::new(capacity as u64 * 7919);
@@ -779,9 +900,11 @@ fn differential_many_laps_deterministic() {
                 }
             })
             .collect();
-        run_model(capacity, &ops).unwrap();
+        run_model(storage, capacity, &ops).unwrap();
     }
 }
+
+storage_tests!(differential_many_laps_deterministic);
 
 // ---------------------------------------------------------------------------
 // 5. Drop accounting
@@ -789,10 +912,9 @@ fn differential_many_laps_deterministic() {
 
 /// Items left in the queue are dropped exactly once when it is dropped, after any
 /// number of wraps, pops and displacements.
-#[test]
-fn drop_leftovers_exactly_once() {
+fn drop_leftovers_exactly_once(storage: Storage) {
     let caps: &[usize] = if cfg!(miri) {
-        &[1, 2, 3, 5]
+        storage.heavy(&[1, 2, 3, 5], &[2, 3])
     } else {
         &[1, 2, 3, 4, 5, 7, 8, 16, 17]
     };
@@ -800,117 +922,144 @@ fn drop_leftovers_exactly_once() {
         for fill in 0..=capacity {
             for laps in [0, 1, 3] {
                 let tracker = DropTracker::new();
-                {
-                    let q = Queue::new(capacity);
-                    // Advance `laps` laps plus a partial one so head/tail are at every offset.
-                    for _ in 0..laps * capacity + fill / 2 + 1 {
-                        q.push(tracker.item()).unwrap();
-                        drop(q.pop().unwrap());
-                    }
-                    for _ in 0..fill {
-                        q.push(tracker.item()).unwrap();
-                    }
-                    assert_eq!(q.len(), fill);
-                    // A refused push hands the item back; dropping it here is its one drop.
-                    if fill == capacity {
-                        let err = q.push(tracker.item()).unwrap_err();
-                        drop(err.into_inner());
-                        // Displace a few (they drop here, in the test).
-                        for _ in 0..capacity + 1 {
-                            let old = q.force_push(tracker.item()).expect("full queue");
-                            assert!(tracker.drops_of(old.id()) == 0);
-                        }
-                    }
-                    tracker.assert_no_double_drop();
-                    let live = tracker.live();
-                    assert_eq!(
-                        live, fill,
-                        "cap {capacity} fill {fill}: live items before drop"
-                    );
-                }
+                with_queue!(storage, Tracked<'_>, capacity, |q| {
+                    drop_leftovers_on(q, &tracker, fill, laps)
+                });
                 tracker.assert_all_dropped_once();
             }
         }
     }
 }
 
+storage_tests!(drop_leftovers_exactly_once);
+
+fn drop_leftovers_on<'t, S: Slots<Tracked<'t>>>(
+    q: &Queue<Tracked<'t>, S>,
+    tracker: &'t DropTracker,
+    fill: usize,
+    laps: usize,
+) {
+    let capacity = q.capacity();
+    // Advance `laps` laps plus a partial one so head/tail are at every offset.
+    for _ in 0..laps * capacity + fill / 2 + 1 {
+        q.push(tracker.item()).unwrap();
+        drop(q.pop().unwrap());
+    }
+    for _ in 0..fill {
+        q.push(tracker.item()).unwrap();
+    }
+    assert_eq!(q.len(), fill);
+    // A refused push hands the item back; dropping it here is its one drop.
+    if fill == capacity {
+        let err = q.push(tracker.item()).unwrap_err();
+        drop(err.into_inner());
+        // Displace a few (they drop here, in the test).
+        for _ in 0..capacity + 1 {
+            let old = q.force_push(tracker.item()).expect("full queue");
+            assert!(tracker.drops_of(old.id()) == 0);
+        }
+    }
+    tracker.assert_no_double_drop();
+    let live = tracker.live();
+    assert_eq!(
+        live, fill,
+        "cap {capacity} fill {fill}: live items before drop"
+    );
+}
+
 /// A concurrent mix of pushes, force_pushes and pops with drop-tracked items, then the
 /// queue is dropped with items left in it: every item is dropped exactly once.
-#[test]
-fn drop_after_concurrent_use() {
+fn drop_after_concurrent_use(storage: Storage) {
     let n = if cfg!(miri) { 10 } else { 2_000 };
-    for &capacity in stress_capacities() {
+    for &capacity in stress_capacities(storage) {
         let tracker = DropTracker::new();
         // Create all items up front so threads need not share the tracker's counter.
-        let mut batches: Vec<Vec<Tracked<'_>>> = (0..3)
+        let batches: Vec<Vec<Tracked<'_>>> = (0..3)
             .map(|_| (0..n).map(|_| tracker.item()).collect())
             .collect();
-        {
-            let q = Queue::new(capacity);
-            thread::scope(|s| {
-                for (p, batch) in batches.drain(..).enumerate() {
-                    let q = &q;
-                    s.spawn(move || {
-                        for item in batch {
-                            if p == 0 {
-                                drop(q.force_push(item));
-                            } else if let Err(e) = q.push(item) {
-                                drop(e.into_inner());
-                            }
-                        }
-                    });
-                }
-                let q = &q;
-                s.spawn(move || {
-                    for _ in 0..n / 2 {
-                        drop(q.pop());
-                    }
-                });
-            });
-            // Leave at least one item (most runs leave more) for the queue's drop.
-            drop(q.force_push(tracker.item()));
-            tracker.assert_no_double_drop();
-            assert!(tracker.live() <= capacity);
-            assert_eq!(tracker.live(), q.len(), "cap {capacity}: live items vs len");
-        }
+        with_queue!(storage, Tracked<'_>, capacity, |q| {
+            drop_after_concurrent_use_on(q, &tracker, batches, n)
+        });
         tracker.assert_all_dropped_once();
     }
 }
 
-#[test]
-fn zst_without_drop() {
-    for capacity in [1, 2, 3, 16] {
-        let q = Queue::<()>::new(capacity);
-        for round in 0..5 {
-            for i in 0..capacity {
-                assert_eq!(q.len(), i, "round {round}");
-                q.push(()).unwrap();
-            }
-            assert!(q.is_full());
-            assert_eq!(q.push(()), Err(PushError::Full(())));
-            assert_eq!(q.force_push(()), Some(()));
-            assert_eq!(q.push_slice(&[(), ()]), 0);
-            let mut out = [(); 3];
-            let got = q.pop_slice(&mut out);
-            assert_eq!(got, capacity.min(3));
-            for _ in got..capacity {
-                assert_eq!(q.pop(), Some(()));
-            }
-            assert_eq!(q.pop(), None);
-            assert!(q.is_empty());
-            assert_eq!(q.push_slice(&[(); 20]), capacity);
-            while q.pop().is_some() {}
+storage_tests!(drop_after_concurrent_use);
+
+fn drop_after_concurrent_use_on<'t, S: Slots<Tracked<'t>>>(
+    q: &Queue<Tracked<'t>, S>,
+    tracker: &'t DropTracker,
+    mut batches: Vec<Vec<Tracked<'t>>>,
+    n: usize,
+) {
+    let capacity = q.capacity();
+    thread::scope(|s| {
+        for (p, batch) in batches.drain(..).enumerate() {
+            s.spawn(move || {
+                for item in batch {
+                    if p == 0 {
+                        drop(q.force_push(item));
+                    } else if let Err(e) = q.push(item) {
+                        drop(e.into_inner());
+                    }
+                }
+            });
         }
+        s.spawn(move || {
+            for _ in 0..n / 2 {
+                drop(q.pop());
+            }
+        });
+    });
+    // Leave at least one item (most runs leave more) for the queue's drop.
+    drop(q.force_push(tracker.item()));
+    tracker.assert_no_double_drop();
+    assert!(tracker.live() <= capacity);
+    assert_eq!(tracker.live(), q.len(), "cap {capacity}: live items vs len");
+}
+
+fn zst_without_drop(storage: Storage) {
+    for capacity in [1, 2, 3, 16] {
+        with_queue!(storage, (), capacity, |q| zst_without_drop_on(q));
     }
 }
 
-#[test]
-fn zst_with_drop() {
-    const TAG: usize = 3;
+fn zst_without_drop_on<S: Slots<()>>(q: &Queue<(), S>) {
+    let capacity = q.capacity();
+    for round in 0..5 {
+        for i in 0..capacity {
+            assert_eq!(q.len(), i, "round {round}");
+            q.push(()).unwrap();
+        }
+        assert!(q.is_full());
+        assert_eq!(q.push(()), Err(PushError::Full(())));
+        assert_eq!(q.force_push(()), Some(()));
+        assert_eq!(q.push_slice(&[(), ()]), 0);
+        let mut out = [(); 3];
+        let got = q.pop_slice(&mut out);
+        assert_eq!(got, capacity.min(3));
+        for _ in got..capacity {
+            assert_eq!(q.pop(), Some(()));
+        }
+        assert_eq!(q.pop(), None);
+        assert!(q.is_empty());
+        assert_eq!(q.push_slice(&[(); 20]), capacity);
+        while q.pop().is_some() {}
+    }
+}
+
+fn zst_with_drop(storage: Storage) {
+    // One drop counter per storage: the two variants run in parallel.
+    match storage {
+        Storage::Heap => zst_with_drop_with::<3>(storage),
+        Storage::Static => zst_with_drop_with::<5>(storage),
+    }
+}
+
+fn zst_with_drop_with<const TAG: usize>(storage: Storage) {
     let before = ZstDrop::<TAG>::drops();
     let mut expected = 0;
-    {
-        let q = Queue::<ZstDrop<TAG>>::new(3);
+    with_queue!(storage, ZstDrop<TAG>, 3, |q| {
         for _ in 0..7 {
             q.push(ZstDrop).unwrap();
             drop(q.pop().unwrap());
@@ -927,22 +1076,41 @@ fn zst_with_drop() {
         expected += 1;
         assert_eq!(ZstDrop::<TAG>::drops() - before, expected);
         assert_eq!(q.len(), 3);
-    }
+    });
     expected += 3; // the three left in the queue
     assert_eq!(ZstDrop::<TAG>::drops() - before, expected);
 }
 
 /// Threaded ZST-with-Drop: popped + left-over drops add up exactly.
-#[test]
-fn zst_with_drop_concurrent() {
-    const TAG: usize = 4;
+fn zst_with_drop_concurrent(storage: Storage) {
+    match storage {
+        Storage::Heap => zst_with_drop_concurrent_with::<4>(storage),
+        Storage::Static => zst_with_drop_concurrent_with::<6>(storage),
+    }
+}
+
+storage_tests!(zst_without_drop, zst_with_drop, zst_with_drop_concurrent);
+
+fn zst_with_drop_concurrent_with<const TAG: usize>(storage: Storage) {
     let n = if cfg!(miri) { 20 } else { 5_000 };
     let before = ZstDrop::<TAG>::drops();
-    let q = Queue::<ZstDrop<TAG>>::new(2);
+    let (left, pushed) = with_queue!(storage, ZstDrop<TAG>, 2, |q| {
+        zst_with_drop_concurrent_on(q, n)
+    });
+    assert!(left <= 2 && pushed >= left);
+    // Refused pushes and pops dropped theirs on the threads, the queue the rest.
+    assert_eq!(ZstDrop::<TAG>::drops() - before, 2 * n);
+}
+
+/// Runs the threads; returns (items left, items pushed).
+fn zst_with_drop_concurrent_on<const TAG: usize, S: Slots<ZstDrop<TAG>>>(
+    q: &Queue<ZstDrop<TAG>, S>,
+    n: usize,
+) -> (usize, usize) {
     let pushed = AtomicUsize::new(0);
     thread::scope(|s| {
         for _ in 0..2 {
-            let (q, pushed) = (&q, &pushed);
+            let pushed = &pushed;
             s.spawn(move || {
                 for _ in 0..n {
                     if q.push(ZstDrop).is_ok() {
@@ -958,42 +1126,42 @@ fn zst_with_drop_concurrent() {
             }
         });
     });
-    let left = q.len();
-    assert!(left <= 2 && pushed.load(Ordering::Relaxed) >= left);
-    let popped_or_refused = ZstDrop::<TAG>::drops() - before;
-    assert_eq!(popped_or_refused + left, 2 * n);
-    drop(q);
-    assert_eq!(ZstDrop::<TAG>::drops() - before, 2 * n);
+    (q.len(), pushed.into_inner())
 }
 
 // ---------------------------------------------------------------------------
 // 6. Constructor panics
 // ---------------------------------------------------------------------------
 
+#[cfg(feature = "alloc")]
 #[test]
 #[should_panic(expected = "capacity")]
 fn capacity_zero_panics() {
     let _ = Queue::<u64>::new(0);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 #[should_panic(expected = "capacity")]
 fn capacity_zero_panics_zst() {
     let _ = Queue::<()>::new(0);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 #[should_panic(expected = "capacity overflow")]
 fn capacity_usize_max_panics() {
     let _ = Queue::<u64>::new(usize::MAX);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 #[should_panic(expected = "capacity overflow")]
 fn capacity_usize_max_panics_zst() {
     let _ = Queue::<()>::new(usize::MAX);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 #[should_panic(expected = "capacity overflow")]
 fn capacity_above_isize_max_bytes_panics() {
@@ -1002,6 +1170,7 @@ fn capacity_above_isize_max_bytes_panics() {
     let _ = Queue::<u64>::new(1 << 60);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 #[should_panic(expected = "capacity overflow")]
 fn capacity_half_usize_panics() {
@@ -1023,16 +1192,29 @@ assert_not_impl_any!(Queue<*const u8>: Send, Sync);
 // `MutexGuard` is Sync but not Send: the queue is neither.
 assert_not_impl_any!(Queue<std::sync::MutexGuard<'static, u8>>: Send, Sync);
 assert_impl_all!(PushError<Rc<u8>>: std::fmt::Debug);
+// The same for the static queue, and the queue it dereferences to.
+assert_impl_all!(StaticQueue<u8, 4>: Send, Sync, std::fmt::Debug);
+assert_impl_all!(StaticQueue<Cell<u8>, 4>: Send, Sync);
+assert_impl_all!(Queue<u8, Inline<u8, 4>>: Send, Sync, std::fmt::Debug);
+assert_not_impl_any!(StaticQueue<Rc<u8>, 4>: Send, Sync);
+assert_not_impl_any!(StaticQueue<std::sync::MutexGuard<'static, u8>, 4>: Send, Sync);
+assert_not_impl_any!(Queue<Rc<u8>, Inline<Rc<u8>, 4>>: Send, Sync);
+// `Queue<T>` is `Queue<T, Heap<T>>`.
+assert_impl_all!(Queue<u8, Heap<u8>>: Send, Sync);
+
+/// Neither `Debug` nor anything else.
+struct Opaque;
 
 /// `Debug` needs no `T: Debug`.
-#[test]
-fn debug_without_t_debug() {
-    struct Opaque;
-    let q = Queue::new(2);
-    q.push(Opaque).unwrap();
-    let s = format!("{q:?}");
-    assert!(s.contains("capacity: 2") && s.contains("len: 1"), "{s}");
+fn debug_without_t_debug(storage: Storage) {
+    with_queue!(storage, Opaque, 2, |q| {
+        assert!(q.push(Opaque).is_ok());
+        let s = format!("{q:?}");
+        assert!(s.contains("capacity: 2") && s.contains("len: 1"), "{s}");
+    });
 }
+
+storage_tests!(debug_without_t_debug);
 
 // ---------------------------------------------------------------------------
 // 8. len under concurrency
@@ -1040,92 +1222,110 @@ fn debug_without_t_debug() {
 
 /// While producers (push / force_push / push_slice) and consumers (pop / pop_slice)
 /// run, a poller never sees `len() > capacity` nor inconsistent `is_empty`/`is_full`.
-#[test]
-fn len_bounded_under_concurrency() {
-    let n = if cfg!(miri) { 30 } else { 20_000 };
-    for &capacity in stress_capacities() {
-        let q = Queue::<Item>::new(capacity);
-        let stop = AtomicBool::new(false);
-        let polled = AtomicBool::new(false);
-        let max_seen = AtomicUsize::new(0);
-        thread::scope(|s| {
-            let poller = {
-                let (q, stop, max_seen, polled) = (&q, &stop, &max_seen, &polled);
+fn len_bounded_under_concurrency(storage: Storage) {
+    let n = if cfg!(miri) {
+        30
+    } else {
+        storage.heavy(20_000, 5_000)
+    };
+    for &capacity in stress_capacities(storage) {
+        with_queue!(storage, Item, capacity, |q| len_bounded_on(q, n));
+    }
+}
+
+storage_tests!(len_bounded_under_concurrency);
+
+fn len_bounded_on<S: Slots<Item>>(q: &Queue<Item, S>, n: usize) {
+    let capacity = q.capacity();
+    let stop = AtomicBool::new(false);
+    let polled = AtomicBool::new(false);
+    let max_seen = AtomicUsize::new(0);
+    thread::scope(|s| {
+        let poller = {
+            let (stop, max_seen, polled) = (&stop, &max_seen, &polled);
+            s.spawn(move || {
+                let mut polls = 0u64;
+                loop {
+                    let len = q.len();
+                    assert!(len <= capacity, "len {len} > capacity {capacity}");
+                    max_seen.fetch_max(len, Ordering::Relaxed);
+                    if q.is_full() {
+                        // snapshot may change, but is_full never claims more than capacity
+                        assert!(q.len() <= capacity);
+                    }
+                    polls += 1;
+                    polled.store(true, Ordering::Release);
+                    if stop.load(Ordering::Acquire) {
+                        break;
+                    }
+                    if cfg!(miri) {
+                        thread::yield_now();
+                    }
+                }
+                polls
+            })
+        };
+        let workers: Vec<_> = (0..3)
+            .map(|t| {
+                let polled = &polled;
                 s.spawn(move || {
-                    let mut polls = 0u64;
-                    loop {
+                    // Start once the poller runs, so it overlaps with the work.
+                    while !polled.load(Ordering::Acquire) {
+                        thread::yield_now();
+                    }
+                    let mut rng = Rng::new(t as u64 + 99);
+                    let mut buf = vec![Item::default(); capacity + 1];
+                    for i in 0..n {
+                        match rng.below(6) {
+                            0 => drop(q.push(Item::new(t, i))),
+                            1 => drop(q.force_push(Item::new(t, i))),
+                            2 => {
+                                let len = rng.range(1, capacity + 1);
+                                buf[..len].fill(Item::new(t, i));
+                                q.push_slice(&buf[..len]);
+                            }
+                            3 | 4 => drop(q.pop()),
+                            _ => {
+                                let len = rng.range(1, capacity + 1);
+                                q.pop_slice(&mut buf[..len]);
+                            }
+                        }
                         let len = q.len();
                         assert!(len <= capacity, "len {len} > capacity {capacity}");
-                        max_seen.fetch_max(len, Ordering::Relaxed);
-                        if q.is_full() {
-                            // snapshot may change, but is_full never claims more than capacity
-                            assert!(q.len() <= capacity);
-                        }
-                        polls += 1;
-                        polled.store(true, Ordering::Release);
-                        if stop.load(Ordering::Acquire) {
-                            break;
-                        }
-                        if cfg!(miri) {
-                            thread::yield_now();
-                        }
                     }
-                    polls
                 })
-            };
-            let workers: Vec<_> = (0..3)
-                .map(|t| {
-                    let (q, polled) = (&q, &polled);
-                    s.spawn(move || {
-                        // Start once the poller runs, so it overlaps with the work.
-                        while !polled.load(Ordering::Acquire) {
-                            thread::yield_now();
-                        }
-                        let mut rng = Rng::new(t as u64 + 99);
-                        let mut buf = vec![Item::default(); capacity + 1];
-                        for i in 0..n {
-                            match rng.below(6) {
-                                0 => drop(q.push(Item::new(t, i))),
-                                1 => drop(q.force_push(Item::new(t, i))),
-                                2 => {
-                                    let len = rng.range(1, capacity + 1);
-                                    buf[..len].fill(Item::new(t, i));
-                                    q.push_slice(&buf[..len]);
-                                }
-                                3 | 4 => drop(q.pop()),
-                                _ => {
-                                    let len = rng.range(1, capacity + 1);
-                                    q.pop_slice(&mut buf[..len]);
-                                }
-                            }
-                            let len = q.len();
-                            assert!(len <= capacity, "len {len} > capacity {capacity}");
-                        }
-                    })
-                })
-                .collect();
-            let results: Vec<_> = workers.into_iter().map(|w| w.join()).collect();
-            // Stop the poller before propagating a worker's panic, or the scope hangs.
-            stop.store(true, Ordering::Release);
-            let polls = poller.join().unwrap();
-            for r in results {
-                r.unwrap();
-            }
-            assert!(polls > 0);
-        });
-        assert!(q.len() <= capacity);
-    }
+            })
+            .collect();
+        let results: Vec<_> = workers.into_iter().map(|w| w.join()).collect();
+        // Stop the poller before propagating a worker's panic, or the scope hangs.
+        stop.store(true, Ordering::Release);
+        let polls = poller.join().unwrap();
+        for r in results {
+            r.unwrap();
+        }
+        assert!(polls > 0);
+    });
+    assert!(q.len() <= capacity);
 }
 
 /// With only producers running, a single observer never sees `len` go down; with
 /// only consumers running, never up (head and tail only advance).
-#[test]
-fn len_monotone_one_sided() {
-    let per = if cfg!(miri) { 8 } else { 3_000 };
-    let capacity = 3 * per;
-    let q = Queue::<usize>::new(capacity);
+fn len_monotone_one_sided(storage: Storage) {
+    // The static queue: 3 * 8 slots.
+    let per = if cfg!(miri) {
+        8
+    } else {
+        storage.heavy(3_000, 8)
+    };
+    with_queue!(storage, usize, 3 * per, |q| len_monotone_on(q, per));
+}
+
+storage_tests!(len_monotone_one_sided);
+
+fn len_monotone_on<S: Slots<usize>>(q: &Queue<usize, S>, per: usize) {
+    let capacity = q.capacity();
     let done = AtomicUsize::new(0);
-    let check = |q: &Queue<usize>, done: &AtomicUsize, up: bool| {
+    let check = |q: &Queue<usize, S>, done: &AtomicUsize, up: bool| {
         let mut last = q.len();
         while done.load(Ordering::Acquire) < 3 {
             let len = q.len();
@@ -1149,7 +1349,7 @@ fn len_monotone_one_sided() {
     };
     thread::scope(|s| {
         for t in 0..3 {
-            let (q, done) = (&q, &done);
+            let done = &done;
             s.spawn(move || {
                 let _done = DoneOnDrop(done);
                 for i in 0..per {
@@ -1161,14 +1361,14 @@ fn len_monotone_one_sided() {
                 }
             });
         }
-        check(&q, &done, true);
+        check(q, &done, true);
     });
     assert_eq!(q.len(), capacity);
     assert!(q.is_full());
     done.store(0, Ordering::Release);
     thread::scope(|s| {
         for t in 0..3 {
-            let (q, done) = (&q, &done);
+            let done = &done;
             s.spawn(move || {
                 let _done = DoneOnDrop(done);
                 let mut buf = [0; 2];
@@ -1182,7 +1382,7 @@ fn len_monotone_one_sided() {
                 }
             });
         }
-        check(&q, &done, false);
+        check(q, &done, false);
     });
     assert!(q.is_empty());
 }
@@ -1191,61 +1391,72 @@ fn len_monotone_one_sided() {
 /// one item, then pushes one back), it stays within `capacity - workers ..= capacity`;
 /// kept nearly empty (push one, then pop one), within `0 ..= workers`. A `len` built
 /// from a stale `head` and a fresh `tail` would show the wrap-around as a wrong count.
-#[test]
-fn len_is_a_consistent_snapshot() {
-    let rounds = if cfg!(miri) { 20 } else { 20_000 };
-    let workers = 2;
+fn len_is_a_consistent_snapshot(storage: Storage) {
+    let rounds = if cfg!(miri) {
+        20
+    } else {
+        storage.heavy(20_000, 5_000)
+    };
     for capacity in [3, 5, 16] {
         for near_full in [true, false] {
-            let q = Queue::<usize>::new(capacity);
-            if near_full {
-                assert_eq!(q.push_slice(&vec![0; capacity]), capacity);
-            }
-            let done = AtomicUsize::new(0);
-            let (lo, hi) = if near_full {
-                (capacity - workers, capacity)
-            } else {
-                (0, workers)
-            };
-            thread::scope(|s| {
-                for w in 0..workers {
-                    let (q, done) = (&q, &done);
-                    s.spawn(move || {
-                        let _done = DoneOnDrop(done);
-                        for i in 0..rounds {
-                            if near_full {
-                                let v = q.pop().expect("near-full queue ran empty");
-                                if i % 3 == w {
-                                    assert_eq!(q.force_push(v), None);
-                                } else {
-                                    q.push(v).expect("near-full queue overflowed");
-                                }
-                            } else {
-                                q.push(i).expect("near-empty queue overflowed");
-                                let mut one = [0];
-                                if i % 2 == w {
-                                    assert_eq!(q.pop_slice(&mut one), 1);
-                                } else {
-                                    q.pop().expect("near-empty queue ran empty");
-                                }
-                            }
+            with_queue!(storage, usize, capacity, |q| {
+                len_snapshot_on(q, rounds, near_full)
+            });
+        }
+    }
+}
+
+storage_tests!(len_is_a_consistent_snapshot);
+
+fn len_snapshot_on<S: Slots<usize>>(q: &Queue<usize, S>, rounds: usize, near_full: bool) {
+    let workers = 2;
+    let capacity = q.capacity();
+    if near_full {
+        assert_eq!(q.push_slice(&vec![0; capacity]), capacity);
+    }
+    let done = AtomicUsize::new(0);
+    let (lo, hi) = if near_full {
+        (capacity - workers, capacity)
+    } else {
+        (0, workers)
+    };
+    thread::scope(|s| {
+        for w in 0..workers {
+            let done = &done;
+            s.spawn(move || {
+                let _done = DoneOnDrop(done);
+                for i in 0..rounds {
+                    if near_full {
+                        let v = q.pop().expect("near-full queue ran empty");
+                        if i % 3 == w {
+                            assert_eq!(q.force_push(v), None);
+                        } else {
+                            q.push(v).expect("near-full queue overflowed");
                         }
-                    });
-                }
-                while done.load(Ordering::Acquire) < workers {
-                    let len = q.len();
-                    assert!(
-                        (lo..=hi).contains(&len),
-                        "cap {capacity}: len {len} outside {lo}..={hi} (near_full {near_full})"
-                    );
-                    if cfg!(miri) {
-                        thread::yield_now();
+                    } else {
+                        q.push(i).expect("near-empty queue overflowed");
+                        let mut one = [0];
+                        if i % 2 == w {
+                            assert_eq!(q.pop_slice(&mut one), 1);
+                        } else {
+                            q.pop().expect("near-empty queue ran empty");
+                        }
                     }
                 }
             });
-            assert_eq!(q.len(), if near_full { capacity } else { 0 });
         }
-    }
+        while done.load(Ordering::Acquire) < workers {
+            let len = q.len();
+            assert!(
+                (lo..=hi).contains(&len),
+                "cap {capacity}: len {len} outside {lo}..={hi} (near_full {near_full})"
+            );
+            if cfg!(miri) {
+                thread::yield_now();
+            }
+        }
+    });
+    assert_eq!(q.len(), if near_full { capacity } else { 0 });
 }
 
 // ---------------------------------------------------------------------------
@@ -1257,75 +1468,171 @@ fn len_is_a_consistent_snapshot() {
 /// as often as it popped, this one once more), so its pop must not report empty, in
 /// any linearization. A `pop` (or `pop_slice`) that reads `head`/`tail` without
 /// synchronising with the thread that advanced them can see a stale, "empty" state.
-#[test]
-fn pop_after_own_push_is_never_empty() {
-    let rounds = if cfg!(miri) { 40 } else { 20_000 };
+fn pop_after_own_push_is_never_empty(storage: Storage) {
+    let rounds = if cfg!(miri) {
+        storage.heavy(40, 10)
+    } else {
+        storage.heavy(20_000, 5_000)
+    };
     for capacity in [1, 2, 3, 4] {
         for workers in [2, 3] {
             if workers > capacity + 1 {
                 // More outstanding pushes than slots would make the push itself wait.
                 continue;
             }
-            let q = Queue::<usize>::new(capacity.max(workers));
-            thread::scope(|s| {
-                for w in 0..workers {
-                    let q = &q;
-                    s.spawn(move || {
-                        let mut one = [0];
-                        for i in 0..rounds {
-                            // At most `workers` items are ever in the queue.
-                            q.push(i).expect("push to a queue with a free slot failed");
-                            let got = if (i + w) % 2 == 0 {
-                                q.pop().is_some()
-                            } else {
-                                q.pop_slice(&mut one) == 1
-                            };
-                            assert!(
-                                got,
-                                "worker {w} round {i}: pop said empty right after its own push"
-                            );
-                        }
-                    });
-                }
+            with_queue!(storage, usize, capacity.max(workers), |q| {
+                pop_after_own_push_on(q, workers, rounds)
             });
-            assert!(q.is_empty());
         }
     }
+}
+
+storage_tests!(pop_after_own_push_is_never_empty);
+
+fn pop_after_own_push_on<S: Slots<usize>>(q: &Queue<usize, S>, workers: usize, rounds: usize) {
+    thread::scope(|s| {
+        for w in 0..workers {
+            s.spawn(move || {
+                let mut one = [0];
+                for i in 0..rounds {
+                    // At most `workers` items are ever in the queue.
+                    q.push(i).expect("push to a queue with a free slot failed");
+                    let got = if (i + w) % 2 == 0 {
+                        q.pop().is_some()
+                    } else {
+                        q.pop_slice(&mut one) == 1
+                    };
+                    assert!(
+                        got,
+                        "worker {w} round {i}: pop said empty right after its own push"
+                    );
+                }
+            });
+        }
+    });
+    assert!(q.is_empty());
 }
 
 /// The mirror image: the queue starts full, workers each pop one item, then push it
 /// back. A worker that has popped and not yet pushed knows a slot is free, so its
 /// push must not report full.
-#[test]
-fn push_after_own_pop_is_never_full() {
-    let rounds = if cfg!(miri) { 40 } else { 20_000 };
+fn push_after_own_pop_is_never_full(storage: Storage) {
+    let rounds = if cfg!(miri) {
+        storage.heavy(40, 10)
+    } else {
+        storage.heavy(20_000, 5_000)
+    };
     for capacity in [2, 3, 4] {
         for workers in [2, 3] {
             if workers > capacity {
                 continue;
             }
-            let q = Queue::<usize>::new(capacity);
-            assert_eq!(q.push_slice(&vec![7; capacity]), capacity);
-            thread::scope(|s| {
-                for w in 0..workers {
-                    let q = &q;
-                    s.spawn(move || {
-                        for i in 0..rounds {
-                            let v = q.pop().expect("pop from a queue with an item failed");
-                            let ok = if (i + w) % 2 == 0 {
-                                q.push(v).is_ok()
-                            } else {
-                                q.push_slice(&[v]) == 1
-                            };
-                            assert!(
-                                ok,
-                                "worker {w} round {i}: push said full right after its own pop"
-                            );
-                        }
-                    });
-                }
+            with_queue!(storage, usize, capacity, |q| {
+                push_after_own_pop_on(q, workers, rounds)
             });
-            assert!(q.is_full());
         }
     }
+}
+
+storage_tests!(push_after_own_pop_is_never_full);
+
+fn push_after_own_pop_on<S: Slots<usize>>(q: &Queue<usize, S>, workers: usize, rounds: usize) {
+    let capacity = q.capacity();
+    assert_eq!(q.push_slice(&vec![7; capacity]), capacity);
+    thread::scope(|s| {
+        for w in 0..workers {
+            s.spawn(move || {
+                for i in 0..rounds {
+                    let v = q.pop().expect("pop from a queue with an item failed");
+                    let ok = if (i + w) % 2 == 0 {
+                        q.push(v).is_ok()
+                    } else {
+                        q.push_slice(&[v]) == 1
+                    };
+                    assert!(
+                        ok,
+                        "worker {w} round {i}: push said full right after its own pop"
+                    );
+                }
+            });
+        }
+    });
+    assert!(q.is_full());
+}
+
+// ---------------------------------------------------------------------------
+// 10. The static queue's own API
+// ---------------------------------------------------------------------------
+
+/// A queue in a `static`, used from unscoped threads through `&'static`: every item
+/// delivered once, per-producer order kept.
+#[test]
+#[cfg(not(loom))] // `const` constructors (a `static`) are not `const` under loom
+fn static_queue_in_a_static() {
+    static QUEUE: StaticQueue<Item, 7> = StaticQueue::new();
+    let n = if cfg!(miri) { 10 } else { 2_000 };
+    let producers: Vec<_> = (0..2)
+        .map(|p| {
+            thread::spawn(move || {
+                for seq in 0..n {
+                    while QUEUE.push(Item::new(p, seq)).is_err() {
+                        thread::yield_now();
+                    }
+                }
+            })
+        })
+        .collect();
+    let consumer = thread::spawn(move || {
+        let mut seen = Vec::new();
+        while seen.len() < 2 * n {
+            match QUEUE.pop() {
+                Some(item) => seen.push(item),
+                None => thread::yield_now(),
+            }
+        }
+        seen
+    });
+    for p in producers {
+        p.join().unwrap();
+    }
+    let seen = consumer.join().unwrap();
+    assert!(QUEUE.is_empty());
+    check_per_producer_order("static queue", std::slice::from_ref(&seen));
+    check_exactly_once("static queue", seen, 2, n);
+}
+
+/// `StaticQueue<T, N>` is a `Queue<T, Inline<T, N>>` of capacity `N` (any `N`), and it
+/// drops what it holds once.
+#[test]
+fn static_queue_derefs_and_drops_once() {
+    let tracker = DropTracker::new();
+    {
+        let q = StaticQueue::<Tracked<'_>, 3>::new();
+        let inner: &Queue<Tracked<'_>, Inline<Tracked<'_>, 3>> = &q;
+        assert_eq!(inner.capacity(), 3);
+        for _ in 0..5 {
+            drop(inner.force_push(tracker.item()));
+        }
+        assert_eq!(q.len(), 3);
+        assert!(format!("{q:?}").starts_with("StaticQueue(Queue { capacity: 3, len: 3"));
+    }
+    tracker.assert_all_dropped_once();
+    let _default: StaticQueue<u8, 1> = StaticQueue::default();
+}
+
+/// The waiting operations on a static queue built to park its waiters.
+#[test]
+#[cfg(not(loom))] // `const` constructors (a `static`) are not `const` under loom
+#[cfg(feature = "std")]
+fn static_queue_parking_waits() {
+    use ringway::WaitStrategy;
+
+    static QUEUE: StaticQueue<u32, 2> =
+        StaticQueue::with_wait_strategy(WaitStrategy::SpinPark { spins: 8 });
+    let n = if cfg!(miri) { 20 } else { 2_000 };
+    let consumer = thread::spawn(move || (0..n).map(|_| QUEUE.pop_blocking()).sum::<u32>());
+    for i in 0..n {
+        QUEUE.push_blocking(i);
+    }
+    assert_eq!(consumer.join().unwrap(), n * (n - 1) / 2);
 }

@@ -9,7 +9,14 @@
 //!   forgotten and partial `Drain`s, panicking iterators and `Drop`s;
 //! * zero-sized types (huge capacities, position wrap-around, `Drop` counting);
 //! * `is_abandoned` on both sides, single-threaded and across threads;
-//! * capacity panics, error types, `Debug` without `T: Debug`, `Send`/`Sync`.
+//! * capacity panics, error types, `Debug` without `T: Debug`, `Send`/`Sync`;
+//! * the static ring's own API: `split` again, `try_split` from a `static`, drops.
+//!
+//! The tests defined in `storage_tests!` run their one body on both storages (see
+//! `tests/storage/mod.rs`): halves from `channel` and halves of a `StaticRing`, whose
+//! capacity is a power of two (those bodies use `storage.caps(..)` or
+//! `storage.capacity(..)`). The heavy threaded ones run fewer items on the static
+//! storage, and under Miri the static variants use fewer capacities.
 //!
 //! No test times anything or pins a thread; loop counts shrink under `cfg!(miri)`.
 
@@ -18,6 +25,8 @@
 #![allow(clippy::drop_non_drop, clippy::forget_non_drop)]
 
 mod common;
+#[macro_use]
+mod storage;
 
 use std::collections::VecDeque;
 use std::fmt::Debug;
@@ -27,11 +36,16 @@ use std::rc::Rc;
 use std::thread;
 
 use proptest::prelude::*;
-use ringway::spsc::{channel, Consumer, Drain, Producer, ReadChunk, WriteChunkUninit};
+#[cfg(feature = "alloc")]
+use ringway::spsc::channel;
+use ringway::spsc::{
+    Borrowed, Consumer, Drain, Heap, Producer, ReadChunk, StaticRing, WriteChunkUninit,
+};
 use ringway::{ChunkError, PushError};
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 
 use common::{DropTracker, Rng, Tracked, ZstDrop};
+use storage::{Storage, ZST_MAX_CAPACITY};
 
 // ---------------------------------------------------------------------------------
 // Helpers
@@ -138,7 +152,13 @@ fn swap_ends<T>(chunk: &mut ReadChunk<'_, T>) {
 
 /// Checks every size query on both halves against the model's length.
 #[track_caller]
-fn check_sizes<T>(tx: &Producer<T>, rx: &Consumer<T>, len: usize, cap: usize, step: usize) {
+fn check_sizes<T, S>(
+    tx: &Producer<T, S>,
+    rx: &Consumer<T, S>,
+    len: usize,
+    cap: usize,
+    step: usize,
+) {
     assert_eq!(tx.capacity(), cap, "step {step}: tx.capacity");
     assert_eq!(rx.capacity(), cap, "step {step}: rx.capacity");
     assert_eq!(tx.len(), len, "step {step}: tx.len");
@@ -284,10 +304,15 @@ fn random_op(rng: &mut Rng) -> Op {
     }
 }
 
-/// Runs `ops` on a `u64` ring of capacity `cap` and on a `VecDeque` model, checking
-/// every returned value, count and error, and every size query after each step.
-fn run_model_u64(cap: usize, ops: &[Op]) {
-    let (mut tx, mut rx) = channel::<u64>(cap);
+/// Runs `ops` on a `u64` ring of capacity `cap` (rounded up to a power of two on the
+/// static storage) and on a `VecDeque` model, checking every returned value, count and
+/// error, and every size query after each step.
+fn run_model_u64(storage: Storage, cap: usize, ops: &[Op]) {
+    let cap = storage.capacity(cap);
+    with_ring!(storage, u64, cap, |tx, rx| model_u64(tx, rx, cap, ops));
+}
+
+fn model_u64<S>(mut tx: Producer<u64, S>, mut rx: Consumer<u64, S>, cap: usize, ops: &[Op]) {
     let mut model: VecDeque<u64> = VecDeque::new();
     // Every value ever offered is distinct, so a value that should not be in the ring
     // (an uncommitted write, a rejected push) cannot be mistaken for a legitimate one.
@@ -547,9 +572,25 @@ fn take_id(model: &mut VecDeque<usize>, got: Option<Tracked<'_>>, what: &str) {
     assert_eq!(got.as_ref().map(Tracked::id), model.pop_front(), "{what}");
 }
 
-fn run_model_tracked(cap: usize, ops: &[Op], consumer_first: bool) {
+fn run_model_tracked(storage: Storage, cap: usize, ops: &[Op], consumer_first: bool) {
+    let cap = storage.capacity(cap);
     let tracker = DropTracker::new();
-    let (mut tx, mut rx) = channel::<Tracked<'_>>(cap);
+    with_ring!(storage, Tracked<'_>, cap, |tx, rx| {
+        model_tracked(&tracker, tx, rx, cap, ops, consumer_first)
+    });
+    // A static ring drops what is left when it goes (at the end of `with_ring!`), the
+    // heap ring when its last half goes.
+    tracker.assert_all_dropped_once();
+}
+
+fn model_tracked<'t, S>(
+    tracker: &'t DropTracker,
+    mut tx: Producer<Tracked<'t>, S>,
+    mut rx: Consumer<Tracked<'t>, S>,
+    cap: usize,
+    ops: &[Op],
+    consumer_first: bool,
+) {
     // Ids of the items in the ring, oldest first. Items are created just before they
     // are offered, so (apart from `MutateThenDrop` swaps) ids increase along it.
     let mut model: VecDeque<usize> = VecDeque::new();
@@ -745,9 +786,9 @@ fn run_model_tracked(cap: usize, ops: &[Op], consumer_first: bool) {
         );
         drop(rx);
     }
-    tracker.assert_all_dropped_once();
 }
 
+#[cfg(feature = "alloc")]
 fn capacity_strategy() -> impl Strategy<Value = usize> {
     prop_oneof![
         8 => 1usize..=17,
@@ -755,6 +796,16 @@ fn capacity_strategy() -> impl Strategy<Value = usize> {
         1 => Just(100usize),
         1 => Just(128usize),
         1 => Just(1000usize),
+    ]
+}
+
+/// Capacities a `StaticRing` can have (powers of two), small ones most often.
+fn static_capacity_strategy() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        8 => prop::sample::select(vec![1usize, 2, 4, 8, 16]),
+        1 => Just(64usize),
+        1 => Just(128usize),
+        1 => Just(1024usize),
     ]
 }
 
@@ -771,95 +822,116 @@ proptest! {
 
     #[test]
     #[cfg_attr(miri, ignore)] // far too slow under Miri: see `model_deterministic_*`
-    fn model_u64(cap in capacity_strategy(), ops in prop::collection::vec(op_strategy(), 1..400)) {
-        run_model_u64(cap, &ops);
+    #[cfg(feature = "alloc")]
+    fn model_u64_heap(cap in capacity_strategy(), ops in prop::collection::vec(op_strategy(), 1..400)) {
+        run_model_u64(Storage::Heap, cap, &ops);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn model_u64_static(cap in static_capacity_strategy(), ops in prop::collection::vec(op_strategy(), 1..400)) {
+        run_model_u64(Storage::Static, cap, &ops);
     }
 }
 
 proptest! {
     #![proptest_config(proptest_config(256))]
 
+    #[cfg(feature = "alloc")]
     #[test]
     #[cfg_attr(miri, ignore)]
-    fn model_tracked(
+    fn model_tracked_heap(
         cap in prop_oneof![8 => 1usize..=17, 1 => Just(64usize), 1 => Just(100usize)],
         ops in prop::collection::vec(op_strategy(), 1..300),
         consumer_first in any::<bool>(),
     ) {
-        run_model_tracked(cap, &ops, consumer_first);
+        run_model_tracked(Storage::Heap, cap, &ops, consumer_first);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn model_tracked_static(
+        cap in static_capacity_strategy(),
+        ops in prop::collection::vec(op_strategy(), 1..300),
+        consumer_first in any::<bool>(),
+    ) {
+        run_model_tracked(Storage::Static, cap, &ops, consumer_first);
     }
 }
 
 /// Capacities for the deterministic model runs.
 const MODEL_CAPS: &[usize] = &[1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 64, 100, 1000];
 
-#[test]
-fn model_deterministic_u64() {
+fn model_deterministic_u64(storage: Storage) {
     let (caps, steps, seeds) = if cfg!(miri) {
         (&MODEL_CAPS[..6], 120, 1)
     } else {
         (MODEL_CAPS, 2000, 8)
     };
-    for &cap in caps {
+    // On the static storage: the power-of-two capacities among them.
+    for cap in storage.caps(caps) {
         for seed in 0..seeds {
             let mut rng = Rng::new(cap as u64 * 1000 + seed);
             let ops: Vec<Op> = (0..steps).map(|_| random_op(&mut rng)).collect();
-            run_model_u64(cap, &ops);
+            run_model_u64(storage, cap, &ops);
         }
     }
 }
 
-#[test]
-fn model_deterministic_tracked() {
+fn model_deterministic_tracked(storage: Storage) {
     let (caps, steps, seeds) = if cfg!(miri) {
         (&MODEL_CAPS[..5], 100, 1)
     } else {
         (&MODEL_CAPS[..11], 1000, 4)
     };
-    for &cap in caps {
+    for cap in storage.caps(caps) {
         for seed in 0..seeds {
             let mut rng = Rng::new(cap as u64 * 7919 + seed);
             let ops: Vec<Op> = (0..steps).map(|_| random_op(&mut rng)).collect();
-            run_model_tracked(cap, &ops, seed % 2 == 0);
+            run_model_tracked(storage, cap, &ops, seed % 2 == 0);
         }
     }
 }
 
+storage_tests!(model_deterministic_u64, model_deterministic_tracked);
+
 /// Many full laps of the storage with a batch size coprime to the capacity, so every
 /// slot is the start, middle and end of a wrapped batch.
-#[test]
-fn many_wraparounds_with_batches() {
+fn many_wraparounds_with_batches(storage: Storage) {
     let caps: &[usize] = if cfg!(miri) {
         &[1, 2, 3, 5, 8]
     } else {
         &[1, 2, 3, 5, 7, 8, 13, 16, 17, 100]
     };
-    for &cap in caps {
-        let (mut tx, mut rx) = channel::<u64>(cap);
-        let laps = if cfg!(miri) { 3 } else { 200 };
-        let mut next = 0u64;
-        let mut expected = 0u64;
-        for batch in 1..=cap {
-            for _ in 0..laps {
-                let items: Vec<u64> = (next..next + batch as u64).collect();
-                assert_eq!(tx.push_slice(&items), batch);
-                next += batch as u64;
-                let chunk = rx.read_chunk(batch).unwrap();
-                assert_eq!(concat(chunk.as_slices()), items);
-                chunk.commit_all();
-                expected += batch as u64;
-                // Leave one item behind to shift the phase, then take it.
-                if cap > 1 {
-                    tx.push(next).unwrap();
-                    next += 1;
-                    assert_eq!(rx.pop(), Some(expected));
-                    expected += 1;
+    for cap in storage.caps(caps) {
+        with_ring!(storage, u64, cap, |mut tx, mut rx| {
+            let laps = if cfg!(miri) { 3 } else { 200 };
+            let mut next = 0u64;
+            let mut expected = 0u64;
+            for batch in 1..=cap {
+                for _ in 0..laps {
+                    let items: Vec<u64> = (next..next + batch as u64).collect();
+                    assert_eq!(tx.push_slice(&items), batch);
+                    next += batch as u64;
+                    let chunk = rx.read_chunk(batch).unwrap();
+                    assert_eq!(concat(chunk.as_slices()), items);
+                    chunk.commit_all();
+                    expected += batch as u64;
+                    // Leave one item behind to shift the phase, then take it.
+                    if cap > 1 {
+                        tx.push(next).unwrap();
+                        next += 1;
+                        assert_eq!(rx.pop(), Some(expected));
+                        expected += 1;
+                    }
                 }
             }
-        }
-        assert!(rx.is_empty() && tx.is_empty());
+            assert!(rx.is_empty() && tx.is_empty());
+        });
     }
 }
+
+storage_tests!(many_wraparounds_with_batches);
 
 // ---------------------------------------------------------------------------------
 // Specific regressions found by the model test, kept as plain tests.
@@ -868,42 +940,47 @@ fn many_wraparounds_with_batches() {
 /// `push_iter` must fill the ring when the iterator's size hint is not exact: its doc
 /// says it moves items "until it is full or the iterator ends". With a stale cached
 /// consumer index it stops early.
-#[test]
-fn push_iter_fills_the_ring_whatever_the_size_hint() {
+fn push_iter_fills_the_ring_whatever_the_size_hint(storage: Storage) {
     for hint in [Hint::Exact, Hint::Half, Hint::Zero] {
-        let (mut tx, mut rx) = channel::<u32>(4);
-        assert_eq!(tx.push_slice(&[1, 2]), 2);
-        assert_eq!(rx.pop_slice(&mut [0; 2]), 2);
-        // The ring is empty (both halves agree) ...
-        assert_eq!((tx.len(), rx.len()), (0, 0));
-        let mut iter = Hinted::new(10..20, hint);
-        // ... so 4 items fit.
-        assert_eq!(
-            tx.push_iter(&mut iter),
-            4,
-            "push_iter with a {hint:?} size hint"
-        );
-        assert_eq!(iter.remaining(), 6);
-        assert!(tx.is_full());
+        with_ring!(storage, u32, 4, |mut tx, mut rx| {
+            assert_eq!(tx.push_slice(&[1, 2]), 2);
+            assert_eq!(rx.pop_slice(&mut [0; 2]), 2);
+            // The ring is empty (both halves agree) ...
+            assert_eq!((tx.len(), rx.len()), (0, 0));
+            let mut iter = Hinted::new(10..20, hint);
+            // ... so 4 items fit.
+            assert_eq!(
+                tx.push_iter(&mut iter),
+                4,
+                "push_iter with a {hint:?} size hint"
+            );
+            assert_eq!(iter.remaining(), 6);
+            assert!(tx.is_full());
+        });
     }
 }
 
 /// A plain `filter` (size hint `(0, _)`) must behave like the exact iterator.
-#[test]
-fn push_iter_with_filter_after_pops() {
-    let (mut tx, mut rx) = channel::<u32>(8);
-    assert_eq!(tx.push_iter(0..6), 6);
-    assert_eq!(rx.drain().count(), 6);
-    let pushed = tx.push_iter((100..200).filter(|v| v % 2 == 0));
-    assert_eq!(pushed, 8, "the ring had 8 free slots");
+fn push_iter_with_filter_after_pops(storage: Storage) {
+    with_ring!(storage, u32, 8, |mut tx, mut rx| {
+        assert_eq!(tx.push_iter(0..6), 6);
+        assert_eq!(rx.drain().count(), 6);
+        let pushed = tx.push_iter((100..200).filter(|v| v % 2 == 0));
+        assert_eq!(pushed, 8, "the ring had 8 free slots");
+    });
 }
+
+storage_tests!(
+    push_iter_fills_the_ring_whatever_the_size_hint,
+    push_iter_with_filter_after_pops
+);
 
 // ---------------------------------------------------------------------------------
 // 2. Two-thread ordered streams
 // ---------------------------------------------------------------------------------
 
 /// Pushes `0 .. n` in order with a random mix of every producer operation.
-fn produce_u64(tx: &mut Producer<u64>, n: u64, seed: u64) {
+fn produce_u64<S>(tx: &mut Producer<u64, S>, n: u64, seed: u64) {
     let cap = tx.capacity();
     let mut rng = Rng::new(seed);
     let mut next = 0u64;
@@ -981,7 +1058,7 @@ fn produce_u64(tx: &mut Producer<u64>, n: u64, seed: u64) {
 }
 
 /// Pops `0 .. n` with a random mix of every consumer operation, checking the order.
-fn consume_u64(rx: &mut Consumer<u64>, n: u64, seed: u64) {
+fn consume_u64<S>(rx: &mut Consumer<u64, S>, n: u64, seed: u64) {
     let cap = rx.capacity();
     let mut rng = Rng::new(seed);
     let mut expected = 0u64;
@@ -1059,37 +1136,56 @@ fn consume_u64(rx: &mut Consumer<u64>, n: u64, seed: u64) {
 
 const STREAM_CAPS: &[usize] = &[1, 2, 3, 4, 5, 7, 8, 16, 17, 64, 1000];
 
-#[test]
-fn stream_u64_two_threads() {
+fn stream_u64_two_threads(storage: Storage) {
     let (caps, n) = if cfg!(miri) {
-        (&STREAM_CAPS[..4], 150)
+        (&STREAM_CAPS[..4], storage.heavy(150, 60))
     } else {
-        (STREAM_CAPS, 100_000)
+        (STREAM_CAPS, storage.heavy(100_000, 25_000))
     };
-    for (i, &cap) in caps.iter().enumerate() {
-        let (mut tx, mut rx) = channel::<u64>(cap);
-        thread::scope(|s| {
-            s.spawn(|| produce_u64(&mut tx, n, 2 * i as u64));
-            s.spawn(|| consume_u64(&mut rx, n, 2 * i as u64 + 1));
+    for (i, cap) in storage.caps(caps).into_iter().enumerate() {
+        with_ring!(storage, u64, cap, |mut tx, mut rx| {
+            thread::scope(|s| {
+                s.spawn(|| produce_u64(&mut tx, n, 2 * i as u64));
+                s.spawn(|| consume_u64(&mut rx, n, 2 * i as u64 + 1));
+            });
+            assert!(
+                tx.is_empty() && rx.is_empty(),
+                "capacity {cap}: items left over"
+            );
+            assert_eq!(rx.pop(), None);
         });
-        assert!(
-            tx.is_empty() && rx.is_empty(),
-            "capacity {cap}: items left over"
-        );
-        assert_eq!(rx.pop(), None);
     }
 }
+
+storage_tests!(stream_u64_two_threads);
 
 /// A stream of non-`Copy` items (so no slice operations), generic over the item:
 /// `make(seq)` is called once per item, in sequence order, and `seq` reads it back.
 fn stream_by_value<T: Send>(
+    storage: Storage,
     cap: usize,
     n: u64,
     seed: u64,
     make: &(dyn Fn(u64) -> T + Sync),
     seq: &(dyn Fn(&T) -> u64 + Sync),
 ) {
-    let (mut tx, mut rx) = channel::<T>(cap);
+    with_ring!(storage, T, cap, |tx, rx| stream_halves(
+        tx, rx, n, seed, make, seq
+    ));
+}
+
+fn stream_halves<T: Send, S>(
+    mut tx: Producer<T, S>,
+    mut rx: Consumer<T, S>,
+    n: u64,
+    seed: u64,
+    make: &(dyn Fn(u64) -> T + Sync),
+    seq: &(dyn Fn(&T) -> u64 + Sync),
+) where
+    Producer<T, S>: Send,
+    Consumer<T, S>: Send,
+{
+    let cap = tx.capacity();
     thread::scope(|s| {
         s.spawn(|| {
             let mut rng = Rng::new(seed);
@@ -1190,33 +1286,37 @@ fn stream_by_value<T: Send>(
     });
 }
 
-#[test]
 #[allow(clippy::borrowed_box)]
-fn stream_boxed_two_threads() {
+fn stream_boxed_two_threads(storage: Storage) {
     let (caps, n) = if cfg!(miri) {
-        (&STREAM_CAPS[..3], 100)
+        (&STREAM_CAPS[..3], storage.heavy(100, 40))
     } else {
-        (STREAM_CAPS, 30_000)
+        (STREAM_CAPS, storage.heavy(30_000, 8_000))
     };
-    for (i, &cap) in caps.iter().enumerate() {
+    for (i, cap) in storage.caps(caps).into_iter().enumerate() {
         // The items are heap pointers, so Miri checks each hand-off of an allocation.
-        stream_by_value(cap, n, 100 + i as u64, &|v| Box::new(v), &|b: &Box<u64>| {
-            **b
-        });
+        stream_by_value(
+            storage,
+            cap,
+            n,
+            100 + i as u64,
+            &|v| Box::new(v),
+            &|b: &Box<u64>| **b,
+        );
     }
 }
 
-#[test]
-fn stream_tracked_two_threads_drops_each_once() {
+fn stream_tracked_two_threads_drops_each_once(storage: Storage) {
     let (caps, n) = if cfg!(miri) {
-        (&STREAM_CAPS[..3], 100)
+        (&STREAM_CAPS[..3], storage.heavy(100, 40))
     } else {
-        (&STREAM_CAPS[..8], 20_000)
+        (&STREAM_CAPS[..8], storage.heavy(20_000, 5_000))
     };
-    for (i, &cap) in caps.iter().enumerate() {
+    for (i, cap) in storage.caps(caps).into_iter().enumerate() {
         let tracker = DropTracker::new();
         // Items are created in sequence order, so an item's id is its sequence number.
         stream_by_value(
+            storage,
             cap,
             n,
             200 + i as u64,
@@ -1232,61 +1332,76 @@ fn stream_tracked_two_threads_drops_each_once() {
     }
 }
 
+storage_tests!(
+    stream_boxed_two_threads,
+    stream_tracked_two_threads_drops_each_once
+);
+
 // ---------------------------------------------------------------------------------
 // 3. Drop accounting
 // ---------------------------------------------------------------------------------
 
-/// A ring of capacity `cap` whose positions have been advanced by `offset` (so the
-/// items pushed next wrap around the end of the storage), holding `ids` items.
-fn tracked_ring<'t>(
+/// Advances the positions of a fresh ring by `offset` (so the items pushed next wrap
+/// around the end of the storage), then pushes `items` tracked items; returns their
+/// ids.
+fn prefill<'t, S>(
     tracker: &'t DropTracker,
-    cap: usize,
+    tx: &mut Producer<Tracked<'t>, S>,
+    rx: &mut Consumer<Tracked<'t>, S>,
     offset: usize,
     items: usize,
-) -> (Producer<Tracked<'t>>, Consumer<Tracked<'t>>, Vec<usize>) {
-    let (mut tx, mut rx) = channel(cap);
+) -> Vec<usize> {
     for _ in 0..offset {
         tx.push(tracker.item()).unwrap();
         drop(rx.pop().unwrap());
     }
     let first = tracker.created();
     assert_eq!(tx.push_iter((0..items).map(|_| tracker.item())), items);
-    (tx, rx, (first..first + items).collect())
+    (first..first + items).collect()
 }
 
-#[test]
-fn items_left_in_the_ring_are_dropped_once_in_either_drop_order() {
+fn items_left_in_the_ring_are_dropped_once_in_either_drop_order(storage: Storage) {
     let caps: &[usize] = if cfg!(miri) {
         &[1, 2, 3, 5]
     } else {
         &[1, 2, 3, 5, 8, 16, 17]
     };
-    for &cap in caps {
+    for cap in storage.caps(caps) {
         for offset in [0, 1, cap - 1, cap, 2 * cap + 1] {
             for left in [0, 1, cap / 2, cap] {
                 for consumer_first in [false, true] {
                     let tracker = DropTracker::new();
-                    let (tx, rx, ids) = tracked_ring(&tracker, cap, offset, left);
-                    assert_eq!(tracker.live(), left);
-                    if consumer_first {
-                        drop(rx);
-                        assert!(tx.is_abandoned());
-                        assert_eq!(
-                            tracker.live(),
-                            left,
-                            "items dropped while the producer lives"
-                        );
-                        drop(tx);
-                    } else {
-                        drop(tx);
-                        assert!(rx.is_abandoned());
-                        assert_eq!(
-                            tracker.live(),
-                            left,
-                            "items dropped while the consumer lives"
-                        );
-                        drop(rx);
-                    }
+                    let ids = with_ring!(storage, Tracked<'_>, cap, |mut tx, mut rx| {
+                        let ids = prefill(&tracker, &mut tx, &mut rx, offset, left);
+                        assert_eq!(tracker.live(), left);
+                        if consumer_first {
+                            drop(rx);
+                            assert!(tx.is_abandoned());
+                            assert_eq!(
+                                tracker.live(),
+                                left,
+                                "items dropped while the producer lives"
+                            );
+                            drop(tx);
+                        } else {
+                            drop(tx);
+                            assert!(rx.is_abandoned());
+                            assert_eq!(
+                                tracker.live(),
+                                left,
+                                "items dropped while the consumer lives"
+                            );
+                            drop(rx);
+                        }
+                        if storage.is_static() {
+                            assert_eq!(
+                                tracker.live(),
+                                left,
+                                "a static ring keeps its items until it is dropped"
+                            );
+                        }
+                        ids
+                    });
                     for id in ids {
                         assert_eq!(
                             tracker.drops_of(id),
@@ -1301,20 +1416,22 @@ fn items_left_in_the_ring_are_dropped_once_in_either_drop_order() {
     }
 }
 
-#[test]
-fn uncommitted_write_chunk_publishes_nothing_and_never_drops() {
+fn uncommitted_write_chunk_publishes_nothing_and_never_drops(storage: Storage) {
     let tracker = DropTracker::new();
-    let (mut tx, mut rx, _) = tracked_ring(&tracker, 4, 3, 0);
-    let mut chunk = tx.write_chunk_uninit(4).unwrap();
-    assert_eq!(fill_slots(&mut chunk, (0..4).map(|_| tracker.item())), 4);
-    let leaked: Vec<usize> = tracker.live_ids();
-    drop(chunk); // documented: the written values are leaked, not published
-    assert_eq!((tx.len(), rx.len()), (0, 0));
-    assert_eq!(rx.pop(), None);
-    // Reuse the same slots; the leaked values are overwritten, never dropped.
-    assert_eq!(tx.push_iter((0..4).map(|_| tracker.item())), 4);
-    drop(rx.pop());
-    drop((tx, rx));
+    let leaked = with_ring!(storage, Tracked<'_>, 4, |mut tx, mut rx| {
+        prefill(&tracker, &mut tx, &mut rx, 3, 0);
+        let mut chunk = tx.write_chunk_uninit(4).unwrap();
+        assert_eq!(fill_slots(&mut chunk, (0..4).map(|_| tracker.item())), 4);
+        let leaked: Vec<usize> = tracker.live_ids();
+        drop(chunk); // documented: the written values are leaked, not published
+        assert_eq!((tx.len(), rx.len()), (0, 0));
+        assert_eq!(rx.pop(), None);
+        // Reuse the same slots; the leaked values are overwritten, never dropped.
+        assert_eq!(tx.push_iter((0..4).map(|_| tracker.item())), 4);
+        drop(rx.pop());
+        drop((tx, rx));
+        leaked
+    });
     tracker.assert_no_double_drop();
     for id in leaked {
         assert_eq!(tracker.drops_of(id), 0, "an uncommitted value was dropped");
@@ -1322,127 +1439,149 @@ fn uncommitted_write_chunk_publishes_nothing_and_never_drops() {
     assert_eq!(tracker.live(), 4);
 }
 
-#[test]
-fn forgotten_write_chunk_publishes_nothing() {
+fn forgotten_write_chunk_publishes_nothing(storage: Storage) {
     let tracker = DropTracker::new();
-    let (mut tx, mut rx, _) = tracked_ring(&tracker, 3, 2, 1);
-    let mut chunk = tx.write_chunk_uninit(2).unwrap();
-    fill_slots(&mut chunk, (0..2).map(|_| tracker.item()));
-    mem::forget(chunk);
-    assert_eq!((tx.len(), rx.len()), (1, 1));
-    assert_eq!(tx.push_iter((0..5).map(|_| tracker.item())), 2);
-    assert_eq!(rx.drain().count(), 3);
-    drop((tx, rx));
+    let cap = storage.capacity(3);
+    with_ring!(storage, Tracked<'_>, cap, |mut tx, mut rx| {
+        prefill(&tracker, &mut tx, &mut rx, 2, 1);
+        let mut chunk = tx.write_chunk_uninit(2).unwrap();
+        fill_slots(&mut chunk, (0..2).map(|_| tracker.item()));
+        mem::forget(chunk);
+        assert_eq!((tx.len(), rx.len()), (1, 1));
+        assert_eq!(tx.push_iter((0..5).map(|_| tracker.item())), cap - 1);
+        assert_eq!(rx.drain().count(), cap);
+    });
     tracker.assert_no_double_drop();
     assert_eq!(tracker.live(), 2, "exactly the two forgotten values leak");
 }
 
-#[test]
-fn uncommitted_and_forgotten_read_chunks_keep_their_items() {
+fn uncommitted_and_forgotten_read_chunks_keep_their_items(storage: Storage) {
     let tracker = DropTracker::new();
-    let (tx, mut rx, ids) = tracked_ring(&tracker, 5, 3, 5);
-    drop(rx.read_chunk(3).unwrap());
-    mem::forget(rx.read_chunk(4).unwrap());
-    assert_eq!((tx.len(), rx.len()), (5, 5));
-    assert_eq!(tracker.live(), 5);
-    assert_eq!(rx.peek().map(Tracked::id), Some(ids[0]));
-    assert_eq!(rx.pop().map(|t| t.id()), Some(ids[0]));
-    drop((rx, tx));
+    with_ring!(
+        storage,
+        Tracked<'_>,
+        storage.capacity(5),
+        |mut tx, mut rx| {
+            let ids = prefill(&tracker, &mut tx, &mut rx, 3, 5);
+            drop(rx.read_chunk(3).unwrap());
+            mem::forget(rx.read_chunk(4).unwrap());
+            assert_eq!((tx.len(), rx.len()), (5, 5));
+            assert_eq!(tracker.live(), 5);
+            assert_eq!(rx.peek().map(Tracked::id), Some(ids[0]));
+            assert_eq!(rx.pop().map(|t| t.id()), Some(ids[0]));
+        }
+    );
     tracker.assert_all_dropped_once();
 }
 
-#[test]
-fn read_chunk_commit_drops_exactly_the_committed_items() {
+fn read_chunk_commit_drops_exactly_the_committed_items(storage: Storage) {
     let caps: &[usize] = if cfg!(miri) {
         &[1, 2, 3, 4]
     } else {
         &[1, 2, 3, 4, 7, 8]
     };
-    for &cap in caps {
+    for cap in storage.caps(caps) {
         for offset in 0..=cap {
             for k in 0..=cap {
                 let tracker = DropTracker::new();
-                let (tx, mut rx, ids) = tracked_ring(&tracker, cap, offset, cap);
-                rx.read_chunk(cap).unwrap().commit(k);
-                for (i, &id) in ids.iter().enumerate() {
-                    assert_eq!(
-                        tracker.drops_of(id),
-                        u32::from(i < k),
-                        "cap {cap} offset {offset} k {k} item {i}"
-                    );
-                }
-                assert_eq!((tx.len(), rx.len()), (cap - k, cap - k));
-                assert_eq!(rx.peek().map(Tracked::id), ids.get(k).copied());
-                drop((tx, rx));
+                with_ring!(storage, Tracked<'_>, cap, |mut tx, mut rx| {
+                    let ids = prefill(&tracker, &mut tx, &mut rx, offset, cap);
+                    rx.read_chunk(cap).unwrap().commit(k);
+                    for (i, &id) in ids.iter().enumerate() {
+                        assert_eq!(
+                            tracker.drops_of(id),
+                            u32::from(i < k),
+                            "cap {cap} offset {offset} k {k} item {i}"
+                        );
+                    }
+                    assert_eq!((tx.len(), rx.len()), (cap - k, cap - k));
+                    assert_eq!(rx.peek().map(Tracked::id), ids.get(k).copied());
+                });
                 tracker.assert_all_dropped_once();
             }
         }
     }
 }
 
-#[test]
-fn read_chunk_into_iter_partially_consumed() {
+fn read_chunk_into_iter_partially_consumed(storage: Storage) {
     let tracker = DropTracker::new();
-    let (tx, mut rx, ids) = tracked_ring(&tracker, 6, 4, 6);
-    let mut iter = rx.read_chunk(4).unwrap().into_iter();
-    assert_eq!(iter.len(), 4);
-    let a = iter.next().unwrap();
-    let b = iter.next().unwrap();
-    assert!(format!("{iter:?}").contains("Drain"));
-    drop(iter);
-    assert_eq!((a.id(), b.id()), (ids[0], ids[1]));
-    assert_eq!(
-        tracker.live(),
-        6,
-        "yielded items are ours, not dropped by the ring"
+    with_ring!(
+        storage,
+        Tracked<'_>,
+        storage.capacity(6),
+        |mut tx, mut rx| {
+            let ids = prefill(&tracker, &mut tx, &mut rx, 4, 6);
+            let mut iter = rx.read_chunk(4).unwrap().into_iter();
+            assert_eq!(iter.len(), 4);
+            let a = iter.next().unwrap();
+            let b = iter.next().unwrap();
+            assert!(format!("{iter:?}").contains("Drain"));
+            drop(iter);
+            assert_eq!((a.id(), b.id()), (ids[0], ids[1]));
+            assert_eq!(
+                tracker.live(),
+                6,
+                "yielded items are ours, not dropped by the ring"
+            );
+            drop((a, b));
+            assert_eq!((tx.len(), rx.len()), (4, 4));
+            assert_eq!(rx.pop().map(|t| t.id()), Some(ids[2]));
+        }
     );
-    drop((a, b));
-    assert_eq!((tx.len(), rx.len()), (4, 4));
-    assert_eq!(rx.pop().map(|t| t.id()), Some(ids[2]));
-    drop((tx, rx));
     tracker.assert_all_dropped_once();
 }
 
-#[test]
-fn partial_drain_releases_only_what_it_yielded() {
+fn partial_drain_releases_only_what_it_yielded(storage: Storage) {
     for taken in 0..=5 {
         let tracker = DropTracker::new();
-        let (tx, mut rx, ids) = tracked_ring(&tracker, 5, 3, 5);
-        let got: Vec<usize> = rx.drain().take(taken).map(|t| t.id()).collect();
-        assert_eq!(got, ids[..taken]);
-        assert_eq!((tx.len(), rx.len()), (5 - taken, 5 - taken));
-        assert_eq!(tracker.live(), 5 - taken);
-        drop((rx, tx));
+        with_ring!(
+            storage,
+            Tracked<'_>,
+            storage.capacity(5),
+            |mut tx, mut rx| {
+                let ids = prefill(&tracker, &mut tx, &mut rx, 3, 5);
+                let got: Vec<usize> = rx.drain().take(taken).map(|t| t.id()).collect();
+                assert_eq!(got, ids[..taken]);
+                assert_eq!((tx.len(), rx.len()), (5 - taken, 5 - taken));
+                assert_eq!(tracker.live(), 5 - taken);
+            }
+        );
         tracker.assert_all_dropped_once();
     }
 }
 
-#[test]
-fn forgotten_drain_never_double_drops() {
+fn forgotten_drain_never_double_drops(storage: Storage) {
     for consumer_first in [false, true] {
         let tracker = DropTracker::new();
-        let (tx, mut rx, ids) = tracked_ring(&tracker, 5, 3, 5);
-        let mut drain = rx.drain();
-        let a = drain.next().unwrap();
-        let b = drain.next().unwrap();
-        mem::forget(drain);
-        // The consumer does not yield them again ...
-        assert_eq!(rx.len(), 3);
-        assert_eq!(rx.peek().map(Tracked::id), Some(ids[2]));
-        drop((a, b));
-        if consumer_first {
-            drop(rx);
-            assert!(tx.is_abandoned());
-            assert_eq!(
-                tx.len(),
-                3,
-                "the consumer's drop releases the forgotten drain's slots"
-            );
-            drop(tx);
-        } else {
-            drop(tx);
-            drop(rx);
-        }
+        with_ring!(
+            storage,
+            Tracked<'_>,
+            storage.capacity(5),
+            |mut tx, mut rx| {
+                let ids = prefill(&tracker, &mut tx, &mut rx, 3, 5);
+                let mut drain = rx.drain();
+                let a = drain.next().unwrap();
+                let b = drain.next().unwrap();
+                mem::forget(drain);
+                // The consumer does not yield them again ...
+                assert_eq!(rx.len(), 3);
+                assert_eq!(rx.peek().map(Tracked::id), Some(ids[2]));
+                drop((a, b));
+                if consumer_first {
+                    drop(rx);
+                    assert!(tx.is_abandoned());
+                    assert_eq!(
+                        tx.len(),
+                        3,
+                        "the consumer's drop releases the forgotten drain's slots"
+                    );
+                    drop(tx);
+                } else {
+                    drop(tx);
+                    drop(rx);
+                }
+            }
+        );
         // ... and the final drop does not drop them again.
         tracker.assert_all_dropped_once();
     }
@@ -1450,198 +1589,234 @@ fn forgotten_drain_never_double_drops() {
 
 /// The `Drain` docs promise that a forgotten drain's slots "are released by the
 /// consumer's next operation".
-#[test]
-fn forgotten_drain_slots_released_by_next_pop() {
-    let (mut tx, mut rx) = channel::<u32>(4);
-    assert_eq!(tx.push_slice(&[1, 2, 3]), 3);
-    let mut drain = rx.drain();
-    assert_eq!(drain.next(), Some(1));
-    mem::forget(drain);
-    assert_eq!(rx.pop(), Some(2));
-    assert_eq!(tx.len(), 1);
-    assert_eq!(tx.push_slice(&[4, 5, 6, 7]), 3);
-    assert_eq!(rx.drain().collect::<Vec<_>>(), [3, 4, 5, 6]);
+fn forgotten_drain_slots_released_by_next_pop(storage: Storage) {
+    with_ring!(storage, u32, 4, |mut tx, mut rx| {
+        assert_eq!(tx.push_slice(&[1, 2, 3]), 3);
+        let mut drain = rx.drain();
+        assert_eq!(drain.next(), Some(1));
+        mem::forget(drain);
+        assert_eq!(rx.pop(), Some(2));
+        assert_eq!(tx.len(), 1);
+        assert_eq!(tx.push_slice(&[4, 5, 6, 7]), 3);
+        assert_eq!(rx.drain().collect::<Vec<_>>(), [3, 4, 5, 6]);
+    });
 }
 
 /// A forgotten drain that took every item leaves the ring empty for the consumer;
 /// the producer must be able to refill it (the drain docs promise the slots are
 /// released by the consumer's next operation). Otherwise a producer waiting for
 /// room spins forever while the consumer sees an empty ring.
-#[test]
-fn forgotten_drain_of_everything_frees_the_slots() {
-    let (mut tx, mut rx) = channel::<u32>(2);
-    assert_eq!(tx.push_slice(&[1, 2]), 2);
-    let mut drain = rx.drain();
-    assert_eq!(drain.next(), Some(1));
-    assert_eq!(drain.next(), Some(2));
-    mem::forget(drain);
-    assert_eq!(rx.len(), 0);
-    // The consumer's next operations (all of them find the ring empty):
-    assert_eq!(rx.pop(), None);
-    assert_eq!(rx.pop_slice(&mut [0; 2]), 0);
-    assert_eq!(rx.drain().count(), 0);
-    assert_eq!(rx.read_chunk(1).unwrap_err(), ChunkError::TooFewSlots(0));
-    assert_eq!(
-        tx.len(),
-        0,
-        "producer still sees the drained slots as occupied"
-    );
-    assert_eq!(
-        tx.push(3),
-        Ok(()),
-        "producer cannot push into an empty ring"
-    );
+fn forgotten_drain_of_everything_frees_the_slots(storage: Storage) {
+    with_ring!(storage, u32, 2, |mut tx, mut rx| {
+        assert_eq!(tx.push_slice(&[1, 2]), 2);
+        let mut drain = rx.drain();
+        assert_eq!(drain.next(), Some(1));
+        assert_eq!(drain.next(), Some(2));
+        mem::forget(drain);
+        assert_eq!(rx.len(), 0);
+        // The consumer's next operations (all of them find the ring empty):
+        assert_eq!(rx.pop(), None);
+        assert_eq!(rx.pop_slice(&mut [0; 2]), 0);
+        assert_eq!(rx.drain().count(), 0);
+        assert_eq!(rx.read_chunk(1).unwrap_err(), ChunkError::TooFewSlots(0));
+        assert_eq!(
+            tx.len(),
+            0,
+            "producer still sees the drained slots as occupied"
+        );
+        assert_eq!(
+            tx.push(3),
+            Ok(()),
+            "producer cannot push into an empty ring"
+        );
+    });
 }
 
-#[test]
-fn forgotten_read_chunk_iterator_never_double_drops() {
+fn forgotten_read_chunk_iterator_never_double_drops(storage: Storage) {
     let tracker = DropTracker::new();
-    let (tx, mut rx, ids) = tracked_ring(&tracker, 4, 1, 4);
-    let mut iter = rx.read_chunk(3).unwrap().into_iter();
-    let a = iter.next().unwrap();
-    mem::forget(iter);
-    assert_eq!(a.id(), ids[0]);
-    drop(a);
-    assert_eq!(rx.len(), 3);
-    assert_eq!(rx.pop().map(|t| t.id()), Some(ids[1]));
-    drop((tx, rx));
+    with_ring!(storage, Tracked<'_>, 4, |mut tx, mut rx| {
+        let ids = prefill(&tracker, &mut tx, &mut rx, 1, 4);
+        let mut iter = rx.read_chunk(3).unwrap().into_iter();
+        let a = iter.next().unwrap();
+        mem::forget(iter);
+        assert_eq!(a.id(), ids[0]);
+        drop(a);
+        assert_eq!(rx.len(), 3);
+        assert_eq!(rx.pop().map(|t| t.id()), Some(ids[1]));
+    });
     tracker.assert_all_dropped_once();
 }
 
-#[test]
-fn rejected_push_gives_the_value_back_undropped() {
+fn rejected_push_gives_the_value_back_undropped(storage: Storage) {
     let tracker = DropTracker::new();
-    let (mut tx, rx) = channel(1);
-    tx.push(tracker.item()).unwrap();
-    let err = tx.push(tracker.item()).unwrap_err();
-    assert_eq!(tracker.live(), 2);
-    let back = err.into_inner();
-    assert_eq!(back.id(), 1);
-    drop(back);
-    assert_eq!(tracker.drops_of(1), 1);
-    drop((tx, rx));
+    with_ring!(storage, Tracked<'_>, 1, |mut tx, rx| {
+        tx.push(tracker.item()).unwrap();
+        let err = tx.push(tracker.item()).unwrap_err();
+        assert_eq!(tracker.live(), 2);
+        let back = err.into_inner();
+        assert_eq!(back.id(), 1);
+        drop(back);
+        assert_eq!(tracker.drops_of(1), 1);
+        drop((tx, rx));
+    });
     tracker.assert_all_dropped_once();
 }
 
-#[test]
-fn producer_keeps_pushing_after_consumer_is_gone() {
+fn producer_keeps_pushing_after_consumer_is_gone(storage: Storage) {
     let tracker = DropTracker::new();
-    let (mut tx, rx, _) = tracked_ring(&tracker, 3, 2, 1);
-    drop(rx);
-    assert!(tx.is_abandoned());
-    assert_eq!(tx.push_iter((0..5).map(|_| tracker.item())), 2);
-    assert!(tx.push(tracker.item()).is_err());
-    assert_eq!(tracker.live(), 3);
-    drop(tx);
+    let cap = storage.capacity(3);
+    with_ring!(storage, Tracked<'_>, cap, |mut tx, mut rx| {
+        prefill(&tracker, &mut tx, &mut rx, 2, 1);
+        drop(rx);
+        assert!(tx.is_abandoned());
+        assert_eq!(tx.push_iter((0..5).map(|_| tracker.item())), cap - 1);
+        assert!(tx.push(tracker.item()).is_err());
+        assert_eq!(tracker.live(), cap);
+    });
     tracker.assert_all_dropped_once();
 }
+
+storage_tests!(
+    items_left_in_the_ring_are_dropped_once_in_either_drop_order,
+    uncommitted_write_chunk_publishes_nothing_and_never_drops,
+    forgotten_write_chunk_publishes_nothing,
+    uncommitted_and_forgotten_read_chunks_keep_their_items,
+    read_chunk_commit_drops_exactly_the_committed_items,
+    read_chunk_into_iter_partially_consumed,
+    partial_drain_releases_only_what_it_yielded,
+    forgotten_drain_never_double_drops,
+    forgotten_drain_slots_released_by_next_pop,
+    forgotten_drain_of_everything_frees_the_slots,
+    forgotten_read_chunk_iterator_never_double_drops,
+    rejected_push_gives_the_value_back_undropped,
+    producer_keeps_pushing_after_consumer_is_gone
+);
 
 // ---------------------------------------------------------------------------------
 // 4. Zero-sized types
 // ---------------------------------------------------------------------------------
 
-/// The largest capacity the ring accepts for a zero-sized type: `Buffer::new` rounds
-/// the capacity up to a power of two that must not exceed `isize::MAX`.
-const ZST_MAX_CAPACITY: usize = 1 << (usize::BITS - 2);
+fn zst_huge_capacity_and_position_wraparound(storage: Storage) {
+    // `usize::MAX / 4` is not a power of two: heap only.
+    for cap in storage.caps(&[usize::MAX / 4, ZST_MAX_CAPACITY]) {
+        with_ring!(storage, (), cap, via storage::zst_static_ring, |mut tx, mut rx| {
+            assert_eq!((tx.capacity(), rx.capacity()), (cap, cap));
+            assert_eq!(tx.push_slice(&[(); 3]), 3);
+            assert_eq!(rx.pop(), Some(()));
+            assert_eq!(rx.len(), 2);
+            // Each lap moves both positions by almost `cap` in O(1) (no drop glue, no
+            // per-item work), so a few laps wrap the positions around `usize::MAX`.
+            for lap in 0..10 {
+                let free = tx.slots();
+                let chunk = tx.write_chunk_uninit(free).unwrap();
+                assert_eq!(chunk.len(), free);
+                // SAFETY: `()` has no bytes: every slot is trivially initialised.
+                unsafe { chunk.commit_all() };
+                assert!(tx.is_full() && rx.is_full(), "lap {lap}");
+                assert_eq!((tx.len(), rx.len()), (cap, cap));
+                assert_eq!(tx.push(()), Err(PushError::Full(())));
+                assert_eq!(tx.push_iter(std::iter::repeat(())), 0);
+                assert_eq!(
+                    tx.write_chunk_uninit(1).unwrap_err(),
+                    ChunkError::TooFewSlots(0)
+                );
+                assert_eq!(rx.read_chunk(cap).map(|c| c.len()), Ok(cap));
+                let mut drain = rx.drain();
+                assert_eq!(drain.len(), cap);
+                assert_eq!(drain.next(), Some(()));
+                drop(drain);
+                assert_eq!((tx.len(), rx.len()), (cap - 1, cap - 1));
+                rx.read_chunk(cap - 3).unwrap().commit_all();
+                assert_eq!((tx.len(), rx.len()), (2, 2));
+                assert_eq!(tx.push_iter(std::iter::repeat_n((), 5)), 5);
+                assert_eq!(rx.pop_slice(&mut [(); 4]), 4);
+                assert_eq!(rx.len(), 3);
+                assert_eq!(rx.peek(), Some(&()));
+            }
+            assert_eq!(rx.drain().count(), 3);
+            assert!(rx.is_empty() && tx.is_empty());
+            assert_eq!(rx.pop(), None);
+        });
+    }
+}
 
-#[test]
-fn zst_huge_capacity_and_position_wraparound() {
-    for cap in [usize::MAX / 4, ZST_MAX_CAPACITY] {
-        let (mut tx, mut rx) = channel::<()>(cap);
-        assert_eq!((tx.capacity(), rx.capacity()), (cap, cap));
-        assert_eq!(tx.push_slice(&[(); 3]), 3);
-        assert_eq!(rx.pop(), Some(()));
-        assert_eq!(rx.len(), 2);
-        // Each lap moves both positions by almost `cap` in O(1) (no drop glue, no
-        // per-item work), so a few laps wrap the positions around `usize::MAX`.
-        for lap in 0..10 {
-            let free = tx.slots();
-            let chunk = tx.write_chunk_uninit(free).unwrap();
-            assert_eq!(chunk.len(), free);
-            // SAFETY: `()` has no bytes: every slot is trivially initialised.
-            unsafe { chunk.commit_all() };
-            assert!(tx.is_full() && rx.is_full(), "lap {lap}");
-            assert_eq!((tx.len(), rx.len()), (cap, cap));
-            assert_eq!(tx.push(()), Err(PushError::Full(())));
-            assert_eq!(tx.push_iter(std::iter::repeat(())), 0);
-            assert_eq!(
-                tx.write_chunk_uninit(1).unwrap_err(),
-                ChunkError::TooFewSlots(0)
-            );
-            assert_eq!(rx.read_chunk(cap).map(|c| c.len()), Ok(cap));
-            let mut drain = rx.drain();
-            assert_eq!(drain.len(), cap);
-            assert_eq!(drain.next(), Some(()));
-            drop(drain);
-            assert_eq!((tx.len(), rx.len()), (cap - 1, cap - 1));
-            rx.read_chunk(cap - 3).unwrap().commit_all();
-            assert_eq!((tx.len(), rx.len()), (2, 2));
-            assert_eq!(tx.push_iter(std::iter::repeat_n((), 5)), 5);
-            assert_eq!(rx.pop_slice(&mut [(); 4]), 4);
-            assert_eq!(rx.len(), 3);
-            assert_eq!(rx.peek(), Some(&()));
+fn zst_with_drop_is_counted(storage: Storage) {
+    // One drop counter per storage: the two variants run in parallel.
+    match storage {
+        Storage::Heap => zst_with_drop_is_counted_with::<1>(storage),
+        Storage::Static => zst_with_drop_is_counted_with::<3>(storage),
+    }
+}
+
+fn zst_with_drop_huge_capacity(storage: Storage) {
+    match storage {
+        Storage::Heap => zst_with_drop_huge_capacity_with::<2>(storage),
+        Storage::Static => zst_with_drop_huge_capacity_with::<4>(storage),
+    }
+}
+
+storage_tests!(
+    zst_huge_capacity_and_position_wraparound,
+    zst_with_drop_is_counted,
+    zst_with_drop_huge_capacity
+);
+
+fn zst_with_drop_is_counted_with<const TAG: usize>(storage: Storage) {
+    with_ring!(storage, ZstDrop<TAG>, 1000, |mut tx, mut rx| {
+        for _ in 0..10 {
+            tx.push(ZstDrop).unwrap();
         }
-        assert_eq!(rx.drain().count(), 3);
-        assert!(rx.is_empty() && tx.is_empty());
-        assert_eq!(rx.pop(), None);
-    }
+        assert_eq!(tx.push_iter(std::iter::repeat_with(|| ZstDrop).take(5)), 5);
+        assert_eq!(
+            tx.write_chunk_uninit(5)
+                .unwrap()
+                .fill_from_iter(std::iter::repeat_with(|| ZstDrop)),
+            5
+        );
+        assert_eq!(rx.len(), 20);
+        assert_eq!(ZstDrop::<TAG>::drops(), 0);
+        for _ in 0..3 {
+            drop(rx.pop().unwrap());
+        }
+        assert_eq!(ZstDrop::<TAG>::drops(), 3);
+        rx.read_chunk(4).unwrap().commit(2);
+        assert_eq!(ZstDrop::<TAG>::drops(), 5);
+        drop(rx.read_chunk(4).unwrap());
+        assert_eq!(ZstDrop::<TAG>::drops(), 5);
+        assert_eq!(rx.drain().take(2).count(), 2);
+        assert_eq!(ZstDrop::<TAG>::drops(), 7);
+        assert_eq!(rx.len(), 13);
+        drop(rx);
+        assert_eq!(ZstDrop::<TAG>::drops(), 7);
+        drop(tx);
+        // The heap ring's last half drops the 13 left; a static ring drops them when
+        // the ring goes.
+        let dropped = if storage.is_static() { 7 } else { 20 };
+        assert_eq!(ZstDrop::<TAG>::drops(), dropped);
+    });
+    assert_eq!(ZstDrop::<TAG>::drops(), 20);
 }
 
-#[test]
-fn zst_with_drop_is_counted() {
-    type Z = ZstDrop<1>;
-    let (mut tx, mut rx) = channel::<Z>(1000);
-    for _ in 0..10 {
-        tx.push(ZstDrop).unwrap();
-    }
-    assert_eq!(tx.push_iter(std::iter::repeat_with(|| ZstDrop).take(5)), 5);
-    assert_eq!(
-        tx.write_chunk_uninit(5)
-            .unwrap()
-            .fill_from_iter(std::iter::repeat_with(|| ZstDrop)),
-        5
-    );
-    assert_eq!(rx.len(), 20);
-    assert_eq!(Z::drops(), 0);
-    for _ in 0..3 {
-        drop(rx.pop().unwrap());
-    }
-    assert_eq!(Z::drops(), 3);
-    rx.read_chunk(4).unwrap().commit(2);
-    assert_eq!(Z::drops(), 5);
-    drop(rx.read_chunk(4).unwrap());
-    assert_eq!(Z::drops(), 5);
-    assert_eq!(rx.drain().take(2).count(), 2);
-    assert_eq!(Z::drops(), 7);
-    assert_eq!(rx.len(), 13);
-    drop(rx);
-    assert_eq!(Z::drops(), 7);
-    drop(tx);
-    assert_eq!(Z::drops(), 20);
-}
-
-#[test]
-fn zst_with_drop_huge_capacity() {
-    type Z = ZstDrop<2>;
-    let (mut tx, mut rx) = channel::<Z>(ZST_MAX_CAPACITY);
-    assert_eq!(
-        tx.push_iter(std::iter::repeat_with(|| ZstDrop).take(100)),
-        100
-    );
-    let err = {
-        // A full ring hands a ZST back too.
-        let (mut tx1, _rx1) = channel::<Z>(1);
-        tx1.push(ZstDrop).unwrap();
-        tx1.push(ZstDrop).unwrap_err()
-    };
-    assert_eq!(Z::drops(), 1, "the full ring's item");
-    drop(err.into_inner());
-    assert_eq!(Z::drops(), 2);
-    rx.read_chunk(30).unwrap().commit_all();
-    assert_eq!(Z::drops(), 32);
-    drop(tx);
-    drop(rx);
-    assert_eq!(Z::drops(), 102);
+fn zst_with_drop_huge_capacity_with<const TAG: usize>(storage: Storage) {
+    with_ring!(storage, ZstDrop<TAG>, ZST_MAX_CAPACITY, via storage::zst_static_ring, |mut tx, mut rx| {
+        assert_eq!(
+            tx.push_iter(std::iter::repeat_with(|| ZstDrop).take(100)),
+            100
+        );
+        let err = with_ring!(storage, ZstDrop<TAG>, 1, |mut tx1, _rx1| {
+            // A full ring hands a ZST back too.
+            tx1.push(ZstDrop).unwrap();
+            tx1.push(ZstDrop).unwrap_err()
+        });
+        assert_eq!(ZstDrop::<TAG>::drops(), 1, "the full ring's item");
+        drop(err.into_inner());
+        assert_eq!(ZstDrop::<TAG>::drops(), 2);
+        rx.read_chunk(30).unwrap().commit_all();
+        assert_eq!(ZstDrop::<TAG>::drops(), 32);
+        drop(tx);
+        drop(rx);
+    });
+    assert_eq!(ZstDrop::<TAG>::drops(), 102);
 }
 
 // ---------------------------------------------------------------------------------
@@ -1671,49 +1846,49 @@ impl<'t> Iterator for PanickingIter<'t> {
     }
 }
 
-#[test]
-fn push_iter_panicking_iterator_publishes_what_it_took() {
+fn push_iter_panicking_iterator_publishes_what_it_took(storage: Storage) {
     let caps: &[usize] = if cfg!(miri) {
         &[1, 2, 3]
     } else {
         &[1, 2, 3, 4, 8]
     };
-    for &cap in caps {
+    for cap in storage.caps(caps) {
         for offset in [0, 1, cap - 1] {
             for ok in 0..=cap + 1 {
                 for hint in [0, ok, cap + 2] {
                     let tracker = DropTracker::new();
-                    let (mut tx, mut rx, _) = tracked_ring(&tracker, cap, offset, 0);
-                    let first = tracker.created();
-                    let result = panic::catch_unwind(AssertUnwindSafe(|| {
-                        tx.push_iter(PanickingIter {
-                            tracker: &tracker,
-                            ok,
-                            hint,
-                        })
-                    }));
-                    let taken = tracker.created() - first;
-                    match result {
-                        // It stopped before asking for more than fits.
-                        Ok(pushed) => {
-                            assert!(ok >= cap || pushed < cap, "cap {cap} ok {ok} hint {hint}");
-                            assert_eq!(pushed, taken);
+                    with_ring!(storage, Tracked<'_>, cap, |mut tx, mut rx| {
+                        prefill(&tracker, &mut tx, &mut rx, offset, 0);
+                        let first = tracker.created();
+                        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                            tx.push_iter(PanickingIter {
+                                tracker: &tracker,
+                                ok,
+                                hint,
+                            })
+                        }));
+                        let taken = tracker.created() - first;
+                        match result {
+                            // It stopped before asking for more than fits.
+                            Ok(pushed) => {
+                                assert!(ok >= cap || pushed < cap, "cap {cap} ok {ok} hint {hint}");
+                                assert_eq!(pushed, taken);
+                            }
+                            Err(_) => assert_eq!(taken, ok, "cap {cap} ok {ok} hint {hint}"),
                         }
-                        Err(_) => assert_eq!(taken, ok, "cap {cap} ok {ok} hint {hint}"),
-                    }
-                    assert_eq!(
-                        (tx.len(), rx.len()),
-                        (taken, taken),
-                        "taken items are published"
-                    );
-                    assert_eq!(tracker.live(), taken);
-                    for id in first..first + taken {
-                        assert_eq!(rx.pop().map(|t| t.id()), Some(id));
-                    }
-                    assert_eq!(rx.pop().map(|t| t.id()), None);
-                    // The ring still works.
-                    assert_eq!(tx.push_iter((0..cap).map(|_| tracker.item())), cap);
-                    drop((tx, rx));
+                        assert_eq!(
+                            (tx.len(), rx.len()),
+                            (taken, taken),
+                            "taken items are published"
+                        );
+                        assert_eq!(tracker.live(), taken);
+                        for id in first..first + taken {
+                            assert_eq!(rx.pop().map(|t| t.id()), Some(id));
+                        }
+                        assert_eq!(rx.pop().map(|t| t.id()), None);
+                        // The ring still works.
+                        assert_eq!(tx.push_iter((0..cap).map(|_| tracker.item())), cap);
+                    });
                     tracker.assert_all_dropped_once();
                 }
             }
@@ -1721,74 +1896,74 @@ fn push_iter_panicking_iterator_publishes_what_it_took() {
     }
 }
 
-#[test]
-fn fill_from_iter_panicking_iterator_publishes_what_it_took() {
+fn fill_from_iter_panicking_iterator_publishes_what_it_took(storage: Storage) {
     let tracker = DropTracker::new();
-    let (mut tx, mut rx, _) = tracked_ring(&tracker, 4, 3, 0);
-    let first = tracker.created();
-    let chunk = tx.write_chunk_uninit(4).unwrap();
-    let t = &tracker;
-    let result = panic::catch_unwind(AssertUnwindSafe(move || {
-        chunk.fill_from_iter(PanickingIter {
-            tracker: t,
-            ok: 3,
-            hint: 4,
-        })
-    }));
-    assert!(result.is_err());
-    assert_eq!((tx.len(), rx.len()), (3, 3));
-    let got: Vec<usize> = rx.drain().map(|t| t.id()).collect();
-    assert_eq!(got, (first..first + 3).collect::<Vec<_>>());
-    drop((tx, rx));
+    with_ring!(storage, Tracked<'_>, 4, |mut tx, mut rx| {
+        prefill(&tracker, &mut tx, &mut rx, 3, 0);
+        let first = tracker.created();
+        let chunk = tx.write_chunk_uninit(4).unwrap();
+        let t = &tracker;
+        let result = panic::catch_unwind(AssertUnwindSafe(move || {
+            chunk.fill_from_iter(PanickingIter {
+                tracker: t,
+                ok: 3,
+                hint: 4,
+            })
+        }));
+        assert!(result.is_err());
+        assert_eq!((tx.len(), rx.len()), (3, 3));
+        let got: Vec<usize> = rx.drain().map(|t| t.id()).collect();
+        assert_eq!(got, (first..first + 3).collect::<Vec<_>>());
+    });
     tracker.assert_all_dropped_once();
 }
 
-#[test]
-fn read_chunk_commit_with_panicking_drop_never_double_drops() {
+fn read_chunk_commit_with_panicking_drop_never_double_drops(storage: Storage) {
     // The chunk covers all 4 slots and wraps (offset 2): run one is items 0 and 1,
     // run two is items 2 and 3. One item panics in `Drop`.
     for panicking in 0..4 {
         for k in [panicking + 1, 4] {
             let tracker = DropTracker::new();
-            let (mut tx, mut rx) = channel::<Tracked<'_>>(4);
-            for _ in 0..2 {
-                tx.push(tracker.item()).unwrap();
-                drop(rx.pop());
-            }
-            let first = tracker.created();
-            for i in 0..4 {
-                let item = if i == panicking {
-                    tracker.item_panicking()
-                } else {
-                    tracker.item()
-                };
-                tx.push(item).unwrap();
-            }
-            let chunk = rx.read_chunk(4).unwrap();
-            let result = panic::catch_unwind(AssertUnwindSafe(move || chunk.commit(k)));
-            assert!(result.is_err(), "the item's Drop panicked");
-            tracker.assert_no_double_drop();
-            assert_eq!(tracker.drops_of(first + panicking), 1);
-            for i in 0..panicking {
+            let first = with_ring!(storage, Tracked<'_>, 4, |mut tx, mut rx| {
+                for _ in 0..2 {
+                    tx.push(tracker.item()).unwrap();
+                    drop(rx.pop());
+                }
+                let first = tracker.created();
+                for i in 0..4 {
+                    let item = if i == panicking {
+                        tracker.item_panicking()
+                    } else {
+                        tracker.item()
+                    };
+                    tx.push(item).unwrap();
+                }
+                let chunk = rx.read_chunk(4).unwrap();
+                let result = panic::catch_unwind(AssertUnwindSafe(move || chunk.commit(k)));
+                assert!(result.is_err(), "the item's Drop panicked");
+                tracker.assert_no_double_drop();
+                assert_eq!(tracker.drops_of(first + panicking), 1);
+                for i in 0..panicking {
+                    assert_eq!(
+                        tracker.drops_of(first + i),
+                        1,
+                        "item {i} before the panicking one"
+                    );
+                }
+                // The committed slots are released even though a Drop panicked.
                 assert_eq!(
-                    tracker.drops_of(first + i),
-                    1,
-                    "item {i} before the panicking one"
+                    (tx.len(), rx.len()),
+                    (4 - k, 4 - k),
+                    "panicking {panicking} k {k}"
                 );
-            }
-            // The committed slots are released even though a Drop panicked.
-            assert_eq!(
-                (tx.len(), rx.len()),
-                (4 - k, 4 - k),
-                "panicking {panicking} k {k}"
-            );
-            for i in k..4 {
-                assert_eq!(rx.pop().map(|t| t.id()), Some(first + i));
-            }
-            assert_eq!(rx.pop().map(|t| t.id()), None);
-            // The ring keeps working over the same slots.
-            assert_eq!(tx.push_iter((0..4).map(|_| tracker.item())), 4);
-            drop((tx, rx));
+                for i in k..4 {
+                    assert_eq!(rx.pop().map(|t| t.id()), Some(first + i));
+                }
+                assert_eq!(rx.pop().map(|t| t.id()), None);
+                // The ring keeps working over the same slots.
+                assert_eq!(tx.push_iter((0..4).map(|_| tracker.item())), 4);
+                first
+            });
             // Items after the panicking one in the committed range may be leaked, never
             // dropped twice; everything else is dropped exactly once.
             tracker.assert_no_double_drop();
@@ -1803,40 +1978,54 @@ fn read_chunk_commit_with_panicking_drop_never_double_drops() {
     }
 }
 
-#[test]
-fn read_chunk_commit_past_its_length_panics_and_changes_nothing() {
-    let (mut tx, mut rx) = channel::<u32>(4);
-    tx.push_slice(&[1, 2, 3]);
-    let chunk = rx.read_chunk(2).unwrap();
-    assert!(panic::catch_unwind(AssertUnwindSafe(move || chunk.commit(3))).is_err());
-    assert_eq!((tx.len(), rx.len()), (3, 3));
-    assert_eq!(rx.drain().collect::<Vec<_>>(), [1, 2, 3]);
+fn read_chunk_commit_past_its_length_panics_and_changes_nothing(storage: Storage) {
+    with_ring!(storage, u32, 4, |mut tx, mut rx| {
+        tx.push_slice(&[1, 2, 3]);
+        let chunk = rx.read_chunk(2).unwrap();
+        assert!(panic::catch_unwind(AssertUnwindSafe(move || chunk.commit(3))).is_err());
+        assert_eq!((tx.len(), rx.len()), (3, 3));
+        assert_eq!(rx.drain().collect::<Vec<_>>(), [1, 2, 3]);
+    });
 }
 
-#[test]
-fn write_chunk_commit_past_its_length_panics_and_changes_nothing() {
-    let (mut tx, rx) = channel::<u32>(4);
-    let mut chunk = tx.write_chunk_uninit(2).unwrap();
-    fill_slots(&mut chunk, [1, 2]);
-    // SAFETY: it panics before publishing anything (and 3 > len is refused).
-    let result = panic::catch_unwind(AssertUnwindSafe(move || unsafe { chunk.commit(3) }));
-    assert!(result.is_err());
-    assert_eq!((tx.len(), rx.len()), (0, 0));
+fn write_chunk_commit_past_its_length_panics_and_changes_nothing(storage: Storage) {
+    with_ring!(storage, u32, 4, |mut tx, rx| {
+        let mut chunk = tx.write_chunk_uninit(2).unwrap();
+        fill_slots(&mut chunk, [1, 2]);
+        // SAFETY: it panics before publishing anything (and 3 > len is refused).
+        let result = panic::catch_unwind(AssertUnwindSafe(move || unsafe { chunk.commit(3) }));
+        assert!(result.is_err());
+        assert_eq!((tx.len(), rx.len()), (0, 0));
+    });
 }
 
-#[test]
-fn panicking_drop_of_a_left_item_drops_the_rest_once() {
+fn panicking_drop_of_a_left_item_drops_the_rest_once(storage: Storage) {
     let tracker = DropTracker::new();
-    let (mut tx, rx) = channel::<Tracked<'_>>(4);
-    tx.push(tracker.item()).unwrap();
-    tx.push(tracker.item_panicking()).unwrap();
-    tx.push(tracker.item()).unwrap();
-    drop(tx);
-    assert!(panic::catch_unwind(AssertUnwindSafe(move || drop(rx))).is_err());
+    // The heap ring drops what is left when its last half goes, a static ring when it
+    // goes itself: either way inside the `catch_unwind`.
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        with_ring!(storage, Tracked<'_>, 4, |mut tx, rx| {
+            tx.push(tracker.item()).unwrap();
+            tx.push(tracker.item_panicking()).unwrap();
+            tx.push(tracker.item()).unwrap();
+            drop(tx);
+            drop(rx);
+        })
+    }));
+    assert!(result.is_err());
     tracker.assert_no_double_drop();
     assert_eq!(tracker.drops_of(0), 1);
     assert_eq!(tracker.drops_of(1), 1);
 }
+
+storage_tests!(
+    push_iter_panicking_iterator_publishes_what_it_took,
+    fill_from_iter_panicking_iterator_publishes_what_it_took,
+    read_chunk_commit_with_panicking_drop_never_double_drops,
+    read_chunk_commit_past_its_length_panics_and_changes_nothing,
+    write_chunk_commit_past_its_length_panics_and_changes_nothing,
+    panicking_drop_of_a_left_item_drops_the_rest_once
+);
 
 // ---------------------------------------------------------------------------------
 // 6. Send / Sync
@@ -1876,12 +2065,53 @@ assert_impl_all!(Consumer<Opaque>: Debug);
 assert_impl_all!(WriteChunkUninit<'static, Opaque>: Debug);
 assert_impl_all!(ReadChunk<'static, Opaque>: Debug);
 assert_impl_all!(Drain<'static, Opaque>: Debug);
+
+// The same for halves of a `StaticRing`, and the ring itself: `Send + Sync` when
+// `T: Send` (a `static` needs `Sync`; `&StaticRing` only hands out `try_split`).
+assert_impl_all!(Producer<u64, Borrowed<'static>>: Send, Debug);
+assert_impl_all!(Consumer<u64, Borrowed<'static>>: Send, Debug);
+assert_impl_all!(Producer<std::cell::Cell<u8>, Borrowed<'static>>: Send);
+assert_not_impl_any!(Producer<u64, Borrowed<'static>>: Sync);
+assert_not_impl_any!(Consumer<u64, Borrowed<'static>>: Sync);
+assert_not_impl_any!(Producer<Rc<u8>, Borrowed<'static>>: Send, Sync);
+assert_not_impl_any!(Consumer<Rc<u8>, Borrowed<'static>>: Send, Sync);
+assert_not_impl_any!(Producer<std::sync::MutexGuard<'static, u8>, Borrowed<'static>>: Send, Sync);
+assert_not_impl_any!(Consumer<std::sync::MutexGuard<'static, u8>, Borrowed<'static>>: Send, Sync);
+assert_impl_all!(Producer<Opaque, Borrowed<'static>>: Debug);
+assert_impl_all!(StaticRing<u64, 4>: Send, Sync, Debug);
+assert_impl_all!(StaticRing<std::cell::Cell<u8>, 4>: Send, Sync);
+assert_impl_all!(StaticRing<Opaque, 4>: Debug);
+assert_not_impl_any!(StaticRing<Rc<u8>, 4>: Send, Sync);
+assert_not_impl_any!(StaticRing<std::sync::MutexGuard<'static, u8>, 4>: Send, Sync);
+// `Producer<T>` is `Producer<T, Heap<T>>`.
+assert_impl_all!(Producer<u64, Heap<u64>>: Send);
+#[cfg(feature = "std")]
 assert_impl_all!(PushError<Opaque>: Debug, std::fmt::Display, std::error::Error);
 assert_impl_all!(PushError<u64>: Send, Sync, Clone, Copy, PartialEq, Eq, std::hash::Hash);
+#[cfg(feature = "std")]
 assert_impl_all!(ChunkError: Debug, std::fmt::Display, std::error::Error, Send, Sync, Copy, Eq);
 
+fn halves_move_to_other_threads(storage: Storage) {
+    with_ring!(storage, String, 2, |mut tx, mut rx| {
+        thread::scope(|s| {
+            let tx_thread = s.spawn(move || {
+                tx.push("hello".to_owned()).unwrap();
+                tx
+            });
+            let tx = tx_thread.join().unwrap();
+            let got = s.spawn(move || rx.pop()).join().unwrap();
+            assert_eq!(got.as_deref(), Some("hello"));
+            assert!(tx.is_abandoned());
+        });
+    });
+}
+
+storage_tests!(halves_move_to_other_threads);
+
+/// The heap halves are `'static`: they move to threads that may outlive the caller.
+#[cfg(feature = "alloc")]
 #[test]
-fn halves_move_to_other_threads() {
+fn heap_halves_move_to_unscoped_threads() {
     let (mut tx, mut rx) = channel::<String>(2);
     let tx_thread = thread::spawn(move || {
         tx.push("hello".to_owned()).unwrap();
@@ -1897,139 +2127,155 @@ fn halves_move_to_other_threads() {
 // 7. is_abandoned
 // ---------------------------------------------------------------------------------
 
-#[test]
-fn is_abandoned_single_thread() {
-    let (tx, rx) = channel::<u8>(1);
-    assert!(!tx.is_abandoned() && !rx.is_abandoned());
-    drop(rx);
-    assert!(tx.is_abandoned());
-    assert!(tx.is_abandoned(), "stays true");
+fn is_abandoned_single_thread(storage: Storage) {
+    with_ring!(storage, u8, 1, |tx, rx| {
+        assert!(!tx.is_abandoned() && !rx.is_abandoned());
+        drop(rx);
+        assert!(tx.is_abandoned());
+        assert!(tx.is_abandoned(), "stays true");
+    });
 
-    let (mut tx, mut rx) = channel::<u8>(3);
-    tx.push_slice(&[1, 2]);
-    drop(tx);
-    assert!(rx.is_abandoned());
-    assert_eq!(rx.len(), 2);
-    assert_eq!(rx.pop_slice(&mut [0; 3]), 2);
-    assert!(rx.is_abandoned());
+    with_ring!(storage, u8, 3, |mut tx, mut rx| {
+        tx.push_slice(&[1, 2]);
+        drop(tx);
+        assert!(rx.is_abandoned());
+        assert_eq!(rx.len(), 2);
+        assert_eq!(rx.pop_slice(&mut [0; 3]), 2);
+        assert!(rx.is_abandoned());
+    });
 }
 
 /// After the consumer sees `is_abandoned`, every item pushed before the producer's
 /// drop is visible.
-#[test]
-fn consumer_sees_every_item_after_is_abandoned() {
+fn consumer_sees_every_item_after_is_abandoned(storage: Storage) {
     let (caps, n) = if cfg!(miri) {
         (&[1usize, 2, 3][..], 60u64)
     } else {
         (&[1usize, 2, 3, 4, 16, 1000][..], 5_000u64)
     };
-    let rounds = if cfg!(miri) { 2 } else { 10 };
-    for &cap in caps {
+    let rounds = if cfg!(miri) { 2 } else { storage.heavy(10, 3) };
+    for cap in storage.caps(caps) {
         for round in 0..rounds {
-            let (mut tx, mut rx) = channel::<u64>(cap);
-            let producer = thread::spawn(move || {
-                // A varying amount, so the drop races with items in flight.
-                let n = n - round;
-                produce_u64(&mut tx, n, round * 31 + cap as u64);
-                drop(tx);
-                n
-            });
-            let mut expected = 0u64;
-            loop {
-                let abandoned = rx.is_abandoned();
-                // Everything published before the flag is poppable now.
-                for v in rx.drain() {
-                    assert_eq!(v, expected);
-                    expected += 1;
+            with_ring!(storage, u64, cap, |mut tx, mut rx| thread::scope(|s| {
+                let producer = s.spawn(move || {
+                    // A varying amount, so the drop races with items in flight.
+                    let n = n - round;
+                    produce_u64(&mut tx, n, round * 31 + cap as u64);
+                    drop(tx);
+                    n
+                });
+                let mut expected = 0u64;
+                loop {
+                    let abandoned = rx.is_abandoned();
+                    // Everything published before the flag is poppable now.
+                    for v in rx.drain() {
+                        assert_eq!(v, expected);
+                        expected += 1;
+                    }
+                    if abandoned {
+                        assert!(rx.is_empty(), "an item appeared after the drain");
+                        assert_eq!(rx.pop(), None);
+                        break;
+                    }
+                    thread::yield_now();
                 }
-                if abandoned {
-                    assert!(rx.is_empty(), "an item appeared after the drain");
-                    assert_eq!(rx.pop(), None);
-                    break;
-                }
-                thread::yield_now();
-            }
-            assert_eq!(
-                expected,
-                producer.join().unwrap(),
-                "cap {cap} round {round}: items lost"
-            );
+                assert_eq!(
+                    expected,
+                    producer.join().unwrap(),
+                    "cap {cap} round {round}: items lost"
+                );
+            }));
         }
     }
 }
 
 /// After the producer sees `is_abandoned`, the consumer's last release is visible.
-#[test]
-fn producer_sees_final_release_after_is_abandoned() {
-    let rounds = if cfg!(miri) { 3 } else { 200 };
+fn producer_sees_final_release_after_is_abandoned(storage: Storage) {
+    let rounds = if cfg!(miri) {
+        3
+    } else {
+        storage.heavy(200, 50)
+    };
     for round in 0..rounds {
-        let cap = 1 + round % 5;
+        let cap = storage.capacity(1 + round % 5);
         let tracker = DropTracker::new();
-        let (mut tx, mut rx) = channel::<Tracked<'_>>(cap);
-        let total = 2 * cap + 1;
-        let popped = cap + round % (cap + 1);
-        thread::scope(|s| {
-            s.spawn(move || {
-                let mut got = 0;
-                while got < popped {
-                    match rx.pop() {
-                        Some(_) => got += 1,
-                        None => thread::yield_now(),
+        with_ring!(storage, Tracked<'_>, cap, |mut tx, mut rx| {
+            let total = 2 * cap + 1;
+            let popped = cap + round % (cap + 1);
+            thread::scope(|s| {
+                s.spawn(move || {
+                    let mut got = 0;
+                    while got < popped {
+                        match rx.pop() {
+                            Some(_) => got += 1,
+                            None => thread::yield_now(),
+                        }
                     }
+                    drop(rx);
+                });
+                let mut pushed = 0;
+                while pushed < total && !tx.is_abandoned() {
+                    let free = tx.slots();
+                    pushed += tx.push_iter((0..free.min(total - pushed)).map(|_| tracker.item()));
+                    thread::yield_now();
                 }
-                drop(rx);
-            });
-            let mut pushed = 0;
-            while pushed < total && !tx.is_abandoned() {
+                while !tx.is_abandoned() {
+                    thread::yield_now();
+                }
+                assert_eq!(
+                    tx.len(),
+                    pushed - popped,
+                    "round {round}: stale length after is_abandoned"
+                );
+                // The ring is still usable after abandonment; the items are dropped with it.
                 let free = tx.slots();
-                pushed += tx.push_iter((0..free.min(total - pushed)).map(|_| tracker.item()));
-                thread::yield_now();
-            }
-            while !tx.is_abandoned() {
-                thread::yield_now();
-            }
-            assert_eq!(
-                tx.len(),
-                pushed - popped,
-                "round {round}: stale length after is_abandoned"
-            );
-            // The ring is still usable after abandonment; the items are dropped with it.
-            let free = tx.slots();
-            assert_eq!(tx.push_iter((0..free).map(|_| tracker.item())), free);
-            drop(tx);
+                assert_eq!(tx.push_iter((0..free).map(|_| tracker.item())), free);
+                drop(tx);
+            });
         });
         tracker.assert_all_dropped_once();
     }
 }
 
+storage_tests!(
+    is_abandoned_single_thread,
+    consumer_sees_every_item_after_is_abandoned,
+    producer_sees_final_release_after_is_abandoned
+);
+
 // ---------------------------------------------------------------------------------
 // 8. Capacity panics
 // ---------------------------------------------------------------------------------
 
+#[cfg(feature = "alloc")]
 #[test]
 #[should_panic(expected = "capacity")]
 fn capacity_zero_panics() {
     let _ = channel::<u64>(0);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 #[should_panic(expected = "capacity")]
 fn capacity_zero_panics_for_zst() {
     let _ = channel::<()>(0);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 #[should_panic(expected = "capacity overflow")]
 fn huge_capacity_panics() {
     let _ = channel::<u64>(usize::MAX / 2);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 #[should_panic(expected = "capacity overflow")]
 fn max_capacity_panics() {
     let _ = channel::<u64>(usize::MAX);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 #[should_panic(expected = "capacity overflow")]
 fn capacity_just_over_isize_max_bytes_panics() {
@@ -2037,12 +2283,14 @@ fn capacity_just_over_isize_max_bytes_panics() {
     let _ = channel::<u64>((isize::MAX as usize / 8) + 1);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 #[should_panic(expected = "capacity overflow")]
 fn capacity_overflow_for_bytes() {
     let _ = channel::<u8>(isize::MAX as usize);
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 fn capacity_is_exact_for_non_powers_of_two() {
     for cap in [1usize, 3, 5, 6, 7, 9, 31, 33, 100, 1000] {
@@ -2054,29 +2302,34 @@ fn capacity_is_exact_for_non_powers_of_two() {
     }
 }
 
+/// An over-aligned item: slots of it must be aligned to 256.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(align(256))]
+struct Big(u64);
+
 /// Slots of over-aligned items are aligned (checked by Miri's symbolic alignment
 /// check too).
-#[test]
-fn over_aligned_items() {
-    #[derive(Clone, Copy, Debug, PartialEq)]
-    #[repr(align(256))]
-    struct Big(u64);
-    let (mut tx, mut rx) = channel::<Big>(3);
-    for round in 0..5u64 {
-        assert_eq!(tx.push_slice(&[Big(round), Big(round + 1)]), 2);
-        let chunk = rx.read_chunk(2).unwrap();
-        let (a, b) = chunk.as_slices();
-        for item in a.iter().chain(b) {
-            assert_eq!(item as *const Big as usize % 256, 0);
+fn over_aligned_items(storage: Storage) {
+    with_ring!(storage, Big, 3, |mut tx, mut rx| {
+        for round in 0..5u64 {
+            assert_eq!(tx.push_slice(&[Big(round), Big(round + 1)]), 2);
+            let chunk = rx.read_chunk(2).unwrap();
+            let (a, b) = chunk.as_slices();
+            for item in a.iter().chain(b) {
+                assert_eq!(item as *const Big as usize % 256, 0);
+            }
+            chunk.commit_all();
         }
-        chunk.commit_all();
-    }
+    });
 }
+
+storage_tests!(over_aligned_items);
 
 // ---------------------------------------------------------------------------------
 // 9. Error types
 // ---------------------------------------------------------------------------------
 
+#[cfg(feature = "std")]
 #[test]
 fn push_error_debug_display_error() {
     let err = PushError::Full(Opaque);
@@ -2097,6 +2350,7 @@ fn push_error_debug_display_error() {
     assert!(matches!(err, PushError::Full(Opaque)));
 }
 
+#[cfg(feature = "alloc")]
 #[test]
 #[should_panic(expected = "Full")]
 fn unwrap_of_push_error_without_debug_panics_with_its_debug() {
@@ -2105,45 +2359,216 @@ fn unwrap_of_push_error_without_debug_panics_with_its_debug() {
     tx.push(Opaque).unwrap();
 }
 
-#[test]
-fn chunk_error_debug_display_error() {
+fn chunk_error_debug_display_error(storage: Storage) {
     let err = ChunkError::TooFewSlots(3);
     assert_eq!(format!("{err:?}"), "TooFewSlots(3)");
     assert!(err.to_string().contains('3'), "{err}");
-    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(err);
-    assert_eq!(boxed.to_string(), err.to_string());
-    let (mut tx, mut rx) = channel::<u8>(4);
-    tx.push(1).unwrap();
-    assert_eq!(
-        tx.write_chunk_uninit(4).unwrap_err(),
-        ChunkError::TooFewSlots(3)
-    );
-    assert_eq!(rx.read_chunk(2).unwrap_err(), ChunkError::TooFewSlots(1));
-    assert_eq!(
-        rx.read_chunk(usize::MAX).unwrap_err(),
-        ChunkError::TooFewSlots(1)
-    );
-    assert_eq!(
-        tx.write_chunk_uninit(usize::MAX).unwrap_err(),
-        ChunkError::TooFewSlots(3)
-    );
+    #[cfg(feature = "std")]
+    {
+        let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(err);
+        assert_eq!(boxed.to_string(), err.to_string());
+    }
+    with_ring!(storage, u8, 4, |mut tx, mut rx| {
+        tx.push(1).unwrap();
+        assert_eq!(
+            tx.write_chunk_uninit(4).unwrap_err(),
+            ChunkError::TooFewSlots(3)
+        );
+        assert_eq!(rx.read_chunk(2).unwrap_err(), ChunkError::TooFewSlots(1));
+        assert_eq!(
+            rx.read_chunk(usize::MAX).unwrap_err(),
+            ChunkError::TooFewSlots(1)
+        );
+        assert_eq!(
+            tx.write_chunk_uninit(usize::MAX).unwrap_err(),
+            ChunkError::TooFewSlots(3)
+        );
+    });
 }
 
 /// `MaybeUninit` is used by the write chunk's slices; make sure a chunk of zero slots
 /// is harmless everywhere.
+fn empty_chunks_and_batches(storage: Storage) {
+    with_ring!(storage, u8, 2, |mut tx, mut rx| {
+        let mut chunk = tx.write_chunk_uninit(0).unwrap();
+        let (a, b): (&mut [MaybeUninit<u8>], &mut [MaybeUninit<u8>]) = chunk.as_mut_slices();
+        assert!(a.is_empty() && b.is_empty());
+        // SAFETY: no slots.
+        unsafe { chunk.commit_all() };
+        assert_eq!(tx.push_slice(&[]), 0);
+        assert_eq!(tx.push_iter(std::iter::empty()), 0);
+        assert_eq!(rx.pop_slice(&mut []), 0);
+        assert_eq!(rx.read_chunk(0).unwrap().as_slices(), (&[][..], &[][..]));
+        rx.read_chunk(0).unwrap().commit(0);
+        assert_eq!(rx.drain().count(), 0);
+        assert!(tx.is_empty() && rx.is_empty());
+    });
+}
+
+storage_tests!(chunk_error_debug_display_error, empty_chunks_and_batches);
+
+// ---------------------------------------------------------------------------------
+// 10. The static ring's own API
+// ---------------------------------------------------------------------------------
+
+/// Splitting again after both halves are dropped continues with the items left (also
+/// across the end of the storage), and `is_abandoned` starts false again.
 #[test]
-fn empty_chunks_and_batches() {
-    let (mut tx, mut rx) = channel::<u8>(2);
-    let mut chunk = tx.write_chunk_uninit(0).unwrap();
-    let (a, b): (&mut [MaybeUninit<u8>], &mut [MaybeUninit<u8>]) = chunk.as_mut_slices();
-    assert!(a.is_empty() && b.is_empty());
-    // SAFETY: no slots.
-    unsafe { chunk.commit_all() };
-    assert_eq!(tx.push_slice(&[]), 0);
-    assert_eq!(tx.push_iter(std::iter::empty()), 0);
-    assert_eq!(rx.pop_slice(&mut []), 0);
-    assert_eq!(rx.read_chunk(0).unwrap().as_slices(), (&[][..], &[][..]));
-    rx.read_chunk(0).unwrap().commit(0);
-    assert_eq!(rx.drain().count(), 0);
-    assert!(tx.is_empty() && rx.is_empty());
+fn split_again_continues_with_the_items_left() {
+    let tracker = DropTracker::new();
+    {
+        let mut ring = StaticRing::<Tracked<'_>, 4>::new();
+        let mut next_id = 0;
+        for round in 0..6 {
+            let (mut tx, mut rx) = ring.split();
+            assert!(!tx.is_abandoned() && !rx.is_abandoned(), "round {round}");
+            // Whatever the last split left is still there, oldest first.
+            let left: Vec<usize> = rx.drain().map(|t| t.id()).collect();
+            assert_eq!(
+                left,
+                (next_id.max(3) - 3..next_id).collect::<Vec<_>>(),
+                "round {round}"
+            );
+            // Leave three for the next split (the positions wrap the 4 slots).
+            assert_eq!(tx.push_iter((0..3).map(|_| tracker.item())), 3);
+            next_id = tracker.created();
+            if round % 2 == 0 {
+                drop(rx);
+                assert!(tx.is_abandoned());
+            } else {
+                drop(tx);
+                assert!(rx.is_abandoned());
+            }
+            // The ring holds the items, not the halves.
+            assert_eq!(tracker.live(), 3, "round {round}");
+        }
+        assert_eq!(tracker.live(), 3);
+    }
+    tracker.assert_all_dropped_once();
+}
+
+/// A forgotten `Drain` whose consumer is then dropped: the next split does not yield
+/// (or drop) the items it moved out.
+#[test]
+fn split_again_after_a_forgotten_drain() {
+    let tracker = DropTracker::new();
+    {
+        let mut ring = StaticRing::<Tracked<'_>, 2>::new();
+        let (mut tx, mut rx) = ring.split();
+        assert_eq!(tx.push_iter((0..2).map(|_| tracker.item())), 2);
+        let mut drain = rx.drain();
+        let first = drain.next().unwrap();
+        mem::forget(drain);
+        drop((tx, rx));
+        assert_eq!(first.id(), 0);
+        drop(first);
+        let (mut tx, mut rx) = ring.split();
+        assert_eq!(tx.len(), 1);
+        assert_eq!(rx.pop().map(|t| t.id()), Some(1));
+        assert_eq!(tx.push_iter((0..3).map(|_| tracker.item())), 2);
+    }
+    tracker.assert_all_dropped_once();
+}
+
+/// A ring that was never split, or split and left with items, drops what it holds
+/// once; a `static` one never drops.
+#[test]
+fn static_ring_drops_what_it_holds_once() {
+    {
+        let _never_split = StaticRing::<Box<u32>, 8>::new();
+    }
+    let tracker = DropTracker::new();
+    {
+        let mut ring = StaticRing::<Tracked<'_>, 8>::new();
+        let (mut tx, rx) = ring.split();
+        assert_eq!(tx.push_iter((0..5).map(|_| tracker.item())), 5);
+        drop((tx, rx));
+        assert_eq!(tracker.live(), 5);
+    }
+    tracker.assert_all_dropped_once();
+}
+
+/// `try_split` hands the halves of a `static` ring out once; they are `'static`, so
+/// they move into unscoped threads.
+#[test]
+#[cfg(not(loom))] // `const` constructors (a `static`) are not `const` under loom
+fn try_split_a_static_ring_once() {
+    static RING: StaticRing<u64, 16> = StaticRing::new();
+    assert_eq!(RING.capacity(), 16);
+    let (mut tx, mut rx) = RING.try_split().expect("first try_split");
+    assert!(RING.try_split().is_none());
+    assert!(RING.try_split().is_none());
+    let n = if cfg!(miri) { 100 } else { 10_000 };
+    // Each half comes back from its thread: `consume_u64` checks that the producer is
+    // not gone while it consumes.
+    let producer = thread::spawn(move || {
+        produce_u64(&mut tx, n, 7);
+        tx
+    });
+    let consumer = thread::spawn(move || {
+        consume_u64(&mut rx, n, 8);
+        rx
+    });
+    let tx = producer.join().unwrap();
+    let rx = consumer.join().unwrap();
+    drop(tx);
+    assert!(rx.is_abandoned() && rx.is_empty());
+    assert!(
+        RING.try_split().is_none(),
+        "still taken after the halves are gone"
+    );
+}
+
+/// Racing `try_split` calls: exactly one gets the halves.
+#[test]
+fn try_split_races_hand_out_one_pair() {
+    for _ in 0..if cfg!(miri) { 2 } else { 100 } {
+        let ring = StaticRing::<u8, 2>::new();
+        let winners: usize = thread::scope(|s| {
+            let handles: Vec<_> = (0..3)
+                .map(|_| s.spawn(|| usize::from(ring.try_split().is_some())))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(winners, 1);
+    }
+}
+
+/// A ring on the stack, halves in scoped threads, the waiting operations on borrowed
+/// halves (a ring built to park its waiters).
+#[cfg(feature = "std")]
+#[test]
+fn stack_ring_with_parking_waits() {
+    use ringway::WaitStrategy;
+
+    let mut ring = StaticRing::<u32, 4>::with_wait_strategy(WaitStrategy::default());
+    let (mut tx, mut rx) = ring.split();
+    assert_eq!(tx.wait_strategy(), WaitStrategy::default());
+    let n = if cfg!(miri) { 50 } else { 5_000 };
+    let sum = thread::scope(|s| {
+        s.spawn(move || {
+            for i in 0..n {
+                tx.push_blocking(i).unwrap();
+            }
+        });
+        s.spawn(move || {
+            let mut sum = 0u64;
+            while let Ok(v) = rx.pop_blocking() {
+                sum += u64::from(v);
+            }
+            sum
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(sum, u64::from(n) * u64::from(n - 1) / 2);
+}
+
+#[test]
+fn static_ring_debug() {
+    let mut ring = StaticRing::<Opaque, 4>::new();
+    assert_eq!(format!("{ring:?}"), "StaticRing { capacity: 4, .. }");
+    let (mut tx, rx) = ring.split();
+    tx.push(Opaque).unwrap_or_else(|_| unreachable!());
+    assert!(format!("{tx:?} {rx:?}").contains("len: 1"));
 }
