@@ -23,12 +23,17 @@
 //! slice API), so a leaked item fails the execution and a double drop panics.
 //!
 //! An item is `10 * producer + sequence`, so each producer's items are ordered.
+//!
+//! `static_p2_c1_capacity_2` runs the producer/consumer model on a `StaticQueue`
+//! (inline slots, the same protocol code).
+
+use std::ops::Deref;
 
 use loom::alloc::Track;
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{bounded_explore, explore};
-use ringway::mpmc::Queue;
+use ringway::mpmc::{Queue, StaticQueue, Storage};
 
 type Item = Track<u32>;
 
@@ -46,9 +51,17 @@ fn wrap_offset(capacity: usize) -> usize {
 }
 
 /// A queue of `capacity` whose positions are `wrap_offset(capacity)` pushes/pops in.
-fn prewrapped<T>(capacity: usize, mut make: impl FnMut() -> T) -> Queue<T> {
-    let q = Queue::new(capacity);
-    for _ in 0..wrap_offset(capacity) {
+fn prewrapped<T>(capacity: usize, make: impl FnMut() -> T) -> Queue<T> {
+    prewrap(HeapQueue(Queue::new(capacity)), make).0
+}
+
+/// Pushes and pops `wrap_offset(capacity)` items on `q` (empty), so that its positions
+/// are that far in; returns it.
+fn prewrap<T, S: Storage<T>, Q: Deref<Target = Queue<T, S>>>(
+    q: Q,
+    mut make: impl FnMut() -> T,
+) -> Q {
+    for _ in 0..wrap_offset(q.capacity()) {
         assert!(q.push(make()).is_ok());
         assert!(q.pop().is_some());
     }
@@ -56,10 +69,22 @@ fn prewrapped<T>(capacity: usize, mut make: impl FnMut() -> T) -> Queue<T> {
     q
 }
 
+/// A `Queue<T>` as a `Deref` to itself, so that the models take either storage as a
+/// `Deref<Target = Queue<T, S>>` (a `StaticQueue` is one).
+struct HeapQueue<T>(Queue<T>);
+
+impl<T> Deref for HeapQueue<T> {
+    type Target = Queue<T>;
+
+    fn deref(&self) -> &Queue<T> {
+        &self.0
+    }
+}
+
 /// Pushes `value` with up to [`ATTEMPTS`] tries, yielding between them (the yield
 /// lets loom run the other threads, e.g. a consumer that frees a slot, without
 /// spending a preemption); `true` if it went in.
-fn push_bounded(q: &Queue<Item>, value: u32) -> bool {
+fn push_bounded<S: Storage<Item>>(q: &Queue<Item, S>, value: u32) -> bool {
     let mut item = Track::new(value);
     for attempt in 0..ATTEMPTS {
         match q.push(item) {
@@ -74,7 +99,7 @@ fn push_bounded(q: &Queue<Item>, value: u32) -> bool {
 }
 
 /// Pops everything left (after the model's threads joined).
-fn drain(q: &Queue<Item>) -> Vec<u32> {
+fn drain<S: Storage<Item>>(q: &Queue<Item, S>) -> Vec<u32> {
     let mut rest = Vec::new();
     while let Some(item) = q.pop() {
         rest.push(item.into_inner());
@@ -154,13 +179,28 @@ fn producers_consumers(
     pops: usize,
     expected: &[Vec<Vec<u32>>],
 ) {
+    let shape = (producers, items, consumers, pops);
+    let body = pc_execution(move || HeapQueue(Queue::new(capacity)), shape);
+    bounded_explore(max_preemptions, name, expected, body);
+}
+
+/// The body of a [`producers_consumers`] model on the queue `make` builds (either
+/// storage); `shape` is `(producers, items, consumers, pops)`.
+fn pc_execution<S, Q>(
+    make: impl Fn() -> Q + Send + Sync + 'static,
+    (producers, items, consumers, pops): (u32, u32, usize, usize),
+) -> impl Fn() -> Vec<Vec<u32>> + Send + Sync + 'static
+where
+    S: Storage<Item>,
+    Q: Deref<Target = Queue<Item, S>> + Send + Sync + 'static,
+{
     assert!(
         producers as usize + consumers - 1 <= 4,
         "loom: at most 4 spawned threads"
     );
-    bounded_explore(max_preemptions, name, expected, move || {
-        let q = Arc::new(prewrapped(capacity, || Track::new(u32::MAX)));
-        let produce = move |q: &Queue<Item>, p: u32| -> Vec<u32> {
+    move || {
+        let q = Arc::new(prewrap(make(), || Track::new(u32::MAX)));
+        let produce = move |q: &Queue<Item, S>, p: u32| -> Vec<u32> {
             let mut pushed = Vec::new();
             for s in 0..items {
                 let value = 10 * p + s;
@@ -201,7 +241,7 @@ fn producers_consumers(
         let drained = drain(&q);
         check_delivery(&pushed, &popped, &drained);
         popped
-    });
+    }
 }
 
 fn v(items: &[&[u32]]) -> Vec<Vec<u32>> {
@@ -804,5 +844,23 @@ fn pop_after_own_push_races_displacement() {
             check_delivery(&pushed, &[vec![popped], displaced_v], &drain(&q));
             (pushed_0, popped, displaced)
         },
+    );
+}
+
+/// `p2_c1_capacity_2` on a `StaticQueue<_, 2>`: 2 producers + 1 consumer, two items
+/// each, the consumer pops twice; the pushes straddle a lap of the inline slots.
+#[test]
+fn static_p2_c1_capacity_2() {
+    bounded_explore(
+        PC_PREEMPTIONS,
+        "static_p2_c1_capacity_2",
+        &[
+            v(&[&[0]]),
+            v(&[&[10]]),
+            v(&[&[0, 1]]),
+            v(&[&[0, 10]]),
+            v(&[&[10, 11]]),
+        ],
+        pc_execution(StaticQueue::<Item, 2>::new, (2, 2, 1, 2)),
     );
 }

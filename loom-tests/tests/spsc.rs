@@ -18,6 +18,10 @@
 //!
 //! Items are `loom::alloc::Track`ed where the type allows (not for the `Copy`-only
 //! slice API), so a leaked item fails the execution and a double drop panics.
+//!
+//! The `static_*` models run the same protocol code on the halves of a `StaticRing`
+//! (borrowed storage): a hand-off across the wrap, abandonment and splitting again,
+//! and racing `try_split`s.
 
 use std::iter;
 use std::mem;
@@ -27,7 +31,7 @@ use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::explore;
-use ringway::spsc::{channel, Consumer, Producer};
+use ringway::spsc::{channel, Borrowed, Consumer, Producer, StaticRing};
 use ringway::ChunkError;
 
 /// Attempts per item for a push that may find the ring full.
@@ -37,7 +41,12 @@ type Item = Track<u32>;
 
 /// Pushes and pops `n` items on the calling thread, so that the counters of a fresh
 /// ring start at `n` (past the end of the storage for the capacities used here).
-fn prewrap<T>(tx: &mut Producer<T>, rx: &mut Consumer<T>, n: usize, mut make: impl FnMut() -> T) {
+fn prewrap<T, S>(
+    tx: &mut Producer<T, S>,
+    rx: &mut Consumer<T, S>,
+    n: usize,
+    mut make: impl FnMut() -> T,
+) {
     for _ in 0..n {
         assert!(tx.push(make()).is_ok());
         assert!(rx.pop().is_some());
@@ -52,7 +61,7 @@ fn wrap_offset(capacity: usize) -> usize {
 }
 
 /// Pops everything left on the calling thread (after the model's threads joined).
-fn drain_rest(rx: &mut Consumer<Item>) -> Vec<u32> {
+fn drain_rest<S>(rx: &mut Consumer<Item, S>) -> Vec<u32> {
     let mut rest = Vec::new();
     while let Some(item) = rx.pop() {
         rest.push(item.into_inner());
@@ -61,7 +70,7 @@ fn drain_rest(rx: &mut Consumer<Item>) -> Vec<u32> {
 }
 
 /// Pushes `value` with up to [`ATTEMPTS`] tries; `true` if it went in.
-fn push_bounded(tx: &mut Producer<Item>, value: u32) -> bool {
+fn push_bounded<S>(tx: &mut Producer<Item, S>, value: u32) -> bool {
     let mut item = Track::new(value);
     for attempt in 0..ATTEMPTS {
         match tx.push(item) {
@@ -81,48 +90,62 @@ fn push_bounded(tx: &mut Producer<Item>, value: u32) -> bool {
 /// in the model: the producer writes a slot the consumer just read. The consumer pops
 /// twice. Outcome: (items pushed, items the consumer popped).
 fn handoff(name: &str, capacity: usize, expected: &[(usize, usize)]) {
+    explore(name, expected, move || {
+        let (tx, rx) = channel::<Item>(capacity);
+        handoff_execution(tx, rx)
+    });
+}
+
+/// One execution of the hand-off model on `tx` and `rx` (the halves of a fresh ring),
+/// which it drops at the end.
+fn handoff_execution<S: 'static>(
+    mut tx: Producer<Item, S>,
+    mut rx: Consumer<Item, S>,
+) -> (usize, usize)
+where
+    Producer<Item, S>: Send,
+    Consumer<Item, S>: Send,
+{
+    let capacity = tx.capacity();
     let items = capacity.next_power_of_two() + 1;
     assert!(items - capacity <= 2, "the consumer pops only twice");
-    explore(name, expected, move || {
-        let (mut tx, mut rx) = channel::<Item>(capacity);
-        prewrap(&mut tx, &mut rx, wrap_offset(capacity), || {
-            Track::new(u32::MAX)
-        });
-        let producer = thread::spawn(move || {
-            let mut pushed = 0;
-            for value in 0..items as u32 {
-                if !push_bounded(&mut tx, value) {
-                    break;
-                }
-                pushed += 1;
-            }
-            assert!(
-                pushed >= capacity,
-                "a push into a ring with free slots failed"
-            );
-            (tx, pushed)
-        });
-        let consumer = thread::spawn(move || {
-            let mut got = Vec::new();
-            for _ in 0..2 {
-                if let Some(item) = rx.pop() {
-                    got.push(item.into_inner());
-                }
-            }
-            (rx, got)
-        });
-        let (tx, pushed) = producer.join().unwrap();
-        let (mut rx, mut got) = consumer.join().unwrap();
-        let popped = got.len();
-        got.extend(drain_rest(&mut rx));
-        assert_eq!(
-            got,
-            (0..pushed as u32).collect::<Vec<_>>(),
-            "FIFO / exactly-once"
-        );
-        drop((tx, rx));
-        (pushed, popped)
+    prewrap(&mut tx, &mut rx, wrap_offset(capacity), || {
+        Track::new(u32::MAX)
     });
+    let producer = thread::spawn(move || {
+        let mut pushed = 0;
+        for value in 0..items as u32 {
+            if !push_bounded(&mut tx, value) {
+                break;
+            }
+            pushed += 1;
+        }
+        assert!(
+            pushed >= capacity,
+            "a push into a ring with free slots failed"
+        );
+        (tx, pushed)
+    });
+    let consumer = thread::spawn(move || {
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            if let Some(item) = rx.pop() {
+                got.push(item.into_inner());
+            }
+        }
+        (rx, got)
+    });
+    let (tx, pushed) = producer.join().unwrap();
+    let (mut rx, mut got) = consumer.join().unwrap();
+    let popped = got.len();
+    got.extend(drain_rest(&mut rx));
+    assert_eq!(
+        got,
+        (0..pushed as u32).collect::<Vec<_>>(),
+        "FIFO / exactly-once"
+    );
+    drop((tx, rx));
+    (pushed, popped)
 }
 
 #[test]
@@ -524,4 +547,149 @@ fn len_snapshots_synchronise() {
             (len, drained, empty)
         },
     );
+}
+
+/// A `StaticRing` for one model execution. loom's threads need `'static` halves, so
+/// the ring is boxed and leaked while halves of it live, and freed by [`free`] once
+/// they are gone, which drops the items left in it (`Track` checks: once each).
+///
+/// [`free`]: LeakedRing::free
+struct LeakedRing<const N: usize>(*mut StaticRing<Item, N>);
+
+impl<const N: usize> LeakedRing<N> {
+    fn new() -> Self {
+        LeakedRing(Box::into_raw(Box::new(StaticRing::new())))
+    }
+
+    /// `StaticRing::split`. The caller drops the halves before splitting again or
+    /// freeing.
+    fn split(
+        &self,
+    ) -> (
+        Producer<Item, Borrowed<'static>>,
+        Consumer<Item, Borrowed<'static>>,
+    ) {
+        // SAFETY: the pointer is from `Box::into_raw` and valid until `free`; no other
+        // reference to the ring is alive (the caller dropped the previous halves).
+        unsafe { (*self.0).split() }
+    }
+
+    /// The ring, shared (for `try_split`).
+    fn shared(&self) -> &'static StaticRing<Item, N> {
+        // SAFETY: as in `split`; shared references only, until `free`.
+        unsafe { &*self.0 }
+    }
+
+    /// Frees the ring, dropping what is left in it. No halves may be alive.
+    fn free(self) {
+        // SAFETY: from `Box::into_raw`, freed once; the caller dropped every half.
+        drop(unsafe { Box::from_raw(self.0) });
+    }
+}
+
+/// The hand-off model of `handoff_capacity_2` on the halves of a `StaticRing<_, 2>`
+/// (counters from 1, so the producer's third push reuses the slot the consumer just
+/// read, across the wrap).
+#[test]
+fn static_handoff_capacity_2() {
+    explore(
+        "static_handoff_capacity_2",
+        &[(2, 0), (2, 1), (2, 2), (3, 1), (3, 2)],
+        || {
+            let ring = LeakedRing::<2>::new();
+            let (tx, rx) = ring.split();
+            let outcome = handoff_execution(tx, rx);
+            ring.free();
+            outcome
+        },
+    );
+}
+
+/// Abandonment through borrowed halves, then splitting again, capacity 2 (counters
+/// from 1): the producer pushes 0 and 1 (wrapping) and drops its half; the consumer
+/// pops once, checks `is_abandoned` (once true, every item must be poppable) and drops
+/// its half on its thread. Split again after the joins: neither new half is
+/// abandoned, and the consumer finds what the first one left, in order; it pops one
+/// and leaves the rest for the ring's drop (`Track`: dropped once). Outcome: (early
+/// pop got an item, saw abandoned).
+#[test]
+fn static_abandon_then_split_again() {
+    explore(
+        "static_abandon_then_split_again",
+        &[(false, false), (false, true), (true, false), (true, true)],
+        || {
+            let ring = LeakedRing::<2>::new();
+            let (mut tx, mut rx) = ring.split();
+            prewrap(&mut tx, &mut rx, wrap_offset(2), || Track::new(u32::MAX));
+            let producer = thread::spawn(move || {
+                assert!(tx.push(Track::new(0)).is_ok());
+                assert!(tx.push(Track::new(1)).is_ok());
+                drop(tx);
+            });
+            let consumer = thread::spawn(move || {
+                let mut got: Vec<u32> = rx.pop().map(Track::into_inner).into_iter().collect();
+                let early = !got.is_empty();
+                let abandoned = rx.is_abandoned();
+                if abandoned {
+                    while let Some(item) = rx.pop() {
+                        got.push(item.into_inner());
+                    }
+                    assert_eq!(
+                        got,
+                        [0, 1],
+                        "is_abandoned() was true but not every pushed item was poppable"
+                    );
+                }
+                drop(rx);
+                (got, early, abandoned)
+            });
+            producer.join().unwrap();
+            let (mut got, early, abandoned) = consumer.join().unwrap();
+            let (tx, mut rx) = ring.split();
+            assert!(
+                !tx.is_abandoned() && !rx.is_abandoned(),
+                "a new split is not abandoned"
+            );
+            assert_eq!(rx.len(), 2 - got.len(), "the items left by the first split");
+            got.extend(rx.pop().map(Track::into_inner));
+            assert_eq!(got, [0, 1][..got.len()], "FIFO across splits");
+            drop((tx, rx));
+            ring.free(); // drops the item left, if any
+            (early, abandoned)
+        },
+    );
+}
+
+/// Two threads race `try_split` on a shared ring: exactly one gets the halves; it
+/// pushes its id, and the main thread pops it from the winner's consumer. Outcome:
+/// the winner.
+#[test]
+fn static_try_split_is_exclusive() {
+    explore("static_try_split_is_exclusive", &[0, 1], || {
+        let ring = LeakedRing::<1>::new();
+        let racers: Vec<_> = (0..2u32)
+            .map(|id| {
+                let shared = ring.shared();
+                thread::spawn(move || {
+                    shared.try_split().map(|(mut tx, rx)| {
+                        assert!(tx.push(Track::new(id)).is_ok());
+                        (tx, rx)
+                    })
+                })
+            })
+            .collect();
+        let won: Vec<_> = racers
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .enumerate()
+            .filter_map(|(id, halves)| halves.map(|h| (id as u32, h)))
+            .collect();
+        assert_eq!(won.len(), 1, "try_split handed out two pairs");
+        assert!(ring.shared().try_split().is_none());
+        let (winner, (tx, mut rx)) = won.into_iter().next().unwrap();
+        assert_eq!(rx.pop().map(Track::into_inner), Some(winner));
+        drop((tx, rx));
+        ring.free();
+        winner
+    });
 }
