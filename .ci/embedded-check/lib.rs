@@ -1,0 +1,75 @@
+//! Instantiates ringway's static forms the way firmware does, so that building this
+//! crate for an embedded target compiles and code-generates them there (building the
+//! library alone type-checks generic code but generates none): `const` construction
+//! in a `static`, and the SPSC and MPMC operations, without `std` or `alloc`.
+//!
+//! `.ci/run` builds it for `thumbv7em-none-eabihf` (Cortex-M4) and `thumbv6m-none-eabi`
+//! (Cortex-M0: loads and stores only, so no `mpmc` and no `try_split`).
+
+#![no_std]
+
+use ringway::spsc::{Borrowed, Consumer, Producer, StaticRing};
+
+/// A ring an interrupt handler fills, built at compile time.
+pub static SAMPLES: StaticRing<u32, 64> = StaticRing::new();
+
+/// Splits a ring the caller owns (on Cortex-M0 from a `&'static mut`, e.g.
+/// `cortex_m::singleton!`).
+pub fn split(
+    ring: &'static mut StaticRing<u32, 64>,
+) -> (
+    Producer<u32, Borrowed<'static>>,
+    Consumer<u32, Borrowed<'static>>,
+) {
+    ring.split()
+}
+
+/// Splits the `static` ring once (needs an atomic swap).
+#[cfg(target_has_atomic = "8")]
+pub fn split_samples() -> Option<(
+    Producer<u32, Borrowed<'static>>,
+    Consumer<u32, Borrowed<'static>>,
+)> {
+    SAMPLES.try_split()
+}
+
+/// What an interrupt handler does: push, never wait.
+pub fn isr(tx: &mut Producer<u32, Borrowed<'static>>, sample: u32) -> bool {
+    tx.push(sample).is_ok()
+}
+
+/// What the main loop does: drain in batches, in place.
+pub fn main_loop(rx: &mut Consumer<u32, Borrowed<'static>>, out: &mut [u32]) -> usize {
+    let n = rx.pop_slice(out);
+    let mut more = 0;
+    if let Ok(chunk) = rx.read_chunk(rx.len().min(4)) {
+        let (a, b) = chunk.as_slices();
+        more = a.len() + b.len();
+        chunk.commit_all();
+    }
+    n + more + rx.drain().count()
+}
+
+/// Bulk and zero-copy producer operations.
+pub fn bulk(tx: &mut Producer<u32, Borrowed<'static>>, items: &[u32]) -> usize {
+    let mut n = tx.push_slice(items);
+    n += tx.push_iter(items.iter().copied());
+    if let Ok(chunk) = tx.write_chunk_uninit(1) {
+        n += chunk.fill_from_iter(core::iter::once(7));
+    }
+    n
+}
+
+/// An MPMC queue used from `&'static` (targets with compare-and-swap).
+#[cfg(target_has_atomic = "ptr")]
+pub static EVENTS: ringway::mpmc::StaticQueue<u32, 10> = ringway::mpmc::StaticQueue::new();
+
+/// Push, force-push and pop on the static MPMC queue.
+#[cfg(target_has_atomic = "ptr")]
+pub fn events(v: u32) -> Option<u32> {
+    let _ = EVENTS.push(v);
+    let _ = EVENTS.force_push(v + 1);
+    let mut out = [0; 4];
+    EVENTS.pop_slice(&mut out);
+    EVENTS.pop()
+}
