@@ -30,6 +30,7 @@ use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Barrier;
 use std::thread;
 
 use common::{DropTracker, Rng, Tracked, ZstDrop};
@@ -1511,6 +1512,125 @@ fn pop_after_own_push_on<S: Slots<usize>>(q: &Queue<usize, S>, workers: usize, r
         }
     });
     assert!(q.is_empty());
+}
+
+/// Yields until `flag` is set, at most `patience` times. Only steers the schedule: the
+/// flag is `Relaxed`, so seeing it set gives the waiting thread no view of what the
+/// setter did before.
+fn yield_until(flag: &AtomicBool, patience: usize) {
+    for _ in 0..patience {
+        if flag.load(Ordering::Relaxed) {
+            return;
+        }
+        thread::yield_now();
+    }
+}
+
+/// The race of `pop_after_own_push_is_never_empty` with a displacement in it, at
+/// capacity 2, round after round: worker 0 (the scope's own thread) pushes 0
+/// (accepting `Full`, which it can find only if 10 and 11 are both in), then pops
+/// once; worker 1 pushes 10, then force-pushes 11. At most one push displaces, so
+/// after its own push (or its `Full`) worker 0 always leaves an item queued: its pop
+/// must never report empty. Also checked: every item is popped, displaced or left
+/// queued, exactly once, and none is both displaced and popped.
+///
+/// This is what the `Release` of the displacing `head` compare-and-swap (with
+/// `load_head`'s `Acquire`) is for: when worker 1's force-push displaces 0, worker 0's
+/// pop reads the displacer's `head`; without synchronising with the displacer it need
+/// not see worker 1's push of 10 (its stamp or its `tail` claim), finds the slot at
+/// `head` empty for this lap and `tail == head` (its own claim), and reports empty
+/// though 10 and 11 are queued. loom cannot reach that execution (see
+/// `loom-tests/tests/mpmc.rs`, same name); Miri's weak-memory emulation, over many
+/// seeds, does. So that the displacement falls between worker 0's push and pop, most
+/// rounds order the three steps with `Relaxed` flags and bounded yields (no
+/// synchronisation); every fourth round races freely. The barrier between rounds
+/// lets the next round start from an empty queue; it orders nothing inside a round.
+#[cfg(feature = "alloc")]
+#[test]
+fn pop_after_own_push_races_displacement() {
+    let rounds = if cfg!(miri) { 24 } else { 5_000 };
+    let patience = |round: usize| if round % 4 == 3 { 0 } else { 64 };
+    let q = Queue::<usize>::new(2);
+    let barrier = Barrier::new(2);
+    let (pushed, force_pushed, failed) = (
+        AtomicBool::new(false),
+        AtomicBool::new(false),
+        AtomicBool::new(false),
+    );
+    // Per round: worker 0's (pushed 0, popped, left queued), worker 1's (pushed 10,
+    // displaced). Nothing in the rounds panics, so a failure cannot strand the other
+    // worker at the barrier; the checks run after the scope.
+    let (zero, one) = thread::scope(|s| {
+        let worker_1 = s.spawn(|| {
+            let mut log = Vec::new();
+            for round in 0..rounds {
+                barrier.wait();
+                yield_until(&pushed, patience(round));
+                let pushed_10 = q.push(10).is_ok();
+                let displaced = q.force_push(11);
+                force_pushed.store(true, Ordering::Relaxed);
+                log.push((pushed_10, displaced));
+                barrier.wait();
+                if failed.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+            log
+        });
+        let mut log = Vec::new();
+        for round in 0..rounds {
+            barrier.wait();
+            let pushed_0 = q.push(0).is_ok();
+            pushed.store(true, Ordering::Relaxed);
+            yield_until(&force_pushed, patience(round));
+            let popped = if round % 2 == 0 {
+                q.pop()
+            } else {
+                let mut one = [0];
+                (q.pop_slice(&mut one) == 1).then_some(one[0])
+            };
+            if popped.is_none() {
+                failed.store(true, Ordering::Relaxed);
+            }
+            barrier.wait();
+            let queued: Vec<usize> = std::iter::from_fn(|| q.pop()).collect();
+            pushed.store(false, Ordering::Relaxed);
+            force_pushed.store(false, Ordering::Relaxed);
+            log.push((pushed_0, popped, queued));
+            if failed.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        (log, worker_1.join().unwrap())
+    });
+    assert_eq!(zero.len(), one.len());
+    for (round, ((pushed_0, popped, queued), (pushed_10, displaced))) in
+        zero.into_iter().zip(one).enumerate()
+    {
+        assert!(
+            pushed_10,
+            "round {round}: push 10 said full with one other item queued"
+        );
+        let popped =
+            popped.unwrap_or_else(|| panic!("round {round}: pop said empty after its own push"));
+        assert_ne!(
+            displaced,
+            Some(popped),
+            "round {round}: {popped} displaced and popped"
+        );
+        let mut seen: Vec<usize> = queued
+            .into_iter()
+            .chain([popped])
+            .chain(displaced)
+            .collect();
+        seen.sort_unstable();
+        let expected: Vec<usize> = [0]
+            .into_iter()
+            .filter(|_| pushed_0)
+            .chain([10, 11])
+            .collect();
+        assert_eq!(seen, expected, "round {round}: items lost or duplicated");
+    }
 }
 
 /// The mirror image: the queue starts full, workers each pop one item, then push it

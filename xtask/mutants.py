@@ -8,7 +8,8 @@ removed), run the loom models that cover the file, and report which model killed
 mutant. A mutant that survives must be listed, with a written reason, in the
 allow-list (xtask/mutants-allow.txt); otherwise the tool exits non-zero.
 
-Usage: python3 xtask/mutants.py [--only SUBSTR] [--allow FILE] [--keep]
+Usage: python3 xtask/mutants.py [--only SUBSTR] [--allow FILE] [--keep] [--no-miri]
+                                [--miri-seeds N]
 
 Allow-list lines: `FILE | FN | CODE | N | reason`, where FN is the enclosing function,
 CODE the trimmed source line and N the 1-based index of the site among the sites on
@@ -17,6 +18,30 @@ lines move.
 
 Each mutant is judged by running the test binary of its file's models (a loom race
 can abort a whole binary, so the killer is then found by running each model alone).
+
+Miri fallback. loom cannot judge every site (it never explores load buffering, and
+loom#392 hides some interleavings), so a mutant that survives the loom models is
+then run through the threaded integration tests under Miri, on the same mutated
+scratch copy:
+`cargo +nightly miri test -p ringway --test BIN -- TEST` with MIRIFLAGS
+`-Zmiri-strict-provenance -Zmiri-symbolic-alignment-check -Zmiri-many-seeds=0..N`
+(N = --miri-seeds, default 8) and its own CARGO_TARGET_DIR under the scratch dir.
+The tests are those named in .ci/miri-seeded-tests.txt (the list CI's Miri seed
+sweep also reads), each looked up in tests/*.rs and run only if its binary judges
+the file (MODELS_FOR: tests/mpmc.rs for src/mpmc.rs, and so on; the summary names
+files that no listed test judges), one at a time in the list's order, stopping at
+the first that fails: the verdict is then
+"killed by miri::TEST (seed K)". The first time a test kills a mutant, the same
+command is run on the unmutated copy; if that fails too, the tool stops (as it does
+when the unmutated loom models fail), since the kill would prove nothing. Only a
+mutant that passes both loom and Miri may be justified by the allow-list, and an
+allow-list entry whose mutant is killed is reported for removal (exit 1).
+A surviving mutant costs every listed test N seeds (about 2 minutes for src/mpmc.rs
+on 2 cores); a killed one usually stops at its first seed. --no-miri skips the
+fallback; so does a missing `cargo +nightly miri`. Either prints
+"SKIPPED: miri fallback (...)", and the allow-list then judges loom survivors alone:
+one that only Miri kills (src/mpmc.rs displace_oldest's head compare-and-swap, as of
+this writing) then shows as SURVIVED and the tool exits non-zero.
 """
 
 import argparse
@@ -33,6 +58,7 @@ ORDERING = re.compile(r"Ordering::(Acquire|Release|AcqRel|SeqCst)\b")
 FENCE = re.compile(r"\bfence\((?:Ordering::)?\w+\);")
 
 # Which loom model binaries judge a source file; files not listed get all of them.
+# The Miri fallback reads the same names as tests/*.rs binaries (tests/mpmc.rs, ...).
 # The first matching prefix wins, so the waiting files come before "src/spsc/".
 MODELS_FOR = {
     "src/wait.rs": ["waiting"],
@@ -42,6 +68,15 @@ MODELS_FOR = {
     "src/buffer.rs": ["spsc"],
     "src/mpmc.rs": ["mpmc"],
 }
+
+
+# The Miri fallback: the threaded tests it runs (shared with .ci/run), its flags, and
+# the per-run limit (a run that exceeds it counts as a kill, as a loom time-out does,
+# and is checked against the unmutated copy like any other kill).
+MIRI_TESTS_FILE = os.path.join(ROOT, ".ci", "miri-seeded-tests.txt")
+MIRI_BASE_FLAGS = "-Zmiri-strict-provenance -Zmiri-symbolic-alignment-check"
+MIRI_SEEDS = 8
+MIRI_TIMEOUT = 600
 
 
 def model_binaries():
@@ -165,12 +200,97 @@ def judge(binaries, models):
     return None
 
 
+def miri_tests():
+    """The Miri fallback's tests, in the list's order, as (test binary, test name)."""
+    with open(MIRI_TESTS_FILE) as f:
+        names = [l.strip() for l in f if l.strip() and not l.lstrip().startswith("#")]
+    tests_dir = os.path.join(ROOT, "tests")
+    sources = {}
+    for name in sorted(os.listdir(tests_dir)):
+        if name.endswith(".rs"):
+            with open(os.path.join(tests_dir, name)) as f:
+                sources[name[:-3]] = f.read()
+    found = []
+    for test in names:
+        bins = [b for b, src in sources.items() if re.search(rf"\bfn {re.escape(test)}\(", src)]
+        if len(bins) != 1:
+            sys.exit(f"mutants: {os.path.relpath(MIRI_TESTS_FILE, ROOT)} names {test!r}, "
+                     f"found in {len(bins)} files of tests/ (want exactly 1)")
+        found.append((bins[0], test))
+    return found
+
+
+def miri_unavailable():
+    """None if `cargo +nightly miri` runs, else why not."""
+    try:
+        out = subprocess.run(["cargo", "+nightly", "miri", "--version"], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"`cargo +nightly miri --version`: {e}"
+    if out.returncode != 0:
+        first = (out.stdout.strip().splitlines() or ["no output"])[0][:200]
+        return f"`cargo +nightly miri --version` failed: {first}"
+    return None
+
+
+def miri_run(binary, test, seeds):
+    """Runs one test under Miri over `seeds` seeds; returns None if it passes, else why."""
+    env = {
+        "MIRIFLAGS": f"{MIRI_BASE_FLAGS} -Zmiri-many-seeds=0..{seeds}",
+        "CARGO_TARGET_DIR": os.path.join(SCRATCH, "miri-target"),
+        "CARGO_TERM_COLOR": "never",
+    }
+    # A name filter, as CI's seed sweep uses, not --exact: it also matches the per-storage
+    # instances `TEST::heap` and `TEST::static_storage` of a test written for both.
+    args = ["+nightly", "miri", "test", "-p", "ringway", "--test", binary, "--", test]
+    try:
+        out = cargo(args, env, timeout=MIRI_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return f"miri::{test} (timed out after {MIRI_TIMEOUT}s)"
+    if out.returncode == 0:
+        if not re.search(r"ok\. [1-9]\d* passed", out.stdout):
+            sys.exit(f"mutants: miri ran no test named {test} in tests/{binary}.rs:\n"
+                     f"{out.stdout[-2000:]}")
+        return None
+    if "error[" in out.stdout or "could not compile" in out.stdout:
+        return f"(miri compile error) {out.stdout[-500:]}"
+    seed = re.search(r"FAILING SEED: (\d+)", out.stdout)
+    return f"miri::{test}" + (f" (seed {seed.group(1)})" if seed else "")
+
+
+def miri_tests_for(path, tests):
+    """The Miri tests whose binary judges `path` (see MODELS_FOR), in the list's order."""
+    bins = binaries_for(path)
+    return [(binary, test) for binary, test in tests if binary in bins]
+
+
+def miri_judge(tests, seeds):
+    """Runs `tests` under Miri in order; returns ((binary, test), why) for the first that
+    fails, or None if all pass."""
+    for binary, test in tests:
+        why = miri_run(binary, test, seeds)
+        if why is not None:
+            return (binary, test), why
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", help="only sites in files whose path contains this")
     ap.add_argument("--allow", default=os.path.join(ROOT, "xtask", "mutants-allow.txt"))
     ap.add_argument("--keep", action="store_true", help="keep the scratch copy")
+    ap.add_argument("--no-miri", action="store_true",
+                    help="skip the Miri fallback for mutants that survive loom")
+    ap.add_argument("--miri-seeds", type=int, default=MIRI_SEEDS, metavar="N",
+                    help=f"seeds per Miri test, -Zmiri-many-seeds=0..N (default {MIRI_SEEDS})")
     args = ap.parse_args()
+
+    tests = miri_tests()
+    miri_skipped = "--no-miri" if args.no_miri else miri_unavailable()
+    if miri_skipped:
+        print(f"SKIPPED: miri fallback ({miri_skipped}); loom survivors are judged by the "
+              "allow-list alone", flush=True)
 
     allow = load_allow(args.allow)
     sites = list(find_sites(args.only))
@@ -191,6 +311,9 @@ def main():
         sys.exit(f"mutants: the unmutated loom models fail ({base}); fix that first")
 
     rows, killed, justified, survived = [], 0, 0, 0
+    miri_runs, miri_kills, miri_seconds, miri_confirmed = 0, 0, 0.0, set()
+    miri_untested = set()
+    killed_allowed = []
     started = time.time()
     for path, lineno, col, index, kind, code, function in sites:
         original = open(os.path.join(ROOT, path)).read()
@@ -199,22 +322,47 @@ def main():
             f.write(mutate(original, lineno, col, kind))
         t0 = time.time()
         killer = judge(binaries_for(path), models)
+        miri_killer = None
+        if killer is None and not miri_skipped:
+            if miri_tests_for(path, tests):
+                m0 = time.time()
+                miri_runs += 1
+                miri_killer = miri_judge(miri_tests_for(path, tests), args.miri_seeds)
+                miri_seconds += time.time() - m0
+            else:
+                miri_untested.add(path)
         with open(target, "w") as f:
             f.write(original)
+        if miri_killer:
+            (binary, test), killer = miri_killer
+            miri_kills += 1
+            if (binary, test) not in miri_confirmed:
+                # A kill counts only if the unmutated copy passes the same run.
+                m0 = time.time()
+                base = miri_run(binary, test, args.miri_seeds)
+                miri_seconds += time.time() - m0
+                if base is not None:
+                    sys.exit(f"mutants: the unmutated code fails under miri ({base}); "
+                             "fix that first")
+                miri_confirmed.add((binary, test))
         reason = allow.get((path, function, code, index))
         if killer:
             killed += 1
             verdict = f"killed by {killer}"
+            if reason:
+                killed_allowed.append((path, function, code, index))
         elif reason:
             justified += 1
             verdict = f"survived, justified: {reason}"
         else:
             survived += 1
-            verdict = "SURVIVED"
+            verdict = "SURVIVED" + (" (loom; miri fallback skipped)" if miri_skipped else "")
         rows.append((f"{path}:{lineno}", function, code[:60], kind, verdict))
         print(f"{path}:{lineno} [{kind}] {verdict} ({time.time() - t0:.0f}s)", flush=True)
 
-    stale = set(allow) - {(p, fn, c, i) for p, _, _, i, _, c, fn in sites}
+    # With --only, entries for other files are not judged in this run.
+    stale = {e for e in allow if not args.only or args.only in e[0]}
+    stale -= {(p, fn, c, i) for p, _, _, i, _, c, fn in sites}
     print()
     print("| site | fn | code | mutant | result |")
     print("|---|---|---|---|---|")
@@ -223,13 +371,27 @@ def main():
     print()
     print(f"sites: {len(sites)}, killed: {killed}, justified: {justified}, survived: {survived} "
           f"({time.time() - started:.0f}s)")
+    if miri_skipped:
+        print(f"SKIPPED: miri fallback ({miri_skipped})"
+              + (f"; {survived} loom survivor(s) not judged by miri" if survived else ""))
+    else:
+        print(f"miri fallback: {miri_runs} loom survivor(s) run, {miri_kills} killed by miri, "
+              f"{len(miri_confirmed)} kill(s) checked on the unmutated copy "
+              f"({miri_seconds:.0f}s, {args.miri_seeds} seeds)")
+        if miri_untested:
+            print(f"miri fallback: no test in {os.path.relpath(MIRI_TESTS_FILE, ROOT)} judges "
+                  f"{', '.join(sorted(miri_untested))}: their loom survivors were not run")
     if stale:
         print("allow-list entries matching no site (remove them):")
         for entry in sorted(stale):
             print(f"  {entry}")
+    if killed_allowed:
+        print("allow-list entries for killed mutants (remove them):")
+        for entry in sorted(killed_allowed):
+            print(f"  {entry}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    sys.exit(1 if survived or stale else 0)
+    sys.exit(1 if survived or stale or killed_allowed else 0)
 
 
 if __name__ == "__main__":

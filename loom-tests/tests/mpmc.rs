@@ -794,7 +794,8 @@ fn push_after_own_pop_is_never_full() {
 /// reports empty, though 10 and 11 are queued.
 ///
 /// loom 0.7 does not reach that execution, so this model does **not** kill the
-/// `Relaxed` mutant of that compare-and-swap (see `xtask/mutants-allow.txt`): the pop
+/// `Relaxed` mutant of that compare-and-swap (Miri does: the threaded test of the same
+/// name in `tests/mpmc.rs`, run by `xtask/mutants.py`'s Miri fallback): the pop
 /// must start after the displacement with no yield since its own push, but loom
 /// schedules nothing between the push and the pop's first `head` load without a yield
 /// (the displacer loads `head` right before its compare-and-swap, so by loom#392 the
