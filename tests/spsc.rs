@@ -2153,7 +2153,11 @@ fn consumer_sees_every_item_after_is_abandoned(storage: Storage) {
     } else {
         (&[1usize, 2, 3, 4, 16, 1000][..], 5_000u64)
     };
-    let rounds = if cfg!(miri) { 2 } else { storage.heavy(10, 3) };
+    let rounds = if cfg!(miri) {
+        storage.heavy(2, 1)
+    } else {
+        storage.heavy(10, 3)
+    };
     for cap in storage.caps(caps) {
         for round in 0..rounds {
             with_ring!(storage, u64, cap, |mut tx, mut rx| thread::scope(|s| {
@@ -2466,6 +2470,54 @@ fn split_again_after_a_forgotten_drain() {
         assert_eq!(tx.len(), 1);
         assert_eq!(rx.pop().map(|t| t.id()), Some(1));
         assert_eq!(tx.push_iter((0..3).map(|_| tracker.item())), 2);
+    }
+    tracker.assert_all_dropped_once();
+}
+
+/// A consumer forgotten after a forgotten `Drain` moved items out without releasing
+/// their slots: the next split must not yield (or the ring drop) those items again.
+/// It leaks what was left instead (a forgotten consumer's progress is unknown).
+#[test]
+fn forgotten_consumer_then_split_again_leaks_instead_of_double_dropping() {
+    for split_again in [true, false] {
+        let tracker = DropTracker::new();
+        {
+            let mut ring = StaticRing::<Tracked<'_>, 4>::new();
+            let (mut tx, mut rx) = ring.split();
+            assert_eq!(tx.push_iter((0..3).map(|_| tracker.item())), 3);
+            let mut drain = rx.drain();
+            let first = drain.next().unwrap();
+            mem::forget(drain);
+            mem::forget(rx);
+            drop(tx);
+            drop(first); // moved out: its one drop
+            if split_again {
+                let (mut tx, mut rx) = ring.split();
+                assert_eq!(rx.pop().map(|t| t.id()), None, "a moved-out item came back");
+                assert_eq!(tx.len(), 0);
+                // The ring works on: new items come out, and are dropped once.
+                assert_eq!(tx.push_iter((0..4).map(|_| tracker.item())), 4);
+                assert_eq!(rx.pop().map(|t| t.id()), Some(3));
+            }
+        }
+        tracker.assert_no_double_drop();
+        // Items 1 and 2 were left behind the forgotten consumer: leaked, never dropped.
+        assert_eq!(tracker.live_ids(), [1, 2], "split_again {split_again}");
+    }
+}
+
+/// A forgotten producer loses nothing it published.
+#[test]
+fn forgotten_producer_then_split_again_keeps_its_items() {
+    let tracker = DropTracker::new();
+    {
+        let mut ring = StaticRing::<Tracked<'_>, 4>::new();
+        let (mut tx, rx) = ring.split();
+        assert_eq!(tx.push_iter((0..2).map(|_| tracker.item())), 2);
+        mem::forget(tx);
+        drop(rx);
+        let (_tx, mut rx) = ring.split();
+        assert_eq!(rx.pop().map(|t| t.id()), Some(0));
     }
     tracker.assert_all_dropped_once();
 }

@@ -97,6 +97,13 @@ struct Header {
     /// cell after every publish, the consumer the producer's after every release, and
     /// each half the other's when it is dropped (only with `WaitStrategy::SpinPark`).
     waiters: Waiters,
+    /// Set when a `StaticRing` hands out a consumer, cleared when that consumer is
+    /// dropped (after it stored its counter). Read only while no half is alive: still
+    /// set then means the consumer was forgotten (`mem::forget`), possibly after moving
+    /// items out through a forgotten `Drain` without releasing their slots, so `head`
+    /// may lag what was moved out (see `start_split`). (A forgotten heap half leaks the
+    /// whole ring instead, so the heap form never sets it.)
+    consumer_out: AtomicBool,
 }
 
 impl Header {
@@ -108,6 +115,7 @@ impl Header {
                 tail: CachePadded::new(AtomicUsize::new(0)),
                 abandoned: AtomicBool::new(false),
                 waiters,
+                consumer_out: AtomicBool::new(false),
             }
         }
     }
@@ -125,6 +133,11 @@ impl Header {
         if std::thread::panicking() {
             return;
         }
+        // A forgotten consumer may have moved out items below its own counter without
+        // storing it: which slots still hold values is unknown, so leak them all.
+        if self.consumer_out.load(Ordering::Relaxed) {
+            return;
+        }
         // Both halves are gone (`&mut self` proves it: the last `Arc` is being dropped,
         // which synchronises with the other half's drop, or the `StaticRing` borrow
         // ended), so the counters can be read plainly.
@@ -136,6 +149,29 @@ impl Header {
         // nobody else can reach them any more, and they are never touched again
         // (the storage is being dropped); `len <= capacity <= slots` (caller).
         unsafe { slots.drop_range(head, len) };
+    }
+}
+
+impl Header {
+    /// The counters `(head, tail)` for a new pair of halves of a `StaticRing`, which it
+    /// marks as handed out.
+    ///
+    /// Call only while no half of the ring is alive, after whatever the last halves
+    /// did (exclusive access, or the one `try_split`); so `Relaxed` suffices
+    /// throughout. If the last consumer was forgotten rather than dropped, the items it
+    /// may have moved out without releasing their slots are not told apart from the
+    /// rest: every item left is leaked (never yielded or dropped again) by moving
+    /// `head` to `tail`.
+    fn start_split(&self) -> (usize, usize) {
+        let tail = self.tail.load(Ordering::Relaxed);
+        let mut head = self.head.load(Ordering::Relaxed);
+        if self.consumer_out.load(Ordering::Relaxed) {
+            head = tail;
+            self.head.store(head, Ordering::Relaxed);
+        }
+        self.consumer_out.store(true, Ordering::Relaxed);
+        self.abandoned.store(false, Ordering::Relaxed);
+        (head, tail)
     }
 }
 
@@ -885,6 +921,9 @@ impl<T> RawConsumer<T> {
         // which is simpler than tracking whether `released` lags.)
         self.header().head.store(self.head, Ordering::Release);
         self.header().abandoned.store(true, Ordering::Release);
+        // The counter is stored: a later split (or the ring's drop) may trust it. Read
+        // only once no half is alive, so `Relaxed`.
+        self.header().consumer_out.store(false, Ordering::Relaxed);
         // A producer asleep waiting for room must wake to see it never gets any.
         self.header().waiters.slots_freed();
     }

@@ -7,8 +7,7 @@ use core::ptr::NonNull;
 use super::{Borrowed, Consumer, Header, Producer, RawConsumer, RawProducer};
 use crate::buffer::InlineSlots;
 #[cfg(target_has_atomic = "8")]
-use crate::sync::Ordering;
-use crate::sync::{load_mut, AtomicBool};
+use crate::sync::{AtomicBool, Ordering};
 use crate::wait::Waiters;
 #[cfg(feature = "std")]
 use crate::WaitStrategy;
@@ -36,6 +35,12 @@ use crate::WaitStrategy;
 /// it reports whether the other half *of the same split* has been dropped. Dropping the
 /// ring drops the items left in it, exactly once. (A ring in a `static` is never
 /// dropped: what it holds at the end of the program is leaked, like any static.)
+///
+/// If a consumer is forgotten (`mem::forget`) rather than dropped, the ring cannot tell
+/// which of its items that consumer already moved out (a forgotten
+/// [`Drain`](super::Drain) moves items out before it releases their slots), so the next
+/// split, or the ring's drop, leaks every item left instead of yielding or dropping it
+/// again. A forgotten producer loses nothing: what it published stays.
 ///
 /// # In a `static`
 ///
@@ -204,10 +209,8 @@ impl<T, const N: usize> StaticRing<T, N> {
     /// ```
     pub fn split(&mut self) -> (Producer<T, Borrowed<'_>>, Consumer<T, Borrowed<'_>>) {
         // `&mut self`: no half is alive, and whatever the last halves did happened
-        // before this borrow began, so plain reads and writes suffice.
-        let head = load_mut(&mut self.header.head);
-        let tail = load_mut(&mut self.header.tail);
-        self.header.abandoned = AtomicBool::new(false);
+        // before this borrow began.
+        let (head, tail) = self.header.start_split();
         self.halves(head, tail)
     }
 
@@ -244,13 +247,11 @@ impl<T, const N: usize> StaticRing<T, N> {
         // The swap's atomicity alone makes the halves unique; the callers that lose
         // touch nothing, so no ordering is needed. No half of an earlier `split` is
         // alive (that borrow was exclusive), and its end happened before this shared
-        // borrow, so the loads below see the last counters and the store is not raced.
+        // borrow, so `start_split` sees the last counters and is not raced.
         if self.split_taken.swap(true, Ordering::Relaxed) {
             return None;
         }
-        let head = self.header.head.load(Ordering::Relaxed);
-        let tail = self.header.tail.load(Ordering::Relaxed);
-        self.header.abandoned.store(false, Ordering::Relaxed);
+        let (head, tail) = self.header.start_split();
         Some(self.halves(head, tail))
     }
 
