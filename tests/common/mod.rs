@@ -9,11 +9,20 @@
 //!   chosen by a const tag (one tag per test, so parallel tests do not interfere).
 //! * [`Rng`]: a tiny deterministic xorshift generator for threaded tests and the
 //!   Miri-sized model runs (no timing, no OS entropy).
+//! * Waiting helpers: [`join_within_watchdog`] (join a thread, or fail instead of
+//!   hanging if it never finishes), [`block_on`] (a minimal park/unpark executor that
+//!   fails instead of hanging if a pending future is never woken), [`counting_waker`]
+//!   and [`poll_once`] (drive a future by hand and count its wake-ups).
 
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
 
 /// Records how many times each [`Tracked`] item it created has been dropped.
 #[derive(Debug, Default)]
@@ -206,4 +215,122 @@ impl Rng {
     pub fn one_in(&mut self, n: usize) -> bool {
         self.below(n) == 0
     }
+}
+
+/// How long [`join_within_watchdog`] and [`block_on`] wait before declaring a hang (a
+/// lost wake-up). Not a timing check: only a bound that turns a hang into a failure,
+/// far above anything a correct run needs, even on a loaded machine.
+///
+/// Not used under Miri, whose virtual clock advances 5 µs per interpreted basic block
+/// (`miri/src/clock.rs`), so that a fixed bound could fire on a slow but healthy run;
+/// there the helpers block, and a lost wake-up leaves every thread blocked, which
+/// Miri reports as a deadlock.
+pub const WATCHDOG: Duration = Duration::from_secs(60);
+
+/// Joins `handle`, re-raising its panic; panics with `what` in the message if the thread
+/// is still running after [`WATCHDOG`] (the thread is then left behind, so the test
+/// fails instead of hanging the whole run). Under Miri it simply joins (see
+/// [`WATCHDOG`]).
+#[track_caller]
+pub fn join_within_watchdog<T>(handle: JoinHandle<T>, what: &str) -> T {
+    if !cfg!(miri) {
+        let start = Instant::now();
+        while !handle.is_finished() {
+            assert!(
+                start.elapsed() < WATCHDOG,
+                "{what}: the thread is still blocked after {WATCHDOG:?}: a lost wake-up?"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+    match handle.join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Wakes a thread parked in [`block_on`], recording that it was woken so that
+/// spurious unparks are not mistaken for wake-ups.
+struct ThreadWaker {
+    thread: Thread,
+    woken: AtomicBool,
+}
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.thread.unpark();
+    }
+}
+
+/// Runs `future` to completion on this thread: polls it, and after each `Pending`
+/// parks until its waker is called. It polls again only after a real wake-up, so a
+/// future that returns `Pending` and is never woken makes it panic after [`WATCHDOG`]
+/// (under Miri: deadlock) instead of succeeding on a later poll (or hanging).
+#[track_caller]
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let state = Arc::new(ThreadWaker {
+        thread: thread::current(),
+        woken: AtomicBool::new(false),
+    });
+    let waker = Waker::from(Arc::clone(&state));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        let start = Instant::now();
+        // Park until woken; `swap` clears the flag so the next `Pending` needs a new
+        // wake-up (one that came during the poll is kept and re-polls at once).
+        while !state.woken.swap(false, Ordering::SeqCst) {
+            if cfg!(miri) {
+                thread::park();
+                continue;
+            }
+            let waited = start.elapsed();
+            assert!(
+                waited < WATCHDOG,
+                "block_on: the future returned Pending and was not woken within \
+                 {WATCHDOG:?}: a lost wake-up?"
+            );
+            thread::park_timeout(WATCHDOG - waited);
+        }
+    }
+}
+
+/// Counts the calls to the [`Waker`] made by [`counting_waker`].
+#[derive(Debug, Default)]
+pub struct WakeCounter(AtomicUsize);
+
+impl WakeCounter {
+    /// How many times the waker (or a clone of it) has been woken.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Wake for WakeCounter {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A waker that only counts its wake-ups, and its counter.
+pub fn counting_waker() -> (Waker, Arc<WakeCounter>) {
+    let counter = Arc::new(WakeCounter::default());
+    (Waker::from(Arc::clone(&counter)), counter)
+}
+
+/// Polls `future` once with `waker`.
+pub fn poll_once<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
+    Pin::new(future).poll(&mut Context::from_waker(waker))
 }
