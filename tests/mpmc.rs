@@ -82,10 +82,10 @@ fn per_producer(storage: Storage) -> usize {
 }
 
 /// Thread counts for the P x C grid (the same under Miri: the item counts shrink; the
-/// static storage's Miri runs leave out 3).
+/// static storage's Miri runs take 2 x 2 only).
 fn thread_counts(storage: Storage) -> &'static [usize] {
     if cfg!(miri) {
-        storage.heavy(&[1, 2, 3], &[1, 2])
+        storage.heavy(&[1, 2, 3], &[2])
     } else {
         &[1, 2, 3]
     }
@@ -438,10 +438,16 @@ fn stress_mixed_on<S: Slots<Item>>(
 
 fn stress_mixed_slice_ops_grid(storage: Storage) {
     let mut seed = 1;
+    // The coverage canaries below need more than one run per capacity.
+    let threads: &[usize] = if storage.miri_static() {
+        &[1, 2]
+    } else {
+        thread_counts(storage)
+    };
     for &capacity in stress_capacities(storage) {
         let coverage = SliceCoverage::default();
-        for &p in thread_counts(storage) {
-            for &c in thread_counts(storage) {
+        for &p in threads {
+            for &c in threads {
                 stress_mixed(
                     storage,
                     p,
@@ -478,11 +484,12 @@ storage_tests!(stress_mixed_slice_ops_grid);
 /// single claims interleaves here within a fraction of a second.)
 fn push_slice_batches_stay_contiguous(storage: Storage) {
     let n = if cfg!(miri) {
-        24
+        storage.heavy(24, 12)
     } else {
         storage.heavy(200_000, 50_000)
     };
-    for producers in [2, 3] {
+    let producers: &[usize] = if storage.miri_static() { &[2] } else { &[2, 3] };
+    for &producers in producers {
         with_queue!(storage, Item, 64, |q| push_slice_batches_on(
             q, producers, n
         ));
@@ -872,15 +879,13 @@ fn differential_many_laps_deterministic(storage: Storage) {
         (1..=17).chain([31, 32, 33, 100, 1000]).collect()
     };
     // On the static storage: the capacities the test harness instantiates (under Miri,
-    // every other one).
+    // one of them).
     let caps: Vec<usize> = match storage {
         Storage::Heap => caps,
         Storage::Static => caps
             .into_iter()
             .filter(|c| storage::STATIC_QUEUE_CAPS.contains(c))
-            .enumerate()
-            .filter(|(i, _)| !cfg!(miri) || i % 2 == 0)
-            .map(|(_, c)| c)
+            .filter(|&c| !cfg!(miri) || c == 3)
             .collect(),
     };
     for capacity in caps {
@@ -915,7 +920,7 @@ storage_tests!(differential_many_laps_deterministic);
 /// number of wraps, pops and displacements.
 fn drop_leftovers_exactly_once(storage: Storage) {
     let caps: &[usize] = if cfg!(miri) {
-        storage.heavy(&[1, 2, 3, 5], &[2, 3])
+        storage.heavy(&[1, 2, 3, 5], &[3])
     } else {
         &[1, 2, 3, 4, 5, 7, 8, 16, 17]
     };
@@ -1020,7 +1025,12 @@ fn drop_after_concurrent_use_on<'t, S: Slots<Tracked<'t>>>(
 }
 
 fn zst_without_drop(storage: Storage) {
-    for capacity in [1, 2, 3, 16] {
+    let caps: &[usize] = if storage.miri_static() {
+        &[3]
+    } else {
+        &[1, 2, 3, 16]
+    };
+    for &capacity in caps {
         with_queue!(storage, (), capacity, |q| zst_without_drop_on(q));
     }
 }
@@ -1093,7 +1103,11 @@ fn zst_with_drop_concurrent(storage: Storage) {
 storage_tests!(zst_without_drop, zst_with_drop, zst_with_drop_concurrent);
 
 fn zst_with_drop_concurrent_with<const TAG: usize>(storage: Storage) {
-    let n = if cfg!(miri) { 20 } else { 5_000 };
+    let n = if cfg!(miri) {
+        storage.heavy(20, 8)
+    } else {
+        5_000
+    };
     let before = ZstDrop::<TAG>::drops();
     let (left, pushed) = with_queue!(storage, ZstDrop<TAG>, 2, |q| {
         zst_with_drop_concurrent_on(q, n)
@@ -1225,7 +1239,7 @@ storage_tests!(debug_without_t_debug);
 /// run, a poller never sees `len() > capacity` nor inconsistent `is_empty`/`is_full`.
 fn len_bounded_under_concurrency(storage: Storage) {
     let n = if cfg!(miri) {
-        30
+        storage.heavy(30, 15)
     } else {
         storage.heavy(20_000, 5_000)
     };
@@ -1312,9 +1326,9 @@ fn len_bounded_on<S: Slots<Item>>(q: &Queue<Item, S>, n: usize) {
 /// With only producers running, a single observer never sees `len` go down; with
 /// only consumers running, never up (head and tail only advance).
 fn len_monotone_one_sided(storage: Storage) {
-    // The static queue: 3 * 8 slots.
+    // The static queue: 3 * 8 slots (3 * 3 under Miri).
     let per = if cfg!(miri) {
-        8
+        storage.heavy(8, 3)
     } else {
         storage.heavy(3_000, 8)
     };
@@ -1394,11 +1408,16 @@ fn len_monotone_on<S: Slots<usize>>(q: &Queue<usize, S>, per: usize) {
 /// from a stale `head` and a fresh `tail` would show the wrap-around as a wrong count.
 fn len_is_a_consistent_snapshot(storage: Storage) {
     let rounds = if cfg!(miri) {
-        20
+        storage.heavy(20, 8)
     } else {
         storage.heavy(20_000, 5_000)
     };
-    for capacity in [3, 5, 16] {
+    let caps: &[usize] = if storage.miri_static() {
+        &[3]
+    } else {
+        &[3, 5, 16]
+    };
+    for &capacity in caps {
         for near_full in [true, false] {
             with_queue!(storage, usize, capacity, |q| {
                 len_snapshot_on(q, rounds, near_full)
@@ -1471,11 +1490,16 @@ fn len_snapshot_on<S: Slots<usize>>(q: &Queue<usize, S>, rounds: usize, near_ful
 /// synchronising with the thread that advanced them can see a stale, "empty" state.
 fn pop_after_own_push_is_never_empty(storage: Storage) {
     let rounds = if cfg!(miri) {
-        storage.heavy(40, 10)
+        storage.heavy(40, 5)
     } else {
         storage.heavy(20_000, 5_000)
     };
-    for capacity in [1, 2, 3, 4] {
+    let caps: &[usize] = if storage.miri_static() {
+        &[2]
+    } else {
+        &[1, 2, 3, 4]
+    };
+    for &capacity in caps {
         for workers in [2, 3] {
             if workers > capacity + 1 {
                 // More outstanding pushes than slots would make the push itself wait.
@@ -1638,11 +1662,16 @@ fn pop_after_own_push_races_displacement() {
 /// push must not report full.
 fn push_after_own_pop_is_never_full(storage: Storage) {
     let rounds = if cfg!(miri) {
-        storage.heavy(40, 10)
+        storage.heavy(40, 5)
     } else {
         storage.heavy(20_000, 5_000)
     };
-    for capacity in [2, 3, 4] {
+    let caps: &[usize] = if storage.miri_static() {
+        &[3]
+    } else {
+        &[2, 3, 4]
+    };
+    for &capacity in caps {
         for workers in [2, 3] {
             if workers > capacity {
                 continue;
@@ -1690,7 +1719,7 @@ fn push_after_own_pop_on<S: Slots<usize>>(q: &Queue<usize, S>, workers: usize, r
 #[cfg(not(loom))] // `const` constructors (a `static`) are not `const` under loom
 fn static_queue_in_a_static() {
     static QUEUE: StaticQueue<Item, 7> = StaticQueue::new();
-    let n = if cfg!(miri) { 10 } else { 2_000 };
+    let n = if cfg!(miri) { 5 } else { 2_000 };
     let producers: Vec<_> = (0..2)
         .map(|p| {
             thread::spawn(move || {

@@ -864,7 +864,7 @@ const MODEL_CAPS: &[usize] = &[1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 64, 100, 1000];
 
 fn model_deterministic_u64(storage: Storage) {
     let (caps, steps, seeds) = if cfg!(miri) {
-        (&MODEL_CAPS[..6], 120, 1)
+        (&MODEL_CAPS[..6], storage.heavy(120, 60), 1)
     } else {
         (MODEL_CAPS, 2000, 8)
     };
@@ -880,7 +880,7 @@ fn model_deterministic_u64(storage: Storage) {
 
 fn model_deterministic_tracked(storage: Storage) {
     let (caps, steps, seeds) = if cfg!(miri) {
-        (&MODEL_CAPS[..5], 100, 1)
+        (&MODEL_CAPS[..5], storage.heavy(100, 50), 1)
     } else {
         (&MODEL_CAPS[..11], 1000, 4)
     };

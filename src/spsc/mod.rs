@@ -150,9 +150,7 @@ impl Header {
         // (the storage is being dropped); `len <= capacity <= slots` (caller).
         unsafe { slots.drop_range(head, len) };
     }
-}
 
-impl Header {
     /// The counters `(head, tail)` for a new pair of halves of a `StaticRing`, which it
     /// marks as handed out.
     ///
