@@ -27,42 +27,67 @@
 //!   is one round trip, stored as raw ticks into a preallocated, pre-touched `Vec` (nothing else
 //!   on the timed path); the HDR histograms are built from it afterwards. Warm-up round trips
 //!   are discarded.
-//! * **SPSC throughput:** a producer on core A streams `--items` (default 100 M) `u64`s, each
-//!   its sequence number, to a consumer on core B that checks every item. Capacities 1024 and
-//!   65536. Two start regimes, because SPSC streaming has two stable regimes and which one a run
-//!   settles in depends on the start: *full start* (the producer fills the queue to capacity
-//!   before the consumer is released: a backlog) and *empty start* (the consumer is already
-//!   polling an empty queue when the producer is released: it chases the producer, one line
-//!   transfer per item unless the producer publishes in batches). Timed on the consumer's thread,
-//!   from its release to the last item. Single-item push/pop for every queue; batched modes
-//!   (`push_slice`/`pop_slice` of up to 512 items, and zero-copy chunks) for ringway, with rtrb's
-//!   chunks and ringbuf's slices as the batched peers.
+//! * **Wake-up round trip** (the waiting operations): the same ping-pong through two queues,
+//!   but both threads wait only in the queue's own blocking receive (ringway's `pop_blocking`
+//!   with each wait strategy: busy-spin, spin-then-yield, spin-then-park, park at once; the
+//!   blocking `recv` of crossbeam-channel and std `sync_channel`), and thread A idles 50 us
+//!   before each token, so a parking receiver is asleep when it arrives. 4 000 samples per
+//!   run (1 000 with `--quick`).
+//! * **SPSC throughput:** a producer on core A streams `u64`s, each its sequence number, to a
+//!   consumer on core B that checks every item. Capacities 1024 and 65536. Two start regimes,
+//!   because SPSC streaming has two stable regimes and which one a run settles in depends on the
+//!   start: *full start* (the producer fills the queue to capacity before the consumer is
+//!   released: a backlog) and *empty start* (the consumer is already polling an empty queue when
+//!   the producer is released: it chases the producer, one line transfer per item unless the
+//!   producer publishes in batches). Timed on the consumer's thread, from its release to the
+//!   last item. Each (capacity, regime) case has two tables whose contenders run interleaved in
+//!   the same rounds: *single-item* push/pop for every queue, and *batched* (ringway's
+//!   `push_slice`/`pop_slice` of up to 512 items and zero-copy chunks, with rtrb's chunks and
+//!   ringbuf's slices as the batched peers).
 //! * **MPMC throughput:** 1 producer + 1 consumer pinned (A, B), and 2 producers + 2 consumers
-//!   unpinned (4 threads on the 2 cores), `--mpmc-items` (default `--items / 10`), capacity 1024.
-//!   Per-producer order and the total count and checksum are verified.
+//!   unpinned (4 threads on the 2 cores), capacity 1024. Per-producer order and the total count
+//!   and checksum are verified.
+//! * **Items per run.** Every contender of a table streams the same number of items. By
+//!   default that is 100 M (SPSC) and 10 M (MPMC), cut per table to what the table's *slowest*
+//!   contender streams in about 1 s at the rate of its warm-up run (`--run-budget`; rounded down
+//!   to two significant digits, never below the warm-up's count). Batched tables move hundreds
+//!   of M items/s and keep 100 M; single-item and MPMC tables on a machine whose cross-core
+//!   line transfer is slow (a few hundred ns) run some 20-40 M and 5-10 M, so that the whole
+//!   run stays under 3 minutes. Rates (items/s) compare across tables; each table's footer gives
+//!   its count. `--items N` / `--mpmc-items N` fix the counts instead.
 //! * **Interleaving and repetition.** In each workload the contenders run one after the other
 //!   (A B C ..., rotating the start each round so no queue always runs first) and the whole
 //!   sequence is repeated `--rounds` times (default 3). Tables show medians over rounds; ratios
-//!   are per-round ratios, then the median. Throughput runs each contender once unrecorded
-//!   first (warm-up).
+//!   are per-round ratios (latency) or ratios of the medians (throughput). Throughput runs each
+//!   contender once unrecorded first (warm-up, a twentieth of the table's largest count).
+//! * **Where the time goes.** A `[time]` line on stderr per workload (warm-up, timed rounds,
+//!   the contender that took longest, items per run); `RINGWAY_BENCH_TIMES=1` adds one line per
+//!   run (wall time, thread start and checks included).
 //!
 //! # Output
 //!
-//! One table per workload: p50, p90, p99, p99.9, max, mean of the fastest 99%, and the ratio to
-//! the floor (latency); items/s (median, min, max over rounds) and the ratio to the best
-//! non-ringway single-item contender of the same table (throughput). Also written under
-//! `<target>/ringway-report/`: `roundtrip.csv` (per round), `roundtrip-percentiles.csv` (the
+//! Latency: p50, p90, p99, p99.9, max, mean of the fastest 99%, and the ratio to the floor.
+//! Throughput: items/s (median, min, max over rounds) and the ratio to the best non-ringway
+//! single-item contender of the same case (and, in the batched tables, to the best non-ringway
+//! batched contender too); each footer gives the table's items per run. Also written under
+//! `<target>/ringway-report/`: `roundtrip.csv` (per round), `wakeup.csv` (per round), `roundtrip-percentiles.csv` (the
 //! curves), `roundtrip.svg` (latency against percentile, log-scaled tail), `throughput.csv`.
 //!
 //! # Flags (after `--`)
 //!
-//! `--quick` (under 40 s), `--cores A,B`, `--capacity N` (round trip, MPMC and the one SPSC
-//! streaming capacity), `--items N`, `--mpmc-items N`, `--samples N` (round trips per run),
-//! `--rounds N`, `--only NAME,...` (contenders whose name contains a word; the floor always
-//! runs), `--workloads roundtrip,spsc,mpmc`. Unknown flags (cargo's `--bench`) are ignored.
+//! `--quick` (under 40 s: 100 000 round trips per run, SPSC at most 10 M and MPMC at most 1 M
+//! items per run, `--run-budget 0.25`), `--cores A,B`, `--capacity N` (round trip, MPMC and the
+//! one SPSC streaming capacity), `--items N` (every SPSC table, and MPMC `N / 10` unless
+//! `--mpmc-items`), `--mpmc-items N`, `--run-budget S` (seconds for the slowest contender's run
+//! when the counts are not given; 0: always the default maximum), `--samples N` (round trips
+//! per run, default 500 000), `--warmup N` (round trips, default 50 000), `--rounds N`,
+//! `--only NAME,...` (contenders whose name contains a word; the floor always runs),
+//! `--workloads roundtrip,wakeup,spsc,mpmc`. Unknown flags (cargo's `--bench`) are ignored.
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "common/wakeup.rs"]
+mod wakeup;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -80,8 +105,10 @@ struct Opts {
     quick: bool,
     cores: Option<(usize, usize)>,
     capacity: Option<usize>,
-    items: u64,
-    mpmc_items: u64,
+    /// SPSC streaming: items per run (the same for every contender of a table).
+    items: Count,
+    /// MPMC streaming: items per run.
+    mpmc_items: Count,
     samples: usize,
     warmup: usize,
     rounds: usize,
@@ -96,15 +123,21 @@ fn parse_opts() -> Opts {
         quick,
         cores: None,
         capacity: None,
-        items: if quick { 10_000_000 } else { 100_000_000 },
-        mpmc_items: 0,
+        items: Count::Fixed(0),
+        mpmc_items: Count::Fixed(0),
         samples: if quick { 100_000 } else { 500_000 },
         warmup: if quick { 10_000 } else { 50_000 },
         rounds: 3,
         only: Vec::new(),
-        workloads: vec!["roundtrip".into(), "spsc".into(), "mpmc".into()],
+        workloads: vec![
+            "roundtrip".into(),
+            "wakeup".into(),
+            "spsc".into(),
+            "mpmc".into(),
+        ],
     };
-    let mut mpmc_items = None;
+    let (mut items, mut mpmc_items) = (None, None);
+    let mut budget_s: f64 = if quick { 0.25 } else { 1.0 };
     let num = |flag: &str, v: Option<&String>| -> u64 {
         let v = v.unwrap_or_else(|| panic!("{flag} needs a value"));
         v.replace('_', "")
@@ -133,9 +166,14 @@ fn parse_opts() -> Opts {
                 o.cores = Some((p(&parts[0]), p(&parts[1])));
             }
             "--capacity" => o.capacity = Some(num(a, v) as usize),
-            "--items" => o.items = num(a, v),
+            "--items" => items = Some(num(a, v)),
             "--mpmc-items" => mpmc_items = Some(num(a, v)),
             "--samples" => o.samples = num(a, v) as usize,
+            "--run-budget" => {
+                budget_s = v
+                    .and_then(|v| v.parse().ok())
+                    .expect("--run-budget needs a number of seconds")
+            }
             "--warmup" => o.warmup = num(a, v) as usize,
             "--rounds" => o.rounds = (num(a, v) as usize).max(1),
             "--only" => o.only = list(v),
@@ -144,7 +182,23 @@ fn parse_opts() -> Opts {
         }
         i += if takes_value { 2 } else { 1 };
     }
-    o.mpmc_items = mpmc_items.unwrap_or((o.items / 10).max(1_000));
+    // Defaults: at most 100 M items per SPSC run and 10 M per MPMC run (10 M and 1 M with
+    // --quick), cut per table to what its slowest contender streams in about `budget_s` seconds
+    // (see `Count::UpTo`). An explicit --items / --mpmc-items is used as given.
+    let adaptive = |max: u64| {
+        if budget_s > 0.0 {
+            Count::UpTo { max, budget_s }
+        } else {
+            Count::Fixed(max)
+        }
+    };
+    let max_items = if quick { 10_000_000 } else { 100_000_000 };
+    o.items = items.map_or(adaptive(max_items), Count::Fixed);
+    o.mpmc_items = match (mpmc_items, items) {
+        (Some(n), _) => Count::Fixed(n),
+        (None, Some(n)) => Count::Fixed((n / 10).max(1_000)),
+        (None, None) => adaptive(max_items / 10),
+    };
     assert!(o.capacity != Some(0), "--capacity must be at least 1");
     o
 }
@@ -330,6 +384,25 @@ fn f1(x: f64) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Where the run's time goes (stderr)
+// ---------------------------------------------------------------------------------------------
+
+/// `RINGWAY_BENCH_TIMES=1`: one stderr line per run (wall time, spawn and checks included).
+fn trace_runs() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("RINGWAY_BENCH_TIMES").is_some_and(|v| v != "0"))
+}
+
+fn trace_run(workload: &str, name: &str, what: &str, wall: Duration) {
+    if trace_runs() {
+        eprintln!(
+            "  [time] {workload} / {name} {what}: {:.3} s",
+            wall.as_secs_f64()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Round trip
 // ---------------------------------------------------------------------------------------------
 
@@ -362,10 +435,16 @@ fn run_roundtrip(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) -> Vec
             merged: histogram(),
         })
         .collect();
-    let run = |c: &SpscEntry| Samples {
-        ticks: (c.roundtrip)(capacity, o.warmup, o.samples, cores, &tb.clock)
-            .expect("capacity checked above"),
+    let run = |c: &SpscEntry| {
+        let t = Instant::now();
+        let s = Samples {
+            ticks: (c.roundtrip)(capacity, o.warmup, o.samples, cores, &tb.clock)
+                .expect("capacity checked above"),
+        };
+        trace_run("roundtrip", c.name, "run", t.elapsed());
+        s
     };
+    let rt_started = Instant::now();
 
     println!(
         "\n# Round trip (ping-pong through two queues), u64, capacity {capacity}, {} samples per run \
@@ -473,6 +552,11 @@ fn run_roundtrip(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) -> Vec
         if reruns > 0 { format!(" {reruns} round(s) re-run because the floor moved.") } else { String::new() }
     ));
     table.print();
+    eprintln!(
+        "[time] roundtrip: {:.1} s ({} rounds, {reruns} re-run)",
+        rt_started.elapsed().as_secs_f64(),
+        o.rounds
+    );
     results
 }
 
@@ -480,8 +564,8 @@ fn run_roundtrip(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) -> Vec
 // Throughput
 // ---------------------------------------------------------------------------------------------
 
-/// One throughput contender of a table: `run(items)` streams and returns the timed duration
-/// (the dynamic call is outside the timed region, which is inside the driver).
+/// One throughput contender: `run(items)` streams and returns the timed duration (the dynamic
+/// call is outside the timed region, which is inside the driver).
 struct TputContender<'a> {
     name: &'static str,
     ringway: bool,
@@ -489,95 +573,221 @@ struct TputContender<'a> {
     run: Box<dyn Fn(u64) -> Option<Duration> + 'a>,
 }
 
-struct TputRow {
-    name: &'static str,
-    ringway: bool,
-    batched: bool,
-    rates: Vec<f64>,
+/// How many items each run of a table streams: the same count for every contender of the table.
+#[derive(Clone, Copy)]
+enum Count {
+    /// Exactly this many (`--items` / `--mpmc-items` given).
+    Fixed(u64),
+    /// `max`, or fewer when the table's slowest contender, at its warm-up rate, would need more
+    /// than `budget_s` seconds for one run; never fewer than `max / 4` (one warm-up run is a
+    /// noisy estimate: a preempted one must not shrink the runs to nothing).
+    UpTo { max: u64, budget_s: f64 },
 }
 
-/// Runs `contenders` interleaved for `rounds`, prints the table, appends to the CSV.
-fn throughput_table(
+impl Count {
+    fn max(self) -> u64 {
+        match self {
+            Count::Fixed(n) | Count::UpTo { max: n, .. } => n,
+        }
+    }
+}
+
+/// One table: contenders that all stream the same number of items per run.
+struct TputTable<'a> {
     title: String,
-    workload: &str,
-    rounds: usize,
-    items: u64,
-    contenders: Vec<TputContender<'_>>,
-    csv: &mut String,
-) {
-    // Warm-up, and drop the contenders that cannot run this case (e.g. capacity).
-    let warm_items = (items / 20).max(10_000);
-    let contenders: Vec<_> = contenders
-        .into_iter()
-        .filter(|c| (c.run)(warm_items).is_some())
-        .collect();
-    if contenders.is_empty() {
+    /// Workload name in `throughput.csv` and on the `[time]` lines.
+    workload: String,
+    count: Count,
+    contenders: Vec<TputContender<'a>>,
+}
+
+/// Warm-up runs: a twentieth of the table's largest count, at least 10 000 items.
+fn warm_items(count: Count) -> u64 {
+    (count.max() / 20).max(10_000)
+}
+
+/// Rounds `x` down to two significant digits (27 345 678 -> 27 000 000).
+fn round_down_2(x: u64) -> u64 {
+    let mut p = 1u64;
+    while x / p >= 100 {
+        p *= 10;
+    }
+    x / p * p
+}
+
+/// Runs the contenders of all `tables` interleaved in the same `rounds` (one sequence, rotated
+/// each round), then prints one table each and appends to the CSV. Tables may stream different
+/// item counts (a rate is a rate), but within a table every contender streams the same count.
+/// "x best peer" columns compare with the best non-ringway contender of any of the tables of
+/// the call: single-item, and (when there are batched contenders) batched.
+fn throughput_tables(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut String) {
+    struct Row {
+        table: usize,
+        name: &'static str,
+        ringway: bool,
+        batched: bool,
+        rates: Vec<f64>,
+        wall_s: f64,
+    }
+    let started = Instant::now();
+    // Warm-up (also drops the contenders that cannot run this case, e.g. capacity) and
+    // calibration of the adaptive counts.
+    let mut runs: Vec<(usize, TputContender<'_>)> = vec![];
+    let mut counts = vec![];
+    let mut specs = vec![];
+    let mut titles = vec![];
+    let mut workloads = vec![];
+    for (t, table) in tables.into_iter().enumerate() {
+        let warm = warm_items(table.count);
+        let mut slowest = f64::INFINITY;
+        for c in table.contenders {
+            let tw = Instant::now();
+            let Some(d) = (c.run)(warm) else { continue };
+            trace_run(&table.workload, c.name, "warm-up", tw.elapsed());
+            slowest = slowest.min(warm as f64 / d.as_secs_f64().max(1e-9));
+            runs.push((t, c));
+        }
+        counts.push(match table.count {
+            Count::Fixed(n) => n,
+            Count::UpTo { max, budget_s } => {
+                round_down_2((slowest * budget_s).min(max as f64) as u64).max(max / 4)
+            }
+        });
+        specs.push(table.count);
+        titles.push(table.title);
+        workloads.push(table.workload);
+    }
+    if runs.is_empty() {
         return;
     }
+    let warm_s = started.elapsed().as_secs_f64();
     let t = Instant::now();
-    let mut rows: Vec<TputRow> = contenders
+    let mut rows: Vec<Row> = runs
         .iter()
-        .map(|c| TputRow {
+        .map(|(t, c)| Row {
+            table: *t,
             name: c.name,
             ringway: c.ringway,
             batched: c.batched,
             rates: vec![],
+            wall_s: 0.0,
         })
         .collect();
     for round in 0..rounds {
-        for k in 0..contenders.len() {
-            let i = (k + round) % contenders.len();
-            let d = (contenders[i].run)(items).expect("ran in warm-up");
+        for k in 0..runs.len() {
+            let i = (k + round) % runs.len();
+            let (table, c) = &runs[i];
+            let items = counts[*table];
+            let tw = Instant::now();
+            let d = (c.run)(items).expect("ran in warm-up");
+            rows[i].wall_s += tw.elapsed().as_secs_f64();
+            trace_run(&workloads[*table], c.name, "run", tw.elapsed());
             let rate = items as f64 / d.as_secs_f64();
             rows[i].rates.push(rate);
             let _ = writeln!(
                 csv,
-                "{workload},{},{},{items},{:.6},{:.0}",
+                "{},{},{},{items},{:.6},{:.0}",
+                workloads[*table],
                 round + 1,
-                rows[i].name,
+                c.name,
                 d.as_secs_f64(),
                 rate
             );
         }
     }
+    let timed_s = t.elapsed().as_secs_f64();
     let med: Vec<f64> = rows.iter().map(|r| median(r.rates.clone())).collect();
-    let best_peer = rows
-        .iter()
-        .zip(&med)
-        .filter(|(r, _)| !r.ringway && !r.batched)
-        .map(|(_, &m)| m)
-        .fold(f64::NAN, f64::max);
-    let best_name = rows
-        .iter()
-        .zip(&med)
-        .find(|(r, &m)| !r.ringway && !r.batched && m == best_peer)
-        .map(|(r, _)| r.name);
-    let mut table = Table::new(
-        title,
-        &["queue", "M items/s (median)", "min", "max", "x best peer"],
-    );
-    for (r, &m) in rows.iter().zip(&med) {
-        let mn = r.rates.iter().copied().fold(f64::INFINITY, f64::min);
-        let mx = r.rates.iter().copied().fold(0.0, f64::max);
-        table.rows.push(vec![
-            format!("{}{}", r.name, if r.batched { " [batched]" } else { "" }),
-            f1(m / 1e6),
-            f1(mn / 1e6),
-            f1(mx / 1e6),
-            if best_peer.is_nan() {
-                "-".into()
-            } else {
-                format!("{:.2}x", m / best_peer)
-            },
-        ]);
+    let best = |batched: bool| {
+        rows.iter()
+            .zip(&med)
+            .filter(|(r, _)| !r.ringway && r.batched == batched)
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(r, &m)| (r.name, m))
+    };
+    let (best_single, best_batched) = (best(false), best(true));
+    let ratio = |m: f64, best: Option<(&str, f64)>| match best {
+        Some((_, b)) => format!("{:.2}x", m / b),
+        None => "-".into(),
+    };
+    let name_of = |best: Option<(&'static str, f64)>| best.map_or("-", |b| b.0);
+    let ntables = titles.len();
+    for (ti, title) in titles.into_iter().enumerate() {
+        let in_table: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].table == ti).collect();
+        if in_table.is_empty() {
+            continue;
+        }
+        let batched_table = in_table.iter().any(|&i| rows[i].batched);
+        let mut header = vec!["queue", "M items/s (median)", "min", "max"];
+        header.extend(if batched_table {
+            &["x best batched peer", "x best single-item peer"][..]
+        } else {
+            &["x best peer"][..]
+        });
+        let mut table = Table::new(title, &header);
+        for &i in &in_table {
+            let (r, m) = (&rows[i], med[i]);
+            let mn = r.rates.iter().copied().fold(f64::INFINITY, f64::min);
+            let mx = r.rates.iter().copied().fold(0.0, f64::max);
+            let mut cells = vec![r.name.to_string(), f1(m / 1e6), f1(mn / 1e6), f1(mx / 1e6)];
+            if batched_table {
+                cells.push(ratio(m, best_batched));
+            }
+            cells.push(ratio(m, best_single));
+            table.rows.push(cells);
+        }
+        let mut note = match specs[ti] {
+            Count::UpTo { max, budget_s } if counts[ti] < max => format!(
+                "{} items per run for every contender, {rounds} rounds (default {max}, cut to what the \
+                 slowest contender streams in about {budget_s} s at its warm-up rate).",
+                counts[ti]
+            ),
+            _ => format!("{} items per run, {rounds} rounds.", counts[ti]),
+        };
+        if ntables > 1 {
+            let others: Vec<String> = (0..ntables)
+                .filter(|&o| o != ti && counts[o] != counts[ti])
+                .map(|o| counts[o].to_string())
+                .collect();
+            if !others.is_empty() {
+                let _ = write!(
+                    note,
+                    " The other table of this case ran {} items per run, interleaved in the same \
+                     rounds; items/s is a rate, so the two tables compare.",
+                    others.join(" / ")
+                );
+            }
+        }
+        if batched_table {
+            let _ = write!(
+                note,
+                " x best batched peer: median rate over the best non-ringway batched contender's \
+                 median ({}); x best single-item peer: over the best non-ringway single-item \
+                 contender's median ({}).",
+                name_of(best_batched),
+                name_of(best_single)
+            );
+        } else {
+            let _ = write!(
+                note,
+                " x best peer: median rate over the best non-ringway single-item contender's \
+                 median ({}).",
+                name_of(best_single)
+            );
+        }
+        table.notes.push(note);
+        table.print();
     }
-    table.notes.push(format!(
-        "{items} items per run, {rounds} rounds ({:.1} s). x best peer: median rate over the best non-ringway \
-         single-item contender's median ({}).",
-        t.elapsed().as_secs_f64(),
-        best_name.unwrap_or("-")
-    ));
-    table.print();
+    let slowest = rows
+        .iter()
+        .max_by(|a, b| a.wall_s.total_cmp(&b.wall_s))
+        .map(|r| format!("{} {:.1} s", r.name, r.wall_s))
+        .unwrap_or_default();
+    eprintln!(
+        "[time] {}: items per run {:?}; warm-up {warm_s:.1} s, {rounds} rounds {timed_s:.1} s \
+         (slowest contender: {slowest})",
+        workloads.join(" + "),
+        counts
+    );
 }
 
 fn run_spsc_throughput(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) {
@@ -591,29 +801,35 @@ fn run_spsc_throughput(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) 
         .collect();
     for &cap in &caps {
         for regime in [Regime::Full, Regime::Empty] {
-            let contenders = entries
-                .iter()
-                .map(|e| {
-                    let f = e.stream;
-                    TputContender {
-                        name: e.name,
-                        ringway: e.ringway,
-                        batched: e.batched,
-                        run: Box::new(move |n| f(cap, n, regime, cores, &tb.clock)),
+            let tables = [false, true]
+                .into_iter()
+                .map(|batched| {
+                    let kind = if batched { "batched" } else { "single-item" };
+                    TputTable {
+                        title: format!(
+                            "SPSC throughput, {kind}, capacity {cap}, {} (1 producer core A -> 1 \
+                             consumer core B)",
+                            regime.name()
+                        ),
+                        workload: format!("spsc cap={cap} {} {kind}", regime.name()),
+                        count: o.items,
+                        contenders: entries
+                            .iter()
+                            .filter(|e| e.batched == batched)
+                            .map(|e| {
+                                let f = e.stream;
+                                TputContender {
+                                    name: e.name,
+                                    ringway: e.ringway,
+                                    batched: e.batched,
+                                    run: Box::new(move |n| f(cap, n, regime, cores, &tb.clock)),
+                                }
+                            })
+                            .collect(),
                     }
                 })
                 .collect();
-            throughput_table(
-                format!(
-                    "SPSC throughput, capacity {cap}, {} (1 producer core A -> 1 consumer core B)",
-                    regime.name()
-                ),
-                &format!("spsc cap={cap} {}", regime.name()),
-                o.rounds,
-                o.items,
-                contenders,
-                csv,
-            );
+            throughput_tables(o.rounds, tables, csv);
         }
     }
 }
@@ -638,18 +854,102 @@ fn run_mpmc_throughput(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) 
                 }
             })
             .collect();
-        throughput_table(
-            format!(
+        let table = TputTable {
+            title: format!(
                 "MPMC throughput, {p} producer(s) + {c} consumer(s), {}, capacity {cap}",
                 if pinned { "pinned" } else { "unpinned" }
             ),
-            &format!("mpmc {p}+{c} cap={cap}"),
-            o.rounds,
-            o.mpmc_items,
+            workload: format!("mpmc {p}+{c} cap={cap}"),
+            count: o.mpmc_items,
             contenders,
-            csv,
-        );
+        };
+        throughput_tables(o.rounds, vec![table], csv);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wake-up round trip (waiting operations, issue #6)
+// ---------------------------------------------------------------------------------------------
+
+/// Idle time before each wake-up round trip: far above every spin budget, so a parking
+/// receiver is asleep when the token arrives.
+const WAKE_GAP: Duration = Duration::from_micros(50);
+
+fn run_wakeup(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) {
+    let capacity = o.capacity.unwrap_or(1024);
+    let samples = if o.quick { 1_000 } else { 4_000 };
+    let warmup = samples / 10;
+    let contenders: Vec<wakeup::WakeEntry> = wakeup::contenders()
+        .into_iter()
+        .filter(|c| common::name_selected(c.name, &o.only))
+        .collect();
+    println!(
+        "\n# Wake-up round trip: the answering thread waits {} us in its blocking receive before \
+         each token; u64, capacity {capacity}, {samples} samples per run after {warmup} warm-up, {} rounds",
+        WAKE_GAP.as_micros(),
+        o.rounds
+    );
+    let started = Instant::now();
+    let mut per: Vec<Vec<LatStats>> = vec![Vec::new(); contenders.len()];
+    for round in 0..o.rounds {
+        let n = contenders.len().max(1);
+        for k in 0..contenders.len() {
+            let i = (k + round) % n;
+            let c = &contenders[i];
+            let t = Instant::now();
+            let s = Samples {
+                ticks: (c.run)(capacity, WAKE_GAP, warmup, samples, cores, &tb.clock),
+            };
+            trace_run("wakeup", c.name, "run", t.elapsed());
+            let st = s.stats(tb);
+            let _ = writeln!(
+                csv,
+                "{},{},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1}",
+                round + 1,
+                c.name,
+                st.p50,
+                st.p90,
+                st.p99,
+                st.p999,
+                st.max,
+                st.mean99
+            );
+            per[i].push(st);
+        }
+    }
+    let mut table = Table::new(
+        format!("Wake-up round trip, ns (median of {} rounds)", o.rounds),
+        &[
+            "queue, wait",
+            "p50",
+            "p90",
+            "p99",
+            "p99.9",
+            "max",
+            "mean fastest 99%",
+        ],
+    );
+    for (c, rounds) in contenders.iter().zip(&per) {
+        let m = |f: fn(&LatStats) -> f64| median(rounds.iter().map(f).collect());
+        table.rows.push(vec![
+            c.name.to_string(),
+            f1(m(|s| s.p50)),
+            f1(m(|s| s.p90)),
+            f1(m(|s| s.p99)),
+            f1(m(|s| s.p999)),
+            f1(m(|s| s.max)),
+            f1(m(|s| s.mean99)),
+        ]);
+    }
+    table.notes.push(format!(
+        "Both threads wait only through the queue's own blocking receive (ringway: pop_blocking with the \
+         wait strategy named; the channels: recv). Spinning strategies hold both cores; parking ones sleep \
+         through the {} us gap, so their round trip includes the sender's wake-up call and the scheduler \
+         waking the receiver. {:.1} s.",
+        WAKE_GAP.as_micros(),
+        started.elapsed().as_secs_f64()
+    ));
+    table.print();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -804,6 +1104,12 @@ fn main() {
             Ok(p) => println!("\nplot: {}", p.display()),
             Err(e) => eprintln!("warning: could not draw the plot: {e}"),
         }
+    }
+    if want("wakeup") {
+        let mut csv =
+            String::from("round,queue,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_fastest99_ns\n");
+        run_wakeup(&o, cores, &tb, &mut csv);
+        std::fs::write(dir.join("wakeup.csv"), csv).expect("write wakeup.csv");
     }
     let mut csv = String::from("workload,round,queue,items,seconds,items_per_s\n");
     if want("spsc") {
