@@ -214,7 +214,9 @@ def miri_tests():
                 sources[name[:-3]] = f.read()
     found = []
     for test in names:
-        bins = [b for b, src in sources.items() if re.search(rf"\bfn {re.escape(test)}\(", src)]
+        # `NAME::heap` names one storage's instance of a test written for both.
+        base = test.split("::")[0]
+        bins = [b for b, src in sources.items() if re.search(rf"\bfn {re.escape(base)}\(", src)]
         if len(bins) != 1:
             sys.exit(f"mutants: {os.path.relpath(MIRI_TESTS_FILE, ROOT)} names {test!r}, "
                      f"found in {len(bins)} files of tests/ (want exactly 1)")
