@@ -50,11 +50,13 @@
 //! * **Items per run.** Every contender of a table streams the same number of items. By
 //!   default that is 100 M (SPSC) and 10 M (MPMC), cut per table to what the table's *slowest*
 //!   contender streams in about 1 s at the rate of its warm-up run (`--run-budget`; rounded down
-//!   to two significant digits, never below the warm-up's count). Batched tables move hundreds
-//!   of M items/s and keep 100 M; single-item and MPMC tables on a machine whose cross-core
-//!   line transfer is slow (a few hundred ns) run some 20-40 M and 5-10 M, so that the whole
-//!   run stays under 3 minutes. Rates (items/s) compare across tables; each table's footer gives
-//!   its count. `--items N` / `--mpmc-items N` fix the counts instead.
+//!   to two significant digits, never below a quarter of the default, so one preempted warm-up
+//!   cannot shrink a table's runs to nothing). Batched tables move hundreds of M items/s and
+//!   keep 100 M; on a machine whose cross-core line transfer is slow (a few hundred ns, like
+//!   our 2-vCPU Xeon guest) single-item SPSC tables run 25-35 M and MPMC tables 2.5-8 M, so
+//!   that the whole run stays under 3 minutes; where single-item streaming runs at hundreds of
+//!   M items/s they keep 100 M. Rates (items/s) compare across tables; each table's footer
+//!   gives its count. `--items N` / `--mpmc-items N` fix the counts instead.
 //! * **Interleaving and repetition.** In each workload the contenders run one after the other
 //!   (A B C ..., rotating the start each round so no queue always runs first) and the whole
 //!   sequence is repeated `--rounds` times (default 3). Tables show medians over rounds; ratios
@@ -63,6 +65,10 @@
 //! * **Where the time goes.** A `[time]` line on stderr per workload (warm-up, timed rounds,
 //!   the contender that took longest, items per run); `RINGWAY_BENCH_TIMES=1` adds one line per
 //!   run (wall time, thread start and checks included).
+//! * **Stuck runs.** A run still going after `--stuck-after` seconds (default 120; a normal run
+//!   takes 0.1-4 s) is reported as stuck and the bench exits with status 3, with the CSVs of
+//!   what finished already written: a livelocked queue's threads spin inside its own code and
+//!   cannot be stopped. Seen with thingbuf 2 + 2 on the 2 vCPUs while other work was running.
 //!
 //! # Output
 //!
@@ -70,8 +76,9 @@
 //! Throughput: items/s (median, min, max over rounds) and the ratio to the best non-ringway
 //! single-item contender of the same case (and, in the batched tables, to the best non-ringway
 //! batched contender too); each footer gives the table's items per run. Also written under
-//! `<target>/ringway-report/`: `roundtrip.csv` (per round), `wakeup.csv` (per round), `roundtrip-percentiles.csv` (the
-//! curves), `roundtrip.svg` (latency against percentile, log-scaled tail), `throughput.csv`.
+//! `<target>/ringway-report/`: `roundtrip.csv` (per round), `wakeup.csv` (per round),
+//! `roundtrip-percentiles.csv` (the curves), `roundtrip.svg` (latency against percentile,
+//! log-scaled tail), `throughput.csv` (per run).
 //!
 //! # Flags (after `--`)
 //!
@@ -81,7 +88,8 @@
 //! `--mpmc-items`), `--mpmc-items N`, `--run-budget S` (seconds for the slowest contender's run
 //! when the counts are not given; 0: always the default maximum), `--samples N` (round trips
 //! per run, default 500 000), `--warmup N` (round trips, default 50 000), `--rounds N`,
-//! `--only NAME,...` (contenders whose name contains a word; the floor always runs),
+//! `--stuck-after S` (seconds, 0: never), `--only NAME,...` (contenders whose name contains a
+//! word; the floor always runs),
 //! `--workloads roundtrip,wakeup,spsc,mpmc`. Unknown flags (cargo's `--bench`) are ignored.
 
 #[path = "common/mod.rs"]
@@ -114,6 +122,8 @@ struct Opts {
     rounds: usize,
     only: Vec<String>,
     workloads: Vec<String>,
+    /// A run still going after this long is reported as stuck and the bench exits (0: never).
+    stuck_after: Duration,
 }
 
 fn parse_opts() -> Opts {
@@ -129,6 +139,7 @@ fn parse_opts() -> Opts {
         warmup: if quick { 10_000 } else { 50_000 },
         rounds: 3,
         only: Vec::new(),
+        stuck_after: Duration::from_secs(120),
         workloads: vec![
             "roundtrip".into(),
             "wakeup".into(),
@@ -169,6 +180,7 @@ fn parse_opts() -> Opts {
             "--items" => items = Some(num(a, v)),
             "--mpmc-items" => mpmc_items = Some(num(a, v)),
             "--samples" => o.samples = num(a, v) as usize,
+            "--stuck-after" => o.stuck_after = Duration::from_secs(num(a, v)),
             "--run-budget" => {
                 budget_s = v
                     .and_then(|v| v.parse().ok())
@@ -393,6 +405,49 @@ fn trace_runs() -> bool {
     *ON.get_or_init(|| std::env::var_os("RINGWAY_BENCH_TIMES").is_some_and(|v| v != "0"))
 }
 
+/// The run in progress and when it started, for the watchdog.
+static RUNNING: std::sync::Mutex<Option<(String, Instant)>> = std::sync::Mutex::new(None);
+
+/// Runs `f` as one named run: traced (`RINGWAY_BENCH_TIMES`) and watched ([`start_watchdog`]).
+fn timed<R>(workload: &str, name: &str, what: &str, f: impl FnOnce() -> R) -> (R, Duration) {
+    let t = Instant::now();
+    *RUNNING.lock().unwrap() = Some((format!("{workload} / {name} {what}"), t));
+    let r = f();
+    let wall = t.elapsed();
+    *RUNNING.lock().unwrap() = None;
+    trace_run(workload, name, what, wall);
+    (r, wall)
+}
+
+/// A run still going after `limit` is stuck, and nothing can stop its threads (they spin inside
+/// the queue's own code): the bench says which run it is and exits with status 3, instead of
+/// spinning until someone kills it. Seen on this 2-vCPU guest with other work running:
+/// thingbuf with 2 producers + 2 consumers made no progress for 14 minutes (a producer stuck
+/// in `push_ref`, both consumers in `pop_ref`). The CSVs of the workloads done so far, and
+/// `throughput.csv` up to the last finished table, are already written by then.
+fn start_watchdog(limit: Duration) {
+    if limit.is_zero() {
+        return;
+    }
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_secs(1));
+        if let Some((what, since)) = RUNNING.lock().unwrap().as_ref() {
+            if since.elapsed() > limit {
+                let msg = format!(
+                    "STUCK: {what} has run for {:.0} s without finishing (--stuck-after {}); its \
+                     threads cannot be stopped, so the bench stops here (exit status 3). Tables and \
+                     CSVs so far are written.",
+                    since.elapsed().as_secs_f64(),
+                    limit.as_secs()
+                );
+                println!("\n{msg}");
+                eprintln!("{msg}");
+                std::process::exit(3);
+            }
+        }
+    });
+}
+
 fn trace_run(workload: &str, name: &str, what: &str, wall: Duration) {
     if trace_runs() {
         eprintln!(
@@ -435,14 +490,12 @@ fn run_roundtrip(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) -> Vec
             merged: histogram(),
         })
         .collect();
-    let run = |c: &SpscEntry| {
-        let t = Instant::now();
-        let s = Samples {
-            ticks: (c.roundtrip)(capacity, o.warmup, o.samples, cores, &tb.clock)
-                .expect("capacity checked above"),
-        };
-        trace_run("roundtrip", c.name, "run", t.elapsed());
-        s
+    let run = |c: &SpscEntry| Samples {
+        ticks: timed("roundtrip", c.name, "run", || {
+            (c.roundtrip)(capacity, o.warmup, o.samples, cores, &tb.clock)
+        })
+        .0
+        .expect("capacity checked above"),
     };
     let rt_started = Instant::now();
 
@@ -621,6 +674,12 @@ fn round_down_2(x: u64) -> u64 {
 /// "x best peer" columns compare with the best non-ringway contender of any of the tables of
 /// the call: single-item, and (when there are batched contenders) batched.
 fn throughput_tables(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut String) {
+    throughput_tables_inner(rounds, tables, csv);
+    // Kept up to date table by table, so a run stopped by the watchdog keeps what it measured.
+    let _ = std::fs::write(report_dir().join("throughput.csv"), &*csv);
+}
+
+fn throughput_tables_inner(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut String) {
     struct Row {
         table: usize,
         name: &'static str,
@@ -641,9 +700,9 @@ fn throughput_tables(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut String
         let warm = warm_items(table.count);
         let mut slowest = f64::INFINITY;
         for c in table.contenders {
-            let tw = Instant::now();
-            let Some(d) = (c.run)(warm) else { continue };
-            trace_run(&table.workload, c.name, "warm-up", tw.elapsed());
+            let (Some(d), _) = timed(&table.workload, c.name, "warm-up", || (c.run)(warm)) else {
+                continue;
+            };
             slowest = slowest.min(warm as f64 / d.as_secs_f64().max(1e-9));
             runs.push((t, c));
         }
@@ -678,10 +737,9 @@ fn throughput_tables(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut String
             let i = (k + round) % runs.len();
             let (table, c) = &runs[i];
             let items = counts[*table];
-            let tw = Instant::now();
-            let d = (c.run)(items).expect("ran in warm-up");
-            rows[i].wall_s += tw.elapsed().as_secs_f64();
-            trace_run(&workloads[*table], c.name, "run", tw.elapsed());
+            let (d, wall) = timed(&workloads[*table], c.name, "run", || (c.run)(items));
+            let d = d.expect("ran in warm-up");
+            rows[i].wall_s += wall.as_secs_f64();
             let rate = items as f64 / d.as_secs_f64();
             rows[i].rates.push(rate);
             let _ = writeln!(
@@ -896,11 +954,12 @@ fn run_wakeup(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) {
         for k in 0..contenders.len() {
             let i = (k + round) % n;
             let c = &contenders[i];
-            let t = Instant::now();
             let s = Samples {
-                ticks: (c.run)(capacity, WAKE_GAP, warmup, samples, cores, &tb.clock),
+                ticks: timed("wakeup", c.name, "run", || {
+                    (c.run)(capacity, WAKE_GAP, warmup, samples, cores, &tb.clock)
+                })
+                .0,
             };
-            trace_run("wakeup", c.name, "run", t.elapsed());
             let st = s.stats(tb);
             let _ = writeln!(
                 csv,
@@ -950,6 +1009,11 @@ fn run_wakeup(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) {
         started.elapsed().as_secs_f64()
     ));
     table.print();
+    eprintln!(
+        "[time] wakeup: {:.1} s ({} rounds)",
+        started.elapsed().as_secs_f64(),
+        o.rounds
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1075,6 +1139,7 @@ fn plot_roundtrip(
 
 fn main() {
     let o = parse_opts();
+    start_watchdog(o.stuck_after);
     let started = Instant::now();
     let (cores, how) = Cores::detect(o.cores);
     let tb = Timebase::new();
