@@ -53,9 +53,9 @@
 //!   to two significant digits, never below a quarter of the default, so one preempted warm-up
 //!   cannot shrink a table's runs to nothing). Batched tables move hundreds of M items/s and
 //!   keep 100 M; on a machine whose cross-core line transfer is slow (a few hundred ns, like
-//!   our 2-vCPU Xeon guest) single-item SPSC tables run 25-35 M and MPMC tables 2.5-8 M, so
-//!   that the whole run stays under 3 minutes; where single-item streaming runs at hundreds of
-//!   M items/s they keep 100 M. Rates (items/s) compare across tables; each table's footer
+//!   our 2-vCPU Xeon guest) single-item SPSC tables run 25-50 M and MPMC tables 3-10 M, and
+//!   the whole run takes about 100 s instead of about 4 minutes; where single-item streaming
+//!   runs at hundreds of M items/s they keep 100 M. Rates (items/s) compare across tables; each table's footer
 //!   gives its count. `--items N` / `--mpmc-items N` fix the counts instead.
 //! * **Interleaving and repetition.** In each workload the contenders run one after the other
 //!   (A B C ..., rotating the start each round so no queue always runs first) and the whole
@@ -82,7 +82,7 @@
 //!
 //! # Flags (after `--`)
 //!
-//! `--quick` (under 40 s: 100 000 round trips per run, SPSC at most 10 M and MPMC at most 1 M
+//! `--quick` (about 20 s, must stay under 40 s: 100 000 round trips per run, SPSC at most 10 M and MPMC at most 1 M
 //! items per run, `--run-budget 0.25`), `--cores A,B`, `--capacity N` (round trip, MPMC and the
 //! one SPSC streaming capacity), `--items N` (every SPSC table, and MPMC `N / 10` unless
 //! `--mpmc-items`), `--mpmc-items N`, `--run-budget S` (seconds for the slowest contender's run
