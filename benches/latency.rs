@@ -53,7 +53,7 @@
 //!   to two significant digits, never below a quarter of the default, so one preempted warm-up
 //!   cannot shrink a table's runs to nothing). Batched tables move hundreds of M items/s and
 //!   keep 100 M; on a machine whose cross-core line transfer is slow (a few hundred ns, like
-//!   our 2-vCPU Xeon guest) single-item SPSC tables run 25-50 M and MPMC tables 3-10 M, and
+//!   our 2-vCPU Xeon guest) single-item SPSC tables run 25-50 M and MPMC tables 2.5-10 M, and
 //!   the whole run takes about 100 s instead of about 4 minutes; where single-item streaming
 //!   runs at hundreds of M items/s they keep 100 M. Rates (items/s) compare across tables; each table's footer
 //!   gives its count. `--items N` / `--mpmc-items N` fix the counts instead.
