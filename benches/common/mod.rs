@@ -418,6 +418,29 @@ pub mod ringway_adapters {
         }
     }
 
+    impl Tx for ringway::spsc::stamped::Producer<u64> {
+        #[inline(always)]
+        fn try_push(&mut self, v: u64) -> bool {
+            self.push(v).is_ok()
+        }
+    }
+    impl Rx for ringway::spsc::stamped::Consumer<u64> {
+        #[inline(always)]
+        fn try_pop(&mut self) -> Option<u64> {
+            self.pop()
+        }
+    }
+
+    /// ringway's stamped-slot SPSC queue (`spsc::stamped`), single-item `push` / `pop`.
+    pub struct RingwayStamped;
+    impl Spsc for RingwayStamped {
+        type Tx = ringway::spsc::stamped::Producer<u64>;
+        type Rx = ringway::spsc::stamped::Consumer<u64>;
+        fn channel(capacity: usize) -> Option<(Self::Tx, Self::Rx)> {
+            Some(ringway::spsc::stamped::channel(capacity))
+        }
+    }
+
     /// ringway MPMC queue.
     pub type RingwayMpmc = ringway::mpmc::Queue<u64>;
     impl Mpmc for ringway::mpmc::Queue<u64> {
@@ -434,7 +457,9 @@ pub mod ringway_adapters {
         }
     }
 }
-pub use ringway_adapters::{RingwayMpmc, RingwaySpsc, RingwaySpscChunk, RingwaySpscSlice};
+pub use ringway_adapters::{
+    RingwayMpmc, RingwaySpsc, RingwaySpscChunk, RingwaySpscSlice, RingwayStamped,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Peers
@@ -1125,6 +1150,7 @@ pub fn floor_entry() -> SpscEntry {
 pub fn spsc_contenders() -> Vec<SpscEntry> {
     vec![
         spsc::<RingwaySpsc>("ringway spsc", true, false, true),
+        spsc::<RingwayStamped>("ringway stamped", true, false, true),
         spsc::<RingwaySpscSlice>("ringway spsc slice", true, true, true),
         spsc::<RingwaySpscChunk>("ringway spsc chunk", true, true, true),
         spsc::<RingwayMpmc>("ringway mpmc", true, false, false),

@@ -48,9 +48,18 @@
 //! [`WriteChunkUninit`], [`Consumer::pop_slice`], [`ReadChunk`], [`Consumer::drain`])
 //! publish once per batch.
 //!
+//! # A second layout: [`stamped`]
+//!
+//! Publishing an index costs a single-item hand-off two cache lines (the index's and
+//! the slot's). [`stamped::channel`] makes each slot its own ready flag instead, so a
+//! hand-off moves one line; it trades away the batch and chunk operations, the
+//! waiting operations and the consumer's `len` for that (see its module docs).
+//!
 //! [`CachePadded`]: crossbeam_utils::CachePadded
 
 mod chunks;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub mod stamped;
 mod static_ring;
 #[cfg(feature = "std")]
 mod waiting;

@@ -1,0 +1,322 @@
+//! Integration tests of the stamped-slot SPSC queue (`ringway::spsc::stamped`).
+//!
+//! * a differential model test (proptest, plus a deterministic variant small enough
+//!   for Miri) of push/pop/peek/len against a `VecDeque`, across the wrap of the
+//!   storage and of non-power-of-two capacities;
+//! * two-thread ordered streams (`u64` and boxed values) at small and large capacities;
+//! * drop accounting: items left in the queue, across the storage's wrap, with either
+//!   half dropped first and pushes after the consumer is gone;
+//! * zero-sized types, `is_abandoned` both ways, capacity panics, `Debug`, `Send`/`Sync`.
+//!
+//! No test times anything or pins a thread; loop counts shrink under `cfg!(miri)`.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::thread;
+
+use proptest::prelude::*;
+use ringway::spsc::stamped::{channel, Consumer, Producer};
+use ringway::PushError;
+use static_assertions::{assert_impl_all, assert_not_impl_any};
+
+use common::{DropTracker, Rng, ZstDrop};
+
+assert_impl_all!(Producer<u64>: Send, std::fmt::Debug);
+assert_impl_all!(Consumer<u64>: Send, std::fmt::Debug);
+assert_not_impl_any!(Producer<u64>: Sync, Clone);
+assert_not_impl_any!(Consumer<u64>: Sync, Clone);
+assert_not_impl_any!(Producer<std::rc::Rc<u8>>: Send);
+assert_not_impl_any!(Consumer<std::rc::Rc<u8>>: Send);
+
+/// One step of the differential model.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Push,
+    Pop,
+    Peek,
+}
+
+/// Runs `ops` on a queue of `capacity` and on a `VecDeque` bounded by `capacity`, and
+/// checks every result, `len`, `is_empty` and `is_full` after each step.
+fn run_model(capacity: usize, ops: &[Op]) {
+    let (mut tx, mut rx) = channel::<u64>(capacity);
+    let mut model = VecDeque::new();
+    let mut next = 0u64;
+    for &op in ops {
+        match op {
+            Op::Push => {
+                let r = tx.push(next);
+                if model.len() < capacity {
+                    assert_eq!(r, Ok(()));
+                    model.push_back(next);
+                } else {
+                    assert_eq!(r, Err(PushError::Full(next)));
+                }
+                next += 1;
+            }
+            Op::Pop => assert_eq!(rx.pop(), model.pop_front()),
+            Op::Peek => assert_eq!(rx.peek(), model.front()),
+        }
+        assert_eq!(tx.len(), model.len());
+        assert_eq!(tx.is_empty(), model.is_empty());
+        assert_eq!(rx.is_empty(), model.is_empty());
+        assert_eq!(tx.is_full(), model.len() == capacity);
+    }
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![3 => Just(Op::Push), 3 => Just(Op::Pop), 1 => Just(Op::Peek)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 2 } else { 256 },
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // see `model_deterministic`
+    fn model_random(capacity in 1usize..10, ops in proptest::collection::vec(op(), 0..200)) {
+        run_model(capacity, &ops);
+    }
+}
+
+#[test]
+fn model_deterministic() {
+    let (caps, steps, seeds): (&[usize], usize, u64) = if cfg!(miri) {
+        (&[1, 3, 4], 60, 2)
+    } else {
+        (&[1, 2, 3, 4, 5, 7, 8, 9, 16], 2000, 8)
+    };
+    for &capacity in caps {
+        for seed in 0..seeds {
+            let mut rng = Rng::new(seed + 1);
+            let ops: Vec<Op> = (0..steps)
+                .map(|_| match rng.below(7) {
+                    0..=2 => Op::Push,
+                    3..=5 => Op::Pop,
+                    _ => Op::Peek,
+                })
+                .collect();
+            run_model(capacity, &ops);
+        }
+    }
+}
+
+#[test]
+fn holds_exactly_capacity_items() {
+    for capacity in [1, 2, 3, 5, 8, 1000] {
+        let (mut tx, mut rx) = channel::<usize>(capacity);
+        assert_eq!((tx.capacity(), rx.capacity()), (capacity, capacity));
+        for lap in 0..3 {
+            for i in 0..capacity {
+                assert_eq!(tx.push(lap * capacity + i), Ok(()), "capacity {capacity}");
+            }
+            assert!(tx.is_full());
+            assert_eq!(tx.push(usize::MAX), Err(PushError::Full(usize::MAX)));
+            for i in 0..capacity {
+                assert_eq!(rx.pop(), Some(lap * capacity + i));
+            }
+            assert_eq!(rx.pop(), None);
+        }
+    }
+}
+
+#[test]
+fn full_error_gives_the_value_back() {
+    let (mut tx, _rx) = channel::<String>(1);
+    tx.push("kept".to_owned()).unwrap();
+    let err = tx.push("returned".to_owned()).unwrap_err();
+    assert_eq!(err.to_string(), "push to a full queue");
+    assert_eq!(err.into_inner(), "returned");
+}
+
+#[test]
+fn peek_does_not_remove() {
+    let (mut tx, mut rx) = channel::<Box<u32>>(2);
+    assert!(rx.peek().is_none());
+    tx.push(Box::new(5)).unwrap();
+    assert_eq!(rx.peek().map(|b| **b), Some(5));
+    assert_eq!(rx.peek().map(|b| **b), Some(5));
+    assert_eq!(rx.pop().map(|b| *b), Some(5));
+    assert!(rx.peek().is_none());
+}
+
+/// A stream of `n` values from a producer thread to a consumer thread, checking order.
+fn stream<T: Send + 'static>(capacity: usize, n: u64, make: fn(u64) -> T, value: fn(&T) -> u64) {
+    let (mut tx, mut rx) = channel::<T>(capacity);
+    let consumer = thread::spawn(move || {
+        let mut expected = 0;
+        while expected < n {
+            match rx.pop() {
+                Some(v) => {
+                    assert_eq!(value(&v), expected, "FIFO order");
+                    expected += 1;
+                }
+                None => thread::yield_now(),
+            }
+        }
+        assert!(rx.pop().is_none());
+        rx
+    });
+    for i in 0..n {
+        let mut v = make(i);
+        while let Err(full) = tx.push(v) {
+            v = full.into_inner();
+            thread::yield_now();
+        }
+    }
+    let rx = common::join_within_watchdog(consumer, "stamped stream consumer");
+    assert!(tx.is_empty());
+    drop((tx, rx));
+}
+
+#[test]
+fn stream_u64_two_threads() {
+    let n = if cfg!(miri) { 200 } else { 200_000 };
+    for capacity in [1, 3, 1024] {
+        stream(capacity, n, |i| i, |v| *v);
+    }
+}
+
+#[test]
+fn stream_boxed_two_threads() {
+    let n = if cfg!(miri) { 100 } else { 50_000 };
+    for capacity in [2, 7] {
+        stream(capacity, n, Box::new, |b| **b);
+    }
+}
+
+/// Items left in the queue are dropped exactly once, whichever half goes last, also
+/// when they straddle the end of the storage, and items pushed after the consumer is
+/// gone are dropped with the queue.
+#[test]
+fn leftovers_dropped_exactly_once() {
+    for capacity in [1usize, 3, 4, 5] {
+        for offset in 0..capacity.next_power_of_two() {
+            for consumer_first in [false, true] {
+                let tracker = DropTracker::new();
+                {
+                    let (mut tx, mut rx) = channel(capacity);
+                    for _ in 0..offset {
+                        tx.push(tracker.item()).unwrap();
+                        drop(rx.pop().unwrap());
+                    }
+                    let keep = capacity.div_ceil(2);
+                    for _ in 0..keep {
+                        tx.push(tracker.item()).unwrap();
+                    }
+                    if consumer_first {
+                        drop(rx);
+                        assert!(tx.is_abandoned());
+                        while tx.push(tracker.item()).is_ok() {}
+                        drop(tx);
+                    } else {
+                        drop(tx);
+                        assert!(rx.is_abandoned());
+                        drop(rx);
+                    }
+                }
+                tracker.assert_all_dropped_once();
+            }
+        }
+    }
+}
+
+#[test]
+fn zero_sized_items() {
+    const TAG: usize = 0;
+    let before = ZstDrop::<TAG>::drops();
+    {
+        let (mut tx, mut rx) = channel(3);
+        for _ in 0..10 {
+            tx.push(ZstDrop::<TAG>).unwrap();
+            tx.push(ZstDrop::<TAG>).unwrap();
+            assert!(rx.pop().is_some());
+            assert!(rx.pop().is_some());
+        }
+        tx.push(ZstDrop::<TAG>).unwrap();
+        tx.push(ZstDrop::<TAG>).unwrap();
+        assert_eq!(tx.len(), 2);
+    }
+    // 20 popped values dropped by the asserts, 2 left in the queue.
+    assert_eq!(ZstDrop::<TAG>::drops() - before, 22);
+}
+
+#[test]
+fn abandoned_both_ways() {
+    let (tx, rx) = channel::<u8>(1);
+    assert!(!tx.is_abandoned() && !rx.is_abandoned());
+    drop(tx);
+    assert!(rx.is_abandoned());
+
+    let (tx, rx) = channel::<u8>(1);
+    drop(rx);
+    assert!(tx.is_abandoned());
+}
+
+#[test]
+fn abandoned_producer_across_threads() {
+    let n = if cfg!(miri) { 50 } else { 10_000 };
+    let (mut tx, mut rx) = channel::<u64>(4);
+    let producer = thread::spawn(move || {
+        for i in 0..n {
+            while tx.push(i).is_err() {
+                thread::yield_now();
+            }
+        }
+    });
+    let mut got = 0;
+    loop {
+        if let Some(v) = rx.pop() {
+            assert_eq!(v, got);
+            got += 1;
+        } else if rx.is_abandoned() {
+            // Every item pushed before the drop is visible now.
+            if let Some(v) = rx.pop() {
+                assert_eq!(v, got);
+                got += 1;
+                continue;
+            }
+            break;
+        } else {
+            thread::yield_now();
+        }
+    }
+    common::join_within_watchdog(producer, "stamped producer");
+    assert_eq!(got, n);
+}
+
+#[test]
+#[should_panic(expected = "capacity must be at least 1")]
+fn capacity_zero_panics() {
+    let _ = channel::<u8>(0);
+}
+
+#[test]
+#[should_panic(expected = "capacity overflow")]
+fn capacity_overflow_panics() {
+    let _ = channel::<u8>(usize::MAX);
+}
+
+#[test]
+#[should_panic(expected = "capacity overflow")]
+fn capacity_bytes_overflow_panics() {
+    let _ = channel::<[u8; 1 << 20]>(1 << 50);
+}
+
+#[test]
+fn debug_without_t_debug() {
+    struct Opaque;
+    let (mut tx, rx) = channel::<Opaque>(2);
+    let _ = tx.push(Opaque);
+    assert_eq!(
+        format!("{tx:?}"),
+        "stamped::Producer { capacity: 2, len: 1, .. }"
+    );
+    assert_eq!(
+        format!("{rx:?}"),
+        "stamped::Consumer { capacity: 2, empty: false, .. }"
+    );
+}
