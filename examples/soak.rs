@@ -1,7 +1,7 @@
-//! Soak test: runs the SPSC and MPMC queues alternately, in short randomised rounds,
-//! for a given time, and checks every item that comes out.
+//! Soak test: runs the SPSC, MPMC and stamped-slot SPSC queues in turn, in short
+//! randomised rounds, for a given time, and checks every item that comes out.
 //!
-//! Each round picks a queue kind (alternating), an item type, a capacity from
+//! Each round picks a queue kind (in turn), an item type, a capacity from
 //! (1, 2, 3, 7, 1024), a maximum batch size, a random subset of the operations, a way
 //! to end the round and, for MPMC, 1 to 3 producers and 1 to 3 consumers and whether
 //! producers may `force_push`. Checked continuously:
@@ -35,7 +35,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ringway::mpmc::Queue;
-use ringway::spsc::{self, Consumer, Producer};
+use ringway::spsc::{self, stamped, Consumer, Producer};
 use ringway::ChunkError;
 
 // ---------------------------------------------------------------------------------
@@ -904,6 +904,205 @@ fn spsc_round<T: Item>(cfg: &Cfg, stall: Duration) -> RoundStats {
 }
 
 // ---------------------------------------------------------------------------------
+// SPSC, stamped slots (`spsc::stamped`): push on one side, pop and peek on the other
+
+fn stamped_producer<T: Item>(
+    mut tx: stamped::Producer<T>,
+    cfg: Cfg,
+    st: Arc<SpscState>,
+) -> (stamped::Producer<T>, Counts) {
+    let deadline = Instant::now() + cfg.dur;
+    let (mut seq, mut c, mut fails, mut iter) = (0u64, Counts::default(), 0u32, 0u64);
+    while !aborted() {
+        iter += 1;
+        if (fails > 0 || iter % 64 == 0) && Instant::now() >= deadline {
+            break;
+        }
+        match tx.push(T::make(0, seq)) {
+            Ok(()) => {
+                seq += 1;
+                c.ops += 1;
+                c.items += 1;
+                fails = 0;
+                st.progress[0].0.store(seq, Ordering::Relaxed);
+            }
+            Err(e) => {
+                let v = e.into_inner();
+                if T::HAS_ID && (v.id() != (0, seq) || !v.intact()) {
+                    violation(format!(
+                        "stamped push: Full handed back {:?}, not item {seq}",
+                        v.id()
+                    ));
+                }
+                fails += 1;
+                if tx.is_abandoned() {
+                    if cfg.mode != Mode::Abandon {
+                        violation("stamped producer: is_abandoned() while the consumer is alive");
+                    }
+                    break;
+                }
+                backoff(fails);
+            }
+        }
+    }
+    st.produced.store(seq, Ordering::Relaxed);
+    st.done.store(true, Ordering::Release);
+    (tx, c)
+}
+
+fn stamped_consumer<T: Item>(
+    mut rx: stamped::Consumer<T>,
+    cfg: Cfg,
+    st: Arc<SpscState>,
+) -> (Option<stamped::Consumer<T>>, Counts) {
+    let mut rng = Rng::new(cfg.seed ^ 0x5354_414D);
+    let abandon_at = Instant::now() + cfg.dur.mul_f64(0.2 + 0.8 * rng.below(1000) as f64 / 1000.0);
+    let (mut expected, mut c, mut fails, mut iter) = (0u64, Counts::default(), 0u32, 0u64);
+    while !aborted() {
+        iter += 1;
+        let done = st.done.load(Ordering::Acquire);
+        if done {
+            let produced = st.produced.load(Ordering::Relaxed);
+            if expected > produced {
+                violation(format!(
+                    "stamped: popped {expected} items, only {produced} pushed"
+                ));
+                break;
+            }
+            if cfg.mode != Mode::Drain || expected == produced {
+                break;
+            }
+        }
+        if cfg.mode == Mode::Abandon
+            && (fails > 0 || iter % 64 == 0)
+            && Instant::now() >= abandon_at
+        {
+            break;
+        }
+        if rng.chance(1, 8) {
+            if let Some(v) = rx.peek() {
+                let mut e = expected;
+                spsc_check(v, &mut e);
+            }
+        }
+        match rx.pop() {
+            Some(v) => {
+                inject(c.items, v, &mut |v| spsc_check(v, &mut expected));
+                c.ops += 1;
+                c.items += 1;
+                fails = 0;
+                st.progress[1].0.store(expected, Ordering::Relaxed);
+            }
+            None => {
+                if done && cfg.mode == Mode::Drain {
+                    let produced = st.produced.load(Ordering::Relaxed);
+                    violation(format!(
+                        "stamped: pop found the queue empty after the producer finished, {} of {produced} items missing",
+                        produced - expected.min(produced)
+                    ));
+                    break;
+                }
+                fails += 1;
+                backoff(fails);
+            }
+        }
+    }
+    c.delivered = expected;
+    if cfg.mode == Mode::Abandon {
+        drop(rx);
+        (None, c)
+    } else {
+        (Some(rx), c)
+    }
+}
+
+fn stamped_round<T: Item>(cfg: &Cfg, stall: Duration) -> RoundStats {
+    let live_before = LIVE.load(Ordering::SeqCst);
+    let (tx, rx) = stamped::channel::<T>(cfg.cap);
+    let st = Arc::new(SpscState {
+        done: AtomicBool::new(false),
+        produced: AtomicU64::new(0),
+        progress: progress_slots(2),
+    });
+    let (c1, s1) = (cfg.clone(), st.clone());
+    let (c2, s2) = (cfg.clone(), st.clone());
+    let p = spawn("stamped-producer".into(), move || {
+        let (tx, c) = stamped_producer(tx, c1, s1);
+        (Some(tx), None, c)
+    });
+    let c = spawn("stamped-consumer".into(), move || {
+        let (rx, c) = stamped_consumer(rx, c2, s2);
+        (None, rx, c)
+    });
+    let mut results = supervise(vec![p, c], &st.progress, stall);
+    let mut stats = RoundStats::default();
+    if results.len() == 2 {
+        let (_, rx, cc) = results.pop().unwrap();
+        let (tx, _, pc) = results.pop().unwrap();
+        let tx = tx.unwrap();
+        stats.ops = pc.ops + cc.ops;
+        stats.items = pc.items + cc.items;
+        let produced = st.produced.load(Ordering::SeqCst);
+        if !aborted() {
+            let leftover = produced - cc.delivered.min(produced);
+            if cfg.mode == Mode::Drain && leftover != 0 {
+                violation(format!(
+                    "stamped drain round ended with {leftover} items not popped"
+                ));
+            }
+            if tx.len() as u64 != leftover {
+                violation(format!(
+                    "stamped: producer's len() {} but {leftover} items left",
+                    tx.len()
+                ));
+            }
+            if let Some(rx) = &rx {
+                if rx.is_empty() != (leftover == 0) {
+                    violation(format!(
+                        "stamped: consumer's is_empty() {} with {leftover} items left",
+                        rx.is_empty()
+                    ));
+                }
+            }
+            if tx.is_abandoned() != rx.is_none() {
+                violation(format!(
+                    "stamped: is_abandoned() {} with the consumer {}",
+                    tx.is_abandoned(),
+                    if rx.is_some() { "alive" } else { "dropped" }
+                ));
+            }
+            let live = LIVE.load(Ordering::SeqCst) - live_before;
+            if T::TRACKED && live != leftover as i64 {
+                violation(format!(
+                    "stamped drop accounting: {live} items alive, {leftover} left in the queue"
+                ));
+            }
+        }
+        // Drop the halves in either order.
+        let mut rng = Rng::new(cfg.seed ^ 0x4452_4F50);
+        if rng.chance(1, 2) {
+            drop(tx);
+            if let Some(rx) = rx {
+                if !rx.is_abandoned() {
+                    violation("stamped: consumer not abandoned after the producer was dropped");
+                }
+            }
+        } else {
+            drop(rx);
+            drop(tx);
+        }
+    }
+    let live = LIVE.load(Ordering::SeqCst) - live_before;
+    if T::TRACKED && live != 0 {
+        violation(format!(
+            "stamped drop accounting: {live} items alive after both halves were dropped"
+        ));
+        LIVE.fetch_sub(live, Ordering::SeqCst);
+    }
+    stats
+}
+
+// ---------------------------------------------------------------------------------
 // MPMC
 
 struct MpmcState {
@@ -1227,9 +1426,11 @@ fn main() {
     let start = Instant::now();
     let (mut rounds, mut spsc_rounds, mut mpmc_rounds) = (0u64, 0u64, 0u64);
     let (mut spsc_ops, mut spsc_items, mut mpmc_ops, mut mpmc_items) = (0u64, 0u64, 0u64, 0u64);
+    let (mut stamped_rounds, mut stamped_ops, mut stamped_items) = (0u64, 0u64, 0u64);
     let mut last_print = Instant::now();
     let mut since_print = 0u64;
-    let mut spsc_turn = true;
+    // Round kinds in turn: SPSC, MPMC, stamped SPSC.
+    let mut turn = 0u64;
     loop {
         let elapsed = start.elapsed();
         if elapsed >= total || (rounds > 0 && total - elapsed < Duration::from_millis(100)) {
@@ -1254,7 +1455,24 @@ fn main() {
         let desc;
         ABORT.store(false, Ordering::SeqCst);
         let violations_before = VIOLATIONS.load(Ordering::SeqCst);
-        let stats = if spsc_turn {
+        let stats = if turn % 3 == 2 {
+            cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave, Mode::Abandon]);
+            desc = format!(
+                "round {rounds} seed {seed}: stamped {} cap={cap} {:?}",
+                TYPES[ty], cfg.mode,
+            );
+            *ROUND.lock().unwrap() = desc.clone();
+            let s = match ty {
+                0 => stamped_round::<u64>(&cfg, stall),
+                1 => stamped_round::<Big>(&cfg, stall),
+                2 => stamped_round::<Boxed>(&cfg, stall),
+                _ => stamped_round::<Ghost>(&cfg, stall),
+            };
+            stamped_rounds += 1;
+            stamped_ops += s.ops;
+            stamped_items += s.items;
+            s
+        } else if turn % 3 == 0 {
             cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave, Mode::Abandon]);
             let (p, c): (&[u8], &[u8]) = if COPY[ty] {
                 (
@@ -1338,7 +1556,7 @@ fn main() {
             mpmc_items += s.items;
             s
         };
-        spsc_turn = !spsc_turn;
+        turn += 1;
         since_print += 1;
         let bad = VIOLATIONS.load(Ordering::SeqCst) != violations_before;
         if verbose || bad || last_print.elapsed() >= Duration::from_secs(3) {
@@ -1360,10 +1578,12 @@ fn main() {
     }
     let violations = VIOLATIONS.load(Ordering::SeqCst);
     println!(
-        "soak: {:.1} s, {rounds} rounds, seed {seed}\n  spsc: {spsc_rounds} rounds, {} ops, {} items in+out\n  mpmc: {mpmc_rounds} rounds, {} ops, {} items in+out\n  violations: {violations}",
+        "soak: {:.1} s, {rounds} rounds, seed {seed}\n  spsc: {spsc_rounds} rounds, {} ops, {} items in+out\n  stamped spsc: {stamped_rounds} rounds, {} ops, {} items in+out\n  mpmc: {mpmc_rounds} rounds, {} ops, {} items in+out\n  violations: {violations}",
         start.elapsed().as_secs_f64(),
         human(spsc_ops),
         human(spsc_items),
+        human(stamped_ops),
+        human(stamped_items),
         human(mpmc_ops),
         human(mpmc_items),
     );
