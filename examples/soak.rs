@@ -1472,7 +1472,7 @@ fn main() {
             stamped_ops += s.ops;
             stamped_items += s.items;
             s
-        } else if turn % 3 == 0 {
+        } else if turn.is_multiple_of(3) {
             cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave, Mode::Abandon]);
             let (p, c): (&[u8], &[u8]) = if COPY[ty] {
                 (
