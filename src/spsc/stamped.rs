@@ -98,9 +98,10 @@ struct Slot<T> {
     /// `value`.
     stamp: AtomicUsize,
     /// Initialised from the producer's write of position `pos` until the consumer pops
-    /// `pos` (or the ring's drop drops it). Written only by the producer while the
-    /// position is at least `capacity` ahead of nothing unpopped (`tail - head <
-    /// capacity`), read only by the consumer after its `Acquire` of `stamp`.
+    /// `pos` (or the ring's drop drops it). Written only by the producer, at `tail`,
+    /// when `tail - head < capacity` (so the slot's previous value was popped); read
+    /// only by the consumer, at `head`, after its `Acquire` load of `stamp` saw
+    /// `head + 1`.
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
