@@ -34,7 +34,7 @@ mod imp {
     #[repr(transparent)]
     pub(crate) struct UnsafeCell<T: ?Sized>(core::cell::UnsafeCell<T>);
 
-    #[cfg_attr(not(target_has_atomic = "ptr"), allow(dead_code))] // used by MPMC only
+    #[cfg_attr(not(target_has_atomic = "ptr"), allow(dead_code))] // MPMC and `spsc::stamped` only
     impl<T> UnsafeCell<T> {
         /// Wraps `value`.
         #[inline(always)]
@@ -43,11 +43,11 @@ mod imp {
         }
     }
 
-    #[cfg_attr(not(target_has_atomic = "ptr"), allow(dead_code))] // used by MPMC only
+    #[cfg_attr(not(target_has_atomic = "ptr"), allow(dead_code))] // MPMC and `spsc::stamped` only
     impl<T: ?Sized> UnsafeCell<T> {
         /// Gives `f` a shared-access pointer to the contents.
         #[inline(always)]
-        #[allow(dead_code)] // used by loom-tracked code paths only, for now
+        #[allow(dead_code)] // `spsc::stamped` only (absent without `alloc`)
         pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
             f(self.0.get())
         }

@@ -10,6 +10,8 @@
 //!
 //! No test times anything or pins a thread; loop counts shrink under `cfg!(miri)`.
 
+#![cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+
 mod common;
 
 use std::collections::VecDeque;
@@ -224,6 +226,28 @@ fn leftovers_dropped_exactly_once() {
     }
 }
 
+/// One item's `Drop` panicking while the queue drops what is left: the panic
+/// propagates, the items after it are still dropped, and none is dropped twice.
+#[test]
+fn panicking_item_drop_drops_the_rest() {
+    let tracker = DropTracker::new();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let (mut tx, mut rx) = channel(4);
+        // Start past the end of the storage, so the items left straddle it.
+        for _ in 0..3 {
+            tx.push(tracker.item()).unwrap();
+            drop(rx.pop());
+        }
+        tx.push(tracker.item()).unwrap();
+        tx.push(tracker.item_panicking()).unwrap();
+        tx.push(tracker.item()).unwrap();
+        tx.push(tracker.item()).unwrap();
+        drop((tx, rx));
+    }));
+    assert!(result.is_err(), "the item's panic must propagate");
+    tracker.assert_all_dropped_once();
+}
+
 #[test]
 fn zero_sized_items() {
     const TAG: usize = 0;
@@ -303,7 +327,9 @@ fn capacity_overflow_panics() {
 #[test]
 #[should_panic(expected = "capacity overflow")]
 fn capacity_bytes_overflow_panics() {
-    let _ = channel::<[u8; 1 << 20]>(1 << 50);
+    // Each slot is at least a stamp and 1 KiB, so this many slots exceed isize::MAX
+    // bytes on every target width.
+    let _ = channel::<[u8; 1024]>(isize::MAX as usize / 1024 + 1);
 }
 
 #[test]

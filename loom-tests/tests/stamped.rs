@@ -109,6 +109,17 @@ fn stamped_handoff_capacity_1() {
 }
 
 #[test]
+fn stamped_handoff_capacity_2() {
+    // Capacity equals the slot count: the producer fills the ring, and its third push
+    // succeeds only after a pop.
+    handoff(
+        "stamped_handoff_capacity_2",
+        2,
+        &[(2, 0), (2, 1), (2, 2), (3, 1), (3, 2)],
+    );
+}
+
+#[test]
 fn stamped_handoff_capacity_3() {
     handoff(
         "stamped_handoff_capacity_3",

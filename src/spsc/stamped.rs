@@ -15,8 +15,8 @@
 //!
 //! Pick [`spsc::channel`](super::channel) instead for batches (slices, chunks,
 //! iterators: one index store per batch, and contiguous `&[T]` views that this layout
-//! cannot give), for waiting operations (`push_blocking`, `pop_async`), for an exact
-//! `len` on both sides, or for a ring without an allocator (`StaticRing`).
+//! cannot give), for waiting operations (`push_blocking`, `pop_async`), for `len` on
+//! both sides, or for a ring without an allocator (`StaticRing`).
 //!
 //! # The protocol
 //!
@@ -30,7 +30,8 @@
 //!   whether the item is there (`stamp == head + 1`) and makes the value's write
 //!   visible. `tail` is never published: it stays in a plain field of the producer.
 //!   The stamp sits beside the value, so a hand-off moves the slot's line and nothing
-//!   else.
+//!   else (for slots whose size divides the cache line, as the 16-byte slot of a `u64`
+//!   does; a slot of another size may straddle two lines).
 //! * **Free space (cached remote index, as in rigtorp's SPSCQueue and rtrb).** The
 //!   consumer stores `head` with `Release` after each pop (its own 128-byte line); the
 //!   producer keeps a cached copy and reloads it with `Acquire` only when the cache says
@@ -38,18 +39,20 @@
 //!   read of it.
 //!
 //! A stale stamp is never mistaken for a fresh one: the stamp of the previous item in
-//! a slot is `pos - slots + 1 != pos + 1`, and a slot never written has stamp 0, which
-//! no first-lap position `pos < slots` expects.
+//! a slot is `pos - slots + 1 != pos + 1`, and the constructor gives every slot the
+//! stamp of the position one lap before its first, as if a lap had been pushed and
+//! popped.
 //!
 //! Both sides are **wait-free** and use only atomic loads and stores.
 //!
 //! # What the layout costs
 //!
 //! Each slot is a `usize` stamp plus a `T` (16 bytes for a `u64`), so the storage is
-//! larger than [`spsc::channel`](super::channel)'s. The consumer cannot know how many
-//! items are queued without the producer's counter, so it has
-//! [`is_empty`](Consumer::is_empty) (is the next item there?) but no `len`; the
-//! producer's [`len`](Producer::len) is exact.
+//! larger than [`spsc::channel`](super::channel)'s, and a zero-sized `T` still takes a
+//! word per slot. The consumer cannot know how many items are queued without the
+//! producer's counter, so it has [`is_empty`](Consumer::is_empty) (is the next item
+//! there?) but no `len`; the producer has [`len`](Producer::len) (a snapshot, exact
+//! while the consumer is idle).
 //!
 //! # Examples
 //!
@@ -92,10 +95,11 @@ use crate::PushError;
 
 /// One slot: a value and the stamp that says which position it holds.
 struct Slot<T> {
-    /// `pos + 1` while the slot holds the value pushed at position `pos` and not yet
-    /// popped; anything else (an older position's stamp, or 0 before the first write)
-    /// otherwise. Stored only by the producer, with `Release`, right after it wrote
-    /// `value`.
+    /// `pos + 1` for the last position `pos` of this slot that was pushed (or, before
+    /// the first push, for the position one lap before the first: see `new_at`).
+    /// `pop` does not reset it, so the value is initialised exactly when the stamp is
+    /// `pos + 1` **and** `pos >= head` (wrapping: `pos - head < capacity`). Stored only
+    /// by the producer, with `Release`, right after it wrote `value`.
     stamp: AtomicUsize,
     /// Initialised from the producer's write of position `pos` until the consumer pops
     /// `pos` (or the ring's drop drops it). Written only by the producer, at `tail`,
@@ -106,9 +110,10 @@ struct Slot<T> {
 }
 
 impl<T> Slot<T> {
-    fn empty() -> Self {
+    /// An empty slot whose stamp says "position `stamp - 1` was pushed (and popped)".
+    fn empty(stamp: usize) -> Self {
         Slot {
-            stamp: AtomicUsize::new(0),
+            stamp: AtomicUsize::new(stamp),
             value: UnsafeCell::new(MaybeUninit::uninit()),
         }
     }
@@ -121,8 +126,10 @@ struct Shared<T> {
     /// `tail - head` (wrapping, `tail` being the producer's private counter) is in
     /// `0 ..= capacity`.
     head: CachePadded<AtomicUsize>,
-    /// Set with `Release` by whichever half is dropped first; the producer stored every
-    /// stamp before, so an `Acquire` load that sees it also sees every item pushed.
+    /// Set with `Release` by each half when it is dropped, so it says "the other half
+    /// is gone". The producer stored every stamp before its store, so a consumer whose
+    /// `Acquire` load sees it also sees every item pushed; the consumer stored `head`
+    /// before its store.
     abandoned: CachePadded<AtomicBool>,
     /// `pad + slots + pad` slots: the ring's `slots` (a power of two) in the middle,
     /// and `pad` unused slots at each end spanning at least 128 bytes, so that no other
@@ -147,22 +154,59 @@ impl<T> Drop for Shared<T> {
         }
         // Both halves are gone (`&mut self`: this is the last `Arc`, whose drop
         // synchronises with the other half's), so everything can be read plainly. The
-        // unpopped items are the positions from `head` on whose slot holds their stamp
-        // (the producer's `tail` is not stored anywhere); there are at most `capacity`.
-        let mask = self.storage.len() - 2 * self.pad - 1;
-        let mut pos = load_mut(&mut self.head);
-        for _ in 0..self.capacity {
-            let slot = &mut self.storage[self.pad + (pos & mask)];
+        // producer's `tail` is stored nowhere, so the unpopped items are found by their
+        // stamps: positions `head .. tail` carry `pos + 1` (the producer cannot write
+        // them again before `head` passes them), and `tail`'s slot carries the stamp of
+        // the position one lap earlier, `tail - slots + 1 != tail + 1`, so the scan
+        // stops exactly at `tail`. The `capacity` bound is only a safeguard.
+        let (head, capacity) = (load_mut(&mut self.head), self.capacity);
+        DropScan {
+            shared: self,
+            pos: head,
+            left: capacity,
+        }
+        .run();
+    }
+}
+
+/// The drop of the items left in a ring: if one item's `Drop` panics, the guard's own
+/// drop goes on with the rest (as slice drop glue does), so nothing is leaked that can
+/// be dropped and nothing is dropped twice; a second panic aborts, as it would there.
+struct DropScan<'a, T> {
+    shared: &'a mut Shared<T>,
+    /// The next position to look at.
+    pos: usize,
+    /// Positions that may still hold items (0: done).
+    left: usize,
+}
+
+impl<T> DropScan<'_, T> {
+    fn run(&mut self) {
+        let mask = self.shared.storage.len() - 2 * self.shared.pad - 1;
+        while self.left > 0 {
+            let pos = self.pos;
+            let slot = &mut self.shared.storage[self.shared.pad + (pos & mask)];
             if load_mut(&mut slot.stamp) != pos.wrapping_add(1) {
+                self.left = 0;
                 break;
             }
-            // SAFETY: a slot whose stamp is `pos + 1` for a position at or after `head`
-            // holds the unpopped value of `pos` (field invariant on `Slot::value`);
-            // nothing can reach it any more, and it is never read again.
+            // Advance first, so a panicking drop below is never repeated.
+            self.pos = pos.wrapping_add(1);
+            self.left -= 1;
+            // SAFETY: `pos` is in `head .. tail` (see `Shared::drop`), so the slot holds
+            // the unpopped value of `pos` (field invariant on `Slot::stamp`); nothing can
+            // reach it any more, and the scan has moved past it, so it is never touched
+            // again.
             slot.value
                 .with_mut(|value| unsafe { (*value).assume_init_drop() });
-            pos = pos.wrapping_add(1);
         }
+    }
+}
+
+impl<T> Drop for DropScan<'_, T> {
+    fn drop(&mut self) {
+        // Reached with `left > 0` only while unwinding from a panicking item `Drop`.
+        self.run();
     }
 }
 
@@ -190,6 +234,14 @@ impl<T> Drop for Shared<T> {
 /// let _ = ringway::spsc::stamped::channel::<u8>(0); // panics: capacity must be at least 1
 /// ```
 pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    new_at(capacity, 0)
+}
+
+/// A queue like [`channel`]'s whose counters start at `start` (not 0: the unit tests
+/// start near `usize::MAX` to cross the wrap). Each slot's stamp starts as that of the
+/// last position one lap before `start` that maps to it, as if a lap had been pushed
+/// and popped, so "stamp == pos + 1" never holds for a slot not yet written.
+fn new_at<T>(capacity: usize, start: usize) -> (Producer<T>, Consumer<T>) {
     assert!(capacity >= 1, "ringway: capacity must be at least 1");
     let slots = capacity
         .checked_next_power_of_two()
@@ -204,9 +256,21 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
                 .is_some_and(|b| b <= isize::MAX as usize)
         })
         .expect("ringway: capacity overflow (the storage would exceed isize::MAX bytes)");
-    let storage: Box<[Slot<T>]> = (0..total).map(|_| Slot::empty()).collect::<Vec<_>>().into();
+    let mask = slots - 1;
+    let storage: Box<[Slot<T>]> = (0..total)
+        .map(|i| {
+            // Ring slot `j = i - pad` (the padding's stamps are never read): the
+            // position `q` in `start - slots .. start` with `q & mask == j`.
+            let j = i.wrapping_sub(pad) & mask;
+            let q = start
+                .wrapping_sub(slots)
+                .wrapping_add(j.wrapping_sub(start) & mask);
+            Slot::empty(q.wrapping_add(1))
+        })
+        .collect::<Vec<_>>()
+        .into();
     let shared = Arc::new(Shared {
-        head: CachePadded::new(AtomicUsize::new(0)),
+        head: CachePadded::new(AtomicUsize::new(start)),
         abandoned: CachePadded::new(AtomicBool::new(false)),
         storage,
         pad,
@@ -218,25 +282,27 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     let ring = Ring {
         // SAFETY: `pad + slots <= storage.len()`, so `first + pad` is in the storage.
         slots: unsafe { first.add(pad) },
-        mask: slots - 1,
+        mask,
         capacity,
     };
     let producer = Producer {
         shared: shared.clone(),
         ring,
-        tail: 0,
-        cached_head: 0,
+        tail: start,
+        cached_head: start,
     };
     let consumer = Consumer {
         shared,
         ring,
-        head: 0,
+        head: start,
     };
     (producer, consumer)
 }
 
 /// Each half's private copy of where the ring is, so an operation reads no shared line
-/// but the slot (and, for a producer whose cache ran out, `head`).
+/// but the slot (and, for a producer whose cache ran out, `head`). Valid only inside the
+/// half that holds it (it borrows nothing: the half's `Arc` keeps the storage alive), so
+/// it never leaves that half.
 struct Ring<T> {
     /// The first of the ring's `mask + 1` slots inside `Shared::storage`, valid for as
     /// long as the half holding it keeps its `Arc<Shared<T>>`.
@@ -566,5 +632,51 @@ impl<T> fmt::Debug for Consumer<T> {
             .field("capacity", &self.ring.capacity)
             .field("empty", &self.is_empty())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    /// Counters that cross `usize::MAX` (a real run needs 2^64 items): for each
+    /// capacity and each start a little below the wrap, push and pop in a pattern that
+    /// keeps the queue partly full, checking FIFO order, full/empty and the drop scan
+    /// of the items left, which straddle the wrap.
+    #[test]
+    fn counters_wrap_around_usize_max() {
+        for capacity in [1usize, 2, 3, 4, 5, 8] {
+            for back in 0..2 * capacity.next_power_of_two() + 2 {
+                let start = usize::MAX - back;
+                let (mut tx, mut rx) = new_at::<Vec<usize>>(capacity, start);
+                assert!(rx.is_empty() && tx.is_empty());
+                assert_eq!(
+                    rx.pop(),
+                    None,
+                    "a fresh queue near the wrap looked non-empty"
+                );
+                let (mut pushed, mut popped) = (0usize, 0usize);
+                for step in 0..4 * capacity + 8 {
+                    // Two pushes for every pop until full, then drain one.
+                    let push = step % 3 != 2 && pushed - popped < capacity;
+                    if push {
+                        tx.push(alloc::vec![pushed]).unwrap();
+                        pushed += 1;
+                    } else if let Some(v) = rx.pop() {
+                        assert_eq!(v, [popped], "FIFO across the wrap");
+                        popped += 1;
+                    }
+                    assert_eq!(tx.len(), pushed - popped);
+                    assert_eq!(rx.is_empty(), pushed == popped);
+                    if pushed - popped == capacity {
+                        assert!(tx.push(alloc::vec![usize::MAX]).is_err());
+                    }
+                }
+                // Items left (heap-allocated, so a miss leaks and a double drop
+                // corrupts under Miri) are dropped with the queue.
+                drop((tx, rx));
+            }
+        }
     }
 }
