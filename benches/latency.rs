@@ -85,7 +85,8 @@
 //! `--quick` (about 20 s, must stay under 40 s: 100 000 round trips per run, SPSC at most 10 M and MPMC at most 1 M
 //! items per run, `--run-budget 0.25`), `--cores A,B`, `--capacity N` (round trip, MPMC and the
 //! one SPSC streaming capacity), `--items N` (every SPSC table, and MPMC `N / 10` unless
-//! `--mpmc-items`), `--mpmc-items N`, `--run-budget S` (seconds for the slowest contender's run
+//! `--mpmc-items`), `--mpmc-items N`, `--mpmc-threads K,...` (MPMC with K producers + K
+//! consumers for each K, 1 pinned and the others unpinned; default `1,2`), `--run-budget S` (seconds for the slowest contender's run
 //! when the counts are not given; 0: always the default maximum), `--samples N` (round trips
 //! per run, default 500 000), `--warmup N` (round trips, default 50 000), `--rounds N`,
 //! `--stuck-after S` (seconds, 0: never), `--only NAME,...` (contenders whose name contains a
@@ -117,6 +118,9 @@ struct Opts {
     items: Count,
     /// MPMC streaming: items per run.
     mpmc_items: Count,
+    /// MPMC streaming: `k` producers + `k` consumers for each `k` (1: pinned to A and B;
+    /// more: unpinned).
+    mpmc_threads: Vec<usize>,
     samples: usize,
     warmup: usize,
     rounds: usize,
@@ -135,6 +139,7 @@ fn parse_opts() -> Opts {
         capacity: None,
         items: Count::Fixed(0),
         mpmc_items: Count::Fixed(0),
+        mpmc_threads: vec![1, 2],
         samples: if quick { 100_000 } else { 500_000 },
         warmup: if quick { 10_000 } else { 50_000 },
         rounds: 3,
@@ -179,6 +184,13 @@ fn parse_opts() -> Opts {
             "--capacity" => o.capacity = Some(num(a, v) as usize),
             "--items" => items = Some(num(a, v)),
             "--mpmc-items" => mpmc_items = Some(num(a, v)),
+            "--mpmc-threads" => {
+                o.mpmc_threads = list(v)
+                    .iter()
+                    .map(|k| k.trim().parse::<usize>().expect("--mpmc-threads K,..."))
+                    .filter(|&k| k >= 1)
+                    .collect();
+            }
             "--samples" => o.samples = num(a, v) as usize,
             "--stuck-after" => o.stuck_after = Duration::from_secs(num(a, v)),
             "--run-budget" => {
@@ -898,7 +910,7 @@ fn run_mpmc_throughput(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) 
         .into_iter()
         .filter(|c| common::name_selected(c.name, &o.only))
         .collect();
-    for (p, c, pinned) in [(1usize, 1usize, true), (2, 2, false)] {
+    for (p, c, pinned) in o.mpmc_threads.iter().map(|&k| (k, k, k == 1)) {
         let cores = if pinned { cores } else { Cores::UNPINNED };
         let contenders = entries
             .iter()
