@@ -817,92 +817,6 @@ fn spsc_consumer<T: Item>(
     }
 }
 
-fn spsc_round<T: Item>(cfg: &Cfg, stall: Duration) -> RoundStats {
-    let live_before = LIVE.load(Ordering::SeqCst);
-    let (tx, rx) = spsc::channel::<T>(cfg.cap);
-    let st = Arc::new(SpscState {
-        done: AtomicBool::new(false),
-        produced: AtomicU64::new(0),
-        progress: progress_slots(2),
-    });
-    let (c1, s1) = (cfg.clone(), st.clone());
-    let (c2, s2) = (cfg.clone(), st.clone());
-    let p = spawn("spsc-producer".into(), move || {
-        let (tx, c) = spsc_producer(tx, c1, s1);
-        (Some(tx), None, c)
-    });
-    let c = spawn("spsc-consumer".into(), move || {
-        let (rx, c) = spsc_consumer(rx, c2, s2);
-        (None, rx, c)
-    });
-    let mut results = supervise(vec![p, c], &st.progress, stall);
-    let mut stats = RoundStats::default();
-    if results.len() == 2 {
-        let (_, rx, cc) = results.pop().unwrap();
-        let (tx, _, pc) = results.pop().unwrap();
-        let tx = tx.unwrap();
-        stats.ops = pc.ops + cc.ops;
-        stats.items = pc.items + cc.items;
-        let produced = st.produced.load(Ordering::SeqCst);
-        if !aborted() {
-            let leftover = produced - cc.delivered.min(produced);
-            if cfg.mode == Mode::Drain && leftover != 0 {
-                violation(format!(
-                    "SPSC drain round ended with {leftover} items not popped"
-                ));
-            }
-            if tx.len() as u64 != leftover {
-                violation(format!(
-                    "SPSC: producer's len() {} but {leftover} items left",
-                    tx.len()
-                ));
-            }
-            if let Some(rx) = &rx {
-                if rx.len() as u64 != leftover {
-                    violation(format!(
-                        "SPSC: consumer's len() {} but {leftover} items left",
-                        rx.len()
-                    ));
-                }
-            }
-            if tx.is_abandoned() != rx.is_none() {
-                violation(format!(
-                    "SPSC: is_abandoned() {} with the consumer {}",
-                    tx.is_abandoned(),
-                    if rx.is_some() { "alive" } else { "dropped" }
-                ));
-            }
-            let live = LIVE.load(Ordering::SeqCst) - live_before;
-            if T::TRACKED && live != leftover as i64 {
-                violation(format!(
-                    "SPSC drop accounting: {live} items alive, {leftover} left in the ring"
-                ));
-            }
-        }
-        // Drop the halves in either order.
-        let mut rng = Rng::new(cfg.seed ^ 0x4452_4F50);
-        if rng.chance(1, 2) {
-            drop(tx);
-            if let Some(rx) = rx {
-                if !rx.is_abandoned() {
-                    violation("SPSC: consumer not abandoned after the producer was dropped");
-                }
-            }
-        } else {
-            drop(rx);
-            drop(tx);
-        }
-    }
-    let live = LIVE.load(Ordering::SeqCst) - live_before;
-    if T::TRACKED && live != 0 {
-        violation(format!(
-            "SPSC drop accounting: {live} items alive after both halves were dropped"
-        ));
-        LIVE.fetch_sub(live, Ordering::SeqCst);
-    }
-    stats
-}
-
 // ---------------------------------------------------------------------------------
 // SPSC, stamped slots (`spsc::stamped`): push on one side, pop and peek on the other
 
@@ -1016,9 +930,99 @@ fn stamped_consumer<T: Item>(
     }
 }
 
-fn stamped_round<T: Item>(cfg: &Cfg, stall: Duration) -> RoundStats {
+/// The two SPSC queue types, as a round drives and checks them.
+trait SpscKind<T: Item> {
+    /// How violations name the queue.
+    const NAME: &'static str;
+    type Tx: Send + 'static;
+    type Rx: Send + 'static;
+    fn channel(cap: usize) -> (Self::Tx, Self::Rx);
+    fn produce(tx: Self::Tx, cfg: Cfg, st: Arc<SpscState>) -> (Self::Tx, Counts);
+    fn consume(rx: Self::Rx, cfg: Cfg, st: Arc<SpscState>) -> (Option<Self::Rx>, Counts);
+    fn tx_len(tx: &Self::Tx) -> usize;
+    fn tx_abandoned(tx: &Self::Tx) -> bool;
+    fn rx_abandoned(rx: &Self::Rx) -> bool;
+    /// Checks what the consumer itself says about the `leftover` items at the end.
+    fn check_rx(rx: &Self::Rx, leftover: u64);
+}
+
+/// `spsc::channel`, with every batch operation.
+struct Ring;
+
+impl<T: Item> SpscKind<T> for Ring {
+    const NAME: &'static str = "SPSC";
+    type Tx = Producer<T>;
+    type Rx = Consumer<T>;
+    fn channel(cap: usize) -> (Self::Tx, Self::Rx) {
+        spsc::channel(cap)
+    }
+    fn produce(tx: Self::Tx, cfg: Cfg, st: Arc<SpscState>) -> (Self::Tx, Counts) {
+        spsc_producer(tx, cfg, st)
+    }
+    fn consume(rx: Self::Rx, cfg: Cfg, st: Arc<SpscState>) -> (Option<Self::Rx>, Counts) {
+        spsc_consumer(rx, cfg, st)
+    }
+    fn tx_len(tx: &Self::Tx) -> usize {
+        tx.len()
+    }
+    fn tx_abandoned(tx: &Self::Tx) -> bool {
+        tx.is_abandoned()
+    }
+    fn rx_abandoned(rx: &Self::Rx) -> bool {
+        rx.is_abandoned()
+    }
+    fn check_rx(rx: &Self::Rx, leftover: u64) {
+        if rx.len() as u64 != leftover {
+            violation(format!(
+                "SPSC: consumer's len() {} but {leftover} items left",
+                rx.len()
+            ));
+        }
+    }
+}
+
+/// `spsc::stamped::channel`: push, pop and peek.
+struct Stamped;
+
+impl<T: Item> SpscKind<T> for Stamped {
+    const NAME: &'static str = "stamped";
+    type Tx = stamped::Producer<T>;
+    type Rx = stamped::Consumer<T>;
+    fn channel(cap: usize) -> (Self::Tx, Self::Rx) {
+        stamped::channel(cap)
+    }
+    fn produce(tx: Self::Tx, cfg: Cfg, st: Arc<SpscState>) -> (Self::Tx, Counts) {
+        stamped_producer(tx, cfg, st)
+    }
+    fn consume(rx: Self::Rx, cfg: Cfg, st: Arc<SpscState>) -> (Option<Self::Rx>, Counts) {
+        stamped_consumer(rx, cfg, st)
+    }
+    fn tx_len(tx: &Self::Tx) -> usize {
+        tx.len()
+    }
+    fn tx_abandoned(tx: &Self::Tx) -> bool {
+        tx.is_abandoned()
+    }
+    fn rx_abandoned(rx: &Self::Rx) -> bool {
+        rx.is_abandoned()
+    }
+    fn check_rx(rx: &Self::Rx, leftover: u64) {
+        // No `len` on this consumer: it can only say whether the next item is there.
+        if rx.is_empty() != (leftover == 0) {
+            violation(format!(
+                "stamped: consumer's is_empty() {} with {leftover} items left",
+                rx.is_empty()
+            ));
+        }
+    }
+}
+
+/// One SPSC round of queue kind `K`: a producer and a consumer thread, then the checks
+/// of what is left, and the halves dropped in either order.
+fn spsc_round<T: Item, K: SpscKind<T>>(cfg: &Cfg, stall: Duration) -> RoundStats {
+    let name = K::NAME;
     let live_before = LIVE.load(Ordering::SeqCst);
-    let (tx, rx) = stamped::channel::<T>(cfg.cap);
+    let (tx, rx) = K::channel(cfg.cap);
     let st = Arc::new(SpscState {
         done: AtomicBool::new(false),
         produced: AtomicU64::new(0),
@@ -1026,12 +1030,12 @@ fn stamped_round<T: Item>(cfg: &Cfg, stall: Duration) -> RoundStats {
     });
     let (c1, s1) = (cfg.clone(), st.clone());
     let (c2, s2) = (cfg.clone(), st.clone());
-    let p = spawn("stamped-producer".into(), move || {
-        let (tx, c) = stamped_producer(tx, c1, s1);
+    let p = spawn(format!("{name}-producer"), move || {
+        let (tx, c) = K::produce(tx, c1, s1);
         (Some(tx), None, c)
     });
-    let c = spawn("stamped-consumer".into(), move || {
-        let (rx, c) = stamped_consumer(rx, c2, s2);
+    let c = spawn(format!("{name}-consumer"), move || {
+        let (rx, c) = K::consume(rx, c2, s2);
         (None, rx, c)
     });
     let mut results = supervise(vec![p, c], &st.progress, stall);
@@ -1047,34 +1051,29 @@ fn stamped_round<T: Item>(cfg: &Cfg, stall: Duration) -> RoundStats {
             let leftover = produced - cc.delivered.min(produced);
             if cfg.mode == Mode::Drain && leftover != 0 {
                 violation(format!(
-                    "stamped drain round ended with {leftover} items not popped"
+                    "{name} drain round ended with {leftover} items not popped"
                 ));
             }
-            if tx.len() as u64 != leftover {
+            if K::tx_len(&tx) as u64 != leftover {
                 violation(format!(
-                    "stamped: producer's len() {} but {leftover} items left",
-                    tx.len()
+                    "{name}: producer's len() {} but {leftover} items left",
+                    K::tx_len(&tx)
                 ));
             }
             if let Some(rx) = &rx {
-                if rx.is_empty() != (leftover == 0) {
-                    violation(format!(
-                        "stamped: consumer's is_empty() {} with {leftover} items left",
-                        rx.is_empty()
-                    ));
-                }
+                K::check_rx(rx, leftover);
             }
-            if tx.is_abandoned() != rx.is_none() {
+            if K::tx_abandoned(&tx) != rx.is_none() {
                 violation(format!(
-                    "stamped: is_abandoned() {} with the consumer {}",
-                    tx.is_abandoned(),
+                    "{name}: is_abandoned() {} with the consumer {}",
+                    K::tx_abandoned(&tx),
                     if rx.is_some() { "alive" } else { "dropped" }
                 ));
             }
             let live = LIVE.load(Ordering::SeqCst) - live_before;
             if T::TRACKED && live != leftover as i64 {
                 violation(format!(
-                    "stamped drop accounting: {live} items alive, {leftover} left in the queue"
+                    "{name} drop accounting: {live} items alive, {leftover} left in the queue"
                 ));
             }
         }
@@ -1083,8 +1082,10 @@ fn stamped_round<T: Item>(cfg: &Cfg, stall: Duration) -> RoundStats {
         if rng.chance(1, 2) {
             drop(tx);
             if let Some(rx) = rx {
-                if !rx.is_abandoned() {
-                    violation("stamped: consumer not abandoned after the producer was dropped");
+                if !K::rx_abandoned(&rx) {
+                    violation(format!(
+                        "{name}: consumer not abandoned after the producer was dropped"
+                    ));
                 }
             }
         } else {
@@ -1095,7 +1096,7 @@ fn stamped_round<T: Item>(cfg: &Cfg, stall: Duration) -> RoundStats {
     let live = LIVE.load(Ordering::SeqCst) - live_before;
     if T::TRACKED && live != 0 {
         violation(format!(
-            "stamped drop accounting: {live} items alive after both halves were dropped"
+            "{name} drop accounting: {live} items alive after both halves were dropped"
         ));
         LIVE.fetch_sub(live, Ordering::SeqCst);
     }
@@ -1463,10 +1464,10 @@ fn main() {
             );
             *ROUND.lock().unwrap() = desc.clone();
             let s = match ty {
-                0 => stamped_round::<u64>(&cfg, stall),
-                1 => stamped_round::<Big>(&cfg, stall),
-                2 => stamped_round::<Boxed>(&cfg, stall),
-                _ => stamped_round::<Ghost>(&cfg, stall),
+                0 => spsc_round::<u64, Stamped>(&cfg, stall),
+                1 => spsc_round::<Big, Stamped>(&cfg, stall),
+                2 => spsc_round::<Boxed, Stamped>(&cfg, stall),
+                _ => spsc_round::<Ghost, Stamped>(&cfg, stall),
             };
             stamped_rounds += 1;
             stamped_ops += s.ops;
@@ -1499,10 +1500,10 @@ fn main() {
             );
             *ROUND.lock().unwrap() = desc.clone();
             let s = match ty {
-                0 => spsc_round::<u64>(&cfg, stall),
-                1 => spsc_round::<Big>(&cfg, stall),
-                2 => spsc_round::<Boxed>(&cfg, stall),
-                _ => spsc_round::<Ghost>(&cfg, stall),
+                0 => spsc_round::<u64, Ring>(&cfg, stall),
+                1 => spsc_round::<Big, Ring>(&cfg, stall),
+                2 => spsc_round::<Boxed, Ring>(&cfg, stall),
+                _ => spsc_round::<Ghost, Ring>(&cfg, stall),
             };
             spsc_rounds += 1;
             spsc_ops += s.ops;
