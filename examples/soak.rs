@@ -657,6 +657,40 @@ fn spsc_check<T: Item>(v: &T, expected: &mut u64) {
     *expected += 1;
 }
 
+/// An SPSC consumer's check before each step: `None` when it must stop (the round is
+/// over for it, it abandons its half now, or it popped more than was pushed, a
+/// violation), else whether the producer has finished.
+fn consumer_goes_on(
+    name: &str,
+    cfg: &Cfg,
+    st: &SpscState,
+    expected: u64,
+    fails: u32,
+    iter: u64,
+    abandon_at: Instant,
+) -> Option<bool> {
+    let done = st.done.load(Ordering::Acquire);
+    if done {
+        let produced = st.produced.load(Ordering::Relaxed);
+        if expected > produced {
+            violation(format!(
+                "{name}: popped {expected} items, only {produced} pushed"
+            ));
+            return None;
+        }
+        if cfg.mode != Mode::Drain || expected == produced {
+            return None;
+        }
+    }
+    if cfg.mode == Mode::Abandon
+        && (fails > 0 || iter.is_multiple_of(64))
+        && Instant::now() >= abandon_at
+    {
+        return None;
+    }
+    Some(done)
+}
+
 fn spsc_consumer<T: Item>(
     mut rx: Consumer<T>,
     cfg: Cfg,
@@ -670,25 +704,10 @@ fn spsc_consumer<T: Item>(
     let mut buf: Vec<T> = Vec::new();
     while !aborted() {
         iter += 1;
-        let done = st.done.load(Ordering::Acquire);
-        if done {
-            let produced = st.produced.load(Ordering::Relaxed);
-            if expected > produced {
-                violation(format!(
-                    "SPSC: popped {expected} items, only {produced} pushed"
-                ));
-                break;
-            }
-            if cfg.mode != Mode::Drain || expected == produced {
-                break;
-            }
-        }
-        if cfg.mode == Mode::Abandon
-            && (fails > 0 || iter % 64 == 0)
-            && Instant::now() >= abandon_at
-        {
+        let Some(done) = consumer_goes_on("SPSC", &cfg, &st, expected, fails, iter, abandon_at)
+        else {
             break;
-        }
+        };
         let b = rng.batch(cfg.max_batch);
         let op = rng.pick(&cfg.cons_ops);
         let n = match op {
@@ -874,25 +893,10 @@ fn stamped_consumer<T: Item>(
     let (mut expected, mut c, mut fails, mut iter) = (0u64, Counts::default(), 0u32, 0u64);
     while !aborted() {
         iter += 1;
-        let done = st.done.load(Ordering::Acquire);
-        if done {
-            let produced = st.produced.load(Ordering::Relaxed);
-            if expected > produced {
-                violation(format!(
-                    "stamped: popped {expected} items, only {produced} pushed"
-                ));
-                break;
-            }
-            if cfg.mode != Mode::Drain || expected == produced {
-                break;
-            }
-        }
-        if cfg.mode == Mode::Abandon
-            && (fails > 0 || iter % 64 == 0)
-            && Instant::now() >= abandon_at
-        {
+        let Some(done) = consumer_goes_on("stamped", &cfg, &st, expected, fails, iter, abandon_at)
+        else {
             break;
-        }
+        };
         if rng.chance(1, 8) {
             if let Some(v) = rx.peek() {
                 let mut e = expected;
