@@ -600,17 +600,9 @@ fn run_roundtrip(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) -> Vec
         ],
     );
     for r in &results {
-        let m = |f: fn(&LatStats) -> f64| median(r.rounds.iter().map(f).collect());
-        table.rows.push(vec![
-            r.name.to_string(),
-            f1(m(|s| s.p50)),
-            f1(m(|s| s.p90)),
-            f1(m(|s| s.p99)),
-            f1(m(|s| s.p999)),
-            f1(m(|s| s.max)),
-            f1(m(|s| s.mean99)),
-            format!("{:.2}x", median(r.ratios.clone())),
-        ]);
+        let mut row = latency_row(r.name, &r.rounds);
+        row.push(format!("{:.2}x", median(r.ratios.clone())));
+        table.rows.push(row);
     }
     table.notes.push(format!(
         "x floor: per-round mean-of-fastest-99% over that round's floor (mean of its two probes), median over rounds.{}",
@@ -945,6 +937,21 @@ fn run_mpmc_throughput(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) 
 /// receiver is asleep when the token arrives.
 const WAKE_GAP: Duration = Duration::from_micros(50);
 
+/// A latency table's row: the queue's name and, per statistic, its median over rounds
+/// (p50, p90, p99, p99.9, max, mean of the fastest 99%).
+fn latency_row(name: &str, rounds: &[LatStats]) -> Vec<String> {
+    let m = |f: fn(&LatStats) -> f64| median(rounds.iter().map(f).collect());
+    vec![
+        name.to_string(),
+        f1(m(|s| s.p50)),
+        f1(m(|s| s.p90)),
+        f1(m(|s| s.p99)),
+        f1(m(|s| s.p999)),
+        f1(m(|s| s.max)),
+        f1(m(|s| s.mean99)),
+    ]
+}
+
 fn run_wakeup(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) {
     let capacity = o.capacity.unwrap_or(1024);
     let samples = if o.quick { 1_000 } else { 4_000 };
@@ -1001,16 +1008,7 @@ fn run_wakeup(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) {
         ],
     );
     for (c, rounds) in contenders.iter().zip(&per) {
-        let m = |f: fn(&LatStats) -> f64| median(rounds.iter().map(f).collect());
-        table.rows.push(vec![
-            c.name.to_string(),
-            f1(m(|s| s.p50)),
-            f1(m(|s| s.p90)),
-            f1(m(|s| s.p99)),
-            f1(m(|s| s.p999)),
-            f1(m(|s| s.max)),
-            f1(m(|s| s.mean99)),
-        ]);
+        table.rows.push(latency_row(c.name, rounds));
     }
     table.notes.push(format!(
         "Both threads wait only through the queue's own blocking receive (ringway: pop_blocking with the \
