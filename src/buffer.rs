@@ -23,6 +23,7 @@
 //! and the consumer's read of it is reported as a data race. The values themselves
 //! stay contiguous so chunks can hand out real slices.
 
+use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use core::slice;
@@ -30,6 +31,7 @@ use core::slice;
 use crossbeam_utils::CachePadded;
 
 use crate::sync::UntrackedUnsafeCell;
+use crate::InvariantIn;
 
 /// A raw view of `mask + 1` contiguous, possibly uninitialised slots of `T`.
 ///
@@ -46,6 +48,12 @@ pub(crate) struct Slots<T> {
     /// First of the `mask + 1` loom-tracked cells, one per slot (loom builds only).
     #[cfg(loom)]
     cells: NonNull<crate::sync::UnsafeCell<()>>,
+    /// Makes the view, and every SPSC type built on it (the raw halves, `Producer`,
+    /// `Consumer`, their chunks and futures, `Heap`), invariant in `T`. `NonNull` alone
+    /// is covariant, and a covariant producer is unsound: safe code could turn a
+    /// `Producer<&'static str>` into a `Producer<&'a str>`, push a short-lived
+    /// reference, and pop it from the `Consumer<&'static str>` after it died.
+    _invariant: InvariantIn<T>,
 }
 
 impl<T> Clone for Slots<T> {
@@ -308,6 +316,7 @@ impl<T> Buffer<T> {
                 mask: slots - 1,
                 #[cfg(loom)]
                 cells: NonNull::from(&cells[0]),
+                _invariant: PhantomData,
             },
             layout,
             #[cfg(loom)]
@@ -379,6 +388,7 @@ impl<T, const N: usize> InlineSlots<T, N> {
             mask: N - 1,
             #[cfg(loom)]
             cells: NonNull::from(&self.cells[0]),
+            _invariant: PhantomData,
         }
     }
 }

@@ -22,6 +22,23 @@ macro_rules! loom_const_fn {
     };
 }
 
+/// A marker that makes the type holding it invariant in `T` without claiming to own
+/// a `T` (no effect on drop check, `Send`, `Sync` or `Unpin`).
+///
+/// Every type that can put a `T` into a ring must be invariant in `T`: were it
+/// covariant, safe code could shorten a `&'static` item type to `&'a`, push a
+/// reference that dies at the end of `'a`, and pop it as `&'static` from the other
+/// end (a use-after-free). The marker sits on the root type of each protocol, even
+/// where another field (an `UnsafeCell<T>`) already makes it invariant, so that the
+/// reason is written where the type is and a refactor of the fields cannot lose it:
+/// `buffer::Slots` (every SPSC type holds one, or a `&mut` to a raw half that does),
+/// `mpmc::Queue` and `spsc::stamped`'s `Ring`. The compile-fail doctests in
+/// `src/variance.rs` pin the variance of every public generic type.
+pub(crate) type InvariantIn<T> = core::marker::PhantomData<fn(T) -> T>;
+
+#[cfg(doctest)]
+mod variance;
+
 #[cfg(target_has_atomic = "ptr")]
 mod backoff;
 mod buffer;

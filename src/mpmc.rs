@@ -50,9 +50,9 @@ use crossbeam_utils::CachePadded;
 use crate::backoff::Backoff;
 use crate::sync::{load_mut, AtomicUsize, Ordering, UnsafeCell};
 use crate::wait::Waiters;
-use crate::PushError;
 #[cfg(feature = "std")]
 use crate::WaitStrategy;
+use crate::{InvariantIn, PushError};
 
 #[cfg(feature = "std")]
 mod waiting;
@@ -128,6 +128,9 @@ pub struct Queue<T, S: Storage<T> = Heap<T>> {
     /// The queue owns the `T`s in its slots (the storage type says so only through
     /// its `Storage<T>` bound).
     _items: PhantomData<T>,
+    /// Keeps the queue invariant in `T` whatever its storage's fields are (see
+    /// [`InvariantIn`]): `_items` alone is covariant.
+    _invariant: InvariantIn<T>,
 }
 
 /// Where a [`Queue`]'s slots live: [`Heap<T>`] or [`Inline<T, N>`](Inline).
@@ -366,6 +369,7 @@ impl<T> Queue<T> {
             one_lap,
             waiters,
             _items: PhantomData,
+            _invariant: PhantomData,
         }
     }
 }
@@ -390,6 +394,7 @@ impl<T, const N: usize> Queue<T, Inline<T, N>> {
                 one_lap: (N + 1).next_power_of_two(),
                 waiters,
                 _items: PhantomData,
+            _invariant: PhantomData,
             }
         }
     }

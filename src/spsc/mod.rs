@@ -203,7 +203,7 @@ pub struct Heap<T> {
     #[cfg(not(all(feature = "alloc", target_has_atomic = "ptr")))]
     _never: core::convert::Infallible,
     #[cfg(not(all(feature = "alloc", target_has_atomic = "ptr")))]
-    _items: PhantomData<T>,
+    _items: crate::InvariantIn<T>,
 }
 
 impl<T> fmt::Debug for Heap<T> {

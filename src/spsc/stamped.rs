@@ -85,13 +85,14 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
+use core::marker::PhantomData;
 use core::mem::{self, MaybeUninit};
 use core::ptr::NonNull;
 
 use crossbeam_utils::CachePadded;
 
 use crate::sync::{load_mut, Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
-use crate::PushError;
+use crate::{InvariantIn, PushError};
 
 /// One slot: a value and the stamp that says which position it holds.
 struct Slot<T> {
@@ -284,6 +285,7 @@ fn new_at<T>(capacity: usize, start: usize) -> (Producer<T>, Consumer<T>) {
         slots: unsafe { first.add(pad) },
         mask,
         capacity,
+        _invariant: PhantomData,
     };
     let producer = Producer {
         shared: shared.clone(),
@@ -311,6 +313,9 @@ struct Ring<T> {
     mask: usize,
     /// The exact number of items the ring holds.
     capacity: usize,
+    /// Keeps both halves invariant in `T` (see [`InvariantIn`]), whatever `Slot`'s
+    /// fields are.
+    _invariant: InvariantIn<T>,
 }
 
 impl<T> Clone for Ring<T> {
