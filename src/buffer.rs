@@ -259,6 +259,11 @@ pub(crate) struct Buffer<T> {
     _cells: std::boxed::Box<[crate::sync::UnsafeCell<()>]>,
 }
 
+/// The largest capacity of an SPSC ring, `2^(usize::BITS - 2)` (2^62 on 64-bit
+/// targets): the largest power of two that fits in `isize`. Only zero-sized items can
+/// reach it; for others the `isize::MAX`-byte limit on the storage comes first.
+pub(crate) const MAX_CAPACITY: usize = (isize::MAX as usize >> 1) + 1;
+
 /// Alignment (and size granule) of a heap slot allocation: the alignment
 /// [`CachePadded`] has on this target.
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
@@ -281,11 +286,16 @@ impl<T> Buffer<T> {
                 core::mem::size_of::<T>()
             )
         };
-        // Positions are compared with `wrapping_sub`, so a capacity must leave the top
-        // bit free; for sized `T` the byte limit below is stricter anyway.
+        // The slot count, `capacity` rounded up to a power of two, must fit in `isize`
+        // (as any slice length must), so the largest capacity is `MAX_CAPACITY` whatever
+        // the size of `T`; for sized `T` the byte limit below is stricter anyway, so
+        // this message is what a ring of zero-sized items sees.
         let slots = match capacity.checked_next_power_of_two() {
             Some(slots) if slots <= isize::MAX as usize => slots,
-            _ => overflow(),
+            _ => panic!(
+                "ringway: capacity overflow: {capacity} is above the largest capacity, {MAX_CAPACITY} \
+                 (the slot count, the capacity rounded up to a power of two, must fit in isize)"
+            ),
         };
         let size = match slots.checked_mul(core::mem::size_of::<T>()) {
             Some(size) => size,

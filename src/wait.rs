@@ -32,6 +32,23 @@
 //! waiting threads (MPMC) the losers register again, which costs a lock round trip
 //! each, but no wake-up can be consumed by a waiter that has gone away (a dropped
 //! future), so cancellation never strands another waiter.
+//!
+//! # Wakers are foreign code
+//!
+//! A task's [`Waker`] runs code the queue does not control: an executor may poll the
+//! task inline from `wake` (which may wait on the same queue again), and a waker may
+//! panic. So a notifier takes the waiters out of the list under the lock and wakes
+//! them after releasing it (as tokio and futures-channel do): a waker that re-enters
+//! the queue finds the lock free. Every taken waiter is woken even if an earlier one
+//! panics; the first panic is then resumed, out of the publishing call (`push`,
+//! `pop`, a chunk's `commit`, a half's drop), after the item or slot was published, so
+//! the queue stays consistent. Wakers are also dropped only outside the lock.
+//!
+//! Each waiter holds a [`Registration`], the key of its entry: a waiter that comes back
+//! replaces its own entry instead of adding one, and a future that is dropped, or a
+//! waiting call that returns, withdraws its entry. The list therefore holds at most one
+//! entry per waiting call or live, pending future, however many futures are
+//! cancelled.
 
 use core::task::Waker;
 #[cfg(feature = "async")]
@@ -244,9 +261,9 @@ impl Entry {
         }
     }
 
-    /// Whether waking `self` would wake `other`'s waiter too (so `other` need not be
-    /// registered again).
-    fn covers(&self, other: &Entry) -> bool {
+    /// Whether waking `self` wakes the same waiter as waking `other` (so `self` need
+    /// not be replaced by `other`).
+    fn wakes_as(&self, other: &Entry) -> bool {
         match (self, other) {
             (Entry::Thread(a), Entry::Thread(b)) => a.id() == b.id(),
             (Entry::Task(a), Entry::Task(b)) => a.will_wake(b),
@@ -255,15 +272,40 @@ impl Entry {
     }
 }
 
+/// A waiter's claim on its entry in a [`WaitCell`]: empty until the waiter announces
+/// itself, the entry's key while it may be in the list (a notifier may have taken it
+/// out since), and `Done` once a future has completed.
+#[derive(Debug, Default)]
+pub(crate) enum Registration {
+    /// Not in any list.
+    #[default]
+    None,
+    /// Announced with this key (unique per cell for the life of the process: a `u64`
+    /// counter that would take centuries to wrap).
+    Key(u64),
+    /// The future this belongs to has returned `Ready` (futures only).
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
+    Done,
+}
+
+/// The list behind a [`WaitCell`]'s lock.
+struct Entries {
+    /// The announced waiters with their keys, in no particular order.
+    list: Vec<(u64, Entry)>,
+    /// The key of the next new entry.
+    next_key: u64,
+}
+
 /// The waiters for one kind of progress ("an item was published" or "a slot was
 /// freed") of one queue.
 pub(crate) struct WaitCell {
-    /// `entries.len()`, stored under the lock whenever the list changes. Notifiers
-    /// read it without the lock, after their `SeqCst` fence: 0 means nobody had
-    /// announced itself before the notifier's publish became visible to it.
+    /// `entries.list.len()`, stored under the lock whenever the list changes.
+    /// Notifiers read it without the lock, after their `SeqCst` fence: 0 means nobody
+    /// had announced itself before the notifier's publish became visible to it.
     waiting: AtomicUsize,
-    /// The announced waiters; a notification drains them all.
-    entries: Mutex<Vec<Entry>>,
+    /// The announced waiters; a notification takes them all. Never held while a waker
+    /// runs or is dropped (see the module docs).
+    entries: Mutex<Entries>,
 }
 
 impl WaitCell {
@@ -272,7 +314,10 @@ impl WaitCell {
         pub(crate) fn new() -> Self {
             WaitCell {
                 waiting: AtomicUsize::new(0),
-                entries: Mutex::new(Vec::new()),
+                entries: Mutex::new(Entries {
+                    list: Vec::new(),
+                    next_key: 0,
+                }),
             }
         }
     }
@@ -288,33 +333,92 @@ impl WaitCell {
         }
     }
 
+    /// Takes every entry out under the lock, then wakes each after releasing it. A
+    /// panicking waker does not stop the others: the first panic is resumed once all
+    /// were woken.
     #[cold]
     #[inline(never)]
     fn wake_all(&self) {
-        let mut entries = self.lock();
-        self.waiting.store(0, Ordering::Relaxed);
-        for entry in entries.drain(..) {
-            entry.wake();
+        let taken = {
+            let mut entries = self.lock();
+            self.waiting.store(0, Ordering::Relaxed);
+            core::mem::take(&mut entries.list)
+        };
+        let mut first_panic = None;
+        for (_, entry) in taken {
+            // Each wake runs (and its entry is dropped) inside its own `catch_unwind`,
+            // so one panic neither skips the rest nor unwinds through the loop.
+            let woken = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| entry.wake()));
+            if let Err(panic) = woken {
+                first_panic.get_or_insert(panic);
+            }
+        }
+        if let Some(panic) = first_panic {
+            std::panic::resume_unwind(panic);
         }
     }
 
-    /// Registers a waiter; the caller must look at the queue again before sleeping.
-    fn announce(&self, entry: Entry) {
-        {
+    /// Registers a waiter, or refreshes its entry if `registration` says it has one
+    /// still in the list; the caller must look at the queue again before sleeping.
+    fn announce(&self, registration: &mut Registration, entry: Entry) {
+        let replaced = {
             let mut entries = self.lock();
-            if !entries.iter().any(|e| e.covers(&entry)) {
-                entries.push(entry);
-            }
-            self.waiting.store(entries.len(), Ordering::Relaxed);
-        }
+            let Entries { list, next_key } = &mut *entries;
+            let mine = match *registration {
+                Registration::Key(key) => list.iter_mut().find(|(k, _)| *k == key),
+                _ => None,
+            };
+            let replaced = match mine {
+                Some((_, old)) if old.wakes_as(&entry) => Some(entry),
+                Some((_, old)) => Some(core::mem::replace(old, entry)),
+                None => {
+                    list.push((*next_key, entry));
+                    *registration = Registration::Key(*next_key);
+                    *next_key += 1;
+                    None
+                }
+            };
+            self.waiting.store(list.len(), Ordering::Relaxed);
+            replaced
+        };
+        // Dropped outside the lock: dropping a waker runs foreign code too.
+        drop(replaced);
         // Orders the store above before the caller's next look at the queue (the
         // other half of the fence in `notify`).
         fence(Ordering::SeqCst);
     }
 
-    fn lock(&self) -> sync::MutexGuard<'_, Vec<Entry>> {
-        // A panic while holding the lock cannot leave the list inconsistent (pushes
-        // and drains only), so a poisoned lock is still good.
+    /// Removes the waiter's entry if a notifier has not taken it yet, and forgets the
+    /// key. Cheap when the waiter never announced itself (no lock).
+    fn withdraw(&self, registration: &mut Registration) {
+        let Registration::Key(key) = *registration else {
+            return;
+        };
+        *registration = Registration::None;
+        let removed = {
+            let mut entries = self.lock();
+            let list = &mut entries.list;
+            let removed = list
+                .iter()
+                .position(|(k, _)| *k == key)
+                .map(|i| list.swap_remove(i));
+            self.waiting.store(list.len(), Ordering::Relaxed);
+            removed
+        };
+        // Dropped outside the lock, as in `announce`.
+        drop(removed);
+    }
+
+    /// The number of entries in the list (tests: the list stays bounded).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().list.len()
+    }
+
+    fn lock(&self) -> sync::MutexGuard<'_, Entries> {
+        // A panic while holding the lock cannot leave the list inconsistent (no
+        // foreign code runs under it; pushes, removals and takes only), so a poisoned
+        // lock is still good.
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -345,7 +449,8 @@ pub(crate) enum Awaited {
 /// `waiters(ctx)` finds the queue's [`Waiters`] (a function rather than a reference so
 /// that `attempt` may borrow `ctx` mutably in between). `attempt` must return `Some`
 /// once the awaited progress (or the other side's departure) is visible: it runs
-/// again after every announcement.
+/// again after every announcement. A thread that announced itself withdraws its entry
+/// before returning, so no entry outlives the call.
 pub(crate) fn block<C: ?Sized, R>(
     ctx: &mut C,
     waiters: impl Fn(&C) -> &Waiters,
@@ -355,14 +460,15 @@ pub(crate) fn block<C: ?Sized, R>(
 ) -> Option<R> {
     let strategy = waiters(ctx).strategy;
     let mut looks = 0u32;
-    loop {
+    let mut registration = Registration::None;
+    let done = loop {
         if let Some(done) = attempt(ctx) {
-            return Some(done);
+            break Some(done);
         }
         let now = deadline.map(|d| (d, Instant::now()));
         if let Some((d, now)) = now {
             if now >= d {
-                return None;
+                break None;
             }
         }
         match strategy {
@@ -377,9 +483,9 @@ pub(crate) fn block<C: ?Sized, R>(
             WaitStrategy::SpinPark { .. } => {
                 waiters(ctx)
                     .cell(awaited)
-                    .announce(Entry::Thread(current()));
+                    .announce(&mut registration, Entry::Thread(current()));
                 if let Some(done) = attempt(ctx) {
-                    return Some(done);
+                    break Some(done);
                 }
                 #[cfg(loom)]
                 count_sleep();
@@ -389,35 +495,60 @@ pub(crate) fn block<C: ?Sized, R>(
                 }
             }
         }
-    }
+    };
+    // `attempt` panicking skips this: the entry then stays until the next notification
+    // takes it (an extra unpark of this thread, which every parker tolerates).
+    waiters(ctx).cell(awaited).withdraw(&mut registration);
+    done
 }
 
 /// One poll of a waiting future: `Ready` if `attempt(ctx)` succeeds, otherwise
 /// `Pending` with a wake-up arranged as the queue's strategy says (see [`block`]).
+///
+/// `registration` is the future's own (see [`Registration`]); the future passes it to
+/// [`Waiters::withdraw`] when it is dropped.
+///
+/// # Panics
+///
+/// If the future already returned `Ready` (every future of the crate then panics,
+/// whatever it waits for).
 #[cfg(feature = "async")]
 pub(crate) fn poll<C: ?Sized, R>(
     ctx: &mut C,
     waiters: impl Fn(&C) -> &Waiters,
     awaited: Awaited,
+    registration: &mut Registration,
     cx: &mut Context<'_>,
     mut attempt: impl FnMut(&mut C) -> Option<R>,
 ) -> Poll<R> {
-    if let Some(done) = attempt(ctx) {
-        return Poll::Ready(done);
-    }
-    let w = waiters(ctx);
-    if w.strategy.parks() {
-        w.cell(awaited).announce(Entry::Task(cx.waker().clone()));
-        if let Some(done) = attempt(ctx) {
-            return Poll::Ready(done);
+    assert!(
+        !matches!(registration, Registration::Done),
+        "ringway: future polled after completion"
+    );
+    let mut done = attempt(ctx);
+    if done.is_none() {
+        let w = waiters(ctx);
+        if w.strategy.parks() {
+            w.cell(awaited)
+                .announce(registration, Entry::Task(cx.waker().clone()));
+            done = attempt(ctx);
+            #[cfg(loom)]
+            if done.is_none() {
+                count_sleep();
+            }
+        } else {
+            // Nobody will wake us: ask to be polled again (the executor's yield).
+            cx.waker().wake_by_ref();
         }
-        #[cfg(loom)]
-        count_sleep();
-    } else {
-        // Nobody will wake us: ask to be polled again (the executor's yield).
-        cx.waker().wake_by_ref();
     }
-    Poll::Pending
+    match done {
+        Some(done) => {
+            waiters(ctx).cell(awaited).withdraw(registration);
+            *registration = Registration::Done;
+            Poll::Ready(done)
+        }
+        None => Poll::Pending,
+    }
 }
 
 /// A queue's wait strategy and its two wait cells.
@@ -463,6 +594,13 @@ impl Waiters {
         }
     }
 
+    /// Removes the entry that `registration` names, if it is still listed (a
+    /// dropped future's, so that cancelled futures do not pile up).
+    #[cfg(feature = "async")]
+    pub(crate) fn withdraw(&self, awaited: Awaited, registration: &mut Registration) {
+        self.cell(awaited).withdraw(registration);
+    }
+
     /// The cell of those waiting for `awaited`.
     fn cell(&self, awaited: Awaited) -> &WaitCell {
         match awaited {
@@ -479,5 +617,154 @@ impl core::fmt::Debug for Waiters {
             .field("items", &*self.items)
             .field("slots", &*self.slots)
             .finish()
+    }
+}
+
+/// The wait cell against hostile wakers, at the level of the list (the black-box
+/// versions through the queues are in `tests/waiting.rs`).
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    use super::*;
+
+    /// A waker that counts its wake-ups.
+    #[derive(Default)]
+    struct Counter(AtomicUsize);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counter() -> (Arc<Counter>, Entry) {
+        let counter = Arc::new(Counter::default());
+        (Arc::clone(&counter), Entry::Task(Waker::from(counter)))
+    }
+
+    /// A waker that checks, when woken, that the cell's lock is free, and re-enters
+    /// the cell (as a task polled inline that waits again would).
+    struct Reentrant {
+        cell: Arc<WaitCell>,
+        lock_was_free: AtomicBool,
+    }
+
+    impl Wake for Reentrant {
+        fn wake(self: Arc<Self>) {
+            let free = self.cell.entries.try_lock().is_ok();
+            self.lock_was_free.store(free, Ordering::SeqCst);
+            if free {
+                let again = Entry::Task(Waker::from(Arc::clone(&self)));
+                self.cell.announce(&mut Registration::None, again);
+            }
+        }
+    }
+
+    struct Panicking;
+
+    impl Wake for Panicking {
+        fn wake(self: Arc<Self>) {
+            panic!("hostile waker");
+        }
+    }
+
+    #[test]
+    fn wakers_run_after_the_lock_is_released() {
+        let cell = Arc::new(WaitCell::new());
+        let probe = Arc::new(Reentrant {
+            cell: Arc::clone(&cell),
+            lock_was_free: AtomicBool::new(false),
+        });
+        let entry = Entry::Task(Waker::from(Arc::clone(&probe)));
+        cell.announce(&mut Registration::None, entry);
+        cell.notify();
+        assert!(
+            probe.lock_was_free.load(Ordering::SeqCst),
+            "woken under the lock"
+        );
+        assert_eq!(cell.len(), 1, "the re-entrant registration is listed");
+        assert_eq!(cell.waiting.load(Ordering::Relaxed), 1);
+        // Break the cycle (the cell lists a waker that holds the cell).
+        cell.withdraw(&mut Registration::Key(1));
+        assert_eq!(cell.len(), 0);
+    }
+
+    #[test]
+    fn a_panicking_waker_does_not_keep_the_others_asleep() {
+        let cell = WaitCell::new();
+        let (before, entry) = counter();
+        cell.announce(&mut Registration::None, entry);
+        let hostile = Entry::Task(Waker::from(Arc::new(Panicking)));
+        cell.announce(&mut Registration::None, hostile);
+        let (after, entry) = counter();
+        cell.announce(&mut Registration::None, entry);
+        let hostile = Entry::Task(Waker::from(Arc::new(Panicking)));
+        cell.announce(&mut Registration::None, hostile);
+
+        let notified = std::panic::catch_unwind(|| cell.notify());
+        let panic = notified.expect_err("the first waker panic is resumed");
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"hostile waker"));
+        assert_eq!(before.0.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            after.0.load(Ordering::SeqCst),
+            1,
+            "a waker after the panic was skipped"
+        );
+        assert_eq!((cell.len(), cell.waiting.load(Ordering::Relaxed)), (0, 0));
+        // Nothing is left to wake (and nothing panics) next time.
+        cell.notify();
+        assert_eq!(after.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_registration_keeps_one_entry_and_withdraws_it() {
+        let cell = WaitCell::new();
+        // Announcing again with the same registration replaces the entry; the old
+        // waker is dropped (not kept beside the new one).
+        let mut registration = Registration::None;
+        let (first, entry) = counter();
+        cell.announce(&mut registration, entry);
+        let (second, entry) = counter();
+        cell.announce(&mut registration, entry);
+        assert_eq!(cell.len(), 1);
+        assert_eq!(
+            Arc::strong_count(&first),
+            1,
+            "the replaced waker is still held"
+        );
+        assert_eq!(Arc::strong_count(&second), 2);
+
+        // Many waiters that withdraw (cancelled futures) leave nothing behind.
+        let mut others: Vec<Registration> = (0..1000).map(|_| Registration::None).collect();
+        for r in &mut others {
+            cell.announce(r, counter().1);
+        }
+        assert_eq!(cell.waiting.load(Ordering::Relaxed), 1001);
+        for r in &mut others {
+            cell.withdraw(r);
+            assert!(matches!(r, Registration::None));
+        }
+        assert_eq!((cell.len(), cell.waiting.load(Ordering::Relaxed)), (1, 1));
+
+        // A notification takes the entry: withdrawing after it is a no-op, and the
+        // next announcement adds a fresh entry.
+        cell.notify();
+        assert_eq!(second.0.load(Ordering::SeqCst), 1);
+        assert_eq!(cell.len(), 0);
+        cell.withdraw(&mut registration);
+        let (third, entry) = counter();
+        cell.announce(&mut registration, entry);
+        assert_eq!(cell.len(), 1);
+        cell.withdraw(&mut registration);
+        assert_eq!((cell.len(), cell.waiting.load(Ordering::Relaxed)), (0, 0));
+        cell.notify();
+        assert_eq!(
+            third.0.load(Ordering::SeqCst),
+            0,
+            "a withdrawn waiter was woken"
+        );
     }
 }

@@ -36,11 +36,15 @@ mod common;
 use std::cell::Cell;
 use std::error::Error;
 use std::fmt::Debug;
+use std::future::Future;
 use std::marker::PhantomPinned;
 use std::ops::Deref;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Barrier, Mutex, MutexGuard};
-use std::task::Poll;
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::Duration;
 
@@ -978,6 +982,7 @@ fn spin_park_futures_wake_their_latest_waker() {
             "{strategy:?}: latest waker not woken"
         );
         assert_eq!(poll_once(&mut fut, &latest), Poll::Ready(Ok(1)));
+        drop(fut); // a future borrows its half until dropped (it withdraws its waker)
 
         // SPSC: a dropped future, then a new one.
         let (first, _) = counting_waker();
@@ -1383,6 +1388,266 @@ fn mpmc_push_future_polled_after_completion_panics() {
     let _ = poll_once(&mut fut, &waker);
 }
 
+#[test]
+#[should_panic(expected = "polled after completion")]
+fn mpmc_pop_future_polled_after_completion_panics() {
+    // It used to pop a second item instead (issue #12).
+    let q = Queue::<u8>::with_wait_strategy(2, WaitStrategy::default());
+    q.push_slice(&[1, 2]);
+    let (waker, _) = counting_waker();
+    let mut fut = q.pop_async();
+    assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(1));
+    let _ = poll_once(&mut fut, &waker);
+}
+
+#[test]
+#[should_panic(expected = "polled after completion")]
+fn spsc_pop_future_polled_after_completion_panics() {
+    let (mut tx, mut rx) = channel_with::<u8>(2, WaitStrategy::default());
+    tx.push_slice(&[1, 2]);
+    let (waker, _) = counting_waker();
+    let mut fut = rx.pop_async();
+    assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(Ok(1)));
+    let _ = poll_once(&mut fut, &waker);
+}
+
+// ---------------------------------------------------------------------------------
+// 3b. Hostile wakers (issue #12): wakers are foreign code, run outside the lock
+// ---------------------------------------------------------------------------------
+
+/// A task whose waker polls it inline, on the waking thread, as some executors do.
+/// Its future may wait on the very queue whose publish is waking it.
+struct InlineTask {
+    future: Mutex<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>,
+    /// Set if a wake-up arrived while the task was already being polled (the test
+    /// strategies never wake a task from inside its own poll).
+    reentered: AtomicBool,
+}
+
+impl InlineTask {
+    /// Spawns `future` and polls it once on this thread.
+    fn spawn(future: impl Future<Output = ()> + Send + 'static) -> Arc<Self> {
+        let task = Arc::new(InlineTask {
+            future: Mutex::new(Some(Box::pin(future))),
+            reentered: AtomicBool::new(false),
+        });
+        Waker::from(Arc::clone(&task)).wake();
+        task
+    }
+}
+
+impl Wake for InlineTask {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let Ok(mut slot) = self.future.try_lock() else {
+            self.reentered.store(true, AtomicOrdering::SeqCst);
+            return;
+        };
+        let waker = Waker::from(Arc::clone(self));
+        if let Some(future) = slot.as_mut() {
+            if future
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_ready()
+            {
+                *slot = None;
+            }
+        }
+    }
+}
+
+/// A waker that panics when woken.
+struct PanickingWaker;
+
+impl Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("hostile waker");
+    }
+}
+
+/// A waker whose task, woken inline by a push, pops and waits on the same queue again
+/// (re-registering on the cell whose notification is running). With wakers called
+/// under the cell's lock, the first push deadlocked on that lock.
+#[test]
+fn wakers_that_poll_inline_and_wait_again_do_not_deadlock() {
+    let items = if cfg!(miri) { 3 } else { 100 };
+    for strategy in PARKING {
+        // MPMC.
+        let q = Arc::new(Queue::<u32>::with_wait_strategy(4, strategy));
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let task = InlineTask::spawn({
+            let (q, got) = (Arc::clone(&q), Arc::clone(&got));
+            async move {
+                loop {
+                    let v = q.pop_async().await;
+                    got.lock().unwrap().push(v);
+                }
+            }
+        });
+        let pusher = thread::spawn(move || (0..items).for_each(|i| q.push(i).unwrap()));
+        join_within_watchdog(pusher, "MPMC push waking an inline-polling task");
+        assert_eq!(
+            *got.lock().unwrap(),
+            (0..items).collect::<Vec<_>>(),
+            "{strategy:?}"
+        );
+        assert!(!task.reentered.load(AtomicOrdering::SeqCst));
+
+        // SPSC, both directions: the consumer task woken by pushes, then the producer
+        // task woken by pops.
+        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let consumer_task = InlineTask::spawn({
+            let got = Arc::clone(&got);
+            async move {
+                while let Ok(v) = rx.pop_async().await {
+                    got.lock().unwrap().push(v);
+                }
+            }
+        });
+        let pusher = thread::spawn(move || {
+            (0..items).for_each(|i| tx.push(i).unwrap());
+            tx
+        });
+        let tx = join_within_watchdog(pusher, "SPSC push waking an inline-polling task");
+        drop(tx); // the task sees `Disconnected` and finishes
+        assert_eq!(
+            *got.lock().unwrap(),
+            (0..items).collect::<Vec<_>>(),
+            "{strategy:?}"
+        );
+        assert!(
+            consumer_task.future.lock().unwrap().is_none(),
+            "{strategy:?}: task not done"
+        );
+
+        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let producer_task = InlineTask::spawn(async move {
+            for i in 0..items {
+                tx.push_async(i).await.unwrap();
+            }
+        });
+        let popper = thread::spawn(move || {
+            let mut got = Vec::new();
+            while got.len() < items as usize {
+                got.extend(rx.pop());
+            }
+            got
+        });
+        let got = join_within_watchdog(popper, "SPSC pop waking an inline-polling task");
+        assert_eq!(got, (0..items).collect::<Vec<_>>(), "{strategy:?}");
+        assert!(
+            producer_task.future.lock().unwrap().is_none(),
+            "{strategy:?}"
+        );
+        assert!(!consumer_task.reentered.load(AtomicOrdering::SeqCst));
+        assert!(!producer_task.reentered.load(AtomicOrdering::SeqCst));
+    }
+}
+
+/// A panicking waker registered before a parked thread must not strand the thread:
+/// every waiter taken from the list is woken, then the panic reaches the caller of the
+/// publishing operation, whose item is published. (A panic used to drop the rest of
+/// the taken entries unwoken: the thread slept on with an item in the queue.)
+#[test]
+fn a_panicking_waker_does_not_strand_a_parked_thread() {
+    for strategy in PARKING {
+        let q = Arc::new(Queue::<u32>::with_wait_strategy(1, strategy));
+        let hostile = Waker::from(Arc::new(PanickingWaker));
+        let mut fut = q.pop_async();
+        assert!(poll_once(&mut fut, &hostile).is_pending());
+        let sleeper = thread::spawn({
+            let q = Arc::clone(&q);
+            // No deadline: a lost wake-up leaves it parked (the watchdog fails the
+            // test), where `pop_timeout` would still return, late, with the item.
+            move || q.pop_blocking()
+        });
+        let_it_block();
+        let pushed = std::panic::catch_unwind(AssertUnwindSafe(|| q.push(7)));
+        let panic = pushed.expect_err("the waker's panic reaches the pusher");
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"hostile waker"));
+        assert_eq!(
+            join_within_watchdog(sleeper, "thread parked beside a panicking waker"),
+            7,
+            "{strategy:?}: the parked thread was not woken"
+        );
+        // The future's entry was taken: it is neither woken again nor registered.
+        q.push(8).unwrap();
+        assert_eq!(poll_once(&mut fut, &hostile), Poll::Ready(8));
+    }
+
+    // SPSC: the panic reaches the pusher after the push was published.
+    let (mut tx, mut rx) = channel_with::<u32>(1, WaitStrategy::default());
+    let hostile = Waker::from(Arc::new(PanickingWaker));
+    {
+        let mut fut = rx.pop_async();
+        assert!(poll_once(&mut fut, &hostile).is_pending());
+        let pushed = std::panic::catch_unwind(AssertUnwindSafe(|| tx.push(5)));
+        assert!(pushed.is_err(), "the waker's panic reaches the pusher");
+        assert_eq!(poll_once(&mut fut, &hostile), Poll::Ready(Ok(5)));
+    }
+    tx.push(6).unwrap(); // nothing registered any more: no panic
+    assert_eq!(rx.pop(), Some(6));
+}
+
+/// Dropping a pending future withdraws its waker: 10,000 cancelled futures, each of
+/// its own task, leave no waker (and no task) alive in the queue. (Each used to stay
+/// registered until the next notification.)
+#[test]
+fn cancelled_futures_leave_no_wakers_registered() {
+    let rounds = if cfg!(miri) { 50 } else { 10_000 };
+    for strategy in PARKING {
+        let q = Queue::<u32>::with_wait_strategy(1, strategy);
+        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        tx.push(0).unwrap(); // full: push futures wait
+        let full = Queue::<u32>::with_wait_strategy(1, strategy);
+        full.push(0).unwrap();
+        for _ in 0..rounds {
+            let (waker, counter) = counting_waker();
+            let mut mpmc_pop = q.pop_async();
+            let mut mpmc_push = full.push_async(1);
+            assert!(poll_once(&mut mpmc_pop, &waker).is_pending());
+            assert!(poll_once(&mut mpmc_push, &waker).is_pending());
+            drop((mpmc_pop, mpmc_push));
+            {
+                let mut spsc_push = tx.push_async(1);
+                assert!(poll_once(&mut spsc_push, &waker).is_pending());
+            }
+            drop(waker);
+            assert_eq!(
+                Arc::strong_count(&counter),
+                1,
+                "{strategy:?}: a waker is still registered"
+            );
+        }
+        assert_eq!(rx.pop(), Some(0));
+        // SPSC pop futures too, on an empty ring.
+        for _ in 0..rounds {
+            let (waker, counter) = counting_waker();
+            {
+                let mut spsc_pop = rx.pop_async();
+                assert!(poll_once(&mut spsc_pop, &waker).is_pending());
+            }
+            drop(waker);
+            assert_eq!(
+                Arc::strong_count(&counter),
+                1,
+                "{strategy:?}: a waker is still registered"
+            );
+        }
+        // The queues still wake a live future.
+        let (waker, counter) = counting_waker();
+        let mut fut = q.pop_async();
+        assert!(poll_once(&mut fut, &waker).is_pending());
+        q.push(3).unwrap();
+        assert_eq!(counter.count(), 1);
+        assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(3));
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // 4. Static storage (`spsc::StaticRing`, `mpmc::StaticQueue`)
 // ---------------------------------------------------------------------------------
@@ -1440,6 +1705,7 @@ fn static_ring_waiting_operations() {
         tx.push(1).unwrap();
         assert!(wakes.count() >= 1, "{strategy:?}: push did not wake");
         assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(Ok(1)));
+        drop(fut);
         tx.push(2).unwrap();
         tx.push(3).unwrap();
         let (waker, wakes) = counting_waker();
@@ -1448,6 +1714,7 @@ fn static_ring_waiting_operations() {
         assert_eq!(rx.pop(), Some(2));
         assert!(wakes.count() >= 1, "{strategy:?}: pop did not wake");
         assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(Ok(())));
+        drop(fut);
         assert_eq!(rx.drain().collect::<Vec<_>>(), [3, 4]);
     }
 }

@@ -34,6 +34,9 @@
 //! src/wait.rs`) are judged by this file: without either `SeqCst` fence, every model
 //! here deadlocks (checked by hand when the models were written).
 
+use std::future::Future;
+use std::task::Poll;
+
 use loom::alloc::Track;
 use loom::future::block_on;
 use loom::sync::Arc;
@@ -418,4 +421,102 @@ fn mpmc_pop_async_vs_push() {
         assert!(q.pop().is_none(), "exactly-once");
         slept
     });
+}
+
+// ---------------------------------------------------------------------------------
+// Hostile wakers (issue #12)
+// ---------------------------------------------------------------------------------
+
+/// A waker that polls its task inline when woken, as some executors do: the task pops
+/// from the queue and then waits on it again (a second `pop_async` that goes pending
+/// announces itself on the cell whose notification is running, then is dropped and
+/// withdraws). With wakers called under the cell's lock, that announcement
+/// re-entered the lock and loom reported a deadlock.
+struct InlinePopper {
+    q: Arc<Queue<Item>>,
+    /// What the inline polls popped (a plain `std` mutex: it records, it does not
+    /// synchronise the model).
+    got: std::sync::Mutex<Vec<u32>>,
+}
+
+impl std::task::Wake for InlinePopper {
+    fn wake(self: std::sync::Arc<Self>) {
+        let waker = std::task::Waker::from(std::sync::Arc::clone(&self));
+        let mut cx = std::task::Context::from_waker(&waker);
+        loop {
+            let mut next = self.q.pop_async();
+            match std::pin::Pin::new(&mut next).poll(&mut cx) {
+                Poll::Ready(item) => self.got.lock().unwrap().push(item.into_inner()),
+                Poll::Pending => break,
+            }
+        }
+    }
+}
+
+/// One `pop_async` whose waker polls inline (the main thread polls it once and keeps
+/// it), against a push on another thread. Either the future's second look finds the
+/// item, or the push wakes the waker, which pops it inline and waits again: exactly
+/// one of them gets it, and nothing deadlocks. Outcome: whether the item was popped
+/// inline by the waker.
+#[test]
+fn mpmc_inline_polling_waker_vs_push() {
+    explore("mpmc_inline_polling_waker_vs_push", &[false, true], || {
+        let q = mpmc_queue(1);
+        let popper = std::sync::Arc::new(InlinePopper {
+            q: Arc::clone(&q),
+            got: std::sync::Mutex::new(Vec::new()),
+        });
+        let waker = std::task::Waker::from(std::sync::Arc::clone(&popper));
+        let producer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || assert!(q.push(Track::new(0)).is_ok()))
+        };
+        let mut fut = q.pop_async();
+        let polled = std::pin::Pin::new(&mut fut).poll(&mut std::task::Context::from_waker(&waker));
+        producer.join().unwrap();
+        drop(fut); // only now: a dropped future withdraws its waker
+        let by_waker = std::mem::take(&mut *popper.got.lock().unwrap());
+        let pending = polled.is_pending();
+        match polled {
+            Poll::Ready(item) => {
+                assert_eq!((item.into_inner(), by_waker.len()), (0, 0), "exactly-once")
+            }
+            Poll::Pending => assert_eq!(by_waker, [0], "a pending future's waker was not woken"),
+        }
+        assert!(q.pop().is_none(), "exactly-once");
+        pending
+    });
+}
+
+/// A future that goes pending and is dropped (withdrawing its entry) must not take
+/// another waiter's entry with it: the consumer cancels one `pop_async`, then blocks
+/// on a second one, against a push. Outcome: whether the second future slept.
+#[test]
+fn mpmc_cancelled_future_then_pop_async_vs_push() {
+    explore(
+        "mpmc_cancelled_future_then_pop_async_vs_push",
+        &[false, true],
+        || {
+            let q = mpmc_queue(1);
+            let consumer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    let waker = std::task::Waker::noop();
+                    let mut cancelled = q.pop_async();
+                    let first = std::pin::Pin::new(&mut cancelled)
+                        .poll(&mut std::task::Context::from_waker(waker));
+                    drop(cancelled);
+                    match first {
+                        Poll::Ready(item) => (item.into_inner(), false),
+                        Poll::Pending => sleeps(|| block_on(q.pop_async()).into_inner()),
+                    }
+                })
+            };
+            assert!(q.push(Track::new(0)).is_ok());
+            let (got, slept) = consumer.join().unwrap();
+            assert_eq!(got, 0);
+            assert!(q.pop().is_none(), "exactly-once");
+            slept
+        },
+    );
 }

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 #[cfg(feature = "async")]
 use super::Heap;
 use super::{Queue, Storage};
+#[cfg(feature = "async")]
+use crate::wait::Registration;
 use crate::wait::{self, Awaited, Waiters};
 use crate::{PushError, WaitStrategy};
 
@@ -190,6 +192,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
         PushFuture {
             queue: self,
             value: Some(value),
+            registration: Registration::None,
         }
     }
 
@@ -199,6 +202,10 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// with the other strategies it asks to be polled again at once. The future is
     /// cancel-safe: it takes an item only in the poll that returns it, so dropping it
     /// loses nothing. It is `Send` when `T: Send`.
+    ///
+    /// # Panics
+    ///
+    /// If polled again after it completed (it never pops a second item).
     ///
     /// # Examples
     ///
@@ -224,6 +231,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
     pub fn pop_async(&self) -> PopFuture<'_, T, S> {
         PopFuture {
             queue: self,
+            registration: Registration::None,
             _item: PhantomData,
         }
     }
@@ -247,12 +255,18 @@ fn deadline(timeout: Duration) -> Option<Instant> {
 }
 
 /// The future of [`Queue::push_async`].
+///
+/// # Panics
+///
+/// Polling it again after it returned `Ready` panics.
 #[cfg(feature = "async")]
 #[must_use = "futures do nothing unless polled"]
 pub struct PushFuture<'a, T, S: Storage<T> = Heap<T>> {
     queue: &'a Queue<T, S>,
     /// The value to push; `None` once pushed.
     value: Option<T>,
+    /// Its entry among the queue's waiters, withdrawn when it completes or is dropped.
+    registration: Registration,
 }
 
 // The future never pins `T` (it moves the value in and out of its `Option`), so it is
@@ -268,9 +282,24 @@ impl<T, S: Storage<T>> Future for PushFuture<'_, T, S> {
         let this = self.get_mut();
         let value = &mut this.value;
         let mut q = this.queue;
-        wait::poll(&mut q, waiters_of, Awaited::Slot, cx, |q| {
-            attempt_push(q, value)
-        })
+        wait::poll(
+            &mut q,
+            waiters_of,
+            Awaited::Slot,
+            &mut this.registration,
+            cx,
+            |q| attempt_push(q, value),
+        )
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T, S: Storage<T>> Drop for PushFuture<'_, T, S> {
+    /// Withdraws the future's waker, so a cancelled future leaves nothing registered.
+    fn drop(&mut self) {
+        self.queue
+            .waiters
+            .withdraw(Awaited::Slot, &mut self.registration);
     }
 }
 
@@ -284,10 +313,16 @@ impl<T, S: Storage<T>> fmt::Debug for PushFuture<'_, T, S> {
 }
 
 /// The future of [`Queue::pop_async`].
+///
+/// # Panics
+///
+/// Polling it again after it returned `Ready` panics (it does not pop a second item).
 #[cfg(feature = "async")]
 #[must_use = "futures do nothing unless polled"]
 pub struct PopFuture<'a, T, S: Storage<T> = Heap<T>> {
     queue: &'a Queue<T, S>,
+    /// Its entry among the queue's waiters, withdrawn when it completes or is dropped.
+    registration: Registration,
     /// The future yields a `T` (the queue's bound names `T` only through `S`).
     _item: PhantomData<fn() -> T>,
 }
@@ -297,8 +332,26 @@ impl<T, S: Storage<T>> Future for PopFuture<'_, T, S> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let mut q = self.queue;
-        wait::poll(&mut q, waiters_of, Awaited::Item, cx, |q| q.pop())
+        let this = self.get_mut();
+        let mut q = this.queue;
+        wait::poll(
+            &mut q,
+            waiters_of,
+            Awaited::Item,
+            &mut this.registration,
+            cx,
+            |q| q.pop(),
+        )
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T, S: Storage<T>> Drop for PopFuture<'_, T, S> {
+    /// Withdraws the future's waker, so a cancelled future leaves nothing registered.
+    fn drop(&mut self) {
+        self.queue
+            .waiters
+            .withdraw(Awaited::Item, &mut self.registration);
     }
 }
 

@@ -260,8 +260,10 @@ impl<T> Drop for HeapShared<T> {
 ///
 /// # Panics
 ///
-/// If `capacity` is 0, or if the storage (`capacity` rounded up to a power of two,
-/// times the size of `T`) would exceed `isize::MAX` bytes.
+/// If `capacity` is 0, if the storage (`capacity` rounded up to a power of two,
+/// times the size of `T`) would exceed `isize::MAX` bytes, or, for zero-sized `T`
+/// (which allocates nothing), if `capacity` exceeds 2^62 (2^30 on 32-bit targets):
+/// the slot count, `capacity` rounded up to a power of two, must fit in `isize`.
 ///
 /// # Examples
 ///

@@ -85,6 +85,17 @@ use crate::WaitStrategy;
 /// ```compile_fail
 /// static RING: ringway::spsc::StaticRing<u8, 3> = ringway::spsc::StaticRing::new();
 /// ```
+///
+/// The check is a constant evaluated when the constructor is instantiated for that
+/// `N`. In a `static` or `const` that happens during type checking, so `cargo check`
+/// reports it; a ring built at run time (a `let`, as below) is only instantiated when
+/// code is generated, so `cargo check` accepts it and `cargo build` (or `cargo test`)
+/// fails with "needs N to be a power of two":
+///
+/// ```compile_fail
+/// let mut ring = ringway::spsc::StaticRing::<u8, 3>::new();
+/// let _halves = ring.split();
+/// ```
 pub struct StaticRing<T, const N: usize> {
     header: Header,
     /// The `N` slots; the header's invariants say which hold items.
@@ -114,7 +125,9 @@ impl<T, const N: usize> StaticRing<T, N> {
         ///
         /// # Panics
         ///
-        /// Never at run time: an `N` that is not a power of two is a compile-time error.
+        /// Never at run time: an `N` that is not a power of two is a compile-time error
+        /// (from `cargo build`; `cargo check` reports it only in a `static` or
+        /// `const`, see the type docs).
         ///
         /// # Examples
         ///

@@ -11,6 +11,8 @@ use core::{
 use std::time::{Duration, Instant};
 
 use super::{Consumer, Producer, RawConsumer, RawProducer};
+#[cfg(feature = "async")]
+use crate::wait::Registration;
 use crate::wait::{self, Awaited, Waiters};
 use crate::{Disconnected, PopTimeoutError, PushTimeoutError, WaitStrategy};
 
@@ -174,6 +176,7 @@ impl<T, S> Producer<T, S> {
         PushFuture {
             producer: &mut self.raw,
             value: Some(value),
+            registration: Registration::None,
         }
     }
 
@@ -290,6 +293,10 @@ impl<T, S> Consumer<T, S> {
     /// The future resolves to [`Disconnected`] once the producer is gone and every item
     /// it pushed has been popped.
     ///
+    /// # Panics
+    ///
+    /// If polled again after it completed (it never pops a second item).
+    ///
     /// # Examples
     ///
     /// ```
@@ -314,6 +321,7 @@ impl<T, S> Consumer<T, S> {
     pub fn pop_async(&mut self) -> PopFuture<'_, T> {
         PopFuture {
             consumer: &mut self.raw,
+            registration: Registration::None,
         }
     }
 
@@ -334,11 +342,18 @@ impl<T, S> Consumer<T, S> {
 
 #[cfg(feature = "async")]
 /// The future of [`Producer::push_async`].
+///
+/// # Panics
+///
+/// Polling it again after it returned `Ready` panics.
 #[must_use = "futures do nothing unless polled"]
 pub struct PushFuture<'a, T> {
     producer: &'a mut RawProducer<T>,
     /// The value to push; `None` once pushed or handed back.
     value: Option<T>,
+    /// Its entry among the producer's waiters, withdrawn when it completes or is
+    /// dropped.
+    registration: Registration,
 }
 
 #[cfg(feature = "async")]
@@ -353,10 +368,23 @@ impl<T> Future for PushFuture<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let value = &mut this.value;
-        wait::poll(this.producer, waiters_of_producer, Awaited::Slot, cx, |p| {
-            p.attempt_push(value)
-        })
+        wait::poll(
+            this.producer,
+            waiters_of_producer,
+            Awaited::Slot,
+            &mut this.registration,
+            cx,
+            |p| p.attempt_push(value),
+        )
         .map(|result| result.map_err(Disconnected))
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> Drop for PushFuture<'_, T> {
+    /// Withdraws the future's waker, so a cancelled future leaves nothing registered.
+    fn drop(&mut self) {
+        waiters_of_producer(self.producer).withdraw(Awaited::Slot, &mut self.registration);
     }
 }
 
@@ -371,9 +399,16 @@ impl<T> fmt::Debug for PushFuture<'_, T> {
 
 #[cfg(feature = "async")]
 /// The future of [`Consumer::pop_async`].
+///
+/// # Panics
+///
+/// Polling it again after it returned `Ready` panics (it does not pop a second item).
 #[must_use = "futures do nothing unless polled"]
 pub struct PopFuture<'a, T> {
     consumer: &'a mut RawConsumer<T>,
+    /// Its entry among the consumer's waiters, withdrawn when it completes or is
+    /// dropped.
+    registration: Registration,
 }
 
 #[cfg(feature = "async")]
@@ -386,9 +421,18 @@ impl<T> Future for PopFuture<'_, T> {
             this.consumer,
             waiters_of_consumer,
             Awaited::Item,
+            &mut this.registration,
             cx,
             RawConsumer::attempt_pop,
         )
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> Drop for PopFuture<'_, T> {
+    /// Withdraws the future's waker, so a cancelled future leaves nothing registered.
+    fn drop(&mut self) {
+        waiters_of_consumer(self.consumer).withdraw(Awaited::Item, &mut self.registration);
     }
 }
 
