@@ -1495,6 +1495,9 @@ fn wakers_that_poll_inline_and_wait_again_do_not_deadlock() {
             "{strategy:?}"
         );
         assert!(!task.reentered.load(AtomicOrdering::SeqCst));
+        // The task waits forever: drop its future, whose pending `pop_async` withdraws
+        // its waker (which holds the task, which holds the queue: a cycle otherwise).
+        *task.future.lock().unwrap() = None;
 
         // SPSC, both directions: the consumer task woken by pushes, then the producer
         // task woken by pops.
