@@ -410,7 +410,7 @@ impl WaitCell {
     }
 
     /// The number of entries in the list (tests: the list stays bounded).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     fn len(&self) -> usize {
         self.lock().list.len()
     }
@@ -624,6 +624,8 @@ impl core::fmt::Debug for Waiters {
 /// versions through the queues are in `tests/waiting.rs`).
 #[cfg(all(test, not(loom)))]
 mod tests {
+    // Orderings are `Relaxed`: every test runs on one thread (and test code stays out
+    // of the ordering-mutation check, which weakens the stronger ones).
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
     use std::task::Wake;
@@ -636,7 +638,7 @@ mod tests {
 
     impl Wake for Counter {
         fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
+            self.0.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -655,7 +657,7 @@ mod tests {
     impl Wake for Reentrant {
         fn wake(self: Arc<Self>) {
             let free = self.cell.entries.try_lock().is_ok();
-            self.lock_was_free.store(free, Ordering::SeqCst);
+            self.lock_was_free.store(free, Ordering::Relaxed);
             if free {
                 let again = Entry::Task(Waker::from(Arc::clone(&self)));
                 self.cell.announce(&mut Registration::None, again);
@@ -682,7 +684,7 @@ mod tests {
         cell.announce(&mut Registration::None, entry);
         cell.notify();
         assert!(
-            probe.lock_was_free.load(Ordering::SeqCst),
+            probe.lock_was_free.load(Ordering::Relaxed),
             "woken under the lock"
         );
         assert_eq!(cell.len(), 1, "the re-entrant registration is listed");
@@ -707,16 +709,16 @@ mod tests {
         let notified = std::panic::catch_unwind(|| cell.notify());
         let panic = notified.expect_err("the first waker panic is resumed");
         assert_eq!(panic.downcast_ref::<&str>(), Some(&"hostile waker"));
-        assert_eq!(before.0.load(Ordering::SeqCst), 1);
+        assert_eq!(before.0.load(Ordering::Relaxed), 1);
         assert_eq!(
-            after.0.load(Ordering::SeqCst),
+            after.0.load(Ordering::Relaxed),
             1,
             "a waker after the panic was skipped"
         );
         assert_eq!((cell.len(), cell.waiting.load(Ordering::Relaxed)), (0, 0));
         // Nothing is left to wake (and nothing panics) next time.
         cell.notify();
-        assert_eq!(after.0.load(Ordering::SeqCst), 1);
+        assert_eq!(after.0.load(Ordering::Relaxed), 1);
     }
 
     #[test]
@@ -752,7 +754,7 @@ mod tests {
         // A notification takes the entry: withdrawing after it is a no-op, and the
         // next announcement adds a fresh entry.
         cell.notify();
-        assert_eq!(second.0.load(Ordering::SeqCst), 1);
+        assert_eq!(second.0.load(Ordering::Relaxed), 1);
         assert_eq!(cell.len(), 0);
         cell.withdraw(&mut registration);
         let (third, entry) = counter();
@@ -762,7 +764,7 @@ mod tests {
         assert_eq!((cell.len(), cell.waiting.load(Ordering::Relaxed)), (0, 0));
         cell.notify();
         assert_eq!(
-            third.0.load(Ordering::SeqCst),
+            third.0.load(Ordering::Relaxed),
             0,
             "a withdrawn waiter was woken"
         );
