@@ -2294,26 +2294,14 @@ fn capacity_overflow_for_bytes() {
     let _ = channel::<u8>(isize::MAX as usize);
 }
 
-/// The largest SPSC capacity: the largest power of two that fits in `isize`. Only a
-/// ring of zero-sized items (no allocation) can reach it.
-const LARGEST_CAPACITY: usize = (isize::MAX as usize >> 1) + 1;
-
-/// Above the largest capacity, a ring of zero-sized items panics naming the real
-/// limit (it used to say "items of 0 bytes do not fit in isize::MAX bytes", issue #12).
+/// Above the largest capacity (reached in `zst_huge_capacity_and_position_wraparound`),
+/// a ring of zero-sized items panics naming the real limit (it used to say "items of 0
+/// bytes do not fit in isize::MAX bytes", issue #12).
 #[cfg(feature = "alloc")]
 #[test]
 #[should_panic(expected = "is above the largest capacity")]
 fn zero_sized_capacity_above_the_largest_panics_with_the_reason() {
-    let _ = channel::<()>(LARGEST_CAPACITY + 1);
-}
-
-#[cfg(feature = "alloc")]
-#[test]
-fn zero_sized_ring_at_the_largest_capacity() {
-    let (mut tx, mut rx) = channel::<()>(LARGEST_CAPACITY);
-    assert_eq!(tx.capacity(), LARGEST_CAPACITY);
-    assert_eq!(tx.push_iter(std::iter::repeat_n((), 1000)), 1000);
-    assert_eq!((rx.len(), rx.drain().count()), (1000, 1000));
+    let _ = channel::<()>(ZST_MAX_CAPACITY + 1);
 }
 
 #[cfg(feature = "alloc")]
