@@ -862,6 +862,73 @@ impl<T, S: Storage<T>> Drop for Queue<T, S> {
     }
 }
 
+impl<T, S: Storage<T>> IntoIterator for Queue<T, S> {
+    type Item = T;
+    type IntoIter = IntoIter<T, S>;
+
+    /// Turns the queue into an iterator that moves its items out, oldest first (as
+    /// crossbeam's `ArrayQueue` does). Items the iterator does not yield are dropped
+    /// with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = ringway::mpmc::Queue::new(4);
+    /// q.push_slice(&[1, 2, 3]);
+    /// assert_eq!(q.into_iter().collect::<Vec<_>>(), [1, 2, 3]);
+    /// ```
+    fn into_iter(self) -> IntoIter<T, S> {
+        IntoIter { queue: self }
+    }
+}
+
+/// An iterator that moves the items out of a queue it owns, oldest first, from
+/// [`Queue::into_iter`] (or [`StaticQueue::into_iter`]).
+///
+/// Dropping it drops the items it has not yielded, exactly once.
+///
+/// # Examples
+///
+/// ```
+/// let q = ringway::mpmc::Queue::new(3);
+/// q.push_slice(&['a', 'b', 'c']);
+/// let mut items = q.into_iter();
+/// assert_eq!(items.len(), 3);
+/// assert_eq!(items.next(), Some('a'));
+/// assert_eq!(items.collect::<String>(), "bc");
+/// ```
+pub struct IntoIter<T, S: Storage<T> = Heap<T>> {
+    /// The queue, owned: nothing else can push or pop, so `len` is exact.
+    queue: Queue<T, S>,
+}
+
+impl<T, S: Storage<T>> Iterator for IntoIter<T, S> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        self.queue.pop()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let len = self.queue.len();
+        (len, Some(len))
+    }
+}
+
+impl<T, S: Storage<T>> ExactSizeIterator for IntoIter<T, S> {}
+
+impl<T, S: Storage<T>> core::iter::FusedIterator for IntoIter<T, S> {}
+
+impl<T, S: Storage<T>> fmt::Debug for IntoIter<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntoIter")
+            .field("len", &self.queue.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T, S: Storage<T>> fmt::Debug for Queue<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Queue")
@@ -988,6 +1055,25 @@ impl<T, const N: usize> Deref for StaticQueue<T, N> {
     #[inline(always)]
     fn deref(&self) -> &Self::Target {
         &self.queue
+    }
+}
+
+impl<T, const N: usize> IntoIterator for StaticQueue<T, N> {
+    type Item = T;
+    type IntoIter = IntoIter<T, Inline<T, N>>;
+
+    /// Turns the queue into an iterator that moves its items out, oldest first (see
+    /// [`Queue::into_iter`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let q = ringway::mpmc::StaticQueue::<u8, 4>::new();
+    /// q.push_slice(&[7, 8]);
+    /// assert_eq!(q.into_iter().collect::<Vec<_>>(), [7, 8]);
+    /// ```
+    fn into_iter(self) -> Self::IntoIter {
+        self.queue.into_iter()
     }
 }
 

@@ -13,8 +13,9 @@
 //! * a control that converts the same type with the same lifetime, which must compile,
 //!   so the `compile_fail` test cannot pass because of a typo or a renamed type.
 //!
-//! (Consumers, drains and read chunks are invariant too, although covariance would be
-//! sound for them: they share their halves' core, as in rtrb and crossbeam.)
+//! (Consumers, drains, read chunks and `mpmc::IntoIter` are invariant too, although
+//! covariance would be sound for them: they share the core of the types that push, as
+//! in rtrb and crossbeam.)
 //!
 //! The error types (`PushError<T>`, `Disconnected<T>`, `PushTimeoutError<T>`) are
 //! plain values handed back to the caller and stay covariant, as `Option<T>` is.
@@ -73,6 +74,7 @@ pin_invariant! {
     MpmcStaticQueue: ["ringway::mpmc::StaticQueue<", ", 3>"];
     MpmcPushFuture: ["ringway::mpmc::PushFuture<'c, ", ">"];
     MpmcPopFuture: ["ringway::mpmc::PopFuture<'c, ", ">"];
+    MpmcIntoIter: ["ringway::mpmc::IntoIter<", ">"];
 }
 
 /// The use-after-free that a covariant producer allowed (issue #12), as a doctest: it

@@ -1785,3 +1785,57 @@ fn static_queue_parking_waits() {
     }
     assert_eq!(consumer.join().unwrap(), n * (n - 1) / 2);
 }
+
+// ---------------------------------------------------------------------------
+// Owned iteration (`IntoIterator`, as crossbeam's `ArrayQueue` has)
+// ---------------------------------------------------------------------------
+
+/// crossbeam-queue's `into_iter` test, and more: the items come out oldest first
+/// after the positions wrapped, the length is exact, and the items not yielded are
+/// dropped exactly once with the iterator.
+#[cfg(feature = "alloc")]
+#[test]
+fn into_iter_moves_items_out_oldest_first() {
+    let q = Queue::new(100);
+    for i in 0..100 {
+        q.push(i).unwrap();
+    }
+    for (i, j) in q.into_iter().enumerate() {
+        assert_eq!(i, j);
+    }
+
+    // After wrapping (capacity 3, not a power of two), with drop tracking.
+    let tracker = DropTracker::new();
+    let q = Queue::new(3);
+    for _ in 0..5 {
+        q.push(tracker.item()).unwrap();
+        drop(q.pop());
+    }
+    for _ in 0..3 {
+        q.push(tracker.item()).unwrap();
+    }
+    let first_left = tracker.created() - 3;
+    let mut items = q.into_iter();
+    assert_eq!(items.size_hint(), (3, Some(3)));
+    assert_eq!(items.next().map(|t| t.id()), Some(first_left));
+    assert_eq!(items.len(), 2);
+    drop(items); // the two not yielded
+    tracker.assert_all_dropped_once();
+
+    let empty = Queue::<u8>::new(1).into_iter();
+    assert_eq!(empty.len(), 0);
+    let mut empty = empty;
+    assert_eq!((empty.next(), empty.next()), (None, None)); // fused
+}
+
+#[test]
+fn static_queue_into_iter() {
+    let tracker = DropTracker::new();
+    let q = StaticQueue::<_, 4>::new();
+    for _ in 0..4 {
+        q.push(tracker.item()).unwrap();
+    }
+    let ids: Vec<usize> = q.into_iter().take(2).map(|t| t.id()).collect();
+    assert_eq!(ids, [0, 1]);
+    tracker.assert_all_dropped_once();
+}
