@@ -37,12 +37,15 @@
 //!
 //! A task's [`Waker`] runs code the queue does not control: an executor may poll the
 //! task inline from `wake` (which may wait on the same queue again), and a waker may
-//! panic. So a notifier takes the waiters out of the list under the lock and wakes
-//! them after releasing it (as tokio and futures-channel do): a waker that re-enters
-//! the queue finds the lock free. Every taken waiter is woken even if an earlier one
-//! panics; the first panic is then resumed, out of the publishing call (`push`,
-//! `pop`, a chunk's `commit`, a half's drop), after the item or slot was published, so
-//! the queue stays consistent. Wakers are also dropped only outside the lock.
+//! panic in `wake` or in its drop. So a notifier takes the waiters out of the list
+//! under the lock and wakes them after releasing it (as tokio and futures-channel do):
+//! a waker that re-enters the queue finds the lock free. Wakers are dropped outside
+//! the lock too. Each waker call and drop runs isolated ([`isolated`]): a panic in it
+//! is caught (the panic hook has already reported it, as for any panic) and goes no
+//! further, so every other waiter is still woken and the queue operation that ran it
+//! completes. Letting it reach the caller would lose data: a pop notifies after it
+//! has taken its item out of the ring, and unwinding from there would drop the item;
+//! from a half's drop, during another panic's unwinding, it would abort the process.
 //!
 //! Each waiter holds a [`Registration`], the key of its entry: a waiter that comes back
 //! replaces its own entry instead of adding one, and a future that is dropped, or a
@@ -333,9 +336,8 @@ impl WaitCell {
         }
     }
 
-    /// Takes every entry out under the lock, then wakes each after releasing it. A
-    /// panicking waker does not stop the others: the first panic is resumed once all
-    /// were woken.
+    /// Takes every entry out under the lock, then wakes each after releasing it, each
+    /// [`isolated`]: a panicking waker neither stops the others nor reaches the caller.
     #[cold]
     #[inline(never)]
     fn wake_all(&self) {
@@ -344,17 +346,9 @@ impl WaitCell {
             self.waiting.store(0, Ordering::Relaxed);
             core::mem::take(&mut entries.list)
         };
-        let mut first_panic = None;
         for (_, entry) in taken {
-            // Each wake runs (and its entry is dropped) inside its own `catch_unwind`,
-            // so one panic neither skips the rest nor unwinds through the loop.
-            let woken = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| entry.wake()));
-            if let Err(panic) = woken {
-                first_panic.get_or_insert(panic);
-            }
-        }
-        if let Some(panic) = first_panic {
-            std::panic::resume_unwind(panic);
+            // `wake` consumes the entry, so its drop runs inside too.
+            isolated(|| entry.wake());
         }
     }
 
@@ -382,7 +376,7 @@ impl WaitCell {
             replaced
         };
         // Dropped outside the lock: dropping a waker runs foreign code too.
-        drop(replaced);
+        isolated(|| drop(replaced));
         // Orders the store above before the caller's next look at the queue (the
         // other half of the fence in `notify`).
         fence(Ordering::SeqCst);
@@ -405,8 +399,8 @@ impl WaitCell {
             self.waiting.store(list.len(), Ordering::Relaxed);
             removed
         };
-        // Dropped outside the lock, as in `announce`.
-        drop(removed);
+        // Dropped outside the lock and isolated, as in `announce`.
+        isolated(|| drop(removed));
     }
 
     /// The number of entries in the list (tests: the list stays bounded).
@@ -422,6 +416,19 @@ impl WaitCell {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Runs `foreign` (a waker's `wake` or drop) so that a panic in it goes no further:
+/// the payload is caught and dropped (and forgotten if dropping it panics too). See
+/// the module docs for why the queue cannot let it unwind.
+fn isolated(foreign: impl FnOnce()) {
+    if let Err(payload) = std::panic::catch_unwind(core::panic::AssertUnwindSafe(foreign)) {
+        if let Err(again) =
+            std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| drop(payload)))
+        {
+            core::mem::forget(again);
+        }
     }
 }
 
@@ -706,9 +713,7 @@ mod tests {
         let hostile = Entry::Task(Waker::from(Arc::new(Panicking)));
         cell.announce(&mut Registration::None, hostile);
 
-        let notified = std::panic::catch_unwind(|| cell.notify());
-        let panic = notified.expect_err("the first waker panic is resumed");
-        assert_eq!(panic.downcast_ref::<&str>(), Some(&"hostile waker"));
+        cell.notify(); // the panics stay inside
         assert_eq!(before.0.load(Ordering::Relaxed), 1);
         assert_eq!(
             after.0.load(Ordering::Relaxed),
