@@ -262,6 +262,7 @@ pub(crate) struct Buffer<T> {
 /// The largest capacity of an SPSC ring, `2^(usize::BITS - 2)` (2^62 on 64-bit
 /// targets): the largest power of two that fits in `isize`. Only zero-sized items can
 /// reach it; for others the `isize::MAX`-byte limit on the storage comes first.
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub(crate) const MAX_CAPACITY: usize = (isize::MAX as usize >> 1) + 1;
 
 /// Alignment (and size granule) of a heap slot allocation: the alignment
