@@ -1,5 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
+// docs.rs (`--cfg docsrs`, Cargo.toml): badges saying which feature or target each
+// gated item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_op_in_unsafe_fn, missing_docs, missing_debug_implementations)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
