@@ -683,7 +683,7 @@ fn consumer_goes_on(
         }
     }
     if cfg.mode == Mode::Abandon
-        && (fails > 0 || iter.is_multiple_of(64))
+        && (fails > 0 || iter % 64 == 0)
         && Instant::now() >= abandon_at
     {
         return None;
@@ -1477,7 +1477,7 @@ fn main() {
             stamped_ops += s.ops;
             stamped_items += s.items;
             s
-        } else if turn.is_multiple_of(3) {
+        } else if turn % 3 == 0 {
             cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave, Mode::Abandon]);
             let (p, c): (&[u8], &[u8]) = if COPY[ty] {
                 (
