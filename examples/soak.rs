@@ -682,10 +682,7 @@ fn consumer_goes_on(
             return None;
         }
     }
-    if cfg.mode == Mode::Abandon
-        && (fails > 0 || iter % 64 == 0)
-        && Instant::now() >= abandon_at
-    {
+    if cfg.mode == Mode::Abandon && (fails > 0 || iter % 64 == 0) && Instant::now() >= abandon_at {
         return None;
     }
     Some(done)

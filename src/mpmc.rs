@@ -48,7 +48,7 @@ use core::ops::Deref;
 use crossbeam_utils::CachePadded;
 
 use crate::backoff::Backoff;
-use crate::sync::{load_mut, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{self, load_mut, AtomicUsize, Ordering, UnsafeCell};
 use crate::wait::Waiters;
 #[cfg(feature = "std")]
 use crate::WaitStrategy;
@@ -842,10 +842,8 @@ impl<T, S: Storage<T>> Drop for Queue<T, S> {
         if !core::mem::needs_drop::<T>() {
             return;
         }
-        // See `spsc::Shared::drop`: a loom model that panicked mid-access must not
-        // touch the cells again while unwinding.
-        #[cfg(loom)]
-        if std::thread::panicking() {
+        // Never touch loom's cells again while a failed model unwinds (see the facade).
+        if sync::model_panicked() {
             return;
         }
         let head = load_mut(&mut self.head);

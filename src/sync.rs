@@ -13,6 +13,14 @@
 //! SPSC slot storage, whose values must stay contiguous for the chunk slices, so loom
 //! tracks each slot with a separate `UnsafeCell<()>` instead (see `buffer.rs`).
 
+//!
+//! The loom-only code lives here too: loom's stand-ins for what std gives the waiting
+//! operations (a token parker, a timed park), the per-thread count of sleeps that the
+//! loom models read as a coverage canary ([`count_sleep`]), and [`model_panicked`],
+//! which keeps drop paths from touching loom cells while a failed model unwinds. Each
+//! has a no-op twin in ordinary builds, so the rest of the crate names no `cfg(loom)`
+//! for them.
+
 /// Storage that loom does not track itself (see the module docs).
 pub(crate) use core::cell::UnsafeCell as UntrackedUnsafeCell;
 
@@ -81,6 +89,17 @@ mod imp {
         #[cfg(not(feature = "std"))]
         core::hint::spin_loop();
     }
+
+    /// Counts a sleep for the loom models' canaries: nothing outside loom.
+    #[inline(always)]
+    #[cfg(feature = "std")]
+    pub(crate) fn count_sleep() {}
+
+    /// Whether a loom model is unwinding from a failure: never outside loom.
+    #[inline(always)]
+    pub(crate) fn model_panicked() -> bool {
+        false
+    }
 }
 
 #[cfg(loom)]
@@ -88,7 +107,7 @@ mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
     pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
-    pub(crate) use loom::thread::{current, park, Thread};
+    pub(crate) use parker::{current, park, Thread};
 
     /// loom has no timed park: model the timeout as expiring at once (a spurious
     /// wake-up, which every caller must tolerate anyway).
@@ -110,6 +129,115 @@ mod imp {
     #[allow(dead_code)]
     pub(crate) fn yield_now() {
         loom::thread::yield_now();
+    }
+
+    /// Whether this thread is unwinding from a failed model. A model that found a race
+    /// panics inside a cell access, leaving loom's cell marked busy; a drop path that
+    /// then touched the cells again would abort the whole test binary, so it returns
+    /// early instead (leaking what a failed execution left, which is harmless).
+    pub(crate) fn model_panicked() -> bool {
+        std::thread::panicking()
+    }
+
+    /// Test-only observability for the loom models (`loom-tests/tests/waiting.rs`): how
+    /// many times waiting operations on the current (loom) thread went to sleep, so a model
+    /// can assert that some execution really took the sleeping path. Compiled only with
+    /// `--cfg loom`; no cost and no API in ordinary builds.
+    #[cfg(feature = "std")]
+    impl crate::WaitStrategy {
+        /// The number of times a waiting operation on the calling loom thread went to
+        /// sleep in this execution: called `park` or `park_timeout` after announcing
+        /// itself, or returned `Pending` after announcing its task. Each loom execution
+        /// starts its threads from 0.
+        #[doc(hidden)]
+        pub fn loom_sleeps() -> usize {
+            LOOM_SLEEPS.with(core::cell::Cell::get)
+        }
+    }
+
+    loom::thread_local! {
+        /// See [`WaitStrategy::loom_sleeps`](crate::WaitStrategy::loom_sleeps).
+        static LOOM_SLEEPS: core::cell::Cell<usize> = core::cell::Cell::new(0);
+    }
+
+    /// Counts one sleep for [`WaitStrategy::loom_sleeps`](crate::WaitStrategy::loom_sleeps):
+    /// a waiting operation announced itself and is about to park (or return `Pending`).
+    pub(crate) fn count_sleep() {
+        LOOM_SLEEPS.with(|n| n.set(n.get() + 1));
+    }
+
+    /// std's park/unpark for the loom models.
+    ///
+    /// loom 0.7's `Thread::unpark` is not std's: it makes its target runnable whatever the
+    /// target is blocked on (a `join`, a lock, a yield) and then keeps no token, so an
+    /// unpark that std would keep for the target's next `park` is lost, and one that
+    /// reaches a thread blocked in `join` or on a lock aborts the model
+    /// (tokio-rs/loom#249, #418). This protocol unparks waiters that may be busy elsewhere
+    /// (a waiter whose second look succeeded stays registered, and one woken during its
+    /// second look is still looking), so under loom it parks through this copy of std's
+    /// futex parker (`EMPTY`/`PARKED`/`NOTIFIED`, same orderings), which calls loom's
+    /// `unpark` only on a thread that is parked or about to park.
+    mod parker {
+        // Orderings named bare: this stand-in for std is not shipped code, so it stays out
+        // of the ordering mutation check (xtask/mutants.py matches `Ordering::...`).
+        use loom::sync::atomic::AtomicI8;
+        use loom::sync::atomic::Ordering::{Acquire, Release};
+        use loom::thread as sync;
+        use std::sync::Arc;
+
+        const EMPTY: i8 = 0;
+        const PARKED: i8 = -1;
+        const NOTIFIED: i8 = 1;
+
+        loom::thread_local! {
+            /// The calling thread's park token.
+            static STATE: Arc<AtomicI8> = Arc::new(AtomicI8::new(EMPTY));
+        }
+
+        /// A handle to a thread that can unpark it.
+        pub(crate) struct Thread {
+            thread: sync::Thread,
+            state: Arc<AtomicI8>,
+        }
+
+        impl Thread {
+            pub(crate) fn id(&self) -> loom::thread::ThreadId {
+                self.thread.id()
+            }
+
+            /// Makes the token available; wakes the thread if it is parked.
+            pub(crate) fn unpark(&self) {
+                if self.state.swap(NOTIFIED, Release) == PARKED {
+                    self.thread.unpark();
+                }
+            }
+        }
+
+        /// The calling thread.
+        pub(crate) fn current() -> Thread {
+            Thread {
+                thread: sync::current(),
+                state: STATE.with(Arc::clone),
+            }
+        }
+
+        /// Consumes the token if it is available, otherwise sleeps until unparked.
+        pub(crate) fn park() {
+            let state = STATE.with(Arc::clone);
+            // NOTIFIED -> EMPTY (return at once) or EMPTY -> PARKED (sleep).
+            if state.fetch_sub(1, Acquire) == NOTIFIED {
+                return;
+            }
+            loop {
+                sync::park();
+                if state
+                    .compare_exchange(NOTIFIED, EMPTY, Acquire, Acquire)
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+        }
     }
 }
 

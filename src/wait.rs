@@ -61,11 +61,7 @@ use std::vec::Vec;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{self, fence, AtomicUsize, Mutex, Ordering};
-#[cfg(not(loom))]
-use crate::sync::{current, park, Thread};
-#[cfg(loom)]
-use loom_parker::{current, park, Thread};
+use crate::sync::{self, current, fence, park, AtomicUsize, Mutex, Ordering, Thread};
 
 /// How a queue's waiting operations (`push_blocking`, `pop_timeout`, `pop_async`, ...)
 /// wait, chosen once when the queue is built (disruptor's wait strategies).
@@ -132,110 +128,6 @@ impl WaitStrategy {
     #[inline(always)]
     pub(crate) fn parks(self) -> bool {
         matches!(self, WaitStrategy::SpinPark { .. })
-    }
-}
-
-/// Test-only observability for the loom models (`loom-tests/tests/waiting.rs`): how
-/// many times waiting operations on the current (loom) thread went to sleep, so a model
-/// can assert that some execution really took the sleeping path. Compiled only with
-/// `--cfg loom`; no cost and no API in ordinary builds.
-#[cfg(loom)]
-impl WaitStrategy {
-    /// The number of times a waiting operation on the calling loom thread went to
-    /// sleep in this execution: called `park` or `park_timeout` after announcing
-    /// itself, or returned `Pending` after announcing its task. Each loom execution
-    /// starts its threads from 0.
-    #[doc(hidden)]
-    pub fn loom_sleeps() -> usize {
-        LOOM_SLEEPS.with(core::cell::Cell::get)
-    }
-}
-
-#[cfg(loom)]
-loom::thread_local! {
-    /// See [`WaitStrategy::loom_sleeps`].
-    static LOOM_SLEEPS: core::cell::Cell<usize> = core::cell::Cell::new(0);
-}
-
-/// Counts one sleep for [`WaitStrategy::loom_sleeps`].
-#[cfg(loom)]
-fn count_sleep() {
-    LOOM_SLEEPS.with(|n| n.set(n.get() + 1));
-}
-
-/// std's park/unpark for the loom models.
-///
-/// loom 0.7's `Thread::unpark` is not std's: it makes its target runnable whatever the
-/// target is blocked on (a `join`, a lock, a yield) and then keeps no token, so an
-/// unpark that std would keep for the target's next `park` is lost, and one that
-/// reaches a thread blocked in `join` or on a lock aborts the model
-/// (tokio-rs/loom#249, #418). This protocol unparks waiters that may be busy elsewhere
-/// (a waiter whose second look succeeded stays registered, and one woken during its
-/// second look is still looking), so under loom it parks through this copy of std's
-/// futex parker (`EMPTY`/`PARKED`/`NOTIFIED`, same orderings), which calls loom's
-/// `unpark` only on a thread that is parked or about to park.
-#[cfg(loom)]
-mod loom_parker {
-    // Orderings named bare: this stand-in for std is not shipped code, so it stays out
-    // of the ordering mutation check (xtask/mutants.py matches `Ordering::...`).
-    use loom::sync::atomic::AtomicI8;
-    use loom::sync::atomic::Ordering::{Acquire, Release};
-    use std::sync::Arc;
-
-    use crate::sync;
-
-    const EMPTY: i8 = 0;
-    const PARKED: i8 = -1;
-    const NOTIFIED: i8 = 1;
-
-    loom::thread_local! {
-        /// The calling thread's park token.
-        static STATE: Arc<AtomicI8> = Arc::new(AtomicI8::new(EMPTY));
-    }
-
-    /// A handle to a thread that can unpark it.
-    pub(super) struct Thread {
-        thread: sync::Thread,
-        state: Arc<AtomicI8>,
-    }
-
-    impl Thread {
-        pub(super) fn id(&self) -> loom::thread::ThreadId {
-            self.thread.id()
-        }
-
-        /// Makes the token available; wakes the thread if it is parked.
-        pub(super) fn unpark(&self) {
-            if self.state.swap(NOTIFIED, Release) == PARKED {
-                self.thread.unpark();
-            }
-        }
-    }
-
-    /// The calling thread.
-    pub(super) fn current() -> Thread {
-        Thread {
-            thread: sync::current(),
-            state: STATE.with(Arc::clone),
-        }
-    }
-
-    /// Consumes the token if it is available, otherwise sleeps until unparked.
-    pub(super) fn park() {
-        let state = STATE.with(Arc::clone);
-        // NOTIFIED -> EMPTY (return at once) or EMPTY -> PARKED (sleep).
-        if state.fetch_sub(1, Acquire) == NOTIFIED {
-            return;
-        }
-        loop {
-            sync::park();
-            if state
-                .compare_exchange(NOTIFIED, EMPTY, Acquire, Acquire)
-                .is_ok()
-            {
-                return;
-            }
-        }
     }
 }
 
@@ -494,8 +386,7 @@ pub(crate) fn block<C: ?Sized, R>(
                 if let Some(done) = attempt(ctx) {
                     break Some(done);
                 }
-                #[cfg(loom)]
-                count_sleep();
+                sync::count_sleep();
                 match now {
                     None => park(),
                     Some((d, now)) => sync::park_timeout(d - now),
@@ -539,9 +430,8 @@ pub(crate) fn poll<C: ?Sized, R>(
             w.cell(awaited)
                 .announce(registration, Entry::Task(cx.waker().clone()));
             done = attempt(ctx);
-            #[cfg(loom)]
             if done.is_none() {
-                count_sleep();
+                sync::count_sleep();
             }
         } else {
             // Nobody will wake us: ask to be polled again (the executor's yield).

@@ -1,13 +1,25 @@
-//! Black-box tests of the wake-up protocol against hostile but ordinary users: wakers
-//! that poll inline, drop things, or panic in `wake`, `clone` or `drop`; futures that
-//! are moved, re-polled with other wakers, cancelled, forgotten or polled after
-//! completion; timed waits racing the other side. Public API only.
+//! Black-box tests of the wake-up protocol against hostile but ordinary users, from a
+//! black-box review of that protocol (issue #12): wakers that poll inline, drop
+//! things, or panic in `wake`, `clone` or `drop`; futures that are moved, re-polled
+//! with other wakers, cancelled, forgotten or polled after completion; timed waits
+//! racing the other side. Public API only.
 //!
-//! Tests named `defect_*` are `#[ignore]`d reproducers of defects found in review: they
-//! fail (or abort a child process) against the reviewed code.
+//! A waker is foreign code, and the queues contain its panics: a panic in a waker's
+//! `wake` or drop stays inside the queue, so the operation that ran it (a push, a pop,
+//! a chunk's commit, a half's drop, a poll that replaces or a future's drop that
+//! withdraws the waker) completes with its full effect, every other waiter is still
+//! woken, no item is lost or doubled, and a destructor that runs it during unwinding
+//! does not abort the process (checked in a child process). A panic in a waker's
+//! `clone` comes out of the poll, with nothing registered.
 
 mod common;
 
+use common::{
+    block_on, counting_waker, join_within_watchdog, poll_once, DropTracker, Rng, WakeCounter,
+};
+use ringway::mpmc::Queue;
+use ringway::spsc::channel_with;
+use ringway::{Disconnected, PopTimeoutError, WaitStrategy};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -16,11 +28,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Wake, Waker};
 use std::thread;
 use std::time::Duration;
-
-use common::{block_on, counting_waker, join_within_watchdog, poll_once, DropTracker, Rng};
-use ringway::mpmc::Queue;
-use ringway::spsc::channel_with;
-use ringway::{Disconnected, PopTimeoutError, WaitStrategy};
 
 /// The strategies whose waiters register and sleep.
 const PARKING: [WaitStrategy; 2] = [
@@ -215,7 +222,10 @@ fn inline_tasks_ping_pong_over_mpmc() {
             }
         });
         // Everything ran inline from the spawns: nothing else polls them.
-        assert!(driver.is_done() && echo.is_done(), "{strategy:?}: a task stalled");
+        assert!(
+            driver.is_done() && echo.is_done(),
+            "{strategy:?}: a task stalled"
+        );
         assert_eq!(*seen.lock().unwrap(), (0..rounds).collect::<Vec<_>>());
         assert!(ping.is_empty() && pong.is_empty());
     }
@@ -286,7 +296,10 @@ fn inline_relays_on_one_mpmc_queue() {
             })
             .collect();
         q.push(0).unwrap();
-        assert!(tasks.iter().all(|t| t.is_done()), "{strategy:?}: a relay stalled");
+        assert!(
+            tasks.iter().all(|t| t.is_done()),
+            "{strategy:?}: a relay stalled"
+        );
         let mut seen = seen.lock().unwrap().clone();
         // 0..limit once each, then `limit` once per task.
         let stops = seen.iter().filter(|&&v| v == limit).count();
@@ -365,7 +378,11 @@ fn mpmc_waker_that_drops_its_future_when_woken() {
             // Only the test's handle: the queue kept no clone, the task is gone.
             assert_eq!(Arc::strong_count(d), 1);
         }
-        assert_eq!(Arc::strong_count(&q), 1, "a dropped task still holds the queue");
+        assert_eq!(
+            Arc::strong_count(&q),
+            1,
+            "a dropped task still holds the queue"
+        );
         assert_eq!(poll_once(&mut after, &w_after), Poll::Ready(1));
         assert!(poll_once(&mut before, &w_before).is_pending());
         q.push(2).unwrap();
@@ -373,7 +390,10 @@ fn mpmc_waker_that_drops_its_future_when_woken() {
         assert_eq!(poll_once(&mut before, &w_before), Poll::Ready(2));
         drop((before, after));
         drop((w_before, w_after));
-        assert_eq!((Arc::strong_count(&c_before), Arc::strong_count(&c_after)), (1, 1));
+        assert_eq!(
+            (Arc::strong_count(&c_before), Arc::strong_count(&c_after)),
+            (1, 1)
+        );
     }
 }
 
@@ -394,10 +414,16 @@ fn spsc_waker_that_drops_the_consumer_when_woken() {
         assert!(d.poll().is_pending());
         tx.push(tracker.item()).unwrap();
         assert_eq!(d.woken.load(SeqCst), 1);
-        assert!(tx.is_abandoned(), "{strategy:?}: the consumer was not dropped");
+        assert!(
+            tx.is_abandoned(),
+            "{strategy:?}: the consumer was not dropped"
+        );
         let (w, c) = counting_waker();
         let mut fut = tx.push_async(tracker.item());
-        assert!(matches!(poll_once(&mut fut, &w), Poll::Ready(Err(Disconnected(_)))));
+        assert!(matches!(
+            poll_once(&mut fut, &w),
+            Poll::Ready(Err(Disconnected(_)))
+        ));
         assert_eq!(c.count(), 0);
         drop(fut);
         drop(tx);
@@ -450,7 +476,11 @@ fn mpmc_many_futures_of_one_task_some_cancelled() {
         for i in (0..8).step_by(2) {
             futs[i] = None;
         }
-        assert_eq!(h.live(), 1 + 4, "{strategy:?}: cancelled futures left wakers");
+        assert_eq!(
+            h.live(),
+            1 + 4,
+            "{strategy:?}: cancelled futures left wakers"
+        );
         q.push(10).unwrap();
         assert_eq!(h.wakes(), 4, "{strategy:?}: a live future was not woken");
         assert_eq!(h.live(), 1);
@@ -673,237 +703,539 @@ fn waker_panicking_in_clone() {
 /// A waker that panics in `drop`: replaced by another waker (the poll panics but the
 /// new waker is registered and woken), and withdrawn by a dropped future (the drop
 /// panics but the entry is gone and never woken).
+/// A waker that panics in `drop`, MPMC and SPSC: replaced by another waker (the poll
+/// returns `Pending`, the old waker is released, the new one is registered and woken),
+/// and withdrawn by a dropped future (the drop returns, the entry is gone and never
+/// woken).
 #[test]
 fn waker_panicking_in_drop() {
     for strategy in PARKING {
-        let q = Queue::<u32>::with_wait_strategy(2, strategy);
         let h = Hostile::new();
         let bad = hostile_waker(&h);
         h.set(false, false, true);
         let (good, c) = counting_waker();
 
-        // Replaced.
+        // MPMC, replaced.
+        let q = Queue::<u32>::with_wait_strategy(2, strategy);
         let mut fut = q.pop_async();
         assert!(poll_once(&mut fut, &bad).is_pending());
-        let r = catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut, &good)));
-        assert_eq!(panic_msg(r.unwrap_err()), "hostile drop");
-        assert_eq!(h.live(), 1);
+        assert_eq!(h.live(), 2);
+        assert!(poll_once(&mut fut, &good).is_pending());
+        assert_eq!(
+            h.live(),
+            1,
+            "{strategy:?}: the replaced waker is still held"
+        );
         q.push(1).unwrap();
         assert_eq!((c.count(), h.wakes()), (1, 0));
         assert_eq!(poll_once(&mut fut, &good), Poll::Ready(1));
         drop(fut);
 
-        // Withdrawn by a cancelled future.
+        // MPMC, withdrawn by a cancelled future.
         let mut fut = q.pop_async();
         assert!(poll_once(&mut fut, &bad).is_pending());
-        let r = catch_unwind(AssertUnwindSafe(move || drop(fut)));
-        assert_eq!(panic_msg(r.unwrap_err()), "hostile drop");
-        assert_eq!(h.live(), 1);
+        assert_eq!(h.live(), 2);
+        drop(fut);
+        assert_eq!(
+            h.live(),
+            1,
+            "{strategy:?}: the withdrawn waker is still held"
+        );
         q.push(2).unwrap();
-        assert_eq!(h.wakes(), 0, "a cancelled future's waker was woken");
-        assert_eq!(q.pop(), Some(2));
-        assert!(q.is_empty());
+        assert_eq!(
+            (c.count(), h.wakes()),
+            (1, 0),
+            "a cancelled future's waker was woken"
+        );
+        assert_eq!((q.pop(), q.pop()), (Some(2), None));
+
+        // SPSC, replaced, then withdrawn.
+        let (mut tx, mut rx) = channel_with::<u32>(2, strategy);
+        {
+            let mut fut = rx.pop_async();
+            assert!(poll_once(&mut fut, &bad).is_pending());
+            assert!(poll_once(&mut fut, &good).is_pending());
+            assert_eq!(
+                h.live(),
+                1,
+                "{strategy:?}: the replaced waker is still held"
+            );
+            tx.push(3).unwrap();
+            assert_eq!((c.count(), h.wakes()), (2, 0));
+            assert_eq!(poll_once(&mut fut, &good), Poll::Ready(Ok(3)));
+        }
+        {
+            let mut fut = rx.pop_async();
+            assert!(poll_once(&mut fut, &bad).is_pending());
+            assert_eq!(h.live(), 2);
+        }
+        assert_eq!(
+            h.live(),
+            1,
+            "{strategy:?}: the withdrawn waker is still held"
+        );
+        tx.push(4).unwrap();
+        assert_eq!((c.count(), h.wakes()), (2, 0));
+        assert_eq!((rx.pop(), rx.pop()), (Some(4), None));
+
         h.set(false, false, false); // let `bad` itself drop quietly
+        drop((bad, good));
+        assert_eq!(
+            (h.live(), Arc::strong_count(&h), Arc::strong_count(&c)),
+            (0, 1, 1)
+        );
     }
 }
 
 // ---------------------------------------------------------------------------------
-// 5. Wakers that panic in `wake`: the publishing call panics after publishing, every
-//    other waiter is woken, and the queue stays consistent.
+// 5. Wakers that panic in `wake`: the panic stays inside the queue, the call that
+//    woke the waker completes with its full effect, every other waiter is woken, and
+//    no item is lost or doubled.
 // ---------------------------------------------------------------------------------
 
+/// Three wakers to register in this order: a good one, one that panics in `wake`, and
+/// another good one (so a waiter both before and after the panic is checked).
+struct Trio {
+    before: Waker,
+    hostile: Arc<Hostile>,
+    after: Waker,
+    counters: [Arc<WakeCounter>; 2],
+}
+
+impl Trio {
+    fn new() -> Self {
+        let (before, c_before) = counting_waker();
+        let hostile = Hostile::new();
+        hostile.set(true, false, false);
+        let (after, c_after) = counting_waker();
+        Trio {
+            before,
+            hostile,
+            after,
+            counters: [c_before, c_after],
+        }
+    }
+
+    /// Wake-ups of the three, in registration order.
+    fn wakes(&self) -> (usize, usize, usize) {
+        let [b, a] = &self.counters;
+        (b.count(), self.hostile.wakes(), a.count())
+    }
+
+    /// Checks that nothing holds a waker any more (the queue kept no clone).
+    #[track_caller]
+    fn assert_released(self) {
+        let Trio {
+            before,
+            hostile,
+            after,
+            counters,
+        } = self;
+        drop((before, after));
+        assert_eq!(hostile.live(), 0, "the hostile waker is still held");
+        for c in &counters {
+            assert_eq!(Arc::strong_count(c), 1, "a good waker is still held");
+        }
+    }
+}
+
 /// SPSC producer side: `push`, `push_slice`, `push_iter`, a write chunk's `commit`,
-/// `fill_from_iter`, and the producer's drop each wake a panicking waker registered
-/// beside a good one (two consumer futures, the first forgotten so both are
-/// registered). The panic comes out, the items are in the ring, the good waker ran.
+/// `fill_from_iter`, and the producer's drop, with three consumer futures registered
+/// (the first two forgotten, so that all three are): a good one, one whose waker
+/// panics in `wake`, and another good one. The operation returns normally with its
+/// full effect, all three wakers ran once, and the items are in the ring, in order.
 #[test]
 fn spsc_producer_operations_with_a_panicking_consumer_waker() {
     type Op = fn(&mut ringway::spsc::Producer<u32>) -> usize;
-    let ops: [(&str, Op); 5] = [
-        ("push", |tx| {
-            tx.push(7).unwrap();
-            1
-        }),
-        ("push_slice", |tx| tx.push_slice(&[7, 8])),
-        ("push_iter", |tx| tx.push_iter([7, 8, 9])),
-        ("write chunk commit", |tx| {
-            let mut chunk = tx.write_chunk_uninit(2).unwrap();
-            let (a, b) = chunk.as_mut_slices();
-            a.iter_mut().chain(b.iter_mut()).for_each(|s| {
-                s.write(7);
-            });
-            // SAFETY: both slots were written.
-            unsafe { chunk.commit(2) };
-            2
-        }),
-        ("fill_from_iter", |tx| tx.write_chunk_uninit(3).unwrap().fill_from_iter(7..)),
+    let ops: [(&str, Op, &[u32]); 5] = [
+        (
+            "push",
+            |tx| {
+                tx.push(7).unwrap();
+                1
+            },
+            &[7],
+        ),
+        ("push_slice", |tx| tx.push_slice(&[7, 8]), &[7, 8]),
+        ("push_iter", |tx| tx.push_iter([7, 8, 9]), &[7, 8, 9]),
+        (
+            "write chunk commit",
+            |tx| {
+                let mut chunk = tx.write_chunk_uninit(2).unwrap();
+                let (a, b) = chunk.as_mut_slices();
+                for (slot, v) in a.iter_mut().chain(b.iter_mut()).zip(7..) {
+                    slot.write(v);
+                }
+                // SAFETY: both slots were written.
+                unsafe { chunk.commit(2) };
+                2
+            },
+            &[7, 8],
+        ),
+        (
+            "fill_from_iter",
+            |tx| tx.write_chunk_uninit(3).unwrap().fill_from_iter(7..),
+            &[7, 8, 9],
+        ),
     ];
     for strategy in PARKING {
-        for (name, op) in ops {
+        for (name, op, pushed) in ops {
             let (mut tx, mut rx) = channel_with::<u32>(4, strategy);
-            let h = Hostile::new();
-            h.set(true, false, false);
-            let (good, c) = counting_waker();
+            let trio = Trio::new();
             let mut first = rx.pop_async();
-            assert!(poll_once(&mut first, &hostile_waker(&h)).is_pending());
+            assert!(poll_once(&mut first, &trio.before).is_pending());
             std::mem::forget(first);
             let mut second = rx.pop_async();
-            assert!(poll_once(&mut second, &good).is_pending());
-            let mut pushed = 0;
-            let r = catch_unwind(AssertUnwindSafe(|| pushed = op(&mut tx)));
-            assert_eq!(panic_msg(r.unwrap_err()), "hostile wake", "{name}");
-            assert_eq!((h.wakes(), c.count()), (1, 1), "{name}: a waiter was skipped");
-            assert_eq!(h.live(), 0);
-            assert!(matches!(poll_once(&mut second, &good), Poll::Ready(Ok(7))), "{name}");
-            drop(second);
-            // `pushed` was not set (the op panicked): count what is in the ring.
-            assert_eq!(pushed, 0);
-            let expected = match name {
-                "push" => 1,
-                "push_slice" | "write chunk commit" => 2,
-                _ => 3,
-            };
-            assert_eq!((rx.len(), tx.len()), (expected - 1, expected - 1), "{name}");
-            // Nothing registered any more: the next push does not panic.
+            assert!(poll_once(&mut second, &hostile_waker(&trio.hostile)).is_pending());
+            std::mem::forget(second);
+            let mut third = rx.pop_async();
+            assert!(poll_once(&mut third, &trio.after).is_pending());
+
+            assert_eq!(op(&mut tx), pushed.len(), "{name}");
+            assert_eq!(trio.wakes(), (1, 1, 1), "{name}: a waiter was skipped");
+            assert_eq!(trio.hostile.live(), 0, "{name}");
+            assert_eq!(
+                poll_once(&mut third, &trio.after),
+                Poll::Ready(Ok(7)),
+                "{name}"
+            );
+            drop(third);
+            // Nothing is registered any more: the next push wakes nobody.
             tx.push(100).unwrap();
+            assert_eq!(trio.wakes(), (1, 1, 1), "{name}");
             let rest: Vec<u32> = rx.drain().collect();
-            let mut want: Vec<u32> = (8..7 + expected as u32).collect();
-            if name == "write chunk commit" {
-                want = vec![7];
-            }
-            want.push(100);
-            assert_eq!(rest, want, "{name}");
+            assert_eq!(rest, [&pushed[1..], &[100]].concat(), "{name}");
+            trio.assert_released();
         }
 
         // The producer's drop.
-        let (tx, mut rx) = channel_with::<u32>(4, strategy);
-        let h = Hostile::new();
-        h.set(true, false, false);
-        let (good, c) = counting_waker();
+        let (mut tx, mut rx) = channel_with::<u32>(4, strategy);
+        tx.push(1).unwrap();
+        assert_eq!(rx.pop(), Some(1));
+        let trio = Trio::new();
         let mut first = rx.pop_async();
-        assert!(poll_once(&mut first, &hostile_waker(&h)).is_pending());
+        assert!(poll_once(&mut first, &trio.before).is_pending());
         std::mem::forget(first);
         let mut second = rx.pop_async();
-        assert!(poll_once(&mut second, &good).is_pending());
-        let r = catch_unwind(AssertUnwindSafe(move || drop(tx)));
-        assert_eq!(panic_msg(r.unwrap_err()), "hostile wake");
-        assert_eq!((h.wakes(), c.count()), (1, 1));
-        assert_eq!(poll_once(&mut second, &good), Poll::Ready(Err(Disconnected(()))));
+        assert!(poll_once(&mut second, &hostile_waker(&trio.hostile)).is_pending());
+        std::mem::forget(second);
+        let mut third = rx.pop_async();
+        assert!(poll_once(&mut third, &trio.after).is_pending());
+        drop(tx);
+        assert_eq!(
+            trio.wakes(),
+            (1, 1, 1),
+            "{strategy:?}: a waiter was skipped"
+        );
+        assert_eq!(
+            poll_once(&mut third, &trio.after),
+            Poll::Ready(Err(Disconnected(())))
+        );
+        drop(third);
+        assert!(rx.is_abandoned());
+        trio.assert_released();
     }
 }
 
-/// SPSC consumer side: `read_chunk` commit, a drain's drop, `pop_slice`, and the
-/// consumer's drop, with a panicking producer waker beside a good one: the panic comes
-/// out after the slots were freed, the good waker ran, no item is lost or doubled.
+/// SPSC consumer side: a read chunk's `commit_all` and `commit(1)`, a drain, a read
+/// chunk iterated, and the consumer's drop, with three producer futures registered
+/// (the first two forgotten, their values leaked): a good one, one whose waker panics
+/// in `wake`, and another good one. The slots are freed, all three wakers ran once,
+/// the last future then pushes, and every item but the two leaked ones is dropped
+/// exactly once.
 #[test]
 fn spsc_consumer_operations_with_a_panicking_producer_waker() {
     for strategy in PARKING {
-        for op in 0..4 {
+        for op in ["commit_all", "commit(1)", "drain", "read chunk iterated"] {
             let tracker = DropTracker::new();
             let (mut tx, mut rx) = channel_with(2, strategy);
-            tx.push(tracker.item()).unwrap();
-            tx.push(tracker.item()).unwrap();
-            let h = Hostile::new();
-            h.set(true, false, false);
-            let (good, c) = counting_waker();
-            let mut first = tx.push_async(tracker.item());
-            assert!(poll_once(&mut first, &hostile_waker(&h)).is_pending());
-            std::mem::forget(first); // its value is leaked
-            let mut second = tx.push_async(tracker.item());
-            assert!(poll_once(&mut second, &good).is_pending());
-            let mut kept = Vec::new();
-            let r = catch_unwind(AssertUnwindSafe(|| match op {
-                0 => rx.read_chunk(2).unwrap().commit_all(),
-                1 => kept.extend(rx.drain()),
-                2 => {
-                    let chunk = rx.read_chunk(2).unwrap();
-                    kept.extend(chunk);
+            tx.push(tracker.item()).unwrap(); // 0
+            tx.push(tracker.item()).unwrap(); // 1
+            let trio = Trio::new();
+            let mut first = tx.push_async(tracker.item()); // 2, leaked
+            assert!(poll_once(&mut first, &trio.before).is_pending());
+            std::mem::forget(first);
+            let mut second = tx.push_async(tracker.item()); // 3, leaked
+            assert!(poll_once(&mut second, &hostile_waker(&trio.hostile)).is_pending());
+            std::mem::forget(second);
+            let mut third = tx.push_async(tracker.item()); // 4
+            assert!(poll_once(&mut third, &trio.after).is_pending());
+
+            let kept: Vec<_> = match op {
+                "commit_all" => {
+                    rx.read_chunk(2).unwrap().commit_all();
+                    Vec::new()
                 }
-                _ => {
+                "commit(1)" => {
                     rx.read_chunk(2).unwrap().commit(1);
+                    Vec::new()
                 }
-            }));
-            assert_eq!(panic_msg(r.unwrap_err()), "hostile wake", "op {op}");
-            assert_eq!((h.wakes(), c.count()), (1, 1), "op {op}");
-            assert!(poll_once(&mut second, &good).is_ready());
-            drop(second);
-            drop(kept);
-            let left: Vec<_> = rx.drain().collect();
-            let expected_left = if op == 3 { 2 } else { 1 };
-            assert_eq!(left.len(), expected_left, "op {op}");
-            drop(left);
+                "drain" => rx.drain().collect(),
+                _ => rx.read_chunk(2).unwrap().into_iter().collect(),
+            };
+            assert_eq!(trio.wakes(), (1, 1, 1), "{op}: a waiter was skipped");
+            let kept: Vec<usize> = kept.iter().map(|t| t.id()).collect();
+            let (expect_kept, expect_left): (&[usize], &[usize]) = match op {
+                "commit_all" => (&[], &[4]),
+                "commit(1)" => (&[], &[1, 4]),
+                _ => (&[0, 1], &[4]),
+            };
+            assert_eq!(kept, expect_kept, "{op}");
+            // Committed items were dropped once, handed-out ones are alive (until the
+            // `kept` vector went), nothing else was touched.
+            assert_eq!(tracker.drops_of(0), 1, "{op}");
+            assert_eq!(tracker.drops_of(1), u32::from(op != "commit(1)"), "{op}");
+            assert_eq!(
+                poll_once(&mut third, &trio.after),
+                Poll::Ready(Ok(())),
+                "{op}"
+            );
+            drop(third);
+            let left: Vec<usize> = rx.drain().map(|t| t.id()).collect();
+            assert_eq!(left, expect_left, "{op}");
             drop((tx, rx));
-            // Item 2 was leaked with the forgotten future; every other item is dropped
-            // exactly once.
             tracker.assert_no_double_drop();
-            assert_eq!(tracker.live_ids(), vec![2], "op {op}");
+            assert_eq!(tracker.live_ids(), vec![2, 3], "{op}: lost or leaked items");
+            trio.assert_released();
         }
 
         // The consumer's drop.
         let (mut tx, rx) = channel_with::<u32>(1, strategy);
         tx.push(0).unwrap();
-        let h = Hostile::new();
-        h.set(true, false, false);
-        let (good, c) = counting_waker();
+        let trio = Trio::new();
         let mut first = tx.push_async(1);
-        assert!(poll_once(&mut first, &hostile_waker(&h)).is_pending());
+        assert!(poll_once(&mut first, &trio.before).is_pending());
         std::mem::forget(first);
         let mut second = tx.push_async(2);
-        assert!(poll_once(&mut second, &good).is_pending());
-        let r = catch_unwind(AssertUnwindSafe(move || drop(rx)));
-        assert_eq!(panic_msg(r.unwrap_err()), "hostile wake");
-        assert_eq!((h.wakes(), c.count()), (1, 1));
-        assert_eq!(poll_once(&mut second, &good), Poll::Ready(Err(Disconnected(2))));
+        assert!(poll_once(&mut second, &hostile_waker(&trio.hostile)).is_pending());
+        std::mem::forget(second);
+        let mut third = tx.push_async(3);
+        assert!(poll_once(&mut third, &trio.after).is_pending());
+        drop(rx);
+        assert_eq!(
+            trio.wakes(),
+            (1, 1, 1),
+            "{strategy:?}: a waiter was skipped"
+        );
+        assert_eq!(
+            poll_once(&mut third, &trio.after),
+            Poll::Ready(Err(Disconnected(3)))
+        );
+        drop(third);
+        assert!(tx.is_abandoned());
+        trio.assert_released();
     }
 }
 
-/// MPMC: `push`, `push_slice`, `force_push` with a panicking consumer waker between
-/// two good futures: the panic comes out, the items are queued, both good futures are
-/// woken, and no item is lost or doubled.
+/// MPMC: every publishing call (`push`, `push_slice`, `force_push`, `push_blocking`,
+/// `push_timeout`, a push future's poll) with consumer futures registered with a
+/// good waker, one that panics in `wake`, and another good one: the call returns
+/// normally, all three are woken, and the items are queued once each.
 #[test]
 fn mpmc_publishers_with_a_panicking_waker_wake_everyone_else() {
+    let ops = [
+        "push",
+        "push_slice",
+        "force_push",
+        "push_blocking",
+        "push_timeout",
+        "push_async",
+    ];
     for strategy in PARKING {
-        for op in 0..3 {
+        for op in ops {
             let q = Queue::<u32>::with_wait_strategy(2, strategy);
-            let (g1, c1) = counting_waker();
+            let trio = Trio::new();
             let mut f1 = q.pop_async();
-            assert!(poll_once(&mut f1, &g1).is_pending());
-            let h = Hostile::new();
-            h.set(true, false, false);
+            assert!(poll_once(&mut f1, &trio.before).is_pending());
             let mut bad_fut = q.pop_async();
-            assert!(poll_once(&mut bad_fut, &hostile_waker(&h)).is_pending());
-            let (g2, c2) = counting_waker();
+            assert!(poll_once(&mut bad_fut, &hostile_waker(&trio.hostile)).is_pending());
             let mut f2 = q.pop_async();
-            assert!(poll_once(&mut f2, &g2).is_pending());
-            let (r, pushed) = match op {
-                0 => (catch_unwind(AssertUnwindSafe(|| q.push(7).unwrap())), vec![7]),
-                1 => (
-                    catch_unwind(AssertUnwindSafe(|| assert_eq!(q.push_slice(&[7, 8]), 2))),
-                    vec![7, 8],
-                ),
-                _ => (
-                    catch_unwind(AssertUnwindSafe(|| assert_eq!(q.force_push(7), None))),
-                    vec![7],
-                ),
+            assert!(poll_once(&mut f2, &trio.after).is_pending());
+            let pushed = match op {
+                "push" => {
+                    assert_eq!(q.push(7), Ok(()));
+                    vec![7]
+                }
+                "push_slice" => {
+                    assert_eq!(q.push_slice(&[7, 8]), 2);
+                    vec![7, 8]
+                }
+                "force_push" => {
+                    assert_eq!(q.force_push(7), None);
+                    vec![7]
+                }
+                "push_blocking" => {
+                    q.push_blocking(7);
+                    vec![7]
+                }
+                "push_timeout" => {
+                    assert_eq!(q.push_timeout(7, Duration::ZERO), Ok(()));
+                    vec![7]
+                }
+                _ => {
+                    let (w, c) = counting_waker();
+                    assert_eq!(poll_once(&mut q.push_async(7), &w), Poll::Ready(()));
+                    assert_eq!(c.count(), 0);
+                    vec![7]
+                }
             };
-            assert_eq!(panic_msg(r.unwrap_err()), "hostile wake", "op {op}");
-            assert_eq!((c1.count(), h.wakes(), c2.count()), (1, 1, 1), "op {op}");
-            assert_eq!(h.live(), 0);
+            assert_eq!(trio.wakes(), (1, 1, 1), "{op}: a waiter was skipped");
+            assert_eq!(trio.hostile.live(), 0, "{op}");
             let mut got = Vec::new();
-            for (f, g) in [(&mut f1, &g1), (&mut f2, &g2)] {
-                if let Poll::Ready(v) = poll_once(f, g) {
+            for (f, w) in [(&mut f1, &trio.before), (&mut f2, &trio.after)] {
+                if let Poll::Ready(v) = poll_once(f, w) {
                     got.push(v);
                 }
             }
+            assert!(!got.is_empty(), "{op}: no woken future got an item");
             got.extend(std::iter::from_fn(|| q.pop()));
             got.sort_unstable();
-            assert_eq!(got, pushed, "op {op}");
+            assert_eq!(got, pushed, "{op}");
             drop((f1, f2, bad_fut));
-            drop((g1, g2));
-            assert_eq!((Arc::strong_count(&c1), Arc::strong_count(&c2)), (1, 1));
+            trio.assert_released();
         }
     }
 }
+
+/// A pop that frees a slot wakes a producer whose waker panics in `wake`: the pop
+/// returns the item it took (nothing lost, nothing dropped), the other producer
+/// waiters are woken and complete, and every item is dropped exactly once. MPMC
+/// `pop`, `pop_blocking`, `pop_timeout`, a pop future's poll, and `pop_slice`; SPSC
+/// `pop`, `pop_blocking`, `pop_timeout`, a pop future's poll.
+#[test]
+fn pops_keep_their_item_when_a_producer_waker_panics() {
+    let ops = ["pop", "pop_blocking", "pop_timeout", "pop_async"];
+    for strategy in PARKING {
+        for op in ops {
+            let tracker = DropTracker::new();
+            let q = Queue::with_wait_strategy(1, strategy);
+            q.push(tracker.item()).unwrap(); // 0
+            let trio = Trio::new();
+            let mut p1 = q.push_async(tracker.item()); // 1
+            assert!(poll_once(&mut p1, &trio.before).is_pending());
+            let mut bad = q.push_async(tracker.item()); // 2
+            assert!(poll_once(&mut bad, &hostile_waker(&trio.hostile)).is_pending());
+            let mut p2 = q.push_async(tracker.item()); // 3
+            assert!(poll_once(&mut p2, &trio.after).is_pending());
+            let popped = match op {
+                "pop" => q.pop(),
+                "pop_blocking" => Some(q.pop_blocking()),
+                "pop_timeout" => q.pop_timeout(Duration::ZERO),
+                _ => match poll_once(&mut q.pop_async(), &trio.before) {
+                    Poll::Ready(v) => Some(v),
+                    Poll::Pending => None,
+                },
+            };
+            assert_eq!(popped.as_ref().map(|t| t.id()), Some(0), "MPMC {op}");
+            assert_eq!(
+                tracker.drops_of(0),
+                0,
+                "MPMC {op}: the popped item was dropped"
+            );
+            assert_eq!(trio.wakes(), (1, 1, 1), "MPMC {op}: a waiter was skipped");
+            drop(popped);
+            // The first woken producer takes the free slot, the next ones find it full.
+            assert_eq!(
+                poll_once(&mut p1, &trio.before),
+                Poll::Ready(()),
+                "MPMC {op}"
+            );
+            assert!(poll_once(&mut p2, &trio.after).is_pending());
+            drop((p1, p2, bad)); // items 2 and 3 dropped with their futures
+            assert_eq!(q.pop().map(|t| t.id()), Some(1), "MPMC {op}");
+            assert!(q.is_empty());
+            tracker.assert_all_dropped_once();
+            trio.assert_released();
+        }
+
+        // MPMC `pop_slice` (a `Copy` item type).
+        let q = Queue::<u32>::with_wait_strategy(2, strategy);
+        assert_eq!(q.push_slice(&[1, 2]), 2);
+        let trio = Trio::new();
+        let mut p1 = q.push_async(3);
+        assert!(poll_once(&mut p1, &trio.before).is_pending());
+        let mut bad = q.push_async(4);
+        assert!(poll_once(&mut bad, &hostile_waker(&trio.hostile)).is_pending());
+        let mut p2 = q.push_async(5);
+        assert!(poll_once(&mut p2, &trio.after).is_pending());
+        let mut out = [0; 2];
+        assert_eq!(q.pop_slice(&mut out), 2);
+        assert_eq!(out, [1, 2]);
+        assert_eq!(trio.wakes(), (1, 1, 1), "pop_slice: a waiter was skipped");
+        assert_eq!(poll_once(&mut p1, &trio.before), Poll::Ready(()));
+        assert_eq!(poll_once(&mut p2, &trio.after), Poll::Ready(()));
+        drop((p1, p2, bad));
+        assert_eq!((q.pop(), q.pop(), q.pop()), (Some(3), Some(5), None));
+        trio.assert_released();
+
+        // SPSC: one pending push future, whose waker panics in `wake`.
+        for op in ops {
+            let tracker = DropTracker::new();
+            let h = Hostile::new();
+            h.set(true, false, false);
+            let (mut tx, mut rx) = channel_with(1, strategy);
+            tx.push(tracker.item()).unwrap(); // 0
+            let mut push = tx.push_async(tracker.item()); // 1
+            assert!(poll_once(&mut push, &hostile_waker(&h)).is_pending());
+            let (w, c) = counting_waker();
+            let popped = match op {
+                "pop" => rx.pop(),
+                "pop_blocking" => rx.pop_blocking().ok(),
+                "pop_timeout" => rx.pop_timeout(Duration::ZERO).ok(),
+                _ => match poll_once(&mut rx.pop_async(), &w) {
+                    Poll::Ready(v) => v.ok(),
+                    Poll::Pending => None,
+                },
+            };
+            assert_eq!(popped.as_ref().map(|t| t.id()), Some(0), "SPSC {op}");
+            assert_eq!(
+                tracker.drops_of(0),
+                0,
+                "SPSC {op}: the popped item was dropped"
+            );
+            assert_eq!((h.wakes(), h.live(), c.count()), (1, 0, 0), "SPSC {op}");
+            drop(popped);
+            assert_eq!(poll_once(&mut push, &w), Poll::Ready(Ok(())), "SPSC {op}");
+            drop(push);
+            assert_eq!(rx.pop().map(|t| t.id()), Some(1), "SPSC {op}");
+            drop((tx, rx));
+            tracker.assert_all_dropped_once();
+            drop(w);
+            assert_eq!((Arc::strong_count(&h), Arc::strong_count(&c)), (1, 1));
+        }
+    }
+}
+
+/// MPMC: a queue dropped while it still lists the waker of a forgotten future, a waker
+/// that panics in its drop: the queue's drop returns normally (the waker's panic goes
+/// no further there either), and the queue's items are dropped once each.
+#[test]
+fn mpmc_queue_dropped_with_a_forgotten_waker_that_panics_in_drop() {
+    for strategy in PARKING {
+        let tracker = DropTracker::new();
+        let h = Hostile::new();
+        let q = Queue::with_wait_strategy(1, strategy);
+        q.push(tracker.item()).unwrap();
+        let mut push = q.push_async(tracker.item());
+        assert!(poll_once(&mut push, &hostile_waker(&h)).is_pending());
+        std::mem::forget(push); // item 1 leaked with it
+        assert_eq!(h.live(), 1);
+        h.set(false, false, true);
+        let r = catch_unwind(AssertUnwindSafe(move || drop(q)));
+        h.set(false, false, false);
+        assert!(
+            r.is_ok(),
+            "{strategy:?}: the waker's panic came out of the queue's drop"
+        );
+        assert_eq!(h.live(), 0);
+        assert_eq!(tracker.live_ids(), vec![1]);
+        tracker.assert_no_double_drop();
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// 6. Timed waits racing the other side.
+// ---------------------------------------------------------------------------------
 
 /// Two consumers doing `pop_timeout` with tiny random limits race a blocking
 /// producer: every item is received exactly once, and after all those timed-out waits
@@ -1011,7 +1343,10 @@ fn timed_out_waits_leave_nothing_behind() {
         }
         let t = thread::spawn(move || rx.pop_blocking());
         tx.push(9).unwrap();
-        assert_eq!(join_within_watchdog(t, "pop_blocking after timeouts"), Ok(9));
+        assert_eq!(
+            join_within_watchdog(t, "pop_blocking after timeouts"),
+            Ok(9)
+        );
     }
 }
 
@@ -1027,7 +1362,10 @@ fn futures_moved_across_threads_and_wakers() {
             let q = Arc::clone(&q);
             async move { q.pop_async().await }
         });
-        assert!(fut.as_mut().poll(&mut Context::from_waker(&w1)).is_pending());
+        assert!(fut
+            .as_mut()
+            .poll(&mut Context::from_waker(&w1))
+            .is_pending());
         // (The future owns its own `Arc`, so it is 'static and can move.)
         let runner = thread::spawn(move || block_on(fut));
         let pusher = thread::spawn({
@@ -1035,7 +1373,11 @@ fn futures_moved_across_threads_and_wakers() {
             move || q.push_blocking(42)
         });
         join_within_watchdog(pusher, "pusher");
-        assert_eq!(join_within_watchdog(runner, "moved future"), 42, "{strategy:?}");
+        assert_eq!(
+            join_within_watchdog(runner, "moved future"),
+            42,
+            "{strategy:?}"
+        );
         assert!(c1.count() <= 1);
         drop(w1);
         assert_eq!(Arc::strong_count(&c1), 1, "the first waker is still held");
@@ -1079,7 +1421,10 @@ fn extreme_timeouts() {
         assert_eq!(q.pop(), Some(3));
 
         let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
-        assert_eq!(rx.pop_timeout(Duration::ZERO), Err(PopTimeoutError::Timeout));
+        assert_eq!(
+            rx.pop_timeout(Duration::ZERO),
+            Err(PopTimeoutError::Timeout)
+        );
         let t = thread::spawn(move || {
             let first = rx.pop_timeout(Duration::MAX);
             (first, rx.pop_timeout(Duration::MAX))
@@ -1094,74 +1439,33 @@ fn extreme_timeouts() {
 }
 
 // ---------------------------------------------------------------------------------
-// Defect reproducers (ignored: they fail against the reviewed code).
+// 7. Wakers that panic in `wake` from destructors run during unwinding: the panic is
+//    contained there too, so the process does not abort (child processes).
 // ---------------------------------------------------------------------------------
 
-/// DEFECT 1: a waker panicking in `wake` during `pop` (it is a producer's waker,
-/// woken because a slot was freed) makes `pop` unwind after the item was moved out of
-/// the queue: the item is dropped by the unwinding, lost to every consumer. Same for
-/// `pop_blocking`, `pop_timeout` and a pop future's poll, SPSC and MPMC.
-#[test]
-#[ignore = "defect: a panicking producer waker makes pop drop the popped item"]
-fn defect_pop_loses_the_item_when_a_waker_panics() {
-    let tracker = DropTracker::new();
-    let q = Queue::with_wait_strategy(1, WaitStrategy::SpinPark { spins: 0 });
-    q.push(tracker.item()).unwrap();
-    let h = Hostile::new();
-    h.set(true, false, false);
-    let mut push = q.push_async(tracker.item());
-    assert!(poll_once(&mut push, &hostile_waker(&h)).is_pending());
-    let r = catch_unwind(AssertUnwindSafe(|| q.pop()));
-    assert!(r.is_err());
-    // Item 0 left the queue, and nobody has it.
-    assert_eq!(q.len(), 0);
-    assert_eq!(
-        tracker.drops_of(0),
-        0,
-        "item 0 was popped and dropped by the unwinding: lost"
-    );
-}
-
-/// Same, SPSC, through `pop_blocking`.
-#[test]
-#[ignore = "defect: a panicking producer waker makes pop_blocking drop the popped item"]
-fn defect_spsc_pop_blocking_loses_the_item_when_a_waker_panics() {
-    let tracker = DropTracker::new();
-    let (mut tx, mut rx) = channel_with(1, WaitStrategy::SpinPark { spins: 0 });
-    tx.push(tracker.item()).unwrap();
-    let h = Hostile::new();
-    h.set(true, false, false);
-    {
-        let mut push = tx.push_async(tracker.item());
-        assert!(poll_once(&mut push, &hostile_waker(&h)).is_pending());
-        std::mem::forget(push); // keep item 1 out of the accounting
-    }
-    let r = catch_unwind(AssertUnwindSafe(|| rx.pop_blocking()));
-    assert!(r.is_err());
-    assert_eq!(rx.len(), 0);
-    assert_eq!(tracker.drops_of(0), 0, "item 0 was popped and dropped: lost");
-}
-
-/// Runs test `name` of this binary in a child process with `HOSTILE_CHILD` set and
-/// returns whether it exited successfully (an abort kills it).
-fn child_succeeds(name: &str) -> bool {
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--test-threads=1", "--nocapture"])
+/// Runs test `name` of this binary in a child process with `HOSTILE_CHILD` set, and
+/// fails unless it ran that one test and exited successfully (an abort kills it).
+fn assert_child_succeeds(name: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--test-threads=1"])
         .env("HOSTILE_CHILD", "1")
-        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .status()
+        .output()
         .unwrap();
-    status.success()
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{name}: the child failed ({}):\n{stdout}",
+        out.status
+    );
 }
 
 fn in_child() -> bool {
     std::env::var_os("HOSTILE_CHILD").is_some()
 }
 
-/// Child of the test below: a `Producer` dropped while its thread unwinds from an
-/// unrelated panic, with a consumer future registered with a waker that panics in
-/// `wake`. The producer's drop resumes the waker's panic during unwinding.
+/// Child: a `Producer` dropped while its thread unwinds from an unrelated panic, with
+/// a consumer future registered with a waker that panics in `wake`.
 #[test]
 fn child_producer_dropped_while_unwinding() {
     if !in_child() {
@@ -1176,12 +1480,18 @@ fn child_producer_dropped_while_unwinding() {
         let _tx = tx;
         panic!("unrelated panic while holding the producer");
     }));
-    assert!(r.is_err());
+    assert_eq!(
+        panic_msg(r.unwrap_err()),
+        "unrelated panic while holding the producer"
+    );
+    assert_eq!((h.wakes(), h.live()), (1, 0));
+    let (w, _) = counting_waker();
+    assert_eq!(poll_once(&mut fut, &w), Poll::Ready(Err(Disconnected(()))));
 }
 
-/// Child: an item whose `Drop` panics inside `ReadChunk::commit`, with a producer
+/// Child: an item whose `Drop` panics inside `ReadChunk::commit_all`, with a producer
 /// future registered with a waker that panics in `wake`: the slots are released from
-/// a drop guard during unwinding, which resumes the waker's panic.
+/// a drop guard during unwinding, which wakes the waker.
 #[test]
 fn child_read_chunk_commit_with_panicking_item_drop() {
     if !in_child() {
@@ -1194,27 +1504,88 @@ fn child_read_chunk_commit_with_panicking_item_drop() {
     h.set(true, false, false);
     let mut fut = tx.push_async(tracker.item());
     assert!(poll_once(&mut fut, &hostile_waker(&h)).is_pending());
-    std::mem::forget(fut);
     let r = catch_unwind(AssertUnwindSafe(|| rx.read_chunk(1).unwrap().commit_all()));
-    assert!(r.is_err());
+    assert_eq!(
+        panic_msg(r.unwrap_err()),
+        "Tracked(0) panics in Drop, as asked"
+    );
+    assert_eq!((h.wakes(), h.live(), tracker.drops_of(0)), (1, 0, 1));
+    assert!(rx.is_empty());
+    let (w, _) = counting_waker();
+    assert_eq!(poll_once(&mut fut, &w), Poll::Ready(Ok(())));
+    drop(fut);
+    assert_eq!(rx.pop().map(|t| t.id()), Some(1));
+    tracker.assert_all_dropped_once();
 }
 
-/// DEFECT 2: the first waker panic is resumed by `wake_all` even when the notifying
-/// call runs in a destructor during unwinding (a half dropped by an unrelated panic,
-/// the drop guards of `ReadChunk::commit`, `fill_from_iter`, `Drain`), which is a
-/// panic escaping a drop during cleanup: the process aborts.
+/// Child: a `Drain` dropped while the consumer's loop over it unwinds, with a producer
+/// future registered with a waker that panics in `wake`: the drain releases the slot
+/// it handed out during unwinding, which wakes the waker.
 #[test]
-#[ignore = "defect: a waker panic during unwinding aborts the process"]
-fn defect_waker_panic_while_unwinding_aborts() {
+fn child_drain_dropped_while_unwinding() {
+    if !in_child() {
+        return;
+    }
+    let (mut tx, mut rx) = channel_with::<u32>(2, WaitStrategy::SpinPark { spins: 0 });
+    assert_eq!(tx.push_slice(&[0, 1]), 2);
+    let h = Hostile::new();
+    h.set(true, false, false);
+    let mut fut = tx.push_async(2);
+    assert!(poll_once(&mut fut, &hostile_waker(&h)).is_pending());
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        for v in rx.drain() {
+            assert_ne!(v, 0, "consumer panics mid-drain");
+        }
+    }));
+    assert!(panic_msg(r.unwrap_err()).contains("consumer panics mid-drain"));
+    assert_eq!((h.wakes(), h.live()), (1, 0));
+    let (w, _) = counting_waker();
+    assert_eq!(poll_once(&mut fut, &w), Poll::Ready(Ok(())));
+    drop(fut);
+    assert_eq!(rx.drain().collect::<Vec<_>>(), [1, 2]);
+}
+
+/// Child: `fill_from_iter` with an iterator that panics after one item, with a
+/// consumer future registered with a waker that panics in `wake`: the item written is
+/// published from a drop guard during unwinding, which wakes the waker.
+#[test]
+fn child_fill_from_iter_with_panicking_iterator() {
+    if !in_child() {
+        return;
+    }
+    let (mut tx, mut rx) = channel_with::<u32>(2, WaitStrategy::SpinPark { spins: 0 });
+    let h = Hostile::new();
+    h.set(true, false, false);
+    let mut fut = rx.pop_async();
+    assert!(poll_once(&mut fut, &hostile_waker(&h)).is_pending());
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        let chunk = tx.write_chunk_uninit(2).unwrap();
+        chunk.fill_from_iter((5..).inspect(|&v| assert_ne!(v, 6, "iterator panics")))
+    }));
+    assert!(panic_msg(r.unwrap_err()).contains("iterator panics"));
+    assert_eq!((h.wakes(), h.live()), (1, 0));
+    let (w, _) = counting_waker();
+    assert_eq!(poll_once(&mut fut, &w), Poll::Ready(Ok(5)));
+    drop(fut);
+    assert!(rx.is_empty());
+    assert_eq!(tx.len(), 0);
+}
+
+/// A waker panicking in `wake` from a destructor that runs during unwinding (a half
+/// dropped by an unrelated panic, the drop guards of `ReadChunk::commit_all`, `Drain`
+/// and `fill_from_iter`) is contained like any other: each child process runs its
+/// test to success instead of aborting on a panic escaping a drop during cleanup.
+#[test]
+fn waker_panics_during_unwinding_do_not_abort() {
     if cfg!(miri) {
         return; // no child processes under Miri
     }
-    assert!(
-        child_succeeds("child_producer_dropped_while_unwinding"),
-        "aborted: producer dropped during unwinding"
-    );
-    assert!(
-        child_succeeds("child_read_chunk_commit_with_panicking_item_drop"),
-        "aborted: read chunk commit with a panicking item drop"
-    );
+    for name in [
+        "child_producer_dropped_while_unwinding",
+        "child_read_chunk_commit_with_panicking_item_drop",
+        "child_drain_dropped_while_unwinding",
+        "child_fill_from_iter_with_panicking_iterator",
+    ] {
+        assert_child_succeeds(name);
+    }
 }

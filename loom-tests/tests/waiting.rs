@@ -10,7 +10,7 @@
 //! Every queue here is built with `WaitStrategy::SpinPark { spins: 0 }`, so a waiter
 //! goes straight from a failed look to announcing and parking: loom explores the
 //! sleeping path, not spins. Under loom a waiting thread parks through a copy of std's
-//! token parker (`loom_parker` in `src/wait.rs`; loom 0.7's own `unpark` drops the
+//! token parker (`parker` in the facade, `src/sync.rs`; loom 0.7's own `unpark` drops the
 //! token when its target is not parked, tokio-rs/loom#249), which blocks until an
 //! `unpark` (no spurious wake-ups); `loom::future::block_on` sleeps on a pending future
 //! until its waker is woken (loom also explores its spurious wake-ups).
@@ -22,7 +22,7 @@
 //! Coverage canaries ([`loom_tests::explore`]): each model's outcome records whether
 //! (or how often) each waiting call *slept* (parked, or returned `Pending` after
 //! announcing), read from `WaitStrategy::loom_sleeps`, a loom-only per-thread counter
-//! in `src/wait.rs`.
+//! in the facade (`src/sync.rs`).
 //! Every model expects an execution where the waiter slept and was woken, and one
 //! where it did not need to, so a model that never reached the sleeping path (or
 //! explored a single schedule) fails. What must hold in every execution (the value

@@ -82,7 +82,7 @@ use crate::buffer::Buffer;
 use crate::buffer::Slots;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 use crate::sync::Arc;
-use crate::sync::{load_mut, AtomicBool, AtomicUsize, Ordering};
+use crate::sync::{self, load_mut, AtomicBool, AtomicUsize, Ordering};
 use crate::wait::Waiters;
 #[cfg(feature = "std")]
 use crate::WaitStrategy;
@@ -138,10 +138,8 @@ impl Header {
     ///
     /// `slots` are this header's slots, and `capacity` is the ring's capacity.
     unsafe fn drop_items<T>(&mut self, slots: Slots<T>, capacity: usize) {
-        // A loom model that found a race panics inside a slot access, leaving loom's
-        // cell marked busy; touching it again here would abort the whole test binary.
-        #[cfg(loom)]
-        if std::thread::panicking() {
+        // Never touch loom's cells again while a failed model unwinds (see the facade).
+        if sync::model_panicked() {
             return;
         }
         // A forgotten consumer may have moved out items below its own counter without

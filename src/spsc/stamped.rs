@@ -91,7 +91,7 @@ use core::ptr::NonNull;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{load_mut, Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{self, load_mut, Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 use crate::{InvariantIn, PushError};
 
 /// One slot: a value and the stamp that says which position it holds.
@@ -144,10 +144,8 @@ struct Shared<T> {
 
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
-        // A loom model that found a race panics inside a slot access, leaving loom's
-        // cell marked busy; touching it again here would abort the whole test binary.
-        #[cfg(loom)]
-        if std::thread::panicking() {
+        // Never touch loom's cells again while a failed model unwinds (see the facade).
+        if sync::model_panicked() {
             return;
         }
         if !mem::needs_drop::<T>() {
