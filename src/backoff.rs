@@ -24,7 +24,7 @@ impl Backoff {
     /// spin only, briefly.
     #[inline]
     pub(crate) fn spin(&mut self) {
-        if cfg!(loom) {
+        if cfg!(ringway_loom) {
             // Under loom one hint is a scheduling point; more would only add states.
             sync::spin_loop();
             return;
@@ -41,7 +41,7 @@ impl Backoff {
     /// published): spin, then yield the time slice once spinning stops paying.
     #[inline]
     pub(crate) fn snooze(&mut self) {
-        if cfg!(loom) || self.step > SPIN_LIMIT {
+        if cfg!(ringway_loom) || self.step > SPIN_LIMIT {
             sync::yield_now();
         } else {
             for _ in 0..1u32 << self.step {

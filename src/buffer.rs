@@ -46,7 +46,7 @@ pub(crate) struct Slots<T> {
     /// `slots - 1`, where `slots` is a power of two; `pos & mask` is `pos`'s slot.
     mask: usize,
     /// First of the `mask + 1` loom-tracked cells, one per slot (loom builds only).
-    #[cfg(loom)]
+    #[cfg(ringway_loom)]
     cells: NonNull<crate::sync::UnsafeCell<()>>,
     /// Makes the view, and every SPSC type built on it (the raw halves, `Producer`,
     /// `Consumer`, their chunks and futures, `Heap`), invariant in `T`. `NonNull` alone
@@ -80,7 +80,7 @@ impl<T> Slots<T> {
     }
 
     /// The loom-tracked cell of `pos`'s slot.
-    #[cfg(loom)]
+    #[cfg(ringway_loom)]
     fn cell(&self, pos: usize) -> &crate::sync::UnsafeCell<()> {
         // SAFETY: `pos & mask < slots`; the storage owns `slots` cells from `cells` and
         // outlives this view (type docs).
@@ -90,7 +90,7 @@ impl<T> Slots<T> {
     /// Records an exclusive access to slots `pos .. pos + n` for loom's race detector.
     #[inline(always)]
     fn track_mut(&self, pos: usize, n: usize) {
-        #[cfg(loom)]
+        #[cfg(ringway_loom)]
         for i in 0..n {
             self.cell(pos.wrapping_add(i)).with_mut(|_| ());
         }
@@ -100,7 +100,7 @@ impl<T> Slots<T> {
     /// Records a shared access to slots `pos .. pos + n` for loom's race detector.
     #[inline(always)]
     fn track(&self, pos: usize, n: usize) {
-        #[cfg(loom)]
+        #[cfg(ringway_loom)]
         for i in 0..n {
             self.cell(pos.wrapping_add(i)).with(|_| ());
         }
@@ -255,7 +255,7 @@ pub(crate) struct Buffer<T> {
     /// The allocation's layout; size 0 means nothing was allocated.
     layout: core::alloc::Layout,
     /// One loom-tracked cell per slot (loom builds only); `slots.cells` points here.
-    #[cfg(loom)]
+    #[cfg(ringway_loom)]
     _cells: std::boxed::Box<[crate::sync::UnsafeCell<()>]>,
 }
 
@@ -317,7 +317,7 @@ impl<T> Buffer<T> {
                 None => alloc::alloc::handle_alloc_error(layout),
             }
         };
-        #[cfg(loom)]
+        #[cfg(ringway_loom)]
         let cells: std::boxed::Box<[crate::sync::UnsafeCell<()>]> = (0..slots)
             .map(|_| crate::sync::UnsafeCell::new(()))
             .collect();
@@ -325,12 +325,12 @@ impl<T> Buffer<T> {
             slots: Slots {
                 ptr,
                 mask: slots - 1,
-                #[cfg(loom)]
+                #[cfg(ringway_loom)]
                 cells: NonNull::from(&cells[0]),
                 _invariant: PhantomData,
             },
             layout,
-            #[cfg(loom)]
+            #[cfg(ringway_loom)]
             _cells: cells,
         }
     }
@@ -369,7 +369,7 @@ pub(crate) struct InlineSlots<T, const N: usize> {
     /// derived from `&self` valid for writes.
     values: CachePadded<UntrackedUnsafeCell<MaybeUninit<[T; N]>>>,
     /// One loom-tracked cell per slot (loom builds only).
-    #[cfg(loom)]
+    #[cfg(ringway_loom)]
     cells: std::boxed::Box<[crate::sync::UnsafeCell<()>]>,
 }
 
@@ -379,7 +379,7 @@ impl<T, const N: usize> InlineSlots<T, N> {
         pub(crate) fn new() -> Self {
             InlineSlots {
                 values: CachePadded::new(UntrackedUnsafeCell::new(MaybeUninit::uninit())),
-                #[cfg(loom)]
+                #[cfg(ringway_loom)]
                 cells: (0..N).map(|_| crate::sync::UnsafeCell::new(())).collect(),
             }
         }
@@ -397,7 +397,7 @@ impl<T, const N: usize> InlineSlots<T, N> {
             // SAFETY: a pointer to a field of `self` is not null.
             ptr: unsafe { NonNull::new_unchecked(values.cast::<MaybeUninit<T>>()) },
             mask: N - 1,
-            #[cfg(loom)]
+            #[cfg(ringway_loom)]
             cells: NonNull::from(&self.cells[0]),
             _invariant: PhantomData,
         }

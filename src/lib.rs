@@ -8,18 +8,18 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(any(feature = "std", loom, test))]
+#[cfg(any(feature = "std", ringway_loom, test))]
 extern crate std;
 
 /// Defines a function from one body as a `const fn` in ordinary builds and as a plain
 /// `fn` under loom, whose atomics, cells and mutexes have no `const` constructors.
 macro_rules! loom_const_fn {
     ($(#[$attr:meta])* $vis:vis fn $($rest:tt)*) => {
-        #[cfg(not(loom))]
+        #[cfg(not(ringway_loom))]
         $(#[$attr])*
         $vis const fn $($rest)*
 
-        #[cfg(loom)]
+        #[cfg(ringway_loom)]
         $(#[$attr])*
         $vis fn $($rest)*
     };

@@ -989,7 +989,7 @@ impl<T, const N: usize> StaticQueue<T, N> {
         /// Creates an empty queue of capacity `N` whose waiting operations never sleep,
         /// like [`Queue::new`]'s (`WaitStrategy::NON_BLOCKING` with the `std` feature).
         ///
-        /// `const`: usable in a `static` (in ordinary builds; under `--cfg loom` it is
+        /// `const`: usable in a `static` (in ordinary builds; under `--cfg ringway_loom` it is
         /// a plain function).
         ///
         /// # Panics

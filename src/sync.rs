@@ -1,8 +1,16 @@
 //! The synchronisation facade: every atomic, cell, `Arc` and spin hint the queues use
-//! comes from here, so that building with `RUSTFLAGS="--cfg loom"` swaps them all for
-//! loom's model-checked versions (the `primitive` shim of crossbeam, tokio's
-//! `src/loom/`). The switch is `cfg(loom)` alone, not `all(test, loom)`, so the
+//! comes from here, so that building with `RUSTFLAGS="--cfg ringway_loom"` swaps them
+//! all for loom's model-checked versions (the `primitive` shim of crossbeam, tokio's
+//! `src/loom/`). The switch is `cfg(ringway_loom)` alone, not `all(test, loom)`, so the
 //! separate `loom-tests` crate can drive the loom build of this crate.
+//!
+//! The switch has the crate's own name, as crossbeam's `crossbeam_loom` does, rather
+//! than the plain `loom` that tokio uses: a user who model-checks their own code with
+//! `RUSTFLAGS="--cfg loom"` gets the ordinary ringway (real atomics, `const`
+//! constructors, so their `static` rings still compile), not ringway's loom build,
+//! whose atomics would panic outside a `loom::model` and whose constructors are not
+//! `const`. A user who wants ringway's own atomics modelled too adds
+//! `--cfg ringway_loom`.
 //!
 //! Rule for the rest of the crate: never name `core::sync::atomic`, `core::cell::UnsafeCell`,
 //! `core::hint::spin_loop` or `std::thread::yield_now` directly; a spin or back-off that
@@ -18,13 +26,13 @@
 //! operations (a token parker, a timed park), the per-thread count of sleeps that the
 //! loom models read as a coverage canary ([`count_sleep`]), and [`model_panicked`],
 //! which keeps drop paths from touching loom cells while a failed model unwinds. Each
-//! has a no-op twin in ordinary builds, so the rest of the crate names no `cfg(loom)`
-//! for them.
+//! has a no-op twin in ordinary builds, so the rest of the crate names no
+//! `cfg(ringway_loom)` for them.
 
 /// Storage that loom does not track itself (see the module docs).
 pub(crate) use core::cell::UnsafeCell as UntrackedUnsafeCell;
 
-#[cfg(not(loom))]
+#[cfg(not(ringway_loom))]
 mod imp {
     #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
     pub(crate) use alloc::sync::Arc;
@@ -102,7 +110,7 @@ mod imp {
     }
 }
 
-#[cfg(loom)]
+#[cfg(ringway_loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
@@ -142,7 +150,7 @@ mod imp {
     /// Test-only observability for the loom models (`loom-tests/tests/waiting.rs`): how
     /// many times waiting operations on the current (loom) thread went to sleep, so a model
     /// can assert that some execution really took the sleeping path. Compiled only with
-    /// `--cfg loom`; no cost and no API in ordinary builds.
+    /// `--cfg ringway_loom`; no cost and no API in ordinary builds.
     #[cfg(feature = "std")]
     impl crate::WaitStrategy {
         /// The number of times a waiting operation on the calling loom thread went to

@@ -296,7 +296,7 @@ impl WaitCell {
     }
 
     /// The number of entries in the list (tests: the list stays bounded).
-    #[cfg(all(test, not(loom)))]
+    #[cfg(all(test, not(ringway_loom)))]
     fn len(&self) -> usize {
         self.lock().list.len()
     }
@@ -308,6 +308,21 @@ impl WaitCell {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for WaitCell {
+    /// Drops the wakers still listed (futures that were forgotten rather than dropped,
+    /// or waiters that never came back), each [`isolated`] like every other waker drop:
+    /// a queue's drop must not unwind from a waker's drop.
+    fn drop(&mut self) {
+        if sync::model_panicked() {
+            return;
+        }
+        let left = core::mem::take(&mut self.lock().list);
+        for (_, entry) in left {
+            isolated(|| drop(entry));
+        }
     }
 }
 
@@ -519,7 +534,7 @@ impl core::fmt::Debug for Waiters {
 
 /// The wait cell against hostile wakers, at the level of the list (the black-box
 /// versions through the queues are in `tests/waiting.rs`).
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(ringway_loom)))]
 mod tests {
     // Orderings are `Relaxed`: every test runs on one thread (and test code stays out
     // of the ordering-mutation check, which weakens the stronger ones).

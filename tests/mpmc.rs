@@ -1716,7 +1716,7 @@ fn push_after_own_pop_on<S: Slots<usize>>(q: &Queue<usize, S>, workers: usize, r
 /// A queue in a `static`, used from unscoped threads through `&'static`: every item
 /// delivered once, per-producer order kept.
 #[test]
-#[cfg(not(loom))] // `const` constructors (a `static`) are not `const` under loom
+#[cfg(not(ringway_loom))] // `const` constructors (a `static`) are not `const` under loom
 fn static_queue_in_a_static() {
     static QUEUE: StaticQueue<Item, 7> = StaticQueue::new();
     let n = if cfg!(miri) { 5 } else { 2_000 };
@@ -1771,7 +1771,7 @@ fn static_queue_derefs_and_drops_once() {
 
 /// The waiting operations on a static queue built to park its waiters.
 #[test]
-#[cfg(not(loom))] // `const` constructors (a `static`) are not `const` under loom
+#[cfg(not(ringway_loom))] // `const` constructors (a `static`) are not `const` under loom
 #[cfg(feature = "std")]
 fn static_queue_parking_waits() {
     use ringway::WaitStrategy;

@@ -2553,7 +2553,7 @@ fn static_ring_drops_what_it_holds_once() {
 /// `try_split` hands the halves of a `static` ring out once; they are `'static`, so
 /// they move into unscoped threads.
 #[test]
-#[cfg(not(loom))] // `const` constructors (a `static`) are not `const` under loom
+#[cfg(not(ringway_loom))] // `const` constructors (a `static`) are not `const` under loom
 fn try_split_a_static_ring_once() {
     static RING: StaticRing<u64, 16> = StaticRing::new();
     assert_eq!(RING.capacity(), 16);

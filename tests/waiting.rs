@@ -29,7 +29,7 @@
 
 #![cfg(feature = "async")]
 // The static-storage tests are left out of loom builds (their `static`s need `const`).
-#![cfg_attr(loom, allow(unused_imports))]
+#![cfg_attr(ringway_loom, allow(unused_imports))]
 
 mod common;
 
@@ -1667,7 +1667,7 @@ fn cancelled_futures_leave_no_wakers_registered() {
 /// `'static` halves from `try_split` (the consumer also waits for the producer's
 /// drop), and, on a ring split again, futures woken by the other side.
 #[test]
-#[cfg(not(loom))] // the static's `const` constructor is not `const` under loom
+#[cfg(not(ringway_loom))] // the static's `const` constructor is not `const` under loom
 fn static_ring_waiting_operations() {
     static RING: StaticRing<u64, 2> =
         StaticRing::with_wait_strategy(WaitStrategy::SpinPark { spins: 0 });
@@ -1732,7 +1732,7 @@ fn static_ring_waiting_operations() {
 
 /// A `StaticQueue` in a `static`, shared by blocking and then async threads.
 #[test]
-#[cfg(not(loom))] // the static's `const` constructor is not `const` under loom
+#[cfg(not(ringway_loom))] // the static's `const` constructor is not `const` under loom
 fn static_queue_waiting_operations() {
     static Q: StaticQueue<u64, 4> =
         StaticQueue::with_wait_strategy(WaitStrategy::SpinPark { spins: 0 });

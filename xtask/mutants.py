@@ -192,7 +192,7 @@ class Worker:
         self.target = os.path.join(SCRATCH, "target" + suffix)
         self.miri_target = os.path.join(SCRATCH, "miri-target" + suffix)
         self.loom_env = {
-            "RUSTFLAGS": "--cfg loom",
+            "RUSTFLAGS": "--cfg ringway_loom",
             "LOOM_MAX_PREEMPTIONS": "3",
             "CARGO_TARGET_DIR": self.target,
             "CARGO_TERM_COLOR": "never",
@@ -207,7 +207,7 @@ class Worker:
         )
 
 
-# CI's loom stage builds the same dependencies (RUSTFLAGS "--cfg loom", --profile loom,
+# CI's loom stage builds the same dependencies (RUSTFLAGS "--cfg ringway_loom", --profile loom,
 # the same lock file) into target/loom; a scratch target dir that does not exist yet
 # starts as a copy of it, so that loom and the rest of crates.io are not compiled again.
 REPO_LOOM_TARGET = os.path.join(ROOT, "target", "loom")

@@ -1,9 +1,9 @@
 //! Helpers shared by the loom models (see `tests/`).
 //!
-//! The models run only with `RUSTFLAGS="--cfg loom"`:
+//! The models run only with `RUSTFLAGS="--cfg ringway_loom"`:
 //!
 //! ```text
-//! CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
+//! CARGO_TARGET_DIR=target/loom RUSTFLAGS="--cfg ringway_loom" LOOM_MAX_PREEMPTIONS=3 \
 //!     cargo test -p loom-tests --profile loom
 //! ```
 //!
@@ -27,7 +27,7 @@
 //! `tests/canary_scan.rs` checks that every `#[test]` in the model files goes through
 //! [`explore`].
 
-#[cfg(loom)]
+#[cfg(ringway_loom)]
 mod canary {
     use std::collections::BTreeSet;
     use std::fmt::Debug;
@@ -119,5 +119,5 @@ mod canary {
     }
 }
 
-#[cfg(loom)]
+#[cfg(ringway_loom)]
 pub use canary::{bounded_explore, explore};

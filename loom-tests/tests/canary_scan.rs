@@ -3,7 +3,7 @@
 //! Every `#[test]` in `loom-tests/tests/*.rs` (other than this file) must run its model
 //! through `loom_tests::explore`, which asserts the canary; calling `loom::model` (or
 //! `loom::model::Builder`) directly would skip it. A plain source scan: it runs with
-//! and without `--cfg loom`.
+//! and without `--cfg ringway_loom`.
 
 use std::fs;
 use std::path::Path;
@@ -24,8 +24,8 @@ fn every_loom_model_asserts_a_canary() {
         files += 1;
         let source = fs::read_to_string(&path).expect("readable model file");
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !source.trim_start().starts_with("#![cfg(loom)]") {
-            problems.push(format!("{name}: does not start with #![cfg(loom)]"));
+        if !source.trim_start().starts_with("#![cfg(ringway_loom)]") {
+            problems.push(format!("{name}: does not start with #![cfg(ringway_loom)]"));
         }
         for needle in ["loom::model(", "loom::model::Builder", "model::Builder"] {
             if source.contains(needle) {

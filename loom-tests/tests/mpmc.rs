@@ -1,7 +1,7 @@
-#![cfg(loom)]
+#![cfg(ringway_loom)]
 //! loom models of the MPMC queue (`ringway::mpmc`).
 //!
-//! Under `--cfg loom` the queue uses loom's atomics and touches a loom `UnsafeCell`
+//! Under `--cfg ringway_loom` the queue uses loom's atomics and touches a loom `UnsafeCell`
 //! on every slot access, so a missing happens-before edge between a slot's write and
 //! its read (or its read and its reuse one lap later) is a loom panic.
 //!

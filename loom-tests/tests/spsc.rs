@@ -1,7 +1,7 @@
-#![cfg(loom)]
+#![cfg(ringway_loom)]
 //! loom models of the SPSC ring (`ringway::spsc`).
 //!
-//! Under `--cfg loom` the crate uses loom's atomics and `Arc`, and touches a loom
+//! Under `--cfg ringway_loom` the crate uses loom's atomics and `Arc`, and touches a loom
 //! `UnsafeCell` on every slot access, so a missing happens-before edge between a
 //! slot's write and its read (or its read and its reuse) is a loom panic.
 //!

@@ -1,7 +1,7 @@
-#![cfg(loom)]
+#![cfg(ringway_loom)]
 //! loom models of the stamped-slot SPSC queue (`ringway::spsc::stamped`).
 //!
-//! Under `--cfg loom` each slot's value is a loom `UnsafeCell`, so a missing
+//! Under `--cfg ringway_loom` each slot's value is a loom `UnsafeCell`, so a missing
 //! happens-before edge between the producer's write of a slot and the consumer's read
 //! of it (the stamp's `Release`/`Acquire`), or between that read and the producer's
 //! next write of the slot (`head`'s `Release`/`Acquire`), is a loom panic.

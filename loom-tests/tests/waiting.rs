@@ -1,4 +1,4 @@
-#![cfg(loom)]
+#![cfg(ringway_loom)]
 //! loom models of the wake-up protocol of the waiting operations (`src/wait.rs`):
 //! a waiter *announces* itself (registers, raises `waiting`, `SeqCst` fence), looks at
 //! the queue again and only then sleeps; a notifier publishes, fences, and wakes the

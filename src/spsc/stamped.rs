@@ -638,7 +638,7 @@ impl<T> fmt::Debug for Consumer<T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(ringway_loom)))]
 mod tests {
     use super::*;
     use alloc::vec::Vec;

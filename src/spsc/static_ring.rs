@@ -120,7 +120,7 @@ impl<T, const N: usize> StaticRing<T, N> {
         /// [`channel`](super::channel)'s (`WaitStrategy::NON_BLOCKING` with the `std`
         /// feature).
         ///
-        /// `const`: usable in a `static` (in ordinary builds; under `--cfg loom` it is
+        /// `const`: usable in a `static` (in ordinary builds; under `--cfg ringway_loom` it is
         /// a plain function).
         ///
         /// # Panics
