@@ -166,7 +166,8 @@ impl<T> std::error::Error for Disconnected<T> {}
 pub enum PushTimeoutError<T> {
     /// The queue was still full when the time ran out.
     Timeout(T),
-    /// The consumer was dropped (SPSC only): the value could never be popped.
+    /// The other side is gone (an SPSC consumer was dropped): the value could never be
+    /// popped. (An MPMC queue has no other side to lose and never reports it.)
     Disconnected(T),
 }
 
@@ -227,7 +228,8 @@ impl<T> std::error::Error for PushTimeoutError<T> {}
 pub enum PopTimeoutError {
     /// The queue was still empty when the time ran out.
     Timeout,
-    /// The producer was dropped and every item it pushed has been popped (SPSC only).
+    /// The other side is gone (an SPSC producer was dropped) and every item it pushed
+    /// has been popped. (An MPMC queue has no other side to lose and never reports it.)
     Disconnected,
 }
 

@@ -1121,7 +1121,7 @@ fn pops_keep_their_item_when_a_producer_waker_panics() {
             let popped = match op {
                 "pop" => q.pop(),
                 "pop_blocking" => Some(q.pop_blocking()),
-                "pop_timeout" => q.pop_timeout(Duration::ZERO),
+                "pop_timeout" => q.pop_timeout(Duration::ZERO).ok(),
                 _ => match poll_once(&mut q.pop_async(), &trio.before) {
                     Poll::Ready(v) => Some(v),
                     Poll::Pending => None,
@@ -1261,12 +1261,13 @@ fn timed_pops_racing_pushes_lose_nothing() {
                         }
                         let t = Duration::from_micros(rng.below(50) as u64);
                         match q.pop_timeout(t) {
-                            Some(usize::MAX) => return got,
-                            Some(v) => {
+                            Ok(usize::MAX) => return got,
+                            Ok(v) => {
                                 got.push(v);
                                 received.fetch_add(1, SeqCst);
                             }
-                            None => {}
+                            Err(PopTimeoutError::Timeout) => {}
+                            Err(e) => panic!("an MPMC queue reported {e:?}"),
                         }
                     }
                 })
@@ -1315,7 +1316,7 @@ fn timed_out_waits_leave_nothing_behind() {
         let q = Queue::<u32>::with_wait_strategy(1, strategy);
         let short = Duration::from_micros(10);
         for _ in 0..n(20, 2) {
-            assert_eq!(q.pop_timeout(short), None);
+            assert_eq!(q.pop_timeout(short), Err(PopTimeoutError::Timeout));
         }
         let (w, c) = counting_waker();
         let mut fut = q.pop_async();
@@ -1404,13 +1405,13 @@ fn futures_moved_across_threads_and_wakers() {
 fn extreme_timeouts() {
     for strategy in PARKING {
         let q = Arc::new(Queue::<u32>::with_wait_strategy(1, strategy));
-        assert_eq!(q.pop_timeout(Duration::ZERO), None);
+        assert_eq!(q.pop_timeout(Duration::ZERO), Err(PopTimeoutError::Timeout));
         let t = thread::spawn({
             let q = Arc::clone(&q);
             move || q.pop_timeout(Duration::MAX)
         });
         q.push_blocking(1);
-        assert_eq!(join_within_watchdog(t, "pop_timeout(MAX)"), Some(1));
+        assert_eq!(join_within_watchdog(t, "pop_timeout(MAX)"), Ok(1));
         q.push(2).unwrap();
         assert!(q.push_timeout(3, Duration::ZERO).is_err());
         let t = thread::spawn({

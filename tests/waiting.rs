@@ -50,7 +50,7 @@ use std::time::Duration;
 use common::{block_on, counting_waker, join_within_watchdog, poll_once, DropTracker, Tracked};
 use ringway::mpmc::{self, Queue, StaticQueue};
 use ringway::spsc::{self, channel_with, Consumer, Producer, StaticRing};
-use ringway::{Disconnected, PopTimeoutError, PushError, PushTimeoutError, WaitStrategy};
+use ringway::{Disconnected, PopTimeoutError, PushTimeoutError, WaitStrategy};
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 
 // ---------------------------------------------------------------------------------
@@ -1201,7 +1201,7 @@ fn mpmc_parked_producers_are_all_released() {
         for _ in 0..=n {
             got.push(
                 q.pop_timeout(LONG)
-                    .unwrap_or_else(|| panic!("{strategy:?}: pop timed out: a lost wake-up?")),
+                    .unwrap_or_else(|e| panic!("{strategy:?}: pop gave {e:?}: a lost wake-up?")),
             );
             let_it_block();
         }
@@ -1219,8 +1219,8 @@ fn mpmc_timeouts_single_thread() {
     let tracker = DropTracker::new();
     for strategy in STRATEGIES {
         let q = Queue::<Tracked<'_>>::with_wait_strategy(1, strategy);
-        assert_eq!(q.pop_timeout(SHORT), None);
-        assert_eq!(q.pop_timeout(Duration::ZERO), None);
+        assert_eq!(q.pop_timeout(SHORT), Err(PopTimeoutError::Timeout));
+        assert_eq!(q.pop_timeout(Duration::ZERO), Err(PopTimeoutError::Timeout));
         let a = tracker.item();
         let a_id = a.id();
         assert_eq!(q.push_timeout(a, SHORT), Ok(()));
@@ -1231,15 +1231,16 @@ fn mpmc_timeouts_single_thread() {
             .expect_err("the queue is full")
             .into_inner();
         let b = match q.push_timeout(b, Duration::ZERO) {
-            Err(PushError::Full(v)) => v,
+            Err(PushTimeoutError::Timeout(v)) => v,
+            Err(PushTimeoutError::Disconnected(_)) => panic!("an MPMC queue disconnected"),
             Ok(()) => panic!("{strategy:?}: push_timeout(0) into a full queue succeeded"),
         };
         assert_eq!(b.id(), b_id);
         assert_eq!(tracker.drops_of(b_id), 0, "a value handed back was dropped");
-        assert_eq!(q.pop_timeout(Duration::MAX).map(|v| v.id()), Some(a_id));
+        assert_eq!(q.pop_timeout(Duration::MAX).map(|v| v.id()), Ok(a_id));
         assert_eq!(q.push_timeout(b, Duration::MAX), Ok(()));
-        assert_eq!(q.pop_timeout(Duration::ZERO).map(|v| v.id()), Some(b_id));
-        assert_eq!(q.pop_timeout(SHORT), None);
+        assert_eq!(q.pop_timeout(Duration::ZERO).map(|v| v.id()), Ok(b_id));
+        assert_eq!(q.pop_timeout(SHORT), Err(PopTimeoutError::Timeout));
     }
     tracker.assert_all_dropped_once();
 }
@@ -1260,7 +1261,7 @@ fn mpmc_timed_waits_are_woken_by_the_other_side() {
         q.push(1).unwrap();
         assert_eq!(
             join_within_watchdog(consumer, &format!("{strategy:?}: pop_timeout")),
-            Some(1),
+            Ok(1),
             "{strategy:?}: pop_timeout not woken by the push"
         );
 

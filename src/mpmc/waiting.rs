@@ -18,7 +18,7 @@ use super::{Queue, Storage};
 #[cfg(feature = "async")]
 use crate::wait::Registration;
 use crate::wait::{self, Awaited, Waiters};
-use crate::{PushError, WaitStrategy};
+use crate::{PopTimeoutError, PushTimeoutError, WaitStrategy};
 
 fn waiters_of<'a, T, S: Storage<T>>(q: &'a &Queue<T, S>) -> &'a Waiters {
     &q.waiters
@@ -74,27 +74,29 @@ impl<T, S: Storage<T>> Queue<T, S> {
     ///
     /// # Errors
     ///
-    /// [`PushError::Full`] with `value` if the queue was still full when the time ran
-    /// out.
+    /// [`PushTimeoutError::Timeout`] with `value` if the queue was still full when the
+    /// time ran out (the same error as an SPSC producer's
+    /// [`push_timeout`](crate::spsc::Producer::push_timeout); an MPMC queue has no
+    /// other side to lose, so it never reports `Disconnected`).
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
-    /// use ringway::PushError;
+    /// use ringway::PushTimeoutError;
     ///
     /// let q = ringway::mpmc::Queue::new(1);
     /// assert_eq!(q.push_timeout(1, Duration::from_millis(10)), Ok(()));
-    /// assert_eq!(q.push_timeout(2, Duration::from_millis(10)), Err(PushError::Full(2)));
+    /// assert_eq!(q.push_timeout(2, Duration::from_millis(10)), Err(PushTimeoutError::Timeout(2)));
     /// ```
-    pub fn push_timeout(&self, value: T, timeout: Duration) -> Result<(), PushError<T>> {
+    pub fn push_timeout(&self, value: T, timeout: Duration) -> Result<(), PushTimeoutError<T>> {
         let mut value = Some(value);
         let mut q = self;
         match wait::block(&mut q, waiters_of, Awaited::Slot, deadline(timeout), |q| {
             attempt_push(q, &mut value)
         }) {
             Some(()) => Ok(()),
-            None => Err(PushError::Full(
+            None => Err(PushTimeoutError::Timeout(
                 value.expect("a timed-out push keeps its value"),
             )),
         }
@@ -120,24 +122,31 @@ impl<T, S: Storage<T>> Queue<T, S> {
             .expect("waits without a deadline")
     }
 
-    /// Removes and returns the oldest item, waiting at most `timeout` for one; `None`
-    /// if the queue was still empty when the time ran out.
+    /// Removes and returns the oldest item, waiting at most `timeout` for one.
+    ///
+    /// # Errors
+    ///
+    /// [`PopTimeoutError::Timeout`] if the queue was still empty when the time ran out
+    /// (the same error as an SPSC consumer's
+    /// [`pop_timeout`](crate::spsc::Consumer::pop_timeout)).
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
+    /// use ringway::PopTimeoutError;
     ///
-    /// let q = ringway::mpmc::Queue::new(1);
-    /// assert_eq!(q.pop_timeout(Duration::from_millis(10)), None::<u8>);
+    /// let q = ringway::mpmc::Queue::<u8>::new(1);
+    /// assert_eq!(q.pop_timeout(Duration::from_millis(10)), Err(PopTimeoutError::Timeout));
     /// q.push(3).unwrap();
-    /// assert_eq!(q.pop_timeout(Duration::from_millis(10)), Some(3));
+    /// assert_eq!(q.pop_timeout(Duration::from_millis(10)), Ok(3));
     /// ```
-    pub fn pop_timeout(&self, timeout: Duration) -> Option<T> {
+    pub fn pop_timeout(&self, timeout: Duration) -> Result<T, PopTimeoutError> {
         let mut q = self;
         wait::block(&mut q, waiters_of, Awaited::Item, deadline(timeout), |q| {
             q.pop()
         })
+        .ok_or(PopTimeoutError::Timeout)
     }
 
     /// Returns a future that appends `value` once a slot is free.
