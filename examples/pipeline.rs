@@ -100,10 +100,11 @@ struct Report {
 /// Runs the pipeline once.
 fn run(wait: Wait, messages: usize, capacity: usize, pacing: Option<Pacing>) -> Report {
     let strategy = match wait {
-        Wait::Spin => WaitStrategy::NON_BLOCKING,
-        Wait::Park => WaitStrategy::default(),
+        Wait::Spin => WaitStrategy::SPIN_YIELD,
+        Wait::Park => WaitStrategy::SPIN_PARK,
     };
-    let (mut tx, mut rx) = ringway::spsc::channel_with::<(usize, String)>(capacity, strategy);
+    let (mut tx, mut rx) =
+        ringway::spsc::channel_with_wait_strategy::<(usize, String)>(capacity, strategy);
     let base = Instant::now();
 
     let sender = thread::spawn(move || {

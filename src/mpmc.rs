@@ -309,7 +309,7 @@ impl<T> Queue<T> {
     /// ```
     pub fn new(capacity: usize) -> Self {
         #[cfg(feature = "std")]
-        let waiters = Waiters::new(WaitStrategy::NON_BLOCKING);
+        let waiters = Waiters::new(WaitStrategy::SPIN_YIELD);
         #[cfg(not(feature = "std"))]
         let waiters = Waiters;
         Self::with_waiters(capacity, waiters)
@@ -318,9 +318,9 @@ impl<T> Queue<T> {
     /// Creates a queue like [`Queue::new`] whose waiting operations
     /// ([`Queue::push_blocking`], [`Queue::pop_async`], ...) wait as `strategy` says.
     ///
-    /// [`Queue::new`] builds with [`WaitStrategy::NON_BLOCKING`] (spin, then yield),
+    /// [`Queue::new`] builds with [`WaitStrategy::SPIN_YIELD`] (spin, then yield),
     /// whose waiters never sleep, so `push` and `pop` carry no wake-up check. Build
-    /// with [`WaitStrategy::SpinPark`] (`WaitStrategy::default()`) for waiting
+    /// with [`WaitStrategy::SpinPark`] (`WaitStrategy::SPIN_PARK`) for waiting
     /// operations that sleep; every publish then pays a `SeqCst` fence (see
     /// [`WaitStrategy`]).
     ///
@@ -987,7 +987,7 @@ pub struct StaticQueue<T, const N: usize> {
 impl<T, const N: usize> StaticQueue<T, N> {
     loom_const_fn! {
         /// Creates an empty queue of capacity `N` whose waiting operations never sleep,
-        /// like [`Queue::new`]'s (`WaitStrategy::NON_BLOCKING` with the `std` feature).
+        /// like [`Queue::new`]'s (`WaitStrategy::SPIN_YIELD` with the `std` feature).
         ///
         /// `const`: usable in a `static` (in ordinary builds; under `--cfg ringway_loom` it is
         /// a plain function).
@@ -1005,7 +1005,7 @@ impl<T, const N: usize> StaticQueue<T, N> {
         /// ```
         pub fn new() -> Self {
             #[cfg(feature = "std")]
-            let waiters = Waiters::new(WaitStrategy::NON_BLOCKING);
+            let waiters = Waiters::new(WaitStrategy::SPIN_YIELD);
             #[cfg(not(feature = "std"))]
             let waiters = Waiters;
             StaticQueue {

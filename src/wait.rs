@@ -22,7 +22,7 @@
 //! write whose line the other core holds, so in single-item cross-core streaming it
 //! costs a line round trip per item (PERFORMANCE.md has the figures). That is why the
 //! plain constructors (`spsc::channel`, `mpmc::Queue::new`) use
-//! [`WaitStrategy::NON_BLOCKING`]: its waiters never sleep, so publishing skips the
+//! [`WaitStrategy::SPIN_YIELD`]: its waiters never sleep, so publishing skips the
 //! check (one predictable branch on a read-only field), and their waiting operations
 //! poll, and their futures ask the executor to poll again. No protocol can do without
 //! the fence: a waiter that may sleep and a publisher that may not fence form the
@@ -71,17 +71,17 @@ use crate::sync::{self, current, fence, park, AtomicUsize, Mutex, Ordering, Thre
 /// | strategy | a waiting thread | a waiting future | cost on every publish |
 /// |---|---|---|---|
 /// | `BusySpin` | spins on the queue (lowest wake-up latency, burns its core) | wakes itself at once (the executor polls it again) | none |
-/// | `SpinYield` ([`NON_BLOCKING`](Self::NON_BLOCKING), what `spsc::channel` and `mpmc::Queue::new` use) | spins `spins` times, then yields its time slice between looks | as `BusySpin` | none |
-/// | `SpinPark` ([`default`](Self::default), for queues built to block) | spins `spins` times, then sleeps until woken | sleeps until woken | a `SeqCst` fence and one load |
+/// | `SpinYield` ([`SPIN_YIELD`](Self::SPIN_YIELD), the [default](Self::default): what `spsc::channel` and `mpmc::Queue::new` use) | spins `spins` times, then yields its time slice between looks | as `BusySpin` | none |
+/// | `SpinPark` ([`SPIN_PARK`](Self::SPIN_PARK), for queues built to block) | spins `spins` times, then sleeps until woken | sleeps until woken | a `SeqCst` fence and one load |
 ///
 /// # Examples
 ///
 /// ```
 /// use ringway::WaitStrategy;
 ///
-/// assert_eq!(WaitStrategy::default(), WaitStrategy::SpinPark { spins: WaitStrategy::DEFAULT_SPINS });
-/// let (mut tx, mut rx) = ringway::spsc::channel_with::<u32>(8, WaitStrategy::BusySpin);
-/// let t = std::thread::spawn(move || rx.pop_blocking());
+/// assert_eq!(WaitStrategy::default(), WaitStrategy::SPIN_YIELD);
+/// let (mut tx, mut rx) = ringway::spsc::channel_with_wait_strategy::<u32>(8, WaitStrategy::SPIN_PARK);
+/// let t = std::thread::spawn(move || rx.pop_blocking()); // sleeps until woken
 /// tx.push_blocking(5).unwrap();
 /// assert_eq!(t.join().unwrap(), Ok(5));
 /// ```
@@ -103,13 +103,15 @@ pub enum WaitStrategy {
 }
 
 impl WaitStrategy {
-    /// The spin budget of [`WaitStrategy::default`]: 64 looks, a few microseconds on a
-    /// current x86 core, about the time a park and wake-up pair costs.
+    /// The spin budget of [`SPIN_YIELD`](Self::SPIN_YIELD) and
+    /// [`SPIN_PARK`](Self::SPIN_PARK): 64 looks, a few microseconds on a current x86
+    /// core, about the time a park and wake-up pair costs.
     pub const DEFAULT_SPINS: u32 = 64;
 
-    /// What the plain constructors (`spsc::channel`, `mpmc::Queue::new`) use:
-    /// `SpinYield` with [`DEFAULT_SPINS`](Self::DEFAULT_SPINS). Nobody sleeps, so
-    /// `push` and `pop` carry no wake-up cost.
+    /// Spin [`DEFAULT_SPINS`](Self::DEFAULT_SPINS) times, then yield between looks:
+    /// the [default](Self::default), which the plain constructors (`spsc::channel`,
+    /// `mpmc::Queue::new`, the static forms' `new`) use. Nobody sleeps, so `push` and
+    /// `pop` carry no wake-up cost.
     ///
     /// # Examples
     ///
@@ -117,10 +119,32 @@ impl WaitStrategy {
     /// use ringway::WaitStrategy;
     ///
     /// let q = ringway::mpmc::Queue::<u8>::new(4);
-    /// assert_eq!(q.wait_strategy(), WaitStrategy::NON_BLOCKING);
-    /// assert_eq!(WaitStrategy::NON_BLOCKING, WaitStrategy::SpinYield { spins: 64 });
+    /// assert_eq!(q.wait_strategy(), WaitStrategy::SPIN_YIELD);
+    /// assert_eq!(WaitStrategy::SPIN_YIELD, WaitStrategy::SpinYield { spins: 64 });
     /// ```
-    pub const NON_BLOCKING: WaitStrategy = WaitStrategy::SpinYield {
+    pub const SPIN_YIELD: WaitStrategy = WaitStrategy::SpinYield {
+        spins: Self::DEFAULT_SPINS,
+    };
+
+    /// Spin [`DEFAULT_SPINS`](Self::DEFAULT_SPINS) times, then sleep until woken: the
+    /// strategy for a queue built to block, whose every publish pays a `SeqCst` fence
+    /// to wake sleepers (see the table above).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::WaitStrategy;
+    ///
+    /// let q = ringway::mpmc::Queue::<u8>::with_wait_strategy(4, WaitStrategy::SPIN_PARK);
+    /// assert_eq!(WaitStrategy::SPIN_PARK, WaitStrategy::SpinPark { spins: 64 });
+    /// let t = std::thread::scope(|s| {
+    ///     let t = s.spawn(|| q.pop_blocking()); // sleeps until the push wakes it
+    ///     q.push(9).unwrap();
+    ///     t.join().unwrap()
+    /// });
+    /// assert_eq!(t, 9);
+    /// ```
+    pub const SPIN_PARK: WaitStrategy = WaitStrategy::SpinPark {
         spins: Self::DEFAULT_SPINS,
     };
 
@@ -132,12 +156,16 @@ impl WaitStrategy {
 }
 
 impl Default for WaitStrategy {
-    /// [`WaitStrategy::SpinPark`] with [`WaitStrategy::DEFAULT_SPINS`]: the strategy for
-    /// a queue built to block (`spsc::channel_with(n, WaitStrategy::default())`).
+    /// [`WaitStrategy::SPIN_YIELD`], what the plain constructors use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = ringway::spsc::channel::<u8>(1);
+    /// assert_eq!(tx.wait_strategy(), ringway::WaitStrategy::default());
+    /// ```
     fn default() -> Self {
-        WaitStrategy::SpinPark {
-            spins: Self::DEFAULT_SPINS,
-        }
+        Self::SPIN_YIELD
     }
 }
 

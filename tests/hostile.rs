@@ -27,7 +27,7 @@ use common::{
     block_on, counting_waker, join_within_watchdog, poll_once, DropTracker, Rng, WakeCounter,
 };
 use ringway::mpmc::Queue;
-use ringway::spsc::channel_with;
+use ringway::spsc::channel_with_wait_strategy;
 use ringway::{Disconnected, PopTimeoutError, WaitStrategy};
 
 /// The strategies whose waiters register and sleep.
@@ -238,8 +238,8 @@ fn inline_tasks_ping_pong_over_mpmc() {
 fn inline_tasks_ping_pong_over_spsc() {
     let rounds = n(200, 5) as u32;
     for strategy in PARKING {
-        let (mut ping_tx, mut ping_rx) = channel_with::<u32>(1, strategy);
-        let (mut pong_tx, mut pong_rx) = channel_with::<u32>(1, strategy);
+        let (mut ping_tx, mut ping_rx) = channel_with_wait_strategy::<u32>(1, strategy);
+        let (mut pong_tx, mut pong_rx) = channel_with_wait_strategy::<u32>(1, strategy);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let echo_done = Arc::new(AtomicBool::new(false));
         let echo = InlineTask::spawn({
@@ -407,7 +407,7 @@ fn spsc_waker_that_drops_the_consumer_when_woken() {
     static TRACKER: DropTracker = DropTracker::new();
     let tracker = &TRACKER;
     for strategy in PARKING {
-        let (mut tx, mut rx) = channel_with(2, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy(2, strategy);
         let d = Dropper::new(async move {
             let _ = rx.pop_async().await;
             unreachable!();
@@ -438,7 +438,7 @@ fn spsc_waker_that_drops_the_consumer_when_woken() {
 #[test]
 fn spsc_waker_that_drops_the_producer_when_woken() {
     for strategy in PARKING {
-        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         tx.push(1).unwrap();
         let d = Dropper::new(async move {
             let _ = tx.push_async(2).await;
@@ -588,7 +588,7 @@ fn registrations_stay_bounded() {
 
         // Forgotten pending futures (SPSC pop and MPMC pop): the wakers stay until
         // the next notification, which wakes and releases all of them.
-        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         let f = Hostile::new();
         for _ in 0..rounds.min(50) {
             let mut a = rx.pop_async();
@@ -630,7 +630,7 @@ fn polled_after_completion_panics_and_changes_nothing() {
         drop(push);
         assert_eq!((q.pop(), q.pop(), q.pop()), (Some(2), Some(3), None));
 
-        let (mut tx, mut rx) = channel_with::<u32>(2, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(2, strategy);
         tx.push(1).unwrap();
         tx.push(2).unwrap();
         {
@@ -657,7 +657,7 @@ fn polled_after_completion_panics_and_changes_nothing() {
             assert_eq!(poll_once(&mut pop, &w1), Poll::Ready(Err(Disconnected(()))));
             assert!(catch_unwind(AssertUnwindSafe(|| poll_once(&mut pop, &w1))).is_err());
         }
-        let (mut tx, rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, rx) = channel_with_wait_strategy::<u32>(1, strategy);
         drop(rx);
         let mut push = tx.push_async(4);
         assert_eq!(poll_once(&mut push, &w1), Poll::Ready(Err(Disconnected(4))));
@@ -688,7 +688,7 @@ fn waker_panicking_in_clone() {
         assert_eq!(poll_once(&mut fut, &good), Poll::Ready(1));
         assert_eq!(c.count(), 0);
 
-        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         {
             let mut fut = rx.pop_async();
             assert!(catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut, &bad))).is_err());
@@ -751,7 +751,7 @@ fn waker_panicking_in_drop() {
         assert_eq!((q.pop(), q.pop()), (Some(2), None));
 
         // SPSC, replaced, then withdrawn.
-        let (mut tx, mut rx) = channel_with::<u32>(2, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(2, strategy);
         {
             let mut fut = rx.pop_async();
             assert!(poll_once(&mut fut, &bad).is_pending());
@@ -881,7 +881,7 @@ fn spsc_producer_operations_with_a_panicking_consumer_waker() {
     ];
     for strategy in PARKING {
         for (name, op, pushed) in ops {
-            let (mut tx, mut rx) = channel_with::<u32>(4, strategy);
+            let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(4, strategy);
             let trio = Trio::new();
             let mut first = rx.pop_async();
             assert!(poll_once(&mut first, &trio.before).is_pending());
@@ -910,7 +910,7 @@ fn spsc_producer_operations_with_a_panicking_consumer_waker() {
         }
 
         // The producer's drop.
-        let (mut tx, mut rx) = channel_with::<u32>(4, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(4, strategy);
         tx.push(1).unwrap();
         assert_eq!(rx.pop(), Some(1));
         let trio = Trio::new();
@@ -949,7 +949,7 @@ fn spsc_consumer_operations_with_a_panicking_producer_waker() {
     for strategy in PARKING {
         for op in ["commit_all", "commit(1)", "drain", "read chunk iterated"] {
             let tracker = DropTracker::new();
-            let (mut tx, mut rx) = channel_with(2, strategy);
+            let (mut tx, mut rx) = channel_with_wait_strategy(2, strategy);
             tx.push(tracker.item()).unwrap(); // 0
             tx.push(tracker.item()).unwrap(); // 1
             let trio = Trio::new();
@@ -1001,7 +1001,7 @@ fn spsc_consumer_operations_with_a_panicking_producer_waker() {
         }
 
         // The consumer's drop.
-        let (mut tx, rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, rx) = channel_with_wait_strategy::<u32>(1, strategy);
         tx.push(0).unwrap();
         let trio = Trio::new();
         let mut first = tx.push_async(1);
@@ -1174,7 +1174,7 @@ fn pops_keep_their_item_when_a_producer_waker_panics() {
             let tracker = DropTracker::new();
             let h = Hostile::new();
             h.set(true, false, false);
-            let (mut tx, mut rx) = channel_with(1, strategy);
+            let (mut tx, mut rx) = channel_with_wait_strategy(1, strategy);
             tx.push(tracker.item()).unwrap(); // 0
             let mut push = tx.push_async(tracker.item()); // 1
             assert!(poll_once(&mut push, &hostile_waker(&h)).is_pending());
@@ -1287,7 +1287,7 @@ fn timed_pops_racing_pushes_lose_nothing() {
         assert_eq!(all, (0..items).collect::<Vec<_>>(), "{strategy:?}");
 
         // SPSC: timed pops racing a blocking producer, then `Disconnected`.
-        let (mut tx, mut rx) = channel_with::<usize>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<usize>(1, strategy);
         let producer = thread::spawn(move || {
             for i in 0..items {
                 tx.push_blocking(i).unwrap();
@@ -1339,7 +1339,7 @@ fn timed_out_waits_leave_nothing_behind() {
         drop(w);
         assert_eq!(Arc::strong_count(&c), 1);
 
-        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         for _ in 0..n(20, 2) {
             assert_eq!(rx.pop_timeout(short), Err(PopTimeoutError::Timeout));
         }
@@ -1384,7 +1384,7 @@ fn futures_moved_across_threads_and_wakers() {
         drop(w1);
         assert_eq!(Arc::strong_count(&c1), 1, "the first waker is still held");
 
-        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         let (w1, c1) = counting_waker();
         let runner = thread::spawn(move || {
             let mut fut = rx.pop_async();
@@ -1422,7 +1422,7 @@ fn extreme_timeouts() {
         assert_eq!(join_within_watchdog(t, "push_timeout(MAX)"), Ok(()));
         assert_eq!(q.pop(), Some(3));
 
-        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         assert_eq!(
             rx.pop_timeout(Duration::ZERO),
             Err(PopTimeoutError::Timeout)
@@ -1473,7 +1473,7 @@ fn child_producer_dropped_while_unwinding() {
     if !in_child() {
         return;
     }
-    let (tx, mut rx) = channel_with::<u32>(1, WaitStrategy::SpinPark { spins: 0 });
+    let (tx, mut rx) = channel_with_wait_strategy::<u32>(1, WaitStrategy::SpinPark { spins: 0 });
     let h = Hostile::new();
     h.set(true, false, false);
     let mut fut = rx.pop_async();
@@ -1500,7 +1500,7 @@ fn child_read_chunk_commit_with_panicking_item_drop() {
         return;
     }
     let tracker = DropTracker::new();
-    let (mut tx, mut rx) = channel_with(1, WaitStrategy::SpinPark { spins: 0 });
+    let (mut tx, mut rx) = channel_with_wait_strategy(1, WaitStrategy::SpinPark { spins: 0 });
     tx.push(tracker.item_panicking()).unwrap();
     let h = Hostile::new();
     h.set(true, false, false);
@@ -1528,7 +1528,8 @@ fn child_drain_dropped_while_unwinding() {
     if !in_child() {
         return;
     }
-    let (mut tx, mut rx) = channel_with::<u32>(2, WaitStrategy::SpinPark { spins: 0 });
+    let (mut tx, mut rx) =
+        channel_with_wait_strategy::<u32>(2, WaitStrategy::SpinPark { spins: 0 });
     assert_eq!(tx.push_slice(&[0, 1]), 2);
     let h = Hostile::new();
     h.set(true, false, false);
@@ -1555,7 +1556,8 @@ fn child_fill_from_iter_with_panicking_iterator() {
     if !in_child() {
         return;
     }
-    let (mut tx, mut rx) = channel_with::<u32>(2, WaitStrategy::SpinPark { spins: 0 });
+    let (mut tx, mut rx) =
+        channel_with_wait_strategy::<u32>(2, WaitStrategy::SpinPark { spins: 0 });
     let h = Hostile::new();
     h.set(true, false, false);
     let mut fut = rx.pop_async();

@@ -2603,9 +2603,9 @@ fn try_split_races_hand_out_one_pair() {
 fn stack_ring_with_parking_waits() {
     use ringway::WaitStrategy;
 
-    let mut ring = StaticRing::<u32, 4>::with_wait_strategy(WaitStrategy::default());
+    let mut ring = StaticRing::<u32, 4>::with_wait_strategy(WaitStrategy::SPIN_PARK);
     let (mut tx, mut rx) = ring.split();
-    assert_eq!(tx.wait_strategy(), WaitStrategy::default());
+    assert_eq!(tx.wait_strategy(), WaitStrategy::SPIN_PARK);
     let n = if cfg!(miri) { 50 } else { 5_000 };
     let sum = thread::scope(|s| {
         s.spawn(move || {

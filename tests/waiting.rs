@@ -1,6 +1,6 @@
 //! Integration tests of the waiting operations (`push_blocking`, `pop_timeout`,
 //! `push_async`, ...) of both queues, under each wait strategy: `BusySpin`,
-//! `SpinYield` (`NON_BLOCKING`) and `SpinPark` with 0 and the default spins.
+//! `SpinYield` (`SPIN_YIELD`) and `SpinPark` with 0 and the default spins.
 //!
 //! * SPSC: blocking streams (order, exactly once) at capacities 1, 2 and 1024; a push
 //!   that waits on a full ring until a pop, and a pop that waits until a push; bulk
@@ -49,7 +49,7 @@ use std::time::Duration;
 
 use common::{block_on, counting_waker, join_within_watchdog, poll_once, DropTracker, Tracked};
 use ringway::mpmc::{self, Queue, StaticQueue};
-use ringway::spsc::{self, channel_with, Consumer, Producer, StaticRing};
+use ringway::spsc::{self, channel_with_wait_strategy, Consumer, Producer, StaticRing};
 use ringway::{Disconnected, PopTimeoutError, PushTimeoutError, WaitStrategy};
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 
@@ -61,7 +61,7 @@ use static_assertions::{assert_impl_all, assert_not_impl_any};
 /// at the first miss and the default spins first.
 const STRATEGIES: [WaitStrategy; 4] = [
     WaitStrategy::BusySpin,
-    WaitStrategy::NON_BLOCKING,
+    WaitStrategy::SPIN_YIELD,
     WaitStrategy::SpinPark { spins: 0 },
     WaitStrategy::SpinPark {
         spins: WaitStrategy::DEFAULT_SPINS,
@@ -79,7 +79,7 @@ const PARKING: [WaitStrategy; 2] = [
 /// The strategies whose pending futures ask to be polled again at once.
 const SELF_WAKING: [WaitStrategy; 3] = [
     WaitStrategy::BusySpin,
-    WaitStrategy::NON_BLOCKING,
+    WaitStrategy::SPIN_YIELD,
     WaitStrategy::SpinYield { spins: 0 },
 ];
 
@@ -198,7 +198,7 @@ fn spsc_blocking_stream_keeps_order_exactly_once() {
         let n = stream_len(strategy, false, 2_000, 40) as u64;
         for cap in [1, 2, 1024] {
             let what = format!("{strategy:?}, capacity {cap}");
-            let (mut tx, mut rx) = channel_with::<u64>(cap, strategy);
+            let (mut tx, mut rx) = channel_with_wait_strategy::<u64>(cap, strategy);
             let producer = thread::spawn(move || {
                 for i in 0..n {
                     tx.push_blocking(i).expect("the consumer is alive");
@@ -225,7 +225,7 @@ fn spsc_blocking_stream_keeps_order_exactly_once() {
 #[test]
 fn spsc_push_blocking_waits_on_a_full_ring_until_a_pop() {
     for strategy in STRATEGIES {
-        let (mut tx, mut rx) = channel_with::<u32>(2, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(2, strategy);
         tx.push(0).unwrap();
         tx.push(1).unwrap();
         let barrier = Arc::new(Barrier::new(2));
@@ -256,7 +256,7 @@ fn spsc_push_blocking_waits_on_a_full_ring_until_a_pop() {
 #[test]
 fn spsc_pop_blocking_waits_on_an_empty_ring_until_a_push() {
     for strategy in STRATEGIES {
-        let (mut tx, mut rx) = channel_with::<u32>(2, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(2, strategy);
         let barrier = Arc::new(Barrier::new(2));
         let b = Arc::clone(&barrier);
         let consumer = thread::spawn(move || {
@@ -287,7 +287,7 @@ fn spsc_pop_blocking_drains_then_reports_disconnected() {
         let rounds = stream_len(strategy, false, 150, 6);
         for round in 0..rounds {
             let k = round % 9; // 0 ..= 2 * capacity items
-            let (mut tx, mut rx) = channel_with::<usize>(4, strategy);
+            let (mut tx, mut rx) = channel_with_wait_strategy::<usize>(4, strategy);
             let consumer = thread::spawn(move || {
                 let mut got = Vec::new();
                 while let Ok(v) = rx.pop_blocking() {
@@ -318,7 +318,7 @@ fn spsc_pop_blocking_drains_then_reports_disconnected() {
 fn spsc_blocked_push_wakes_when_the_consumer_drops() {
     static TRACKER: DropTracker = DropTracker::new();
     for strategy in STRATEGIES {
-        let (mut tx, rx) = channel_with::<Tracked<'static>>(1, strategy);
+        let (mut tx, rx) = channel_with_wait_strategy::<Tracked<'static>>(1, strategy);
         let queued = TRACKER.item();
         let queued_id = queued.id();
         tx.push(queued).unwrap();
@@ -361,7 +361,7 @@ fn spsc_blocked_push_wakes_when_the_consumer_drops() {
 #[test]
 fn spsc_blocked_pop_wakes_when_the_producer_drops() {
     for strategy in STRATEGIES {
-        let (mut tx, mut rx) = channel_with::<u32>(2, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(2, strategy);
         let barrier = Arc::new(Barrier::new(2));
         let b = Arc::clone(&barrier);
         let consumer = thread::spawn(move || {
@@ -389,7 +389,7 @@ fn spsc_blocked_pop_wakes_when_the_producer_drops() {
 fn spsc_timeouts_single_thread() {
     let tracker = DropTracker::new();
     for strategy in STRATEGIES {
-        let (mut tx, mut rx) = channel_with::<Tracked<'_>>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<Tracked<'_>>(1, strategy);
         assert_eq!(rx.pop_timeout(SHORT), Err(PopTimeoutError::Timeout));
         assert_eq!(
             rx.pop_timeout(Duration::ZERO),
@@ -430,7 +430,7 @@ fn spsc_timeouts_single_thread() {
         assert_eq!(rx.pop_blocking(), Err(Disconnected(())));
 
         // The consumer gone: every push gives its value back, even with room.
-        let (mut tx, rx) = channel_with::<Tracked<'_>>(2, strategy);
+        let (mut tx, rx) = channel_with_wait_strategy::<Tracked<'_>>(2, strategy);
         drop(rx);
         let c = tracker.item();
         let c_id = c.id();
@@ -457,7 +457,7 @@ fn spsc_timeouts_single_thread() {
 fn spsc_timed_waits_are_woken_by_the_other_side() {
     for strategy in STRATEGIES {
         // push_timeout on a full ring, woken by a pop.
-        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         tx.push(1).unwrap();
         let barrier = Arc::new(Barrier::new(2));
         let b = Arc::clone(&barrier);
@@ -515,7 +515,7 @@ fn spsc_timed_waits_are_woken_by_the_other_side() {
         drop(rx);
 
         // push_timeout woken by the consumer's drop, value handed back.
-        let (mut tx, rx) = channel_with::<String>(1, strategy);
+        let (mut tx, rx) = channel_with_wait_strategy::<String>(1, strategy);
         tx.push("queued".to_owned()).unwrap();
         let b = Arc::clone(&barrier);
         let producer = thread::spawn(move || {
@@ -544,7 +544,7 @@ fn spsc_bulk_operations_wake_blocked_threads() {
         let n = stream_len(strategy, false, 3_000, 60) as u64;
         for cap in [1, 3, 8] {
             let what = format!("{strategy:?}, capacity {cap}");
-            let (mut tx, mut rx) = channel_with::<u64>(cap, strategy);
+            let (mut tx, mut rx) = channel_with_wait_strategy::<u64>(cap, strategy);
             let producer = thread::spawn(move || {
                 let mut next = 0u64;
                 let mut round = 0u64;
@@ -625,7 +625,7 @@ fn spsc_every_value_dropped_exactly_once() {
         let tracker = DropTracker::new();
         {
             let (waker, _) = counting_waker();
-            let (mut tx, mut rx) = channel_with::<Tracked<'_>>(2, strategy);
+            let (mut tx, mut rx) = channel_with_wait_strategy::<Tracked<'_>>(2, strategy);
             tx.push_blocking(tracker.item()).unwrap(); // 0
             tx.push_timeout(tracker.item(), SHORT).unwrap(); // 1
 
@@ -696,7 +696,7 @@ fn spsc_async_stream_keeps_order_exactly_once() {
         let n = stream_len(strategy, true, 1_000, 30) as u64;
         for cap in [1, 2, 64] {
             let what = format!("{strategy:?}, capacity {cap}");
-            let (mut tx, mut rx) = channel_with::<u64>(cap, strategy);
+            let (mut tx, mut rx) = channel_with_wait_strategy::<u64>(cap, strategy);
             let producer = thread::spawn(move || {
                 block_on(async {
                     for i in 0..n {
@@ -729,7 +729,7 @@ fn spsc_async_stream_keeps_order_exactly_once() {
 fn spsc_pop_future_is_cancel_safe() {
     for strategy in STRATEGIES {
         let (waker, _) = counting_waker();
-        let (mut tx, mut rx) = channel_with::<u32>(4, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(4, strategy);
 
         // Pending on an empty ring, dropped, then an item arrives: a new future gets it.
         let mut fut = rx.pop_async();
@@ -762,7 +762,7 @@ fn spsc_dropped_pending_push_future_drops_its_value_once() {
         let tracker = DropTracker::new();
         {
             let (waker, _) = counting_waker();
-            let (mut tx, mut rx) = channel_with::<Tracked<'_>>(2, strategy);
+            let (mut tx, mut rx) = channel_with_wait_strategy::<Tracked<'_>>(2, strategy);
             tx.push(tracker.item()).unwrap(); // 0
             tx.push(tracker.item()).unwrap(); // 1
             let mut fut = tx.push_async(tracker.item()); // 2
@@ -787,7 +787,7 @@ fn spsc_dropped_pending_push_future_drops_its_value_once() {
 fn spsc_pending_futures_complete_when_the_other_half_drops() {
     for strategy in STRATEGIES {
         // Pop future, producer dropped.
-        let (tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         let (waker, wakes) = counting_waker();
         let mut fut = rx.pop_async();
         assert!(poll_once(&mut fut, &waker).is_pending());
@@ -805,7 +805,7 @@ fn spsc_pending_futures_complete_when_the_other_half_drops() {
         );
 
         // Push future, consumer dropped.
-        let (mut tx, rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, rx) = channel_with_wait_strategy::<u32>(1, strategy);
         tx.push(1).unwrap();
         let (waker, wakes) = counting_waker();
         let mut fut = tx.push_async(2);
@@ -824,7 +824,7 @@ fn spsc_pending_futures_complete_when_the_other_half_drops() {
         );
 
         // The same across threads, through block_on (which polls only when woken).
-        let (tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         let barrier = Arc::new(Barrier::new(2));
         let b = Arc::clone(&barrier);
         let consumer = thread::spawn(move || {
@@ -839,7 +839,7 @@ fn spsc_pending_futures_complete_when_the_other_half_drops() {
             Err(Disconnected(()))
         );
 
-        let (mut tx, rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, rx) = channel_with_wait_strategy::<u32>(1, strategy);
         tx.push(1).unwrap();
         let b = Arc::clone(&barrier);
         let producer = thread::spawn(move || {
@@ -872,7 +872,7 @@ fn spsc_spin_park_pop_future_is_woken_by_every_publish() {
     ];
     for strategy in PARKING {
         for (what, publish) in publishers {
-            let (mut tx, mut rx) = channel_with::<u64>(4, strategy);
+            let (mut tx, mut rx) = channel_with_wait_strategy::<u64>(4, strategy);
             let (waker, wakes) = counting_waker();
             let mut fut = rx.pop_async();
             assert!(poll_once(&mut fut, &waker).is_pending());
@@ -905,7 +905,7 @@ fn spsc_spin_park_push_future_is_woken_by_every_release() {
     ];
     for strategy in PARKING {
         for (what, release) in releasers {
-            let (mut tx, mut rx) = channel_with::<u64>(2, strategy);
+            let (mut tx, mut rx) = channel_with_wait_strategy::<u64>(2, strategy);
             tx.push(1).unwrap();
             tx.push(2).unwrap();
             let (waker, wakes) = counting_waker();
@@ -927,7 +927,7 @@ fn spsc_spin_park_push_future_is_woken_by_every_release() {
 #[test]
 fn self_waking_strategies_wake_pending_futures_at_once() {
     for strategy in SELF_WAKING {
-        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         let (waker, wakes) = counting_waker();
         let mut fut = rx.pop_async();
         assert!(poll_once(&mut fut, &waker).is_pending());
@@ -969,7 +969,7 @@ fn self_waking_strategies_wake_pending_futures_at_once() {
 fn spin_park_futures_wake_their_latest_waker() {
     for strategy in PARKING {
         // SPSC: one future, two wakers.
-        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         let (first, _) = counting_waker();
         let (latest, latest_wakes) = counting_waker();
         let mut fut = rx.pop_async();
@@ -1032,7 +1032,7 @@ fn spin_park_futures_wake_their_latest_waker() {
 #[test]
 #[should_panic(expected = "polled after completion")]
 fn spsc_push_future_polled_after_completion_panics() {
-    let (mut tx, _rx) = channel_with::<u8>(1, WaitStrategy::default());
+    let (mut tx, _rx) = channel_with_wait_strategy::<u8>(1, WaitStrategy::SPIN_PARK);
     let (waker, _) = counting_waker();
     let mut fut = tx.push_async(1);
     assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(Ok(())));
@@ -1381,7 +1381,7 @@ fn mpmc_futures_are_cancel_safe_and_drop_values_once() {
 #[test]
 #[should_panic(expected = "polled after completion")]
 fn mpmc_push_future_polled_after_completion_panics() {
-    let q = Queue::<u8>::with_wait_strategy(1, WaitStrategy::default());
+    let q = Queue::<u8>::with_wait_strategy(1, WaitStrategy::SPIN_PARK);
     let (waker, _) = counting_waker();
     let mut fut = q.push_async(1);
     assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(()));
@@ -1392,7 +1392,7 @@ fn mpmc_push_future_polled_after_completion_panics() {
 #[should_panic(expected = "polled after completion")]
 fn mpmc_pop_future_polled_after_completion_panics() {
     // It used to pop a second item instead (issue #12).
-    let q = Queue::<u8>::with_wait_strategy(2, WaitStrategy::default());
+    let q = Queue::<u8>::with_wait_strategy(2, WaitStrategy::SPIN_PARK);
     q.push_slice(&[1, 2]);
     let (waker, _) = counting_waker();
     let mut fut = q.pop_async();
@@ -1403,7 +1403,7 @@ fn mpmc_pop_future_polled_after_completion_panics() {
 #[test]
 #[should_panic(expected = "polled after completion")]
 fn spsc_pop_future_polled_after_completion_panics() {
-    let (mut tx, mut rx) = channel_with::<u8>(2, WaitStrategy::default());
+    let (mut tx, mut rx) = channel_with_wait_strategy::<u8>(2, WaitStrategy::SPIN_PARK);
     tx.push_slice(&[1, 2]);
     let (waker, _) = counting_waker();
     let mut fut = rx.pop_async();
@@ -1501,7 +1501,7 @@ fn wakers_that_poll_inline_and_wait_again_do_not_deadlock() {
 
         // SPSC, both directions: the consumer task woken by pushes, then the producer
         // task woken by pops.
-        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         let got = Arc::new(Mutex::new(Vec::new()));
         let consumer_task = InlineTask::spawn({
             let got = Arc::clone(&got);
@@ -1527,7 +1527,7 @@ fn wakers_that_poll_inline_and_wait_again_do_not_deadlock() {
             "{strategy:?}: task not done"
         );
 
-        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         let producer_task = InlineTask::spawn(async move {
             for i in 0..items {
                 tx.push_async(i).await.unwrap();
@@ -1584,7 +1584,7 @@ fn a_panicking_waker_does_not_strand_a_parked_thread() {
     // A pop whose release wakes a panicking producer waker keeps its item (SPSC and
     // MPMC), and the items stay exactly once.
     for strategy in PARKING {
-        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         tx.push(5).unwrap();
         {
             let mut fut = tx.push_async(6);
@@ -1613,7 +1613,7 @@ fn cancelled_futures_leave_no_wakers_registered() {
     let rounds = if cfg!(miri) { 50 } else { 10_000 };
     for strategy in PARKING {
         let q = Queue::<u32>::with_wait_strategy(1, strategy);
-        let (mut tx, mut rx) = channel_with::<u32>(1, strategy);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         tx.push(0).unwrap(); // full: push futures wait
         let full = Queue::<u32>::with_wait_strategy(1, strategy);
         full.push(0).unwrap();
@@ -1749,16 +1749,16 @@ fn static_queue_waiting_operations() {
 
 #[test]
 fn queues_report_their_strategy() {
-    assert_eq!(WaitStrategy::default(), PARKING[1]);
+    assert_eq!(WaitStrategy::SPIN_PARK, PARKING[1]);
     let (tx, rx) = spsc::channel::<u8>(1);
-    assert_eq!(tx.wait_strategy(), WaitStrategy::NON_BLOCKING);
-    assert_eq!(rx.wait_strategy(), WaitStrategy::NON_BLOCKING);
+    assert_eq!(tx.wait_strategy(), WaitStrategy::SPIN_YIELD);
+    assert_eq!(rx.wait_strategy(), WaitStrategy::SPIN_YIELD);
     assert_eq!(
         Queue::<u8>::new(1).wait_strategy(),
-        WaitStrategy::NON_BLOCKING
+        WaitStrategy::SPIN_YIELD
     );
     for strategy in STRATEGIES {
-        let (tx, rx) = channel_with::<u8>(1, strategy);
+        let (tx, rx) = channel_with_wait_strategy::<u8>(1, strategy);
         assert_eq!(tx.wait_strategy(), strategy);
         assert_eq!(rx.wait_strategy(), strategy);
         assert_eq!(
@@ -1794,14 +1794,14 @@ fn debug_and_display_without_t_debug() {
     assert_ne!(messages[1], messages[2]);
     assert_ne!(messages[3], messages[4]);
 
-    let (mut tx, mut rx) = channel_with::<Opaque>(1, WaitStrategy::default());
+    let (mut tx, mut rx) = channel_with_wait_strategy::<Opaque>(1, WaitStrategy::SPIN_PARK);
     let push = tx.push_async(Opaque);
     assert!(format!("{push:?}").starts_with("PushFuture"), "{push:?}");
     drop(push);
     let pop = rx.pop_async();
     assert!(format!("{pop:?}").starts_with("PopFuture"), "{pop:?}");
     drop(pop);
-    let q = Queue::<Opaque>::with_wait_strategy(1, WaitStrategy::default());
+    let q = Queue::<Opaque>::with_wait_strategy(1, WaitStrategy::SPIN_PARK);
     let push = q.push_async(Opaque);
     assert!(format!("{push:?}").starts_with("PushFuture"), "{push:?}");
     drop(push);
@@ -1814,19 +1814,19 @@ fn debug_and_display_without_t_debug() {
 #[test]
 fn errors_box_into_dyn_error_send_sync() {
     fn push_to_gone_consumer() -> Result<(), Box<dyn Error + Send + Sync>> {
-        let (mut tx, rx) = channel_with::<String>(1, WaitStrategy::default());
+        let (mut tx, rx) = channel_with_wait_strategy::<String>(1, WaitStrategy::SPIN_PARK);
         drop(rx);
         tx.push_blocking("x".to_owned())?;
         Ok(())
     }
     fn timed_out_push() -> Result<(), Box<dyn Error + Send + Sync>> {
-        let (mut tx, _rx) = channel_with::<String>(1, WaitStrategy::default());
+        let (mut tx, _rx) = channel_with_wait_strategy::<String>(1, WaitStrategy::SPIN_PARK);
         tx.push("a".to_owned())?;
         tx.push_timeout("b".to_owned(), SHORT)?;
         Ok(())
     }
     fn timed_out_pop() -> Result<(), Box<dyn Error + Send + Sync>> {
-        let (_tx, mut rx) = channel_with::<String>(1, WaitStrategy::default());
+        let (_tx, mut rx) = channel_with_wait_strategy::<String>(1, WaitStrategy::SPIN_PARK);
         rx.pop_timeout(SHORT)?;
         Ok(())
     }

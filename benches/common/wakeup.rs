@@ -40,7 +40,7 @@ impl Strategy for Busy {
 }
 pub struct Yield;
 impl Strategy for Yield {
-    const STRATEGY: WaitStrategy = WaitStrategy::NON_BLOCKING;
+    const STRATEGY: WaitStrategy = WaitStrategy::SPIN_YIELD;
 }
 pub struct Park;
 impl Strategy for Park {
@@ -59,7 +59,7 @@ impl<S: Strategy> Blocking for RingwaySpsc<S> {
     type Tx = ringway::spsc::Producer<u64>;
     type Rx = ringway::spsc::Consumer<u64>;
     fn channel(capacity: usize) -> (Self::Tx, Self::Rx) {
-        ringway::spsc::channel_with(capacity, S::STRATEGY)
+        ringway::spsc::channel_with_wait_strategy(capacity, S::STRATEGY)
     }
     #[inline(always)]
     fn send(tx: &mut Self::Tx, v: u64) {

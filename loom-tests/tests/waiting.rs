@@ -43,7 +43,7 @@ use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{bounded_explore, explore};
 use ringway::mpmc::Queue;
-use ringway::spsc::channel_with;
+use ringway::spsc::channel_with_wait_strategy;
 use ringway::{Disconnected, WaitStrategy};
 
 type Item = Track<u32>;
@@ -76,7 +76,7 @@ fn sleeps<R>(op: impl FnOnce() -> R) -> (R, bool) {
 fn spsc_pop_blocking_vs_push(name: &str, capacity: usize, items: u32, expected: &[Vec<bool>]) {
     assert!(items as usize <= capacity);
     explore(name, expected, move || {
-        let (mut tx, mut rx) = channel_with::<Item>(capacity, PARK);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<Item>(capacity, PARK);
         let consumer = thread::spawn(move || {
             let mut got = Vec::new();
             let mut slept = Vec::new();
@@ -132,7 +132,7 @@ fn spsc_blocking_both_sides_capacity_1() {
         "spsc_blocking_both_sides_capacity_1",
         &[(false, false), (false, true), (true, false), (true, true)],
         || {
-            let (mut tx, mut rx) = channel_with::<Item>(1, PARK);
+            let (mut tx, mut rx) = channel_with_wait_strategy::<Item>(1, PARK);
             let consumer = thread::spawn(move || {
                 let mut got = Vec::new();
                 let mut slept = false;
@@ -160,7 +160,7 @@ fn spsc_blocking_both_sides_capacity_1() {
 #[test]
 fn spsc_push_blocking_on_full_vs_pop() {
     explore("spsc_push_blocking_on_full_vs_pop", &[false, true], || {
-        let (mut tx, mut rx) = channel_with::<Item>(1, PARK);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<Item>(1, PARK);
         assert!(tx.push(Track::new(0)).is_ok());
         let producer = thread::spawn(move || {
             let (pushed, slept) = sleeps(|| tx.push_blocking(Track::new(1)));
@@ -186,7 +186,7 @@ fn spsc_pop_blocking_vs_producer_drop() {
         "spsc_pop_blocking_vs_producer_drop",
         &[(false, false), (false, true), (true, false), (true, true)],
         || {
-            let (mut tx, mut rx) = channel_with::<Item>(1, PARK);
+            let (mut tx, mut rx) = channel_with_wait_strategy::<Item>(1, PARK);
             let consumer = thread::spawn(move || {
                 let (first, slept_first) = sleeps(|| rx.pop_blocking());
                 assert_eq!(first.map(Track::into_inner), Ok(0), "the pushed item");
@@ -214,7 +214,7 @@ fn spsc_push_blocking_vs_consumer_drop() {
         "spsc_push_blocking_vs_consumer_drop",
         &[false, true],
         || {
-            let (mut tx, rx) = channel_with::<Item>(1, PARK);
+            let (mut tx, rx) = channel_with_wait_strategy::<Item>(1, PARK);
             assert!(tx.push(Track::new(0)).is_ok());
             let producer = thread::spawn(move || {
                 let (pushed, slept) = sleeps(|| tx.push_blocking(Track::new(1)));
@@ -239,7 +239,7 @@ fn spsc_push_blocking_vs_consumer_drop() {
 #[test]
 fn spsc_pop_async_vs_push() {
     explore("spsc_pop_async_vs_push", &[false, true], || {
-        let (mut tx, mut rx) = channel_with::<Item>(1, PARK);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<Item>(1, PARK);
         let consumer = thread::spawn(move || {
             let (item, slept) = sleeps(|| block_on(rx.pop_async()));
             assert_eq!(item.map(Track::into_inner), Ok(0));
@@ -257,7 +257,7 @@ fn spsc_pop_async_vs_push() {
 #[test]
 fn spsc_push_async_on_full_vs_pop() {
     explore("spsc_push_async_on_full_vs_pop", &[false, true], || {
-        let (mut tx, mut rx) = channel_with::<Item>(1, PARK);
+        let (mut tx, mut rx) = channel_with_wait_strategy::<Item>(1, PARK);
         assert!(tx.push(Track::new(0)).is_ok());
         let producer = thread::spawn(move || {
             let (pushed, slept) = sleeps(|| block_on(tx.push_async(Track::new(1))));
@@ -278,7 +278,7 @@ fn spsc_push_async_on_full_vs_pop() {
 #[test]
 fn spsc_pop_async_vs_producer_drop() {
     explore("spsc_pop_async_vs_producer_drop", &[false, true], || {
-        let (tx, mut rx) = channel_with::<Item>(1, PARK);
+        let (tx, mut rx) = channel_with_wait_strategy::<Item>(1, PARK);
         let consumer = thread::spawn(move || {
             let (item, slept) = sleeps(|| block_on(rx.pop_async()));
             assert_eq!(item.map(Track::into_inner), Err(Disconnected(())));
@@ -295,7 +295,7 @@ fn spsc_pop_async_vs_producer_drop() {
 #[test]
 fn spsc_push_async_vs_consumer_drop() {
     explore("spsc_push_async_vs_consumer_drop", &[false, true], || {
-        let (mut tx, rx) = channel_with::<Item>(1, PARK);
+        let (mut tx, rx) = channel_with_wait_strategy::<Item>(1, PARK);
         assert!(tx.push(Track::new(0)).is_ok());
         let producer = thread::spawn(move || {
             let (pushed, slept) = sleeps(|| block_on(tx.push_async(Track::new(1))));

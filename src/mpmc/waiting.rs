@@ -251,7 +251,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
     ///
     /// ```
     /// let q = ringway::mpmc::Queue::<u8>::new(1);
-    /// assert_eq!(q.wait_strategy(), ringway::WaitStrategy::NON_BLOCKING);
+    /// assert_eq!(q.wait_strategy(), ringway::WaitStrategy::SPIN_YIELD);
     /// ```
     pub fn wait_strategy(&self) -> WaitStrategy {
         self.waiters.strategy()

@@ -294,7 +294,7 @@ impl<T> Drop for HeapShared<T> {
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     #[cfg(feature = "std")]
-    let waiters = Waiters::new(WaitStrategy::NON_BLOCKING);
+    let waiters = Waiters::new(WaitStrategy::SPIN_YIELD);
     #[cfg(not(feature = "std"))]
     let waiters = Waiters;
     with_waiters(capacity, waiters)
@@ -302,9 +302,9 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 /// Creates a bounded SPSC ring like [`channel`], whose waiting operations
 /// ([`Producer::push_blocking`], [`Consumer::pop_async`], ...) wait as `strategy` says.
 ///
-/// [`channel`] builds with [`WaitStrategy::NON_BLOCKING`] (spin, then yield), whose
+/// [`channel`] builds with [`WaitStrategy::SPIN_YIELD`] (spin, then yield), whose
 /// waiters never sleep, so `push` and `pop` carry no wake-up check. Build with
-/// [`WaitStrategy::SpinPark`] (`WaitStrategy::default()`) for waiting operations that
+/// [`WaitStrategy::SpinPark`] (`WaitStrategy::SPIN_PARK`) for waiting operations that
 /// sleep; every publish then pays a `SeqCst` fence (see [`WaitStrategy`]).
 ///
 /// # Examples
@@ -312,7 +312,7 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 /// ```
 /// use ringway::WaitStrategy;
 ///
-/// let (mut tx, mut rx) = ringway::spsc::channel_with::<u64>(64, WaitStrategy::default());
+/// let (mut tx, mut rx) = ringway::spsc::channel_with_wait_strategy::<u64>(64, WaitStrategy::SPIN_PARK);
 /// let consumer = std::thread::spawn(move || rx.pop_blocking()); // sleeps until woken
 /// std::thread::sleep(std::time::Duration::from_millis(10));
 /// tx.push(7).unwrap(); // wakes it
@@ -328,7 +328,7 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 /// ```
 /// use ringway::WaitStrategy;
 ///
-/// let (mut tx, mut rx) = ringway::spsc::channel_with(4, WaitStrategy::SpinYield { spins: 100 });
+/// let (mut tx, mut rx) = ringway::spsc::channel_with_wait_strategy(4, WaitStrategy::SpinYield { spins: 100 });
 /// assert_eq!(tx.wait_strategy(), WaitStrategy::SpinYield { spins: 100 });
 /// let consumer = std::thread::spawn(move || {
 ///     let mut sum = 0;
@@ -345,7 +345,10 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 /// ```
 #[cfg(feature = "std")]
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-pub fn channel_with<T>(capacity: usize, strategy: WaitStrategy) -> (Producer<T>, Consumer<T>) {
+pub fn channel_with_wait_strategy<T>(
+    capacity: usize,
+    strategy: WaitStrategy,
+) -> (Producer<T>, Consumer<T>) {
     with_waiters(capacity, Waiters::new(strategy))
 }
 

@@ -117,7 +117,7 @@ impl<T, const N: usize> StaticRing<T, N> {
     loom_const_fn! {
         /// Creates an empty ring of capacity `N` whose waiting operations
         /// ([`Consumer::pop_blocking`], ...) never sleep, like
-        /// [`channel`](super::channel)'s (`WaitStrategy::NON_BLOCKING` with the `std`
+        /// [`channel`](super::channel)'s (`WaitStrategy::SPIN_YIELD` with the `std`
         /// feature).
         ///
         /// `const`: usable in a `static` (in ordinary builds; under `--cfg ringway_loom` it is
@@ -137,7 +137,7 @@ impl<T, const N: usize> StaticRing<T, N> {
         /// ```
         pub fn new() -> Self {
             #[cfg(feature = "std")]
-            let waiters = Waiters::new(WaitStrategy::NON_BLOCKING);
+            let waiters = Waiters::new(WaitStrategy::SPIN_YIELD);
             #[cfg(not(feature = "std"))]
             let waiters = Waiters;
             Self::with_waiters(waiters)
@@ -146,7 +146,7 @@ impl<T, const N: usize> StaticRing<T, N> {
 
     loom_const_fn! {
         /// Creates an empty ring of capacity `N` whose waiting operations wait as
-        /// `strategy` says (see [`channel_with`](super::channel_with)); `const`, like
+        /// `strategy` says (see [`channel_with_wait_strategy`](super::channel_with_wait_strategy)); `const`, like
         /// [`new`](Self::new).
         ///
         /// # Examples

@@ -186,7 +186,7 @@ impl<T, S> Producer<T, S> {
     ///
     /// ```
     /// let (tx, _rx) = ringway::spsc::channel::<u8>(1);
-    /// assert_eq!(tx.wait_strategy(), ringway::WaitStrategy::NON_BLOCKING);
+    /// assert_eq!(tx.wait_strategy(), ringway::WaitStrategy::SPIN_YIELD);
     /// ```
     pub fn wait_strategy(&self) -> WaitStrategy {
         waiters_of_producer(&self.raw).strategy()
@@ -332,7 +332,7 @@ impl<T, S> Consumer<T, S> {
     /// ```
     /// use ringway::WaitStrategy;
     ///
-    /// let (_tx, rx) = ringway::spsc::channel_with::<u8>(1, WaitStrategy::BusySpin);
+    /// let (_tx, rx) = ringway::spsc::channel_with_wait_strategy::<u8>(1, WaitStrategy::BusySpin);
     /// assert_eq!(rx.wait_strategy(), WaitStrategy::BusySpin);
     /// ```
     pub fn wait_strategy(&self) -> WaitStrategy {
