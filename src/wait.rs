@@ -496,9 +496,9 @@ pub(crate) struct Waiters {
     /// Fixed at construction.
     strategy: WaitStrategy,
     /// Consumers waiting for an item.
-    items: CachePadded<WaitCell>,
+    item_waiters: CachePadded<WaitCell>,
     /// Producers waiting for a free slot.
-    slots: CachePadded<WaitCell>,
+    slot_waiters: CachePadded<WaitCell>,
 }
 
 impl Waiters {
@@ -507,8 +507,8 @@ impl Waiters {
         pub(crate) fn new(strategy: WaitStrategy) -> Self {
             Waiters {
                 strategy,
-                items: CachePadded::new(WaitCell::new()),
-                slots: CachePadded::new(WaitCell::new()),
+                item_waiters: CachePadded::new(WaitCell::new()),
+                slot_waiters: CachePadded::new(WaitCell::new()),
             }
         }
     }
@@ -522,7 +522,7 @@ impl Waiters {
     #[inline(always)]
     pub(crate) fn items_published(&self) {
         if self.strategy.parks() {
-            self.items.notify();
+            self.item_waiters.notify();
         }
     }
 
@@ -530,7 +530,7 @@ impl Waiters {
     #[inline(always)]
     pub(crate) fn slots_freed(&self) {
         if self.strategy.parks() {
-            self.slots.notify();
+            self.slot_waiters.notify();
         }
     }
 
@@ -544,8 +544,8 @@ impl Waiters {
     /// The cell of those waiting for `awaited`.
     fn cell(&self, awaited: Awaited) -> &WaitCell {
         match awaited {
-            Awaited::Item => &self.items,
-            Awaited::Slot => &self.slots,
+            Awaited::Item => &self.item_waiters,
+            Awaited::Slot => &self.slot_waiters,
         }
     }
 }
@@ -554,8 +554,8 @@ impl core::fmt::Debug for Waiters {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Waiters")
             .field("strategy", &self.strategy)
-            .field("items", &*self.items)
-            .field("slots", &*self.slots)
+            .field("item_waiters", &*self.item_waiters)
+            .field("slot_waiters", &*self.slot_waiters)
             .finish()
     }
 }

@@ -163,7 +163,7 @@ fn check_sizes<T, S>(
     assert_eq!(rx.capacity(), cap, "step {step}: rx.capacity");
     assert_eq!(tx.len(), len, "step {step}: tx.len");
     assert_eq!(rx.len(), len, "step {step}: rx.len");
-    assert_eq!(tx.slots(), cap - len, "step {step}: tx.slots");
+    assert_eq!(tx.free_slots(), cap - len, "step {step}: tx.free_slots");
     assert_eq!(tx.is_empty(), len == 0, "step {step}: tx.is_empty");
     assert_eq!(rx.is_empty(), len == 0, "step {step}: rx.is_empty");
     assert_eq!(tx.is_full(), len == cap, "step {step}: tx.is_full");
@@ -1046,7 +1046,7 @@ fn produce_u64<S>(tx: &mut Producer<u64, S>, n: u64, seed: u64) {
                 // The consumer only frees slots, so later snapshots see no fewer.
                 let len = tx.len();
                 assert!(len <= cap);
-                assert!(tx.slots() >= cap - len);
+                assert!(tx.free_slots() >= cap - len);
                 assert!(tx.len() <= len);
                 assert!(!tx.is_abandoned());
             }
@@ -1707,7 +1707,7 @@ fn zst_huge_capacity_and_position_wraparound(storage: Storage) {
             // Each lap moves both positions by almost `cap` in O(1) (no drop glue, no
             // per-item work), so a few laps wrap the positions around `usize::MAX`.
             for lap in 0..10 {
-                let free = tx.slots();
+                let free = tx.free_slots();
                 let chunk = tx.write_chunk_uninit(free).unwrap();
                 assert_eq!(chunk.len(), free);
                 // SAFETY: `()` has no bytes: every slot is trivially initialised.
@@ -2219,7 +2219,7 @@ fn producer_sees_final_release_after_is_abandoned(storage: Storage) {
                 });
                 let mut pushed = 0;
                 while pushed < total && !tx.is_abandoned() {
-                    let free = tx.slots();
+                    let free = tx.free_slots();
                     pushed += tx.push_iter((0..free.min(total - pushed)).map(|_| tracker.item()));
                     thread::yield_now();
                 }
@@ -2232,7 +2232,7 @@ fn producer_sees_final_release_after_is_abandoned(storage: Storage) {
                     "round {round}: stale length after is_abandoned"
                 );
                 // The ring is still usable after abandonment; the items are dropped with it.
-                let free = tx.slots();
+                let free = tx.free_slots();
                 assert_eq!(tx.push_iter((0..free).map(|_| tracker.item())), free);
                 drop(tx);
             });

@@ -774,7 +774,7 @@ fn spsc_dropped_pending_push_future_drops_its_value_once() {
             let ids: Vec<usize> = rx.drain().map(|v| v.id()).collect();
             assert_eq!(ids, [0, 1], "{strategy:?}");
             assert_eq!(rx.pop(), None);
-            assert_eq!(tx.slots(), 2);
+            assert_eq!(tx.free_slots(), 2);
         }
         tracker.assert_all_dropped_once();
     }

@@ -512,7 +512,7 @@ impl<T> RawProducer<T> {
     /// Returns the number of free slots, reloading the consumer's counter only when
     /// the cached one shows fewer than `wanted`.
     #[inline(always)]
-    fn free_slots(&mut self, wanted: usize) -> usize {
+    fn room(&mut self, wanted: usize) -> usize {
         let capacity = self.capacity;
         let mut len = self.tail.wrapping_sub(self.cached_head);
         if capacity - len < wanted {
@@ -535,7 +535,7 @@ impl<T> RawProducer<T> {
     /// See the public method of the same name.
     #[inline]
     pub(crate) fn push(&mut self, value: T) -> Result<(), PushError<T>> {
-        if self.free_slots(1) == 0 {
+        if self.room(1) == 0 {
             return Err(PushError::Full(value));
         }
         let tail = self.tail;
@@ -552,7 +552,7 @@ impl<T> RawProducer<T> {
     where
         T: Copy,
     {
-        let n = self.free_slots(items.len()).min(items.len());
+        let n = self.room(items.len()).min(items.len());
         if n == 0 {
             return 0;
         }
@@ -573,14 +573,14 @@ impl<T> RawProducer<T> {
         let mut iter = iter.into_iter();
         // Reload the consumer's counter only if the cached room cannot take the items
         // the iterator promises (at least one).
-        let free = self.free_slots(iter.size_hint().0.max(1));
+        let free = self.room(iter.size_hint().0.max(1));
         let pushed = WriteChunkUninit::new(self, free).fill_from_iter(&mut iter);
         if pushed < free {
             return pushed; // the iterator ended (or the ring is full)
         }
         // The cached room ran out first: look once more (a bounded number of steps,
         // and never more than `capacity` items in one call).
-        let more = self.free_slots(1).min(self.capacity() - pushed);
+        let more = self.room(1).min(self.capacity() - pushed);
         pushed + WriteChunkUninit::new(self, more).fill_from_iter(&mut iter)
     }
 
@@ -590,7 +590,7 @@ impl<T> RawProducer<T> {
         &mut self,
         n: usize,
     ) -> Result<WriteChunkUninit<'_, T>, ChunkError> {
-        let free = self.free_slots(n);
+        let free = self.room(n);
         if free < n {
             return Err(ChunkError::TooFewSlots(free));
         }
@@ -605,7 +605,7 @@ impl<T> RawProducer<T> {
 
     /// See the public method of the same name.
     #[inline]
-    pub(crate) fn slots(&self) -> usize {
+    pub(crate) fn free_slots(&self) -> usize {
         self.capacity() - self.len()
     }
 
@@ -752,11 +752,11 @@ impl<T, S> Producer<T, S> {
     /// ```
     /// let (mut tx, _rx) = ringway::spsc::channel(5);
     /// tx.push(1).unwrap();
-    /// assert_eq!(tx.slots(), 4);
+    /// assert_eq!(tx.free_slots(), 4);
     /// ```
     #[inline]
-    pub fn slots(&self) -> usize {
-        self.raw.slots()
+    pub fn free_slots(&self) -> usize {
+        self.raw.free_slots()
     }
 
     /// The number of items in the ring, as seen by the producer: a snapshot that the
