@@ -1,4 +1,60 @@
-#![doc = include_str!("../README.md")]
+//! Lock-free, bounded ring buffers for latency-sensitive code (audio and trading
+//! threads, telemetry pipelines, schedulers, embedded loops): a single-producer
+//! single-consumer ring and a multi-producer multi-consumer queue that hold exactly
+//! their capacity, never allocate after construction, come in heap and `static` forms,
+//! and can wait by spinning, yielding, parking or as futures. Every atomic protocol is
+//! model-checked with [loom](https://docs.rs/loom), and the unsafe code is checked
+//! under Miri; the crate is `no_std`, with `alloc` optional.
+//!
+//! # Which queue to pick
+//!
+//! | you have | pick | progress |
+//! |---|---|---|
+//! | one producer thread and one consumer thread: single items, slices, iterators, zero-copy chunks, byte streams (`io::Read`/`io::Write`) | [`spsc::channel`], or [`spsc::StaticRing`] without an allocator | wait-free push and pop, no read-modify-write |
+//! | the same, single items only, one at a time between two polling threads | [`spsc::stamped::channel`]: each slot is its own ready flag | wait-free |
+//! | several producers or several consumers | [`mpmc::Queue`], or [`mpmc::StaticQueue`] without an allocator | see [`mpmc`]: a pre-empted thread between claiming and publishing a slot stalls that slot |
+//! | threads or tasks that should sleep while the queue is empty or full | any of them built with [`WaitStrategy::SPIN_PARK`] (`spsc::channel_with_wait_strategy`, `with_wait_strategy`), then `pop_blocking`, `pop_timeout`, `pop_async`, ... | the waiting operations sleep; `push` and `pop` stay as above |
+//!
+//! # Examples
+//!
+//! ```
+//! let (mut tx, mut rx) = ringway::spsc::channel::<u64>(1024);
+//! let consumer = std::thread::spawn(move || {
+//!     let mut sum = 0;
+//!     for _ in 0..1000 {
+//!         sum += loop {
+//!             if let Some(v) = rx.pop() {
+//!                 break v;
+//!             }
+//!             std::hint::spin_loop();
+//!         };
+//!     }
+//!     sum
+//! });
+//! for i in 0..1000 {
+//!     while tx.push(i).is_err() {
+//!         std::hint::spin_loop();
+//!     }
+//! }
+//! assert_eq!(consumer.join().unwrap(), 499_500);
+//!
+//! let q = ringway::mpmc::Queue::new(4); // share by reference or `Arc`
+//! q.push("a").unwrap();
+//! assert_eq!(q.pop(), Some("a"));
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `alloc` | yes (via `std`) | the heap forms: [`spsc::channel`], [`mpmc::Queue::new`] |
+//! | `std` | yes | implies `alloc`; the waiting operations and [`WaitStrategy`], `std::io` for byte rings, `std::error::Error` for the errors |
+//! | `async` | yes | implies `std`; `push_async` / `pop_async` |
+//!
+//! With `default-features = false` only the static forms exist, and the SPSC ring
+//! builds for targets without compare-and-swap (Cortex-M0). The README has the
+//! longer tour (static storage on embedded targets, the waiting operations) and
+//! `PERFORMANCE.md` the measured figures.
 #![no_std]
 // docs.rs (`--cfg docsrs`, Cargo.toml): badges saying which feature or target each
 // gated item needs.
@@ -41,6 +97,12 @@ pub(crate) type InvariantIn<T> = core::marker::PhantomData<fn(T) -> T>;
 
 #[cfg(doctest)]
 mod variance;
+
+/// The README's examples, compiled and run as doctests (the crate docs above are
+/// written for rustdoc; the README opens with shell commands for the repository).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 #[cfg(target_has_atomic = "ptr")]
 mod backoff;

@@ -11,7 +11,7 @@
 //! its reply, a command stream, a latency-critical feed). On the
 //! round-trip and single-item streaming workloads of `cargo bench --bench latency` it
 //! moves one cache line per hand-off where an index-publishing ring moves two (see
-//! PERFORMANCE.md for the figures on our machine).
+//! PERFORMANCE.md in the repository for measured figures).
 //!
 //! Pick [`spsc::channel`](super::channel) instead for batches (slices, chunks,
 //! iterators: one index store per batch, and contiguous `&[T]` views that this layout
