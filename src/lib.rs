@@ -50,6 +50,7 @@
 //! | `alloc` | yes (via `std`) | the heap forms: [`spsc::channel`], [`mpmc::Queue::new`] |
 //! | `std` | yes | implies `alloc`; the waiting operations and [`WaitStrategy`], `std::io` for byte rings, `std::error::Error` for the errors |
 //! | `async` | yes | implies `std`; `push_async` / `pop_async` |
+//! | `embedded-io` | no | the `embedded_io` traits (`Read`, `Write`, `ReadReady`, `WriteReady`) for a byte ring's halves, with or without `std` |
 //!
 //! With `default-features = false` only the static forms exist, and the SPSC ring
 //! builds for targets without compare-and-swap (Cortex-M0). The README has the

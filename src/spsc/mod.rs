@@ -58,6 +58,8 @@
 //! [`CachePadded`]: crossbeam_utils::CachePadded
 
 mod chunks;
+#[cfg(feature = "embedded-io")]
+mod embedded_io;
 #[cfg(feature = "std")]
 mod io;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
