@@ -599,8 +599,8 @@ impl Spsc for RingbufSlice {
     }
 }
 
-/// disruptor 3.x: a single-producer disruptor whose one consumer is an `EventPoller`
-/// (`try_publish` to push, `poll_take(1)` to pop one event). Its ring size must be a power of two.
+/// disruptor 4.x: a single-producer disruptor whose one consumer is an `EventPoller`
+/// (`try_publish` to push, `take(1)` to pop one event). Its ring size must be a power of two.
 pub struct Disruptor;
 pub struct DisruptorTx(disruptor::SingleProducer<u64, disruptor::SingleConsumerBarrier>);
 pub struct DisruptorRx(disruptor::EventPoller<u64, disruptor::SingleProducerBarrier>);
@@ -614,7 +614,7 @@ impl Tx for DisruptorTx {
 impl Rx for DisruptorRx {
     #[inline(always)]
     fn try_pop(&mut self) -> Option<u64> {
-        match self.0.poll_take(1) {
+        match self.0.take(1) {
             Ok(mut events) => (&mut events).next().copied(),
             Err(_) => None,
         }
@@ -628,12 +628,12 @@ impl Spsc for Disruptor {
             return None;
         }
         let builder = disruptor::build_single_producer(capacity, || 0u64, disruptor::BusySpin);
-        let (poller, builder) = builder.event_poller();
+        let (poller, builder) = builder.new_event_poller();
         Some((DisruptorTx(builder.build()), DisruptorRx(poller)))
     }
 }
 
-/// heapless 0.8 `spsc::Queue<u64, N>`: compile-time size; it holds `N - 1` items and asks for a
+/// heapless 0.9 `spsc::Queue<u64, N>`: compile-time size; it holds `N - 1` items and asks for a
 /// power-of-two `N` ("to get better performance"), so capacity `C` runs as `N = C` (`C - 1`
 /// usable slots). Only `C = N` is accepted. The queue is boxed and freed after both halves.
 pub struct Heapless<const N: usize>;
@@ -649,11 +649,11 @@ impl<const N: usize> Drop for HeaplessOwner<N> {
 }
 // Field order matters: the half is dropped before the owner.
 pub struct HeaplessTx<const N: usize>(
-    heapless::spsc::Producer<'static, u64, N>,
+    heapless::spsc::Producer<'static, u64>,
     Arc<HeaplessOwner<N>>,
 );
 pub struct HeaplessRx<const N: usize>(
-    heapless::spsc::Consumer<'static, u64, N>,
+    heapless::spsc::Consumer<'static, u64>,
     Arc<HeaplessOwner<N>>,
 );
 impl<const N: usize> Tx for HeaplessTx<N> {
