@@ -288,7 +288,7 @@ impl WaitCell {
                 None => {
                     list.push((*next_key, entry));
                     *registration = Registration::Key(*next_key);
-                    *next_key += 1;
+                    *next_key = next_key.wrapping_add(1);
                     None
                 }
             };
@@ -441,6 +441,16 @@ pub(crate) fn block<C: ?Sized, R>(
     // takes it (an extra unpark of this thread, which every parker tolerates).
     waiters(ctx).cell(awaited).withdraw(&mut registration);
     done
+}
+
+/// [`block`] without a deadline: runs `attempt(ctx)` until it returns `Some`.
+pub(crate) fn until<C: ?Sized, R>(
+    ctx: &mut C,
+    waiters: impl Fn(&C) -> &Waiters,
+    awaited: Awaited,
+    attempt: impl FnMut(&mut C) -> Option<R>,
+) -> R {
+    block(ctx, waiters, awaited, None, attempt).expect("waits without a deadline")
 }
 
 /// One poll of a waiting future: `Ready` if `attempt(ctx)` succeeds, otherwise

@@ -14,3 +14,31 @@ impl Waiters {
     #[inline(always)]
     pub(crate) fn slots_freed(&self) {}
 }
+
+/// Which progress a waiter waits for (as in the `std` build).
+#[cfg(feature = "embedded-io")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Awaited {
+    /// An item to pop.
+    Item,
+    /// A free slot to push into.
+    Slot,
+}
+
+/// Runs `attempt(ctx)` until it returns `Some`. Without `std` nothing can sleep or
+/// yield, so it spins between attempts (the `std` build waits as the queue's strategy
+/// says).
+#[cfg(feature = "embedded-io")]
+pub(crate) fn until<C: ?Sized, R>(
+    ctx: &mut C,
+    _waiters: impl Fn(&C) -> &Waiters,
+    _awaited: Awaited,
+    mut attempt: impl FnMut(&mut C) -> Option<R>,
+) -> R {
+    loop {
+        if let Some(done) = attempt(ctx) {
+            return done;
+        }
+        crate::sync::spin_loop();
+    }
+}

@@ -24,7 +24,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::{
-    block_on, counting_waker, join_within_watchdog, poll_once, DropTracker, Rng, WakeCounter,
+    block_on, counting_waker, join_within_watchdog, poll_once, DropTracker, InlineTask, Rng,
+    WakeCounter,
 };
 use ringway::mpmc::Queue;
 use ringway::spsc::channel_with_wait_strategy;
@@ -129,60 +130,6 @@ fn panic_msg(p: Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_default()
-}
-
-// ---------------------------------------------------------------------------------
-// An inline executor: `wake` polls the task on the waking thread, handling wake-ups
-// that arrive while the task is being polled (no lost wake-up in the executor).
-// ---------------------------------------------------------------------------------
-
-struct InlineTask {
-    future: Mutex<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>,
-    notified: AtomicBool,
-}
-
-impl InlineTask {
-    fn spawn(future: impl Future<Output = ()> + Send + 'static) -> Arc<Self> {
-        let task = Arc::new(InlineTask {
-            future: Mutex::new(Some(Box::pin(future))),
-            notified: AtomicBool::new(false),
-        });
-        Waker::from(Arc::clone(&task)).wake();
-        task
-    }
-
-    fn is_done(&self) -> bool {
-        self.future.lock().unwrap().is_none()
-    }
-}
-
-impl Wake for InlineTask {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.notified.store(true, SeqCst);
-        loop {
-            // Busy: the thread polling it sees `notified` and polls again.
-            let Ok(mut slot) = self.future.try_lock() else {
-                return;
-            };
-            if !self.notified.swap(false, SeqCst) {
-                return;
-            }
-            let waker = Waker::from(Arc::clone(self));
-            if let Some(f) = slot.as_mut() {
-                if f.as_mut().poll(&mut Context::from_waker(&waker)).is_ready() {
-                    *slot = None;
-                }
-            }
-            drop(slot);
-            if !self.notified.load(SeqCst) {
-                return;
-            }
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------

@@ -36,18 +36,17 @@ mod common;
 use std::cell::Cell;
 use std::error::Error;
 use std::fmt::Debug;
-use std::future::Future;
 use std::marker::PhantomPinned;
 use std::ops::Deref;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Barrier, Mutex, MutexGuard};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Wake, Waker};
 use std::thread;
 use std::time::Duration;
 
-use common::{block_on, counting_waker, join_within_watchdog, poll_once, DropTracker, Tracked};
+use common::{
+    block_on, counting_waker, join_within_watchdog, poll_once, DropTracker, InlineTask, Tracked,
+};
 use ringway::mpmc::{self, Queue, StaticQueue};
 use ringway::spsc::{self, channel_with_wait_strategy, Consumer, Producer, StaticRing};
 use ringway::{Disconnected, PopTimeoutError, PushTimeoutError, WaitStrategy};
@@ -1415,50 +1414,6 @@ fn spsc_pop_future_polled_after_completion_panics() {
 // 3b. Hostile wakers (issue #12): wakers are foreign code, run outside the lock
 // ---------------------------------------------------------------------------------
 
-/// A task whose waker polls it inline, on the waking thread, as some executors do.
-/// Its future may wait on the very queue whose publish is waking it.
-struct InlineTask {
-    future: Mutex<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>,
-    /// Set if a wake-up arrived while the task was already being polled (the test
-    /// strategies never wake a task from inside its own poll).
-    reentered: AtomicBool,
-}
-
-impl InlineTask {
-    /// Spawns `future` and polls it once on this thread.
-    fn spawn(future: impl Future<Output = ()> + Send + 'static) -> Arc<Self> {
-        let task = Arc::new(InlineTask {
-            future: Mutex::new(Some(Box::pin(future))),
-            reentered: AtomicBool::new(false),
-        });
-        Waker::from(Arc::clone(&task)).wake();
-        task
-    }
-}
-
-impl Wake for InlineTask {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        let Ok(mut slot) = self.future.try_lock() else {
-            self.reentered.store(true, AtomicOrdering::SeqCst);
-            return;
-        };
-        let waker = Waker::from(Arc::clone(self));
-        if let Some(future) = slot.as_mut() {
-            if future
-                .as_mut()
-                .poll(&mut Context::from_waker(&waker))
-                .is_ready()
-            {
-                *slot = None;
-            }
-        }
-    }
-}
-
 /// A waker that panics when woken.
 struct PanickingWaker;
 
@@ -1494,10 +1449,7 @@ fn wakers_that_poll_inline_and_wait_again_do_not_deadlock() {
             (0..items).collect::<Vec<_>>(),
             "{strategy:?}"
         );
-        assert!(!task.reentered.load(AtomicOrdering::SeqCst));
-        // The task waits forever: drop its future, whose pending `pop_async` withdraws
-        // its waker (which holds the task, which holds the queue: a cycle otherwise).
-        *task.future.lock().unwrap() = None;
+        task.cancel(); // it waits forever
 
         // SPSC, both directions: the consumer task woken by pushes, then the producer
         // task woken by pops.
@@ -1522,10 +1474,7 @@ fn wakers_that_poll_inline_and_wait_again_do_not_deadlock() {
             (0..items).collect::<Vec<_>>(),
             "{strategy:?}"
         );
-        assert!(
-            consumer_task.future.lock().unwrap().is_none(),
-            "{strategy:?}: task not done"
-        );
+        assert!(consumer_task.is_done(), "{strategy:?}: task not done");
 
         let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
         let producer_task = InlineTask::spawn(async move {
@@ -1542,12 +1491,7 @@ fn wakers_that_poll_inline_and_wait_again_do_not_deadlock() {
         });
         let got = join_within_watchdog(popper, "SPSC pop waking an inline-polling task");
         assert_eq!(got, (0..items).collect::<Vec<_>>(), "{strategy:?}");
-        assert!(
-            producer_task.future.lock().unwrap().is_none(),
-            "{strategy:?}"
-        );
-        assert!(!consumer_task.reentered.load(AtomicOrdering::SeqCst));
-        assert!(!producer_task.reentered.load(AtomicOrdering::SeqCst));
+        assert!(producer_task.is_done(), "{strategy:?}");
     }
 }
 

@@ -64,10 +64,9 @@ impl<T, S: Storage<T>> Queue<T, S> {
     pub fn push_blocking(&self, value: T) {
         let mut value = Some(value);
         let mut q = self;
-        wait::block(&mut q, waiters_of, Awaited::Slot, None, |q| {
+        wait::until(&mut q, waiters_of, Awaited::Slot, |q| {
             attempt_push(q, &mut value)
-        })
-        .expect("waits without a deadline");
+        });
     }
 
     /// Appends `value`, waiting at most `timeout` for a free slot.
@@ -118,8 +117,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// ```
     pub fn pop_blocking(&self) -> T {
         let mut q = self;
-        wait::block(&mut q, waiters_of, Awaited::Item, None, |q| q.pop())
-            .expect("waits without a deadline")
+        wait::until(&mut q, waiters_of, Awaited::Item, |q| q.pop())
     }
 
     /// Removes and returns the oldest item, waiting at most `timeout` for one.

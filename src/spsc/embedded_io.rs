@@ -13,49 +13,16 @@
 use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write, WriteReady};
 
 use super::{Consumer, Producer};
+use crate::wait::{self, Awaited, Waiters};
 
-impl<S> Producer<u8, S> {
-    /// Runs `attempt` until it returns `Some`, waiting for a free slot in between.
-    fn wait_for_room<R>(&mut self, mut attempt: impl FnMut(&mut Self) -> Option<R>) -> R {
-        #[cfg(feature = "std")]
-        {
-            fn waiters<S>(p: &Producer<u8, S>) -> &crate::wait::Waiters {
-                &p.raw.header().waiters
-            }
-            let awaited = crate::wait::Awaited::Slot;
-            crate::wait::block(self, waiters, awaited, None, |p| attempt(p))
-                .expect("waits without a deadline")
-        }
-        #[cfg(not(feature = "std"))]
-        loop {
-            if let Some(done) = attempt(self) {
-                return done;
-            }
-            crate::sync::spin_loop();
-        }
-    }
+/// The waiters of the ring a producer writes to.
+fn producer_waiters<S>(tx: &Producer<u8, S>) -> &Waiters {
+    &tx.raw.header().waiters
 }
 
-impl<S> Consumer<u8, S> {
-    /// Runs `attempt` until it returns `Some`, waiting for an item in between.
-    fn wait_for_items<R>(&mut self, mut attempt: impl FnMut(&mut Self) -> Option<R>) -> R {
-        #[cfg(feature = "std")]
-        {
-            fn waiters<S>(c: &Consumer<u8, S>) -> &crate::wait::Waiters {
-                &c.raw.header().waiters
-            }
-            let awaited = crate::wait::Awaited::Item;
-            crate::wait::block(self, waiters, awaited, None, |c| attempt(c))
-                .expect("waits without a deadline")
-        }
-        #[cfg(not(feature = "std"))]
-        loop {
-            if let Some(done) = attempt(self) {
-                return done;
-            }
-            crate::sync::spin_loop();
-        }
-    }
+/// The waiters of the ring a consumer reads from.
+fn consumer_waiters<S>(rx: &Consumer<u8, S>) -> &Waiters {
+    &rx.raw.header().waiters
 }
 
 /// Errors are [`ErrorKind`]s: [`ErrorKind::BrokenPipe`] once the [`Consumer`] is gone.
@@ -91,7 +58,7 @@ impl<S> Write for Producer<u8, S> {
         if buf.is_empty() {
             return Ok(0);
         }
-        self.wait_for_room(|tx| {
+        wait::until(self, producer_waiters, Awaited::Slot, |tx| {
             if tx.is_abandoned() {
                 return Some(Err(ErrorKind::BrokenPipe));
             }
@@ -159,13 +126,18 @@ impl<S> Read for Consumer<u8, S> {
         if buf.is_empty() {
             return Ok(0);
         }
-        Ok(self.wait_for_items(|rx| match rx.pop_slice(buf) {
-            // The producer published every byte before it set the flag, and seeing the
-            // flag makes them visible: one more look is final (0 is the end).
-            0 if rx.is_abandoned() => Some(rx.pop_slice(buf)),
-            0 => None,
-            n => Some(n),
-        }))
+        Ok(wait::until(
+            self,
+            consumer_waiters,
+            Awaited::Item,
+            |rx| match rx.pop_slice(buf) {
+                // The producer published every byte before it set the flag, and seeing the
+                // flag makes them visible: one more look is final (0 is the end).
+                0 if rx.is_abandoned() => Some(rx.pop_slice(buf)),
+                0 => None,
+                n => Some(n),
+            },
+        ))
     }
 }
 

@@ -73,15 +73,10 @@ impl<T, S> Producer<T, S> {
     /// ```
     pub fn push_blocking(&mut self, value: T) -> Result<(), Disconnected<T>> {
         let mut value = Some(value);
-        let done = wait::block(
-            &mut self.raw,
-            waiters_of_producer,
-            Awaited::Slot,
-            None,
-            |p| p.attempt_push(&mut value),
-        );
-        done.expect("waits without a deadline")
-            .map_err(Disconnected)
+        wait::until(&mut self.raw, waiters_of_producer, Awaited::Slot, |p| {
+            p.attempt_push(&mut value)
+        })
+        .map_err(Disconnected)
     }
 
     /// Appends `value`, waiting at most `timeout` for a free slot.
@@ -233,14 +228,12 @@ impl<T, S> Consumer<T, S> {
     /// assert_eq!(rx.pop_blocking(), Err(Disconnected(())));
     /// ```
     pub fn pop_blocking(&mut self) -> Result<T, Disconnected> {
-        wait::block(
+        wait::until(
             &mut self.raw,
             waiters_of_consumer,
             Awaited::Item,
-            None,
             RawConsumer::attempt_pop,
         )
-        .expect("waits without a deadline")
     }
 
     /// Removes and returns the oldest item, waiting at most `timeout` for one.

@@ -12,7 +12,8 @@
 //! * Waiting helpers: [`join_within_watchdog`] (join a thread, or fail instead of
 //!   hanging if it never finishes), [`block_on`] (a minimal park/unpark executor that
 //!   fails instead of hanging if a pending future is never woken), [`counting_waker`]
-//!   and [`poll_once`] (drive a future by hand and count its wake-ups).
+//!   and [`poll_once`] (drive a future by hand and count its wake-ups), [`InlineTask`]
+//!   (an executor that polls a task inline from its waker).
 
 #![allow(dead_code)]
 
@@ -333,4 +334,67 @@ pub fn counting_waker() -> (Waker, Arc<WakeCounter>) {
 /// Polls `future` once with `waker`.
 pub fn poll_once<F: Future + Unpin>(future: &mut F, waker: &Waker) -> Poll<F::Output> {
     Pin::new(future).poll(&mut Context::from_waker(waker))
+}
+
+// ---------------------------------------------------------------------------------
+
+/// A task whose waker polls it inline, on the waking thread, as some executors do;
+/// wake-ups that arrive while it is being polled make the poller poll again (no
+/// wake-up is lost in the executor). Its future may wait on the very queue whose
+/// publish is waking it.
+pub struct InlineTask {
+    future: Mutex<Option<Pin<Box<dyn Future<Output = ()> + Send>>>>,
+    notified: AtomicBool,
+}
+
+impl InlineTask {
+    pub fn spawn(future: impl Future<Output = ()> + Send + 'static) -> Arc<Self> {
+        let task = Arc::new(InlineTask {
+            future: Mutex::new(Some(Box::pin(future))),
+            notified: AtomicBool::new(false),
+        });
+        Waker::from(Arc::clone(&task)).wake();
+        task
+    }
+
+    /// Whether the task's future has completed (or was cancelled).
+    pub fn is_done(&self) -> bool {
+        self.future.lock().unwrap().is_none()
+    }
+
+    /// Drops the task's future (a task that would wait forever), which withdraws any
+    /// waker it has registered: otherwise the queue lists a waker that holds the task,
+    /// which holds the queue, a cycle that leaks.
+    pub fn cancel(&self) {
+        drop(self.future.lock().unwrap().take());
+    }
+}
+
+impl Wake for InlineTask {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.notified.store(true, Ordering::SeqCst);
+        loop {
+            // Busy: the thread polling it sees `notified` and polls again.
+            let Ok(mut slot) = self.future.try_lock() else {
+                return;
+            };
+            if !self.notified.swap(false, Ordering::SeqCst) {
+                return;
+            }
+            let waker = Waker::from(Arc::clone(self));
+            if let Some(f) = slot.as_mut() {
+                if f.as_mut().poll(&mut Context::from_waker(&waker)).is_ready() {
+                    *slot = None;
+                }
+            }
+            drop(slot);
+            if !self.notified.load(Ordering::SeqCst) {
+                return;
+            }
+        }
+    }
 }
