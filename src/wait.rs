@@ -51,7 +51,8 @@
 //! replaces its own entry instead of adding one, and a future that is dropped, or a
 //! waiting call that returns, withdraws its entry. The list therefore holds at most one
 //! entry per waiting call or live, pending future, however many futures are
-//! cancelled.
+//! cancelled (a future leaked with `mem::forget` keeps its entry until the next
+//! notification takes it, or the queue is dropped).
 
 use core::task::Waker;
 #[cfg(feature = "async")]
