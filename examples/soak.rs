@@ -21,6 +21,14 @@
 //! * progress: a watchdog reports a stall (no item moved for `--stall-secs`, default
 //!   10) as a violation instead of hanging; a panic in a worker is a violation.
 //!
+//! Every fourth round is a *waiting* round: an SPSC ring of `u64`s built with a random
+//! wait strategy, whose producer and consumer pick among the waiting operations
+//! (`push_blocking`, `push_timeout`, `push_async`, and the pops' twins) and the plain
+//! ones, and pause now and then so that the other side goes to sleep (and the
+//! producer often pauses before its drop, which must wake a sleeping consumer); the
+//! consumer runs until `Disconnected`. Order and the count are checked, and a lost
+//! wake-up is a stall that the watchdog reports.
+//!
 //! Run: `cargo run --release --example soak -- --seconds N [--seed S] [--verbose]`.
 //! The seed (printed at the start) fixes the rounds' parameters and the threads' random
 //! choices, so a failure can be replayed (thread timing itself is not reproducible).
@@ -28,15 +36,17 @@
 //! mishandles the 1000th item a consumer pops in each round, to show that the checks
 //! (and the watchdog, with `--stall-secs`) catch it.
 
+use std::future::Future;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ringway::mpmc::Queue;
 use ringway::spsc::{self, stamped, Consumer, Producer};
-use ringway::ChunkError;
+use ringway::{ChunkError, Disconnected, PopTimeoutError, PushTimeoutError, WaitStrategy};
 
 // ---------------------------------------------------------------------------------
 // Random numbers
@@ -1105,6 +1115,153 @@ fn spsc_round<T: Item, K: SpscKind<T>>(cfg: &Cfg, stall: Duration) -> RoundStats
 }
 
 // ---------------------------------------------------------------------------------
+// Waiting operations (SPSC)
+
+/// Wakes a thread parked in [`block_on`].
+struct Unpark(thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs `future` on this thread, parking between polls (a spurious unpark only polls
+/// again). A future never woken leaves the thread parked: the watchdog reports it.
+fn block_on<F: Future>(future: F) -> F::Output {
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        thread::park();
+    }
+}
+
+/// A random wait strategy, parking ones twice as likely (they are what wakes).
+fn random_strategy(rng: &mut Rng) -> WaitStrategy {
+    rng.pick(&[
+        WaitStrategy::BusySpin,
+        WaitStrategy::SPIN_YIELD,
+        WaitStrategy::SpinPark { spins: 0 },
+        WaitStrategy::SpinPark { spins: 0 },
+        WaitStrategy::SPIN_PARK,
+        WaitStrategy::SPIN_PARK,
+    ])
+}
+
+/// A short random time limit for the timed waits, from 0 to 200 us.
+fn random_timeout(rng: &mut Rng) -> Duration {
+    Duration::from_micros(rng.below(201))
+}
+
+/// One waiting round (see the module docs): returns its stats.
+fn waiting_round(cfg: &Cfg, strategy: WaitStrategy, stall: Duration) -> RoundStats {
+    let (tx, rx) = spsc::channel_with_wait_strategy::<u64>(cfg.cap, strategy);
+    let progress = progress_slots(2);
+    let (p1, p2) = (progress.clone(), progress.clone());
+    let (seed, dur) = (cfg.seed, cfg.dur);
+    let producer = spawn("wait-producer".to_owned(), move || {
+        let mut tx = tx;
+        let mut rng = Rng::new(seed ^ 0x5741_4954);
+        let deadline = Instant::now() + dur;
+        let (mut seq, mut ops) = (0u64, 0u64);
+        while !aborted() && Instant::now() < deadline {
+            let pushed = match rng.below(4) {
+                0 => tx.push_blocking(seq).is_ok(),
+                1 => match tx.push_timeout(seq, random_timeout(&mut rng)) {
+                    Ok(()) => true,
+                    Err(PushTimeoutError::Timeout(v)) => {
+                        if v != seq {
+                            violation(format!("push_timeout handed back {v}, not {seq}"));
+                        }
+                        false
+                    }
+                    Err(PushTimeoutError::Disconnected(_)) => {
+                        violation("push_timeout: Disconnected with the consumer alive");
+                        false
+                    }
+                },
+                2 => block_on(tx.push_async(seq)).is_ok(),
+                _ => tx.push(seq).is_ok(),
+            };
+            ops += 1;
+            if pushed {
+                seq += 1;
+                p1[0].0.store(seq, Ordering::Relaxed);
+            }
+            // Pauses now and then, so that the consumer runs dry and goes to sleep.
+            if rng.chance(1, 64) {
+                thread::sleep(Duration::from_micros(rng.below(200)));
+            }
+        }
+        // Pause before the drop half the time, so that the consumer is often asleep on
+        // the empty ring when the drop has to wake it.
+        if rng.chance(1, 2) {
+            thread::sleep(Duration::from_micros(rng.below(500)));
+        }
+        (seq, ops)
+    });
+    let consumer = spawn("wait-consumer".to_owned(), move || {
+        let mut rx = rx;
+        let mut rng = Rng::new(seed ^ 0x504F_5057);
+        let (mut expected, mut ops) = (0u64, 0u64);
+        let check = |v: u64, expected: &mut u64| {
+            if v != *expected {
+                violation(format!("waiting pop: got {v}, expected {expected}"));
+            }
+            *expected = v + 1;
+        };
+        while !aborted() {
+            ops += 1;
+            let got = match rng.below(4) {
+                0 => rx.pop_blocking(),
+                1 => match rx.pop_timeout(random_timeout(&mut rng)) {
+                    Ok(v) => Ok(v),
+                    Err(PopTimeoutError::Timeout) => continue,
+                    Err(PopTimeoutError::Disconnected) => Err(Disconnected(())),
+                },
+                2 => block_on(rx.pop_async()),
+                _ => match rx.pop() {
+                    Some(v) => Ok(v),
+                    None if rx.is_abandoned() && rx.is_empty() => Err(Disconnected(())),
+                    None => {
+                        std::hint::spin_loop();
+                        continue;
+                    }
+                },
+            };
+            match got {
+                Ok(v) => {
+                    check(v, &mut expected);
+                    p2[1].0.store(expected, Ordering::Relaxed);
+                }
+                Err(Disconnected(())) => break,
+            }
+            // Pauses now and then, so that the producer fills the ring and sleeps.
+            if rng.chance(1, 64) {
+                thread::sleep(Duration::from_micros(rng.below(200)));
+            }
+        }
+        (expected, ops)
+    });
+    let results = supervise(vec![producer, consumer], &progress, stall);
+    let mut stats = RoundStats::default();
+    if let [(produced, pops), (consumed, cops)] = results[..] {
+        stats.ops = pops + cops;
+        stats.items = produced + consumed;
+        if !aborted() && produced != consumed {
+            violation(format!(
+                "waiting round: {produced} pushed, {consumed} popped before Disconnected"
+            ));
+        }
+    }
+    stats
+}
+
+// ---------------------------------------------------------------------------------
 // MPMC
 
 struct MpmcState {
@@ -1429,9 +1586,10 @@ fn main() {
     let (mut rounds, mut spsc_rounds, mut mpmc_rounds) = (0u64, 0u64, 0u64);
     let (mut spsc_ops, mut spsc_items, mut mpmc_ops, mut mpmc_items) = (0u64, 0u64, 0u64, 0u64);
     let (mut stamped_rounds, mut stamped_ops, mut stamped_items) = (0u64, 0u64, 0u64);
+    let (mut waiting_rounds, mut waiting_ops, mut waiting_items) = (0u64, 0u64, 0u64);
     let mut last_print = Instant::now();
     let mut since_print = 0u64;
-    // Round kinds in turn: SPSC, MPMC, stamped SPSC.
+    // Round kinds in turn: SPSC, MPMC, stamped SPSC, waiting SPSC.
     let mut turn = 0u64;
     loop {
         let elapsed = start.elapsed();
@@ -1457,7 +1615,16 @@ fn main() {
         let desc;
         ABORT.store(false, Ordering::SeqCst);
         let violations_before = VIOLATIONS.load(Ordering::SeqCst);
-        let stats = if turn % 3 == 2 {
+        let stats = if turn % 4 == 3 {
+            let strategy = random_strategy(&mut rng);
+            desc = format!("round {rounds} seed {seed}: waiting spsc u64 cap={cap} {strategy:?}");
+            *ROUND.lock().unwrap() = desc.clone();
+            let s = waiting_round(&cfg, strategy, stall);
+            waiting_rounds += 1;
+            waiting_ops += s.ops;
+            waiting_items += s.items;
+            s
+        } else if turn % 4 == 2 {
             cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave, Mode::Abandon]);
             desc = format!(
                 "round {rounds} seed {seed}: stamped {} cap={cap} {:?}",
@@ -1474,7 +1641,7 @@ fn main() {
             stamped_ops += s.ops;
             stamped_items += s.items;
             s
-        } else if turn % 3 == 0 {
+        } else if turn % 4 == 0 {
             cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave, Mode::Abandon]);
             let (p, c): (&[u8], &[u8]) = if COPY[ty] {
                 (
@@ -1580,7 +1747,7 @@ fn main() {
     }
     let violations = VIOLATIONS.load(Ordering::SeqCst);
     println!(
-        "soak: {:.1} s, {rounds} rounds, seed {seed}\n  spsc: {spsc_rounds} rounds, {} ops, {} items in+out\n  stamped spsc: {stamped_rounds} rounds, {} ops, {} items in+out\n  mpmc: {mpmc_rounds} rounds, {} ops, {} items in+out\n  violations: {violations}",
+        "soak: {:.1} s, {rounds} rounds, seed {seed}\n  spsc: {spsc_rounds} rounds, {} ops, {} items in+out\n  stamped spsc: {stamped_rounds} rounds, {} ops, {} items in+out\n  mpmc: {mpmc_rounds} rounds, {} ops, {} items in+out\n  waiting spsc: {waiting_rounds} rounds, {} calls, {} items in+out\n  violations: {violations}",
         start.elapsed().as_secs_f64(),
         human(spsc_ops),
         human(spsc_items),
@@ -1588,6 +1755,8 @@ fn main() {
         human(stamped_items),
         human(mpmc_ops),
         human(mpmc_items),
+        human(waiting_ops),
+        human(waiting_items),
     );
     if violations > 0 {
         std::process::exit(1);
