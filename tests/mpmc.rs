@@ -1213,6 +1213,10 @@ assert_impl_all!(StaticQueue<Cell<u8>, 4>: Send, Sync);
 assert_impl_all!(Queue<u8, Inline<u8, 4>>: Send, Sync, std::fmt::Debug);
 assert_not_impl_any!(StaticQueue<Rc<u8>, 4>: Send, Sync);
 assert_not_impl_any!(StaticQueue<std::sync::MutexGuard<'static, u8>, 4>: Send, Sync);
+// The owning iterator holds the queue: the same rules.
+assert_impl_all!(ringway::mpmc::IntoIter<u8>: Send, Sync, std::fmt::Debug);
+assert_impl_all!(ringway::mpmc::IntoIter<Cell<u8>, Inline<Cell<u8>, 4>>: Send, Sync);
+assert_not_impl_any!(ringway::mpmc::IntoIter<Rc<u8>>: Send, Sync);
 assert_not_impl_any!(Queue<Rc<u8>, Inline<Rc<u8>, 4>>: Send, Sync);
 // `Queue<T>` is `Queue<T, Heap<T>>`.
 assert_impl_all!(Queue<u8, Heap<u8>>: Send, Sync);
