@@ -28,7 +28,7 @@ use common::{
     WakeCounter,
 };
 use ringway::mpmc::Queue;
-use ringway::spsc::channel_with_wait_strategy;
+use ringway::spsc::{channel_with_wait_strategy, Consumer, PopFuture, Producer, PushFuture};
 use ringway::{Disconnected, PopTimeoutError, WaitStrategy};
 
 /// The strategies whose waiters register and sleep.
@@ -770,6 +770,35 @@ impl Trio {
         (b.count(), self.hostile.wakes(), a.count())
     }
 
+    /// Registers the three wakers in order on `rx` with three pending pop futures: the
+    /// first two are forgotten (so their entries stay listed), the third is returned.
+    fn register_pops<'a>(&self, rx: &'a mut Consumer<u32>) -> PopFuture<'a, u32> {
+        let mut first = rx.pop_async();
+        assert!(poll_once(&mut first, &self.before).is_pending());
+        std::mem::forget(first);
+        let mut second = rx.pop_async();
+        assert!(poll_once(&mut second, &hostile_waker(&self.hostile)).is_pending());
+        std::mem::forget(second);
+        let mut third = rx.pop_async();
+        assert!(poll_once(&mut third, &self.after).is_pending());
+        third
+    }
+
+    /// The same with three pending push futures of `values` on a full ring: the first
+    /// two (and their values) are forgotten, the third is returned.
+    fn register_pushes<'a, T>(&self, tx: &'a mut Producer<T>, values: [T; 3]) -> PushFuture<'a, T> {
+        let [a, b, c] = values;
+        let mut first = tx.push_async(a);
+        assert!(poll_once(&mut first, &self.before).is_pending());
+        std::mem::forget(first);
+        let mut second = tx.push_async(b);
+        assert!(poll_once(&mut second, &hostile_waker(&self.hostile)).is_pending());
+        std::mem::forget(second);
+        let mut third = tx.push_async(c);
+        assert!(poll_once(&mut third, &self.after).is_pending());
+        third
+    }
+
     /// Checks that nothing holds a waker any more (the queue kept no clone).
     #[track_caller]
     fn assert_released(self) {
@@ -830,14 +859,7 @@ fn spsc_producer_operations_with_a_panicking_consumer_waker() {
         for (name, op, pushed) in ops {
             let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(4, strategy);
             let trio = Trio::new();
-            let mut first = rx.pop_async();
-            assert!(poll_once(&mut first, &trio.before).is_pending());
-            std::mem::forget(first);
-            let mut second = rx.pop_async();
-            assert!(poll_once(&mut second, &hostile_waker(&trio.hostile)).is_pending());
-            std::mem::forget(second);
-            let mut third = rx.pop_async();
-            assert!(poll_once(&mut third, &trio.after).is_pending());
+            let mut third = trio.register_pops(&mut rx);
 
             assert_eq!(op(&mut tx), pushed.len(), "{name}");
             assert_eq!(trio.wakes(), (1, 1, 1), "{name}: a waiter was skipped");
@@ -861,14 +883,7 @@ fn spsc_producer_operations_with_a_panicking_consumer_waker() {
         tx.push(1).unwrap();
         assert_eq!(rx.pop(), Some(1));
         let trio = Trio::new();
-        let mut first = rx.pop_async();
-        assert!(poll_once(&mut first, &trio.before).is_pending());
-        std::mem::forget(first);
-        let mut second = rx.pop_async();
-        assert!(poll_once(&mut second, &hostile_waker(&trio.hostile)).is_pending());
-        std::mem::forget(second);
-        let mut third = rx.pop_async();
-        assert!(poll_once(&mut third, &trio.after).is_pending());
+        let mut third = trio.register_pops(&mut rx);
         drop(tx);
         assert_eq!(
             trio.wakes(),
@@ -900,14 +915,9 @@ fn spsc_consumer_operations_with_a_panicking_producer_waker() {
             tx.push(tracker.item()).unwrap(); // 0
             tx.push(tracker.item()).unwrap(); // 1
             let trio = Trio::new();
-            let mut first = tx.push_async(tracker.item()); // 2, leaked
-            assert!(poll_once(&mut first, &trio.before).is_pending());
-            std::mem::forget(first);
-            let mut second = tx.push_async(tracker.item()); // 3, leaked
-            assert!(poll_once(&mut second, &hostile_waker(&trio.hostile)).is_pending());
-            std::mem::forget(second);
-            let mut third = tx.push_async(tracker.item()); // 4
-            assert!(poll_once(&mut third, &trio.after).is_pending());
+            // Items 2 and 3 are leaked with the forgotten futures; 4 is the third's.
+            let items = [tracker.item(), tracker.item(), tracker.item()];
+            let mut third = trio.register_pushes(&mut tx, items);
 
             let kept: Vec<_> = match op {
                 "commit_all" => {
@@ -951,14 +961,7 @@ fn spsc_consumer_operations_with_a_panicking_producer_waker() {
         let (mut tx, rx) = channel_with_wait_strategy::<u32>(1, strategy);
         tx.push(0).unwrap();
         let trio = Trio::new();
-        let mut first = tx.push_async(1);
-        assert!(poll_once(&mut first, &trio.before).is_pending());
-        std::mem::forget(first);
-        let mut second = tx.push_async(2);
-        assert!(poll_once(&mut second, &hostile_waker(&trio.hostile)).is_pending());
-        std::mem::forget(second);
-        let mut third = tx.push_async(3);
-        assert!(poll_once(&mut third, &trio.after).is_pending());
+        let mut third = trio.register_pushes(&mut tx, [1, 2, 3]);
         drop(rx);
         assert_eq!(
             trio.wakes(),
