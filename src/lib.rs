@@ -91,7 +91,7 @@ macro_rules! loom_const_fn {
 /// end (a use-after-free). The marker sits on the root type of each protocol, even
 /// where another field (an `UnsafeCell<T>`) already makes it invariant, so that the
 /// reason is written where the type is and a refactor of the fields cannot lose it:
-/// `buffer::Slots` (every SPSC type holds one, or a `&mut` to a raw half that does),
+/// `buffer::Slots` (every SPSC type holds one, or a `&mut` to a half that does),
 /// `mpmc::Queue` and `spsc::stamped`'s `Ring`. The compile-fail doctests in
 /// `src/variance.rs` pin the variance of every public generic type.
 pub(crate) type InvariantIn<T> = core::marker::PhantomData<fn(T) -> T>;

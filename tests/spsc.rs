@@ -104,8 +104,8 @@ fn run_of(from: u64, len: usize) -> impl ExactSizeIterator<Item = u64> + Clone {
 
 /// Writes `values` into the chunk's slots, in order, until either runs out (the
 /// iterator is not advanced past the last slot); returns how many were written.
-fn fill_slots<T>(
-    chunk: &mut WriteChunkUninit<'_, T>,
+fn fill_slots<T, S>(
+    chunk: &mut WriteChunkUninit<'_, T, S>,
     values: impl IntoIterator<Item = T>,
 ) -> usize {
     let (a, b) = chunk.as_mut_slices();
@@ -123,7 +123,7 @@ fn fill_slots<T>(
 /// # Safety
 ///
 /// Those slots were initialised by the test.
-unsafe fn unwrite_slots<T>(chunk: &mut WriteChunkUninit<'_, T>, from: usize, to: usize) {
+unsafe fn unwrite_slots<T, S>(chunk: &mut WriteChunkUninit<'_, T, S>, from: usize, to: usize) {
     let (a, b) = chunk.as_mut_slices();
     for slot in a.iter_mut().chain(b.iter_mut()).take(to).skip(from) {
         // SAFETY: initialised (caller) and treated as uninitialised afterwards.
@@ -140,7 +140,7 @@ fn concat<T: Clone>((a, b): (&[T], &[T])) -> Vec<T> {
 
 /// Swaps the first and last items of a read chunk (which crosses the wrap when the
 /// chunk does).
-fn swap_ends<T>(chunk: &mut ReadChunk<'_, T>) {
+fn swap_ends<T, S>(chunk: &mut ReadChunk<'_, T, S>) {
     let (a, b) = chunk.as_mut_slices();
     let mut all: Vec<&mut T> = a.iter_mut().chain(b.iter_mut()).collect();
     let n = all.len();
@@ -2078,6 +2078,15 @@ assert_not_impl_any!(Consumer<Rc<u8>, Borrowed<'static>>: Send, Sync);
 assert_not_impl_any!(Producer<std::sync::MutexGuard<'static, u8>, Borrowed<'static>>: Send, Sync);
 assert_not_impl_any!(Consumer<std::sync::MutexGuard<'static, u8>, Borrowed<'static>>: Send, Sync);
 assert_impl_all!(Producer<Opaque, Borrowed<'static>>: Debug);
+// The guards of a static ring's halves carry its storage type, with the same traits.
+assert_impl_all!(WriteChunkUninit<'static, u64, Borrowed<'static>>: Send, Debug);
+assert_impl_all!(ReadChunk<'static, u64, Borrowed<'static>>: Send, Debug);
+assert_impl_all!(Drain<'static, u64, Borrowed<'static>>: Send, Debug);
+assert_not_impl_any!(WriteChunkUninit<'static, u64, Borrowed<'static>>: Sync);
+assert_not_impl_any!(ReadChunk<'static, u64, Borrowed<'static>>: Sync);
+assert_not_impl_any!(Drain<'static, u64, Borrowed<'static>>: Sync);
+assert_not_impl_any!(WriteChunkUninit<'static, Rc<u8>, Borrowed<'static>>: Send, Sync);
+assert_not_impl_any!(Drain<'static, Rc<u8>, Borrowed<'static>>: Send, Sync);
 assert_impl_all!(StaticRing<u64, 4>: Send, Sync, Debug);
 assert_impl_all!(StaticRing<std::cell::Cell<u8>, 4>: Send, Sync);
 assert_impl_all!(StaticRing<Opaque, 4>: Debug);

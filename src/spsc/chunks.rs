@@ -10,9 +10,7 @@ use core::fmt;
 use core::iter::FusedIterator;
 use core::mem::MaybeUninit;
 
-#[cfg(doc)]
-use super::{Consumer, Producer};
-use super::{RawConsumer, RawProducer};
+use super::{Consumer, Heap, Producer};
 
 /// Exclusive access to `len` free slots of an SPSC ring, from
 /// [`Producer::write_chunk_uninit`] (or used inside [`Producer::push_iter`]).
@@ -21,17 +19,17 @@ use super::{RawConsumer, RawProducer};
 /// publish the first `k` of them with [`commit`](Self::commit) (one index store), or
 /// let [`fill_from_iter`](Self::fill_from_iter) do both. Dropping the chunk without
 /// committing publishes nothing; values written into uncommitted slots are leaked.
-pub struct WriteChunkUninit<'a, T> {
-    producer: &'a mut RawProducer<T>,
+pub struct WriteChunkUninit<'a, T, S = Heap<T>> {
+    producer: &'a mut Producer<T, S>,
     /// Number of granted slots, starting at `producer.tail`; all of them are free
     /// (outside `head .. tail`), so the producer owns them.
     len: usize,
 }
 
-impl<'a, T> WriteChunkUninit<'a, T> {
+impl<'a, T, S> WriteChunkUninit<'a, T, S> {
     /// Grants the `len` slots from `producer.tail`; the caller has checked they are free.
     #[inline(always)]
-    pub(super) fn new(producer: &'a mut RawProducer<T>, len: usize) -> Self {
+    pub(super) fn new(producer: &'a mut Producer<T, S>, len: usize) -> Self {
         debug_assert!(
             producer.tail.wrapping_sub(producer.cached_head) + len <= producer.capacity,
             "a write chunk covering occupied slots"
@@ -171,12 +169,12 @@ impl<'a, T> WriteChunkUninit<'a, T> {
     #[inline]
     pub fn fill_from_iter<I: IntoIterator<Item = T>>(self, iter: I) -> usize {
         /// Publishes the slots written so far when dropped, including during unwinding.
-        struct PublishOnDrop<'p, T> {
-            producer: &'p mut RawProducer<T>,
+        struct PublishOnDrop<'p, T, S> {
+            producer: &'p mut Producer<T, S>,
             /// Slots from `producer.tail` that hold initialised values.
             written: usize,
         }
-        impl<T> Drop for PublishOnDrop<'_, T> {
+        impl<T, S> Drop for PublishOnDrop<'_, T, S> {
             fn drop(&mut self) {
                 if self.written > 0 {
                     let tail = self.producer.tail.wrapping_add(self.written);
@@ -208,7 +206,7 @@ impl<'a, T> WriteChunkUninit<'a, T> {
     }
 }
 
-impl<T> fmt::Debug for WriteChunkUninit<'_, T> {
+impl<T, S> fmt::Debug for WriteChunkUninit<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WriteChunkUninit")
             .field("len", &self.len)
@@ -222,17 +220,17 @@ impl<T> fmt::Debug for WriteChunkUninit<'_, T> {
 /// Read the items through [`as_slices`](Self::as_slices), then remove (and drop) the
 /// first `k` with [`commit`](Self::commit), or iterate the chunk by value. Dropping
 /// the chunk without committing leaves every item in the ring.
-pub struct ReadChunk<'a, T> {
-    consumer: &'a mut RawConsumer<T>,
+pub struct ReadChunk<'a, T, S = Heap<T>> {
+    consumer: &'a mut Consumer<T, S>,
     /// Number of items from `consumer.head` in the chunk; all of them are inside
     /// `head .. tail`, so initialised and the consumer's.
     len: usize,
 }
 
-impl<'a, T> ReadChunk<'a, T> {
+impl<'a, T, S> ReadChunk<'a, T, S> {
     /// Grants the `len` items from `consumer.head`; the caller has checked they exist.
     #[inline(always)]
-    pub(super) fn new(consumer: &'a mut RawConsumer<T>, len: usize) -> Self {
+    pub(super) fn new(consumer: &'a mut Consumer<T, S>, len: usize) -> Self {
         debug_assert!(
             consumer.cached_tail.wrapping_sub(consumer.head) >= len,
             "a read chunk covering unpublished slots"
@@ -326,11 +324,11 @@ impl<'a, T> ReadChunk<'a, T> {
     #[inline]
     pub fn commit(self, k: usize) {
         /// Releases the slots below `head` when dropped, including during unwinding.
-        struct ReleaseOnDrop<'c, T> {
-            consumer: &'c mut RawConsumer<T>,
+        struct ReleaseOnDrop<'c, T, S> {
+            consumer: &'c mut Consumer<T, S>,
             head: usize,
         }
-        impl<T> Drop for ReleaseOnDrop<'_, T> {
+        impl<T, S> Drop for ReleaseOnDrop<'_, T, S> {
             fn drop(&mut self) {
                 self.consumer.release(self.head);
             }
@@ -369,9 +367,9 @@ impl<'a, T> ReadChunk<'a, T> {
     }
 }
 
-impl<'a, T> IntoIterator for ReadChunk<'a, T> {
+impl<'a, T, S> IntoIterator for ReadChunk<'a, T, S> {
     type Item = T;
-    type IntoIter = Drain<'a, T>;
+    type IntoIter = Drain<'a, T, S>;
 
     /// Turns the chunk into an iterator that moves its items out, oldest first;
     /// the items it yielded are removed from the ring, the rest stay.
@@ -387,12 +385,12 @@ impl<'a, T> IntoIterator for ReadChunk<'a, T> {
     /// assert_eq!(rx.pop(), Some(2));
     /// ```
     #[inline]
-    fn into_iter(self) -> Drain<'a, T> {
+    fn into_iter(self) -> Drain<'a, T, S> {
         Drain::new(self.consumer, self.len)
     }
 }
 
-impl<T> fmt::Debug for ReadChunk<'_, T> {
+impl<T, S> fmt::Debug for ReadChunk<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReadChunk").field("len", &self.len).finish()
     }
@@ -406,8 +404,8 @@ impl<T> fmt::Debug for ReadChunk<'_, T> {
 /// not yield stay in the ring. Forgetting it is safe: the items it yielded are never
 /// yielded or dropped again, and their slots are released when the consumer next looks
 /// for items beyond those it knows of (any `pop` on an empty ring does), or is dropped.
-pub struct Drain<'a, T> {
-    consumer: &'a mut RawConsumer<T>,
+pub struct Drain<'a, T, S = Heap<T>> {
+    consumer: &'a mut Consumer<T, S>,
     /// `consumer.head` when the iterator was made, to skip a needless store.
     start: usize,
     /// The position after the last item the iterator may yield; `head .. end` are
@@ -415,11 +413,11 @@ pub struct Drain<'a, T> {
     end: usize,
 }
 
-impl<'a, T> Drain<'a, T> {
+impl<'a, T, S> Drain<'a, T, S> {
     /// Iterates over the `len` items from `consumer.head`, which the caller has checked
     /// are available.
     #[inline(always)]
-    pub(super) fn new(consumer: &'a mut RawConsumer<T>, len: usize) -> Self {
+    pub(super) fn new(consumer: &'a mut Consumer<T, S>, len: usize) -> Self {
         debug_assert!(consumer.cached_tail.wrapping_sub(consumer.head) >= len);
         let start = consumer.head;
         Drain {
@@ -430,7 +428,7 @@ impl<'a, T> Drain<'a, T> {
     }
 }
 
-impl<T> Iterator for Drain<'_, T> {
+impl<T, S> Iterator for Drain<'_, T, S> {
     type Item = T;
 
     #[inline]
@@ -454,11 +452,11 @@ impl<T> Iterator for Drain<'_, T> {
     }
 }
 
-impl<T> ExactSizeIterator for Drain<'_, T> {}
+impl<T, S> ExactSizeIterator for Drain<'_, T, S> {}
 
-impl<T> FusedIterator for Drain<'_, T> {}
+impl<T, S> FusedIterator for Drain<'_, T, S> {}
 
-impl<T> Drop for Drain<'_, T> {
+impl<T, S> Drop for Drain<'_, T, S> {
     fn drop(&mut self) {
         let head = self.consumer.head;
         if head != self.start {
@@ -467,7 +465,7 @@ impl<T> Drop for Drain<'_, T> {
     }
 }
 
-impl<T> fmt::Debug for Drain<'_, T> {
+impl<T, S> fmt::Debug for Drain<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Drain")
             .field("remaining", &self.len())

@@ -17,12 +17,12 @@ use crate::wait::{self, Awaited, Waiters};
 
 /// The waiters of the ring a producer writes to.
 fn producer_waiters<S>(tx: &Producer<u8, S>) -> &Waiters {
-    &tx.raw.header().waiters
+    &tx.header().waiters
 }
 
 /// The waiters of the ring a consumer reads from.
 fn consumer_waiters<S>(rx: &Consumer<u8, S>) -> &Waiters {
-    &rx.raw.header().waiters
+    &rx.header().waiters
 }
 
 /// Errors are [`ErrorKind`]s: [`ErrorKind::BrokenPipe`] once the [`Consumer`] is gone.

@@ -364,16 +364,16 @@ fn with_waiters<T>(capacity: usize, waiters: Waiters) -> (Producer<T>, Consumer<
     });
     let header = NonNull::from(&shared.header);
     let slots = shared.buffer.slots();
-    let producer = Producer {
-        raw: RawProducer::new(header, slots, capacity, 0, 0),
-        _storage: Heap {
+    let producer = Producer::new(
+        header,
+        slots,
+        capacity,
+        (0, 0),
+        Heap {
             _shared: Arc::clone(&shared),
         },
-    };
-    let consumer = Consumer {
-        raw: RawConsumer::new(header, slots, capacity, 0, 0),
-        _storage: Heap { _shared: shared },
-    };
+    );
+    let consumer = Consumer::new(header, slots, capacity, (0, 0), Heap { _shared: shared });
     (producer, consumer)
 }
 
@@ -404,18 +404,8 @@ fn with_waiters<T>(capacity: usize, waiters: Waiters) -> (Producer<T>, Consumer<
 /// assert_eq!(push_all(&mut tx, &[1, 2, 3, 4, 5]), 4);
 /// ```
 pub struct Producer<T, S = Heap<T>> {
-    raw: RawProducer<T>,
-    /// Keeps the ring alive (`Heap`) or ties the half to the ring's borrow
-    /// (`Borrowed`), so that `raw`'s pointers stay valid while the half lives.
-    _storage: S,
-}
-
-/// The producer's side of the protocol, without the storage: where the ring is and
-/// the producer's own counters. Chunks and futures borrow this (so they need no
-/// storage parameter).
-pub(crate) struct RawProducer<T> {
-    /// The ring's header. Valid for as long as the `Producer` holding this lives (its
-    /// storage keeps the ring alive or borrows it).
+    /// The ring's header. Valid for as long as this half lives: `_storage` keeps the
+    /// ring alive (`Heap`) or ties the half to the ring's borrow (`Borrowed`).
     header: NonNull<Header>,
     /// The ring's slots, valid as `header`. The producer owns those outside
     /// `head .. tail`.
@@ -429,20 +419,22 @@ pub(crate) struct RawProducer<T> {
     /// A value the header's `head` had. `head` only grows, so `tail - cached_head` is
     /// at least the true length: a stale cache can only under-report free slots.
     cached_head: usize,
+    /// Keeps `header` and `slots` valid (see `header`).
+    _storage: S,
 }
 
 // SAFETY: the producer moves `T`s into the ring from whichever thread owns it, and the
 // consumer takes them out on another thread, so `T: Send` is needed and sufficient.
 // The header is only touched through atomics (and the waiters' mutexes), and the slots
-// only where the index protocol gives them to the producer alone.
-unsafe impl<T: Send> Send for RawProducer<T> {}
-
-// SAFETY: as for `RawProducer`; the storage is an `Arc` of a ring whose items are all
-// `T: Send`, which the other half may drop or move on another thread.
-unsafe impl<T: Send> Send for Producer<T, Heap<T>> {}
-// SAFETY: as for `RawProducer`; the borrowed `StaticRing` is shared with the consumer
-// only through atomics and the slots the protocol hands to one side at a time.
-unsafe impl<T: Send> Send for Producer<T, Borrowed<'_>> {}
+// only where the index protocol gives them to the producer alone. The storage is
+// `Heap<T>` (an `Arc` of the ring, `Send` exactly when `T: Send`: the other half may
+// drop or move its items on another thread) or `Borrowed` (shared with the consumer only
+// through atomics and the slots the protocol hands to one side at a time); the
+// constructors never pair a `Producer<T, _>` with another item type's storage. Written
+// over any `S: Send` rather than for the two storages, so that the compiler can prove it
+// for types with higher-ranked lifetimes too (an `async` block holding a future of the
+// half).
+unsafe impl<T: Send, S: Send> Send for Producer<T, S> {}
 
 /// The storages a ring's halves can have: [`Heap<T>`] and [`Borrowed<'a>`](Borrowed).
 ///
@@ -474,23 +466,25 @@ mod sealed {
     impl Sealed for super::Borrowed<'_> {}
 }
 
-impl<T> RawProducer<T> {
-    /// The producer of a ring whose counters are `head` and `tail`.
+impl<T, S> Producer<T, S> {
+    /// The producer of a ring whose counters are `(head, tail)`, kept valid by
+    /// `storage`.
     fn new(
         header: NonNull<Header>,
         slots: Slots<T>,
         capacity: usize,
-        head: usize,
-        tail: usize,
+        (head, tail): (usize, usize),
+        storage: S,
     ) -> Self {
         debug_assert!(capacity >= 1 && capacity <= slots.count());
         debug_assert!(tail.wrapping_sub(head) <= capacity, "ring invariant");
-        RawProducer {
+        Producer {
             header,
             slots,
             capacity,
             tail,
             cached_head: head,
+            _storage: storage,
         }
     }
 
@@ -533,111 +527,6 @@ impl<T> RawProducer<T> {
         self.header().tail.store(tail, Ordering::Release);
         self.header().waiters.items_published();
     }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn push(&mut self, value: T) -> Result<(), PushError<T>> {
-        if self.room(1) == 0 {
-            return Err(PushError::Full(value));
-        }
-        let tail = self.tail;
-        // SAFETY: a free slot exists, so the slot at `tail` is outside `head .. tail`:
-        // uninitialised and owned by the producer (invariant on `Header::tail`).
-        unsafe { self.slots.write(tail, value) };
-        self.publish(tail.wrapping_add(1));
-        Ok(())
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn push_slice(&mut self, items: &[T]) -> usize
-    where
-        T: Copy,
-    {
-        let n = self.room(items.len()).min(items.len());
-        if n == 0 {
-            return 0;
-        }
-        let tail = self.tail;
-        // SAFETY: `n` free slots exist, so `tail .. tail + n` are uninitialised and the
-        // producer's; `n <= capacity <= slots`.
-        let (first, second) = unsafe { self.slots.slices_mut(tail, n) };
-        let (a, b) = items[..n].split_at(first.len());
-        write_copies(first, a);
-        write_copies(second, b);
-        self.publish(tail.wrapping_add(n));
-        n
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn push_iter<I: IntoIterator<Item = T>>(&mut self, iter: I) -> usize {
-        let mut iter = iter.into_iter();
-        // Reload the consumer's counter only if the cached room cannot take the items
-        // the iterator promises (at least one).
-        let free = self.room(iter.size_hint().0.max(1));
-        let pushed = WriteChunkUninit::new(self, free).fill_from_iter(&mut iter);
-        if pushed < free {
-            return pushed; // the iterator ended (or the ring is full)
-        }
-        // The cached room ran out first: look once more (a bounded number of steps,
-        // and never more than `capacity` items in one call).
-        let more = self.room(1).min(self.capacity() - pushed);
-        pushed + WriteChunkUninit::new(self, more).fill_from_iter(&mut iter)
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn write_chunk_uninit(
-        &mut self,
-        n: usize,
-    ) -> Result<WriteChunkUninit<'_, T>, ChunkError> {
-        let free = self.room(n);
-        if free < n {
-            return Err(ChunkError::TooFewSlots(free));
-        }
-        Ok(WriteChunkUninit::new(self, n))
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn capacity(&self) -> usize {
-        self.capacity
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn free_slots(&self) -> usize {
-        self.capacity() - self.len()
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn len(&self) -> usize {
-        let len = self
-            .tail
-            .wrapping_sub(self.header().head.load(Ordering::Acquire));
-        debug_assert!(len <= self.capacity);
-        len
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn is_full(&self) -> bool {
-        self.len() == self.capacity()
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn is_abandoned(&self) -> bool {
-        self.header().abandoned.load(Ordering::Acquire)
-    }
 }
 
 impl<T, S> Producer<T, S> {
@@ -661,7 +550,15 @@ impl<T, S> Producer<T, S> {
     /// ```
     #[inline]
     pub fn push(&mut self, value: T) -> Result<(), PushError<T>> {
-        self.raw.push(value)
+        if self.room(1) == 0 {
+            return Err(PushError::Full(value));
+        }
+        let tail = self.tail;
+        // SAFETY: a free slot exists, so the slot at `tail` is outside `head .. tail`:
+        // uninitialised and owned by the producer (invariant on `Header::tail`).
+        unsafe { self.slots.write(tail, value) };
+        self.publish(tail.wrapping_add(1));
+        Ok(())
     }
 
     /// Copies as many items from the front of `items` as fit, in order, publishing
@@ -681,7 +578,19 @@ impl<T, S> Producer<T, S> {
     where
         T: Copy,
     {
-        self.raw.push_slice(items)
+        let n = self.room(items.len()).min(items.len());
+        if n == 0 {
+            return 0;
+        }
+        let tail = self.tail;
+        // SAFETY: `n` free slots exist, so `tail .. tail + n` are uninitialised and the
+        // producer's; `n <= capacity <= slots`.
+        let (first, second) = unsafe { self.slots.slices_mut(tail, n) };
+        let (a, b) = items[..n].split_at(first.len());
+        write_copies(first, a);
+        write_copies(second, b);
+        self.publish(tail.wrapping_add(n));
+        n
     }
 
     /// Moves items from `iter` into the ring until it is full or the iterator ends,
@@ -703,7 +612,18 @@ impl<T, S> Producer<T, S> {
     /// ```
     #[inline]
     pub fn push_iter<I: IntoIterator<Item = T>>(&mut self, iter: I) -> usize {
-        self.raw.push_iter(iter)
+        let mut iter = iter.into_iter();
+        // Reload the consumer's counter only if the cached room cannot take the items
+        // the iterator promises (at least one).
+        let free = self.room(iter.size_hint().0.max(1));
+        let pushed = WriteChunkUninit::new(self, free).fill_from_iter(&mut iter);
+        if pushed < free {
+            return pushed; // the iterator ended (or the ring is full)
+        }
+        // The cached room ran out first: look once more (a bounded number of steps,
+        // and never more than `capacity` items in one call).
+        let more = self.room(1).min(self.capacity() - pushed);
+        pushed + WriteChunkUninit::new(self, more).fill_from_iter(&mut iter)
     }
 
     /// Grants exclusive, zero-copy access to the next `n` free slots, which the
@@ -729,8 +649,15 @@ impl<T, S> Producer<T, S> {
     /// assert_eq!(rx.drain().collect::<Vec<_>>(), [0, 10, 20]);
     /// ```
     #[inline]
-    pub fn write_chunk_uninit(&mut self, n: usize) -> Result<WriteChunkUninit<'_, T>, ChunkError> {
-        self.raw.write_chunk_uninit(n)
+    pub fn write_chunk_uninit(
+        &mut self,
+        n: usize,
+    ) -> Result<WriteChunkUninit<'_, T, S>, ChunkError> {
+        let free = self.room(n);
+        if free < n {
+            return Err(ChunkError::TooFewSlots(free));
+        }
+        Ok(WriteChunkUninit::new(self, n))
     }
 
     /// The exact number of items the ring holds when full.
@@ -743,7 +670,7 @@ impl<T, S> Producer<T, S> {
     /// ```
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.raw.capacity()
+        self.capacity
     }
 
     /// The number of free slots right now (from the producer's side: the consumer
@@ -758,7 +685,7 @@ impl<T, S> Producer<T, S> {
     /// ```
     #[inline]
     pub fn free_slots(&self) -> usize {
-        self.raw.free_slots()
+        self.capacity() - self.len()
     }
 
     /// The number of items in the ring, as seen by the producer: a snapshot that the
@@ -775,7 +702,11 @@ impl<T, S> Producer<T, S> {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        self.raw.len()
+        let len = self
+            .tail
+            .wrapping_sub(self.header().head.load(Ordering::Acquire));
+        debug_assert!(len <= self.capacity);
+        len
     }
 
     /// Whether the ring holds no items (a snapshot from the producer's side).
@@ -790,7 +721,7 @@ impl<T, S> Producer<T, S> {
     /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
+        self.len() == 0
     }
 
     /// Whether the ring holds `capacity` items (a snapshot from the producer's side).
@@ -804,7 +735,7 @@ impl<T, S> Producer<T, S> {
     /// ```
     #[inline]
     pub fn is_full(&self) -> bool {
-        self.raw.is_full()
+        self.len() == self.capacity()
     }
 
     /// Whether the [`Consumer`] has been dropped. Once true it stays true, and no
@@ -820,7 +751,7 @@ impl<T, S> Producer<T, S> {
     /// ```
     #[inline]
     pub fn is_abandoned(&self) -> bool {
-        self.raw.is_abandoned()
+        self.header().abandoned.load(Ordering::Acquire)
     }
 }
 
@@ -835,7 +766,7 @@ fn write_copies<T: Copy>(dst: &mut [core::mem::MaybeUninit<T>], src: &[T]) {
 
 impl<T, S> Drop for Producer<T, S> {
     fn drop(&mut self) {
-        self.raw.abandon();
+        self.abandon();
     }
 }
 
@@ -863,14 +794,7 @@ impl<T, S> fmt::Debug for Producer<T, S> {
 /// assert_eq!(rx.pop(), Some("a"));
 /// ```
 pub struct Consumer<T, S = Heap<T>> {
-    raw: RawConsumer<T>,
-    /// Keeps the ring alive or ties the half to its borrow, as in [`Producer`].
-    _storage: S,
-}
-
-/// The consumer's side of the protocol, without the storage (see [`RawProducer`]).
-pub(crate) struct RawConsumer<T> {
-    /// The ring's header, valid as in [`RawProducer`].
+    /// The ring's header, valid as in [`Producer`].
     header: NonNull<Header>,
     /// The ring's slots, valid as `header`. The consumer owns those in `head .. tail`.
     slots: Slots<T>,
@@ -887,35 +811,36 @@ pub(crate) struct RawConsumer<T> {
     /// A value the header's `tail` had. `tail` only grows, so `cached_tail - head` is at
     /// most the true length: a stale cache can only under-report items.
     cached_tail: usize,
+    /// Keeps `header` and `slots` valid, as in [`Producer`].
+    _storage: S,
 }
 
 // SAFETY: the consumer receives `T`s pushed on another thread and may drop them, so
 // `T: Send` is needed and sufficient; shared state is touched only through atomics and
-// through slots the protocol hands to the consumer alone.
-unsafe impl<T: Send> Send for RawConsumer<T> {}
-// SAFETY: as for `RawConsumer` and `Producer<T, Heap<T>>`.
-unsafe impl<T: Send> Send for Consumer<T, Heap<T>> {}
-// SAFETY: as for `RawConsumer` and `Producer<T, Borrowed<'_>>`.
-unsafe impl<T: Send> Send for Consumer<T, Borrowed<'_>> {}
+// through slots the protocol hands to the consumer alone; the storage is as for
+// `Producer`, whose impl says why it is written over any `S: Send`.
+unsafe impl<T: Send, S: Send> Send for Consumer<T, S> {}
 
-impl<T> RawConsumer<T> {
-    /// The consumer of a ring whose counters are `head` and `tail`.
+impl<T, S> Consumer<T, S> {
+    /// The consumer of a ring whose counters are `(head, tail)`, kept valid by
+    /// `storage`.
     fn new(
         header: NonNull<Header>,
         slots: Slots<T>,
         capacity: usize,
-        head: usize,
-        tail: usize,
+        (head, tail): (usize, usize),
+        storage: S,
     ) -> Self {
         debug_assert!(capacity >= 1 && capacity <= slots.count());
         debug_assert!(tail.wrapping_sub(head) <= capacity, "ring invariant");
-        RawConsumer {
+        Consumer {
             header,
             slots,
             capacity,
             head,
             released: head,
             cached_tail: tail,
+            _storage: storage,
         }
     }
 
@@ -967,108 +892,6 @@ impl<T> RawConsumer<T> {
         self.header().head.store(head, Ordering::Release);
         self.header().waiters.slots_freed();
     }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn pop(&mut self) -> Option<T> {
-        if self.available(1) == 0 {
-            return None;
-        }
-        let head = self.head;
-        // SAFETY: an item is available, so the slot at `head` is inside `head .. tail`:
-        // initialised and the consumer's; it is released (so treated as
-        // uninitialised) right after.
-        let value = unsafe { self.slots.read(head) };
-        self.release(head.wrapping_add(1));
-        Some(value)
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn peek(&self) -> Option<&T> {
-        if self.cached_tail == self.head && self.header().tail.load(Ordering::Acquire) == self.head
-        {
-            return None;
-        }
-        // SAFETY: the slot at `head` is inside `head .. tail`, initialised and the
-        // consumer's; it stays so while `&self` is borrowed, since only `&mut self`
-        // methods move items out or release slots.
-        Some(unsafe { self.slots.get(self.head) })
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn pop_slice(&mut self, dst: &mut [T]) -> usize
-    where
-        T: Copy,
-    {
-        let n = self.available(dst.len()).min(dst.len());
-        if n == 0 {
-            return 0;
-        }
-        let head = self.head;
-        // SAFETY: `n` items are available, so `head .. head + n` are initialised and
-        // the consumer's until released below; `T: Copy`, so copying out leaves
-        // nothing to drop.
-        let (first, second) = unsafe { self.slots.slices(head, n) };
-        dst[..first.len()].copy_from_slice(first);
-        dst[first.len()..n].copy_from_slice(second);
-        self.release(head.wrapping_add(n));
-        n
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn drain(&mut self) -> Drain<'_, T> {
-        let n = self.available(usize::MAX);
-        Drain::new(self, n)
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, T>, ChunkError> {
-        let available = self.available(n);
-        if available < n {
-            return Err(ChunkError::TooFewSlots(available));
-        }
-        Ok(ReadChunk::new(self, n))
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn capacity(&self) -> usize {
-        self.capacity
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn len(&self) -> usize {
-        let len = self
-            .header()
-            .tail
-            .load(Ordering::Acquire)
-            .wrapping_sub(self.head);
-        debug_assert!(len <= self.capacity);
-        len
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn is_full(&self) -> bool {
-        self.len() == self.capacity()
-    }
-
-    /// See the public method of the same name.
-    #[inline]
-    pub(crate) fn is_abandoned(&self) -> bool {
-        self.header().abandoned.load(Ordering::Acquire)
-    }
 }
 
 impl<T, S> Consumer<T, S> {
@@ -1084,7 +907,16 @@ impl<T, S> Consumer<T, S> {
     /// ```
     #[inline]
     pub fn pop(&mut self) -> Option<T> {
-        self.raw.pop()
+        if self.available(1) == 0 {
+            return None;
+        }
+        let head = self.head;
+        // SAFETY: an item is available, so the slot at `head` is inside `head .. tail`:
+        // initialised and the consumer's; it is released (so treated as
+        // uninitialised) right after.
+        let value = unsafe { self.slots.read(head) };
+        self.release(head.wrapping_add(1));
+        Some(value)
     }
 
     /// Returns a reference to the oldest item without removing it, or `None` if the
@@ -1101,7 +933,14 @@ impl<T, S> Consumer<T, S> {
     /// ```
     #[inline]
     pub fn peek(&self) -> Option<&T> {
-        self.raw.peek()
+        if self.cached_tail == self.head && self.header().tail.load(Ordering::Acquire) == self.head
+        {
+            return None;
+        }
+        // SAFETY: the slot at `head` is inside `head .. tail`, initialised and the
+        // consumer's; it stays so while `&self` is borrowed, since only `&mut self`
+        // methods move items out or release slots.
+        Some(unsafe { self.slots.get(self.head) })
     }
 
     /// Copies as many of the oldest items as fit into the front of `dst`, removing
@@ -1123,7 +962,19 @@ impl<T, S> Consumer<T, S> {
     where
         T: Copy,
     {
-        self.raw.pop_slice(dst)
+        let n = self.available(dst.len()).min(dst.len());
+        if n == 0 {
+            return 0;
+        }
+        let head = self.head;
+        // SAFETY: `n` items are available, so `head .. head + n` are initialised and
+        // the consumer's until released below; `T: Copy`, so copying out leaves
+        // nothing to drop.
+        let (first, second) = unsafe { self.slots.slices(head, n) };
+        dst[..first.len()].copy_from_slice(first);
+        dst[first.len()..n].copy_from_slice(second);
+        self.release(head.wrapping_add(n));
+        n
     }
 
     /// Returns an iterator that pops the items available now (it does not wait for
@@ -1141,8 +992,9 @@ impl<T, S> Consumer<T, S> {
     /// assert!(rx.is_empty());
     /// ```
     #[inline]
-    pub fn drain(&mut self) -> Drain<'_, T> {
-        self.raw.drain()
+    pub fn drain(&mut self) -> Drain<'_, T, S> {
+        let n = self.available(usize::MAX);
+        Drain::new(self, n)
     }
 
     /// Grants zero-copy access to the `n` oldest items, which the returned chunk
@@ -1165,8 +1017,12 @@ impl<T, S> Consumer<T, S> {
     /// assert_eq!(rx.read_chunk(1).unwrap_err(), ringway::ChunkError::TooFewSlots(0));
     /// ```
     #[inline]
-    pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, T>, ChunkError> {
-        self.raw.read_chunk(n)
+    pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, T, S>, ChunkError> {
+        let available = self.available(n);
+        if available < n {
+            return Err(ChunkError::TooFewSlots(available));
+        }
+        Ok(ReadChunk::new(self, n))
     }
 
     /// The exact number of items the ring holds when full.
@@ -1179,7 +1035,7 @@ impl<T, S> Consumer<T, S> {
     /// ```
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.raw.capacity()
+        self.capacity
     }
 
     /// The number of items in the ring, as seen by the consumer: a snapshot that the
@@ -1194,7 +1050,13 @@ impl<T, S> Consumer<T, S> {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        self.raw.len()
+        let len = self
+            .header()
+            .tail
+            .load(Ordering::Acquire)
+            .wrapping_sub(self.head);
+        debug_assert!(len <= self.capacity);
+        len
     }
 
     /// Whether the ring holds no items (a snapshot from the consumer's side).
@@ -1209,7 +1071,7 @@ impl<T, S> Consumer<T, S> {
     /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
+        self.len() == 0
     }
 
     /// Whether the ring holds `capacity` items (a snapshot from the consumer's side).
@@ -1223,7 +1085,7 @@ impl<T, S> Consumer<T, S> {
     /// ```
     #[inline]
     pub fn is_full(&self) -> bool {
-        self.raw.is_full()
+        self.len() == self.capacity()
     }
 
     /// Whether the [`Producer`] has been dropped. Once this returns true, every item
@@ -1241,13 +1103,13 @@ impl<T, S> Consumer<T, S> {
     /// ```
     #[inline]
     pub fn is_abandoned(&self) -> bool {
-        self.raw.is_abandoned()
+        self.header().abandoned.load(Ordering::Acquire)
     }
 }
 
 impl<T, S> Drop for Consumer<T, S> {
     fn drop(&mut self) {
-        self.raw.abandon();
+        self.abandon();
     }
 }
 

@@ -4,7 +4,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use super::{Borrowed, Consumer, Header, Producer, RawConsumer, RawProducer};
+use super::{Borrowed, Consumer, Header, Producer};
 use crate::buffer::InlineSlots;
 #[cfg(target_has_atomic = "8")]
 use crate::sync::{AtomicBool, Ordering};
@@ -277,14 +277,8 @@ impl<T, const N: usize> StaticRing<T, N> {
     ) -> (Producer<T, Borrowed<'_>>, Consumer<T, Borrowed<'_>>) {
         let header = NonNull::from(&self.header);
         let slots = self.slots.slots();
-        let producer = Producer {
-            raw: RawProducer::new(header, slots, N, head, tail),
-            _storage: Borrowed(PhantomData),
-        };
-        let consumer = Consumer {
-            raw: RawConsumer::new(header, slots, N, head, tail),
-            _storage: Borrowed(PhantomData),
-        };
+        let producer = Producer::new(header, slots, N, (head, tail), Borrowed(PhantomData));
+        let consumer = Consumer::new(header, slots, N, (head, tail), Borrowed(PhantomData));
         (producer, consumer)
     }
 }

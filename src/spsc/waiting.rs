@@ -10,17 +10,17 @@ use core::{
 };
 use std::time::{Duration, Instant};
 
-use super::{Consumer, Producer, RawConsumer, RawProducer};
+use super::{Consumer, Heap, Producer};
 #[cfg(feature = "async")]
 use crate::wait::Registration;
 use crate::wait::{self, Awaited, Waiters};
 use crate::{Disconnected, PopTimeoutError, PushTimeoutError, WaitStrategy};
 
-fn waiters_of_producer<T>(p: &RawProducer<T>) -> &Waiters {
+fn waiters_of_producer<T, S>(p: &Producer<T, S>) -> &Waiters {
     &p.header().waiters
 }
 
-fn waiters_of_consumer<T>(c: &RawConsumer<T>) -> &Waiters {
+fn waiters_of_consumer<T, S>(c: &Consumer<T, S>) -> &Waiters {
     &c.header().waiters
 }
 
@@ -29,7 +29,7 @@ fn deadline(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
-impl<T> RawProducer<T> {
+impl<T, S> Producer<T, S> {
     /// One attempt of a waiting push: `Some(Ok)` if pushed, `Some(Err(value))` if the
     /// consumer is gone, `None` (value back in `value`) if the ring is full.
     fn attempt_push(&mut self, value: &mut Option<T>) -> Option<Result<(), T>> {
@@ -73,7 +73,7 @@ impl<T, S> Producer<T, S> {
     /// ```
     pub fn push_blocking(&mut self, value: T) -> Result<(), Disconnected<T>> {
         let mut value = Some(value);
-        wait::until(&mut self.raw, waiters_of_producer, Awaited::Slot, |p| {
+        wait::until(self, waiters_of_producer, Awaited::Slot, |p| {
             p.attempt_push(&mut value)
         })
         .map_err(Disconnected)
@@ -102,7 +102,7 @@ impl<T, S> Producer<T, S> {
     pub fn push_timeout(&mut self, value: T, timeout: Duration) -> Result<(), PushTimeoutError<T>> {
         let mut value = Some(value);
         let done = wait::block(
-            &mut self.raw,
+            self,
             waiters_of_producer,
             Awaited::Slot,
             deadline(timeout),
@@ -167,9 +167,9 @@ impl<T, S> Producer<T, S> {
     /// t.join().unwrap();
     /// assert_eq!(got, (0..10).collect::<Vec<_>>());
     /// ```
-    pub fn push_async(&mut self, value: T) -> PushFuture<'_, T> {
+    pub fn push_async(&mut self, value: T) -> PushFuture<'_, T, S> {
         PushFuture {
-            producer: &mut self.raw,
+            producer: self,
             value: Some(value),
             registration: Registration::None,
         }
@@ -184,11 +184,11 @@ impl<T, S> Producer<T, S> {
     /// assert_eq!(tx.wait_strategy(), ringway::WaitStrategy::SPIN_YIELD);
     /// ```
     pub fn wait_strategy(&self) -> WaitStrategy {
-        waiters_of_producer(&self.raw).strategy()
+        waiters_of_producer(self).strategy()
     }
 }
 
-impl<T> RawConsumer<T> {
+impl<T, S> Consumer<T, S> {
     /// One attempt of a waiting pop: `Some(Ok(item))`, `Some(Err(Disconnected(())))`
     /// once the producer is gone and everything it pushed has been popped, or `None`.
     fn attempt_pop(&mut self) -> Option<Result<T, Disconnected>> {
@@ -229,10 +229,10 @@ impl<T, S> Consumer<T, S> {
     /// ```
     pub fn pop_blocking(&mut self) -> Result<T, Disconnected> {
         wait::until(
-            &mut self.raw,
+            self,
             waiters_of_consumer,
             Awaited::Item,
-            RawConsumer::attempt_pop,
+            Consumer::attempt_pop,
         )
     }
 
@@ -259,11 +259,11 @@ impl<T, S> Consumer<T, S> {
     /// ```
     pub fn pop_timeout(&mut self, timeout: Duration) -> Result<T, PopTimeoutError> {
         match wait::block(
-            &mut self.raw,
+            self,
             waiters_of_consumer,
             Awaited::Item,
             deadline(timeout),
-            RawConsumer::attempt_pop,
+            Consumer::attempt_pop,
         ) {
             Some(Ok(v)) => Ok(v),
             Some(Err(Disconnected(()))) => Err(PopTimeoutError::Disconnected),
@@ -311,9 +311,9 @@ impl<T, S> Consumer<T, S> {
     /// assert_eq!(block_on(rx.pop_async()), Ok(42));
     /// assert_eq!(block_on(rx.pop_async()), Err(ringway::Disconnected(())));
     /// ```
-    pub fn pop_async(&mut self) -> PopFuture<'_, T> {
+    pub fn pop_async(&mut self) -> PopFuture<'_, T, S> {
         PopFuture {
-            consumer: &mut self.raw,
+            consumer: self,
             registration: Registration::None,
         }
     }
@@ -329,7 +329,7 @@ impl<T, S> Consumer<T, S> {
     /// assert_eq!(rx.wait_strategy(), WaitStrategy::BusySpin);
     /// ```
     pub fn wait_strategy(&self) -> WaitStrategy {
-        waiters_of_consumer(&self.raw).strategy()
+        waiters_of_consumer(self).strategy()
     }
 }
 
@@ -340,8 +340,8 @@ impl<T, S> Consumer<T, S> {
 ///
 /// Polling it again after it returned `Ready` panics.
 #[must_use = "futures do nothing unless polled"]
-pub struct PushFuture<'a, T> {
-    producer: &'a mut RawProducer<T>,
+pub struct PushFuture<'a, T, S = Heap<T>> {
+    producer: &'a mut Producer<T, S>,
     /// The value to push; `None` once pushed or handed back.
     value: Option<T>,
     /// Its entry among the producer's waiters, withdrawn when it completes or is
@@ -352,10 +352,10 @@ pub struct PushFuture<'a, T> {
 #[cfg(feature = "async")]
 // The future never pins `T` (it moves the value in and out of its `Option`), so it is
 // `Unpin` whatever `T` is.
-impl<T> Unpin for PushFuture<'_, T> {}
+impl<T, S> Unpin for PushFuture<'_, T, S> {}
 
 #[cfg(feature = "async")]
-impl<T> Future for PushFuture<'_, T> {
+impl<T, S> Future for PushFuture<'_, T, S> {
     type Output = Result<(), Disconnected<T>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -374,7 +374,7 @@ impl<T> Future for PushFuture<'_, T> {
 }
 
 #[cfg(feature = "async")]
-impl<T> Drop for PushFuture<'_, T> {
+impl<T, S> Drop for PushFuture<'_, T, S> {
     /// Withdraws the future's waker, so a cancelled future leaves nothing registered.
     fn drop(&mut self) {
         waiters_of_producer(self.producer).withdraw(Awaited::Slot, &mut self.registration);
@@ -382,7 +382,7 @@ impl<T> Drop for PushFuture<'_, T> {
 }
 
 #[cfg(feature = "async")]
-impl<T> fmt::Debug for PushFuture<'_, T> {
+impl<T, S> fmt::Debug for PushFuture<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PushFuture")
             .field("pending", &self.value.is_some())
@@ -397,15 +397,15 @@ impl<T> fmt::Debug for PushFuture<'_, T> {
 ///
 /// Polling it again after it returned `Ready` panics (it does not pop a second item).
 #[must_use = "futures do nothing unless polled"]
-pub struct PopFuture<'a, T> {
-    consumer: &'a mut RawConsumer<T>,
+pub struct PopFuture<'a, T, S = Heap<T>> {
+    consumer: &'a mut Consumer<T, S>,
     /// Its entry among the consumer's waiters, withdrawn when it completes or is
     /// dropped.
     registration: Registration,
 }
 
 #[cfg(feature = "async")]
-impl<T> Future for PopFuture<'_, T> {
+impl<T, S> Future for PopFuture<'_, T, S> {
     type Output = Result<T, Disconnected>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -416,13 +416,13 @@ impl<T> Future for PopFuture<'_, T> {
             Awaited::Item,
             &mut this.registration,
             cx,
-            RawConsumer::attempt_pop,
+            Consumer::attempt_pop,
         )
     }
 }
 
 #[cfg(feature = "async")]
-impl<T> Drop for PopFuture<'_, T> {
+impl<T, S> Drop for PopFuture<'_, T, S> {
     /// Withdraws the future's waker, so a cancelled future leaves nothing registered.
     fn drop(&mut self) {
         waiters_of_consumer(self.consumer).withdraw(Awaited::Item, &mut self.registration);
@@ -430,7 +430,7 @@ impl<T> Drop for PopFuture<'_, T> {
 }
 
 #[cfg(feature = "async")]
-impl<T> fmt::Debug for PopFuture<'_, T> {
+impl<T, S> fmt::Debug for PopFuture<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PopFuture").finish_non_exhaustive()
     }
