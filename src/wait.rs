@@ -529,6 +529,13 @@ impl Waiters {
         self.strategy
     }
 
+    /// Whether waiters may sleep, so that publishing and freeing must notify (fixed at
+    /// construction: a queue's halves may read it once and keep it).
+    #[inline(always)]
+    pub(crate) fn parks(&self) -> bool {
+        self.strategy.parks()
+    }
+
     /// Call after publishing items (or after the producing side went away).
     #[inline(always)]
     pub(crate) fn items_published(&self) {

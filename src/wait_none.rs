@@ -6,6 +6,12 @@
 pub(crate) struct Waiters;
 
 impl Waiters {
+    /// Nothing sleeps.
+    #[inline(always)]
+    pub(crate) fn parks(&self) -> bool {
+        false
+    }
+
     /// Nobody to wake.
     #[inline(always)]
     pub(crate) fn items_published(&self) {}

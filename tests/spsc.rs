@@ -39,7 +39,8 @@ use proptest::prelude::*;
 #[cfg(feature = "alloc")]
 use ringway::spsc::channel;
 use ringway::spsc::{
-    Borrowed, Consumer, Drain, Heap, Producer, ReadChunk, StaticRing, WriteChunkUninit,
+    Borrowed, Consumer, Drain, Heap, Indexed, Producer, ReadChunk, StaticRing, Storage as Store,
+    WriteChunkUninit,
 };
 use ringway::{ChunkError, PushError};
 use static_assertions::{assert_impl_all, assert_not_impl_any};
@@ -104,7 +105,7 @@ fn run_of(from: u64, len: usize) -> impl ExactSizeIterator<Item = u64> + Clone {
 
 /// Writes `values` into the chunk's slots, in order, until either runs out (the
 /// iterator is not advanced past the last slot); returns how many were written.
-fn fill_slots<T, S>(
+fn fill_slots<T, S: Store<Layout = Indexed>>(
     chunk: &mut WriteChunkUninit<'_, T, S>,
     values: impl IntoIterator<Item = T>,
 ) -> usize {
@@ -123,7 +124,11 @@ fn fill_slots<T, S>(
 /// # Safety
 ///
 /// Those slots were initialised by the test.
-unsafe fn unwrite_slots<T, S>(chunk: &mut WriteChunkUninit<'_, T, S>, from: usize, to: usize) {
+unsafe fn unwrite_slots<T, S: Store<Layout = Indexed>>(
+    chunk: &mut WriteChunkUninit<'_, T, S>,
+    from: usize,
+    to: usize,
+) {
     let (a, b) = chunk.as_mut_slices();
     for slot in a.iter_mut().chain(b.iter_mut()).take(to).skip(from) {
         // SAFETY: initialised (caller) and treated as uninitialised afterwards.
@@ -140,7 +145,7 @@ fn concat<T: Clone>((a, b): (&[T], &[T])) -> Vec<T> {
 
 /// Swaps the first and last items of a read chunk (which crosses the wrap when the
 /// chunk does).
-fn swap_ends<T, S>(chunk: &mut ReadChunk<'_, T, S>) {
+fn swap_ends<T, S: Store<Layout = Indexed>>(chunk: &mut ReadChunk<'_, T, S>) {
     let (a, b) = chunk.as_mut_slices();
     let mut all: Vec<&mut T> = a.iter_mut().chain(b.iter_mut()).collect();
     let n = all.len();
@@ -152,7 +157,7 @@ fn swap_ends<T, S>(chunk: &mut ReadChunk<'_, T, S>) {
 
 /// Checks every size query on both halves against the model's length.
 #[track_caller]
-fn check_sizes<T, S>(
+fn check_sizes<T, S: Store>(
     tx: &Producer<T, S>,
     rx: &Consumer<T, S>,
     len: usize,
@@ -312,7 +317,12 @@ fn run_model_u64(storage: Storage, cap: usize, ops: &[Op]) {
     with_ring!(storage, u64, cap, |tx, rx| model_u64(tx, rx, cap, ops));
 }
 
-fn model_u64<S>(mut tx: Producer<u64, S>, mut rx: Consumer<u64, S>, cap: usize, ops: &[Op]) {
+fn model_u64<S: Store<Layout = Indexed>>(
+    mut tx: Producer<u64, S>,
+    mut rx: Consumer<u64, S>,
+    cap: usize,
+    ops: &[Op],
+) {
     let mut model: VecDeque<u64> = VecDeque::new();
     // Every value ever offered is distinct, so a value that should not be in the ring
     // (an uncommitted write, a rejected push) cannot be mistaken for a legitimate one.
@@ -583,7 +593,7 @@ fn run_model_tracked(storage: Storage, cap: usize, ops: &[Op], consumer_first: b
     tracker.assert_all_dropped_once();
 }
 
-fn model_tracked<'t, S>(
+fn model_tracked<'t, S: Store<Layout = Indexed>>(
     tracker: &'t DropTracker,
     mut tx: Producer<Tracked<'t>, S>,
     mut rx: Consumer<Tracked<'t>, S>,
@@ -980,7 +990,7 @@ storage_tests!(
 // ---------------------------------------------------------------------------------
 
 /// Pushes `0 .. n` in order with a random mix of every producer operation.
-fn produce_u64<S>(tx: &mut Producer<u64, S>, n: u64, seed: u64) {
+fn produce_u64<S: Store<Layout = Indexed>>(tx: &mut Producer<u64, S>, n: u64, seed: u64) {
     let cap = tx.capacity();
     let mut rng = Rng::new(seed);
     let mut next = 0u64;
@@ -1058,7 +1068,7 @@ fn produce_u64<S>(tx: &mut Producer<u64, S>, n: u64, seed: u64) {
 }
 
 /// Pops `0 .. n` with a random mix of every consumer operation, checking the order.
-fn consume_u64<S>(rx: &mut Consumer<u64, S>, n: u64, seed: u64) {
+fn consume_u64<S: Store<Layout = Indexed>>(rx: &mut Consumer<u64, S>, n: u64, seed: u64) {
     let cap = rx.capacity();
     let mut rng = Rng::new(seed);
     let mut expected = 0u64;
@@ -1174,7 +1184,7 @@ fn stream_by_value<T: Send>(
     ));
 }
 
-fn stream_halves<T: Send, S>(
+fn stream_halves<T: Send, S: Store<Layout = Indexed>>(
     mut tx: Producer<T, S>,
     mut rx: Consumer<T, S>,
     n: u64,
@@ -1344,7 +1354,7 @@ storage_tests!(
 /// Advances the positions of a fresh ring by `offset` (so the items pushed next wrap
 /// around the end of the storage), then pushes `items` tracked items; returns their
 /// ids.
-fn prefill<'t, S>(
+fn prefill<'t, S: Store>(
     tracker: &'t DropTracker,
     tx: &mut Producer<Tracked<'t>, S>,
     rx: &mut Consumer<Tracked<'t>, S>,

@@ -85,7 +85,6 @@ MODELS_FOR = {
     "src/wait.rs": ["waiting"],
     "src/spsc/waiting.rs": ["waiting"],
     "src/mpmc/waiting.rs": ["waiting"],
-    "src/spsc/stamped.rs": ["stamped"],
     "src/spsc/": ["spsc"],
     "src/buffer.rs": ["spsc"],
     "src/mpmc.rs": ["mpmc"],

@@ -51,7 +51,12 @@ fn every_loom_model_asserts_a_canary() {
                     .skip(1)
                     .filter(|helper| helper.contains("explore("))
                     .filter_map(|helper| helper.split(['(', '<']).next())
-                    .any(|helper| body.contains(&format!("{}(", helper.trim())));
+                    .any(|helper| {
+                        let helper = helper.trim();
+                        // A plain call, or one with a turbofish (`model::<Stamped>(`).
+                        body.contains(&format!("{helper}("))
+                            || body.contains(&format!("{helper}::<"))
+                    });
             if !calls_explore {
                 problems.push(format!(
                     "{name}: test #{i} `{fn_name}` has no coverage canary (explore)"

@@ -22,6 +22,12 @@
 //! The `static_*` models run the same protocol code on the halves of a `StaticRing`
 //! (borrowed storage): a hand-off across the wrap, abandonment and splitting again,
 //! and racing `try_split`s.
+//!
+//! Both layouts run the same models: each model is a function generic over the
+//! layout, and its `stamped_` twin runs it on [`Stamped`] slots (each slot its own ready
+//! flag, the counter stored lazily), whose consumer reads stamps for single items and
+//! the counter, then the stamps beyond it, for batches and counts. The zero-copy chunk
+//! model is [`Indexed`] only (the stamped layout has no chunks).
 
 use std::iter;
 use std::mem;
@@ -31,8 +37,30 @@ use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::explore;
-use ringway::spsc::{channel, Borrowed, Consumer, Producer, StaticRing};
+use ringway::spsc::{
+    self, Borrowed, Consumer, Heap, Indexed, Layout, Producer, Stamped, StaticRing, Storage,
+};
 use ringway::ChunkError;
+
+/// The halves of a heap ring of layout `L`.
+type HeapHalves<T, L> = (Producer<T, Heap<T, L>>, Consumer<T, Heap<T, L>>);
+
+/// The heap constructor of each layout, so that every model runs on both.
+trait Layouts: Layout {
+    fn channel<T>(capacity: usize) -> HeapHalves<T, Self>;
+}
+
+impl Layouts for Indexed {
+    fn channel<T>(capacity: usize) -> HeapHalves<T, Self> {
+        spsc::channel(capacity)
+    }
+}
+
+impl Layouts for Stamped {
+    fn channel<T>(capacity: usize) -> HeapHalves<T, Self> {
+        spsc::stamped::channel(capacity)
+    }
+}
 
 /// Attempts per item for a push that may find the ring full.
 const ATTEMPTS: usize = 2;
@@ -41,7 +69,7 @@ type Item = Track<u32>;
 
 /// Pushes and pops `n` items on the calling thread, so that the counters of a fresh
 /// ring start at `n` (past the end of the storage for the capacities used here).
-fn prewrap<T, S>(
+fn prewrap<T, S: Storage>(
     tx: &mut Producer<T, S>,
     rx: &mut Consumer<T, S>,
     n: usize,
@@ -61,7 +89,7 @@ fn wrap_offset(capacity: usize) -> usize {
 }
 
 /// Pops everything left on the calling thread (after the model's threads joined).
-fn drain_rest<S>(rx: &mut Consumer<Item, S>) -> Vec<u32> {
+fn drain_rest<S: Storage>(rx: &mut Consumer<Item, S>) -> Vec<u32> {
     let mut rest = Vec::new();
     while let Some(item) = rx.pop() {
         rest.push(item.into_inner());
@@ -70,7 +98,7 @@ fn drain_rest<S>(rx: &mut Consumer<Item, S>) -> Vec<u32> {
 }
 
 /// Pushes `value` with up to [`ATTEMPTS`] tries; `true` if it went in.
-fn push_bounded<S>(tx: &mut Producer<Item, S>, value: u32) -> bool {
+fn push_bounded<S: Storage>(tx: &mut Producer<Item, S>, value: u32) -> bool {
     let mut item = Track::new(value);
     for attempt in 0..ATTEMPTS {
         match tx.push(item) {
@@ -89,16 +117,16 @@ fn push_bounded<S>(tx: &mut Producer<Item, S>, value: u32) -> bool {
 /// reuses the slot of its first item, which the consumer must have popped (and read)
 /// in the model: the producer writes a slot the consumer just read. The consumer pops
 /// twice. Outcome: (items pushed, items the consumer popped).
-fn handoff(name: &str, capacity: usize, expected: &[(usize, usize)]) {
+fn handoff<L: Layouts>(name: &str, capacity: usize, expected: &[(usize, usize)]) {
     explore(name, expected, move || {
-        let (tx, rx) = channel::<Item>(capacity);
+        let (tx, rx) = L::channel::<Item>(capacity);
         handoff_execution(tx, rx)
     });
 }
 
 /// One execution of the hand-off model on `tx` and `rx` (the halves of a fresh ring),
 /// which it drops at the end.
-fn handoff_execution<S: 'static>(
+fn handoff_execution<S: Storage + 'static>(
     mut tx: Producer<Item, S>,
     mut rx: Consumer<Item, S>,
 ) -> (usize, usize)
@@ -150,12 +178,21 @@ where
 
 #[test]
 fn handoff_capacity_1() {
-    handoff("handoff_capacity_1", 1, &[(1, 0), (1, 1), (2, 1), (2, 2)]);
+    handoff::<Indexed>("handoff_capacity_1", 1, &[(1, 0), (1, 1), (2, 1), (2, 2)]);
+}
+
+#[test]
+fn stamped_handoff_capacity_1() {
+    handoff::<Stamped>(
+        "stamped_handoff_capacity_1",
+        1,
+        &[(1, 0), (1, 1), (2, 1), (2, 2)],
+    );
 }
 
 #[test]
 fn handoff_capacity_2() {
-    handoff(
+    handoff::<Indexed>(
         "handoff_capacity_2",
         2,
         &[(2, 0), (2, 1), (2, 2), (3, 1), (3, 2)],
@@ -163,9 +200,27 @@ fn handoff_capacity_2() {
 }
 
 #[test]
+fn stamped_handoff_capacity_2() {
+    handoff::<Stamped>(
+        "stamped_handoff_capacity_2",
+        2,
+        &[(2, 0), (2, 1), (2, 2), (3, 1), (3, 2)],
+    );
+}
+
+#[test]
 fn handoff_capacity_3() {
-    handoff(
+    handoff::<Indexed>(
         "handoff_capacity_3",
+        3,
+        &[(3, 0), (3, 1), (3, 2), (4, 1), (4, 2), (5, 2)],
+    );
+}
+
+#[test]
+fn stamped_handoff_capacity_3() {
+    handoff::<Stamped>(
+        "stamped_handoff_capacity_3",
         3,
         &[(3, 0), (3, 1), (3, 2), (4, 1), (4, 2), (5, 2)],
     );
@@ -176,48 +231,53 @@ fn handoff_capacity_3() {
 /// (1 or 2 fit, depending on whether the consumer freed slots); the consumer takes two
 /// looks with `pop_slice`. A batch is published with one store, so the consumer's
 /// first look sees 0, 2 or 3 items, never 1. Outcome: (first look, second batch size).
-#[test]
-fn slices_publish_whole_batches() {
-    explore(
-        "slices_publish_whole_batches",
-        &[(0, 1), (0, 2), (2, 1), (2, 2), (3, 1)],
-        || {
-            let (mut tx, mut rx) = channel::<u32>(3);
-            prewrap(&mut tx, &mut rx, wrap_offset(3), || u32::MAX);
-            let producer = thread::spawn(move || {
-                assert_eq!(
-                    tx.push_slice(&[0, 1]),
-                    2,
-                    "an empty ring of 3 took fewer than 2"
-                );
-                let second = tx.push_slice(&[2, 3]);
-                assert!(second == 1 || second == 2, "second batch of {second}");
-                (tx, second)
-            });
-            let consumer = thread::spawn(move || {
-                let mut got = Vec::new();
-                let mut looks = [0; 2];
-                for look in &mut looks {
-                    let mut buf = [u32::MAX; 4];
-                    *look = rx.pop_slice(&mut buf);
-                    got.extend_from_slice(&buf[..*look]);
-                }
-                (rx, got, looks[0])
-            });
-            let (tx, second) = producer.join().unwrap();
-            let (mut rx, mut got, first_look) = consumer.join().unwrap();
-            assert!(
-                matches!(first_look, 0 | 2 | 3),
-                "consumer saw a torn batch: {first_look} items"
+fn slices_publish_whole_batches<L: Layouts>(name: &str) {
+    explore(name, &[(0, 1), (0, 2), (2, 1), (2, 2), (3, 1)], || {
+        let (mut tx, mut rx) = L::channel::<u32>(3);
+        prewrap(&mut tx, &mut rx, wrap_offset(3), || u32::MAX);
+        let producer = thread::spawn(move || {
+            assert_eq!(
+                tx.push_slice(&[0, 1]),
+                2,
+                "an empty ring of 3 took fewer than 2"
             );
-            let mut buf = [u32::MAX; 4];
-            let n = rx.pop_slice(&mut buf);
-            got.extend_from_slice(&buf[..n]);
-            assert_eq!(got, (0..2 + second as u32).collect::<Vec<_>>());
-            drop((tx, rx));
-            (first_look, second)
-        },
-    );
+            let second = tx.push_slice(&[2, 3]);
+            assert!(second == 1 || second == 2, "second batch of {second}");
+            (tx, second)
+        });
+        let consumer = thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut looks = [0; 2];
+            for look in &mut looks {
+                let mut buf = [u32::MAX; 4];
+                *look = rx.pop_slice(&mut buf);
+                got.extend_from_slice(&buf[..*look]);
+            }
+            (rx, got, looks[0])
+        });
+        let (tx, second) = producer.join().unwrap();
+        let (mut rx, mut got, first_look) = consumer.join().unwrap();
+        assert!(
+            matches!(first_look, 0 | 2 | 3),
+            "consumer saw a torn batch: {first_look} items"
+        );
+        let mut buf = [u32::MAX; 4];
+        let n = rx.pop_slice(&mut buf);
+        got.extend_from_slice(&buf[..n]);
+        assert_eq!(got, (0..2 + second as u32).collect::<Vec<_>>());
+        drop((tx, rx));
+        (first_look, second)
+    });
+}
+
+#[test]
+fn slices_publish_whole_batches_indexed() {
+    slices_publish_whole_batches::<Indexed>("slices_publish_whole_batches");
+}
+
+#[test]
+fn stamped_slices_publish_whole_batches() {
+    slices_publish_whole_batches::<Stamped>("stamped_slices_publish_whole_batches");
 }
 
 /// Chunk publishing at capacity 2 (counters from 1, so a 2-slot chunk is slot 1 then
@@ -240,7 +300,7 @@ fn chunks_publish_and_release() {
             (2, 1, true),
         ],
         || {
-            let (mut tx, mut rx) = channel::<Item>(2);
+            let (mut tx, mut rx) = spsc::channel::<Item>(2);
             prewrap(&mut tx, &mut rx, wrap_offset(2), || Track::new(u32::MAX));
             let producer = thread::spawn(move || {
                 let mut chunk = tx.write_chunk_uninit(2).expect("an empty ring of 2");
@@ -302,10 +362,9 @@ fn chunks_publish_and_release() {
 /// `peek` at capacity 1 (counters from 1): the producer pushes 0, then tries to push 1
 /// into the slot 0 occupied. The consumer peeks, pops, peeks again: the second peek
 /// may see item 1 in the slot just reused. Outcome: (peek, pop, peek).
-#[test]
-fn peek_sees_published_items() {
+fn peek_sees_published_items<L: Layouts>(name: &str) {
     explore(
-        "peek_sees_published_items",
+        name,
         &[
             (None, None, None),
             (None, None, Some(0)),
@@ -315,7 +374,7 @@ fn peek_sees_published_items() {
             (Some(0), Some(0), Some(1)),
         ],
         || {
-            let (mut tx, mut rx) = channel::<Item>(1);
+            let (mut tx, mut rx) = L::channel::<Item>(1);
             prewrap(&mut tx, &mut rx, wrap_offset(1), || Track::new(u32::MAX));
             let producer = thread::spawn(move || {
                 assert!(push_bounded(&mut tx, 0));
@@ -343,18 +402,27 @@ fn peek_sees_published_items() {
     );
 }
 
+#[test]
+fn peek_sees_published_items_indexed() {
+    peek_sees_published_items::<Indexed>("peek_sees_published_items");
+}
+
+#[test]
+fn stamped_peek_sees_published_items() {
+    peek_sees_published_items::<Stamped>("stamped_peek_sees_published_items");
+}
+
 /// `Consumer::is_abandoned` with items in flight, capacity 2 (counters from 1): the
 /// producer pushes 0 and 1 (wrapping) and drops. The consumer pops once, then checks
 /// `is_abandoned`; once it is true, popping must yield every remaining item. The
 /// consumer then drops its half on its own thread. Outcome: (early pop got an item,
 /// saw abandoned).
-#[test]
-fn abandoned_producer_items_all_visible() {
+fn abandoned_producer_items_all_visible<L: Layouts>(name: &str) {
     explore(
-        "abandoned_producer_items_all_visible",
+        name,
         &[(false, false), (false, true), (true, false), (true, true)],
         || {
-            let (mut tx, mut rx) = channel::<Item>(2);
+            let (mut tx, mut rx) = L::channel::<Item>(2);
             prewrap(&mut tx, &mut rx, wrap_offset(2), || Track::new(u32::MAX));
             let producer = thread::spawn(move || {
                 assert!(tx.push(Track::new(0)).is_ok());
@@ -387,17 +455,26 @@ fn abandoned_producer_items_all_visible() {
     );
 }
 
+#[test]
+fn abandoned_producer_items_all_visible_indexed() {
+    abandoned_producer_items_all_visible::<Indexed>("abandoned_producer_items_all_visible");
+}
+
+#[test]
+fn stamped_abandoned_producer_items_all_visible() {
+    abandoned_producer_items_all_visible::<Stamped>("stamped_abandoned_producer_items_all_visible");
+}
+
 /// `Producer::is_abandoned` synchronises with the consumer's drop: the consumer
 /// writes a side cell, then drops its half; a producer that sees `is_abandoned()`
 /// must see that write (a loom cell, so a missing edge is a reported race). Capacity
 /// 1, counters from 1. Outcome: (consumer popped an item, producer saw abandoned).
-#[test]
-fn abandoned_consumer_synchronises() {
+fn abandoned_consumer_synchronises<L: Layouts>(name: &str) {
     explore(
-        "abandoned_consumer_synchronises",
+        name,
         &[(false, false), (false, true), (true, false), (true, true)],
         || {
-            let (mut tx, mut rx) = channel::<Item>(1);
+            let (mut tx, mut rx) = L::channel::<Item>(1);
             prewrap(&mut tx, &mut rx, wrap_offset(1), || Track::new(u32::MAX));
             let side = Arc::new(UnsafeCell::new(0u32));
             let side_c = Arc::clone(&side);
@@ -428,14 +505,23 @@ fn abandoned_consumer_synchronises() {
     );
 }
 
+#[test]
+fn abandoned_consumer_synchronises_indexed() {
+    abandoned_consumer_synchronises::<Indexed>("abandoned_consumer_synchronises");
+}
+
+#[test]
+fn stamped_abandoned_consumer_synchronises() {
+    abandoned_consumer_synchronises::<Stamped>("stamped_abandoned_consumer_synchronises");
+}
+
 /// Both halves dropped on different threads with items left, capacity 2 (counters
 /// from 1): the producer pushes two tracked items and drops; the consumer pops up to
 /// twice and drops. Whatever is left is dropped exactly once by the last half (loom
 /// `Track` reports a leak; a double drop panics). Outcome: items popped.
-#[test]
-fn drop_with_items_left_on_two_threads() {
-    explore("drop_with_items_left_on_two_threads", &[0, 1, 2], || {
-        let (mut tx, mut rx) = channel::<Item>(2);
+fn drop_with_items_left_on_two_threads<L: Layouts>(name: &str) {
+    explore(name, &[0, 1, 2], || {
+        let (mut tx, mut rx) = L::channel::<Item>(2);
         prewrap(&mut tx, &mut rx, wrap_offset(2), || Track::new(u32::MAX));
         let producer = thread::spawn(move || {
             assert!(tx.push(Track::new(0)).is_ok());
@@ -456,16 +542,25 @@ fn drop_with_items_left_on_two_threads() {
     });
 }
 
+#[test]
+fn drop_with_items_left_on_two_threads_indexed() {
+    drop_with_items_left_on_two_threads::<Indexed>("drop_with_items_left_on_two_threads");
+}
+
+#[test]
+fn stamped_drop_with_items_left_on_two_threads() {
+    drop_with_items_left_on_two_threads::<Stamped>("stamped_drop_with_items_left_on_two_threads");
+}
+
 /// A forgotten `Drain`, then the consumer's drop, capacity 1 (counters from 1, one
 /// item queued before the threads start): the consumer moves the item out through a
 /// `Drain` it forgets (so the slot is not released), drops the item and its half; the
 /// consumer's drop must release the slot (and order its read of it before the
 /// producer's reuse), and the ring must not drop the moved-out item again. The
 /// producer tries to push a second item. Outcome: second item pushed.
-#[test]
-fn forgotten_drain_then_drop() {
-    explore("forgotten_drain_then_drop", &[false, true], || {
-        let (mut tx, mut rx) = channel::<Item>(1);
+fn forgotten_drain_then_drop<L: Layouts>(name: &str) {
+    explore(name, &[false, true], || {
+        let (mut tx, mut rx) = L::channel::<Item>(1);
         prewrap(&mut tx, &mut rx, wrap_offset(1), || Track::new(u32::MAX));
         assert!(tx.push(Track::new(0)).is_ok());
         let producer = thread::spawn(move || {
@@ -487,16 +582,25 @@ fn forgotten_drain_then_drop() {
     });
 }
 
+#[test]
+fn forgotten_drain_then_drop_indexed() {
+    forgotten_drain_then_drop::<Indexed>("forgotten_drain_then_drop");
+}
+
+#[test]
+fn stamped_forgotten_drain_then_drop() {
+    forgotten_drain_then_drop::<Stamped>("stamped_forgotten_drain_then_drop");
+}
+
 /// `len`/`is_empty` snapshots synchronise like the operations they summarise, at
 /// capacity 1 (counters from 1): the producer writes a side cell, then pushes; a
 /// consumer whose `len()` counts the item may read that cell. The consumer drains
 /// (writing a second cell per item before the drain releases the slots); a producer
 /// whose `is_empty()` sees the slot released may read that cell. Outcome: (consumer's
 /// len, items drained, producer saw empty).
-#[test]
-fn len_snapshots_synchronise() {
+fn len_snapshots_synchronise<L: Layouts>(name: &str) {
     explore(
-        "len_snapshots_synchronise",
+        name,
         &[
             (0, 0, false),
             (0, 1, false),
@@ -505,7 +609,7 @@ fn len_snapshots_synchronise() {
             (1, 1, true),
         ],
         || {
-            let (mut tx, mut rx) = channel::<Item>(1);
+            let (mut tx, mut rx) = L::channel::<Item>(1);
             prewrap(&mut tx, &mut rx, wrap_offset(1), || Track::new(u32::MAX));
             let before_push = Arc::new(UnsafeCell::new(0u32));
             let before_release = Arc::new(UnsafeCell::new(0u32));
@@ -549,14 +653,62 @@ fn len_snapshots_synchronise() {
     );
 }
 
+#[test]
+fn len_snapshots_synchronise_indexed() {
+    len_snapshots_synchronise::<Indexed>("len_snapshots_synchronise");
+}
+
+#[test]
+fn stamped_len_snapshots_synchronise() {
+    len_snapshots_synchronise::<Stamped>("stamped_len_snapshots_synchronise");
+}
+
+/// The counter the producer stores when it is dropped, capacity 2 (counters from 1):
+/// the producer pushes two items one at a time (with the stamped layout, single pushes
+/// store only the stamps, and the counter now and then) and drops its half; the
+/// consumer drains what it finds. A drain reads the counter, then the stamps beyond
+/// it, and takes every item below the counter without looking at its stamp, so the
+/// counter's store at the drop must publish them (else loom reports the race on the
+/// slots). Outcome: items drained.
+fn drain_after_producer_drop<L: Layouts>(name: &str) {
+    explore(name, &[0, 1, 2], || {
+        let (mut tx, mut rx) = L::channel::<Item>(2);
+        prewrap(&mut tx, &mut rx, wrap_offset(2), || Track::new(u32::MAX));
+        let producer = thread::spawn(move || {
+            assert!(tx.push(Track::new(0)).is_ok());
+            assert!(tx.push(Track::new(1)).is_ok());
+            drop(tx);
+        });
+        let consumer = thread::spawn(move || {
+            let got: Vec<u32> = rx.drain().map(Track::into_inner).collect();
+            assert_eq!(got, [0, 1][..got.len()], "FIFO");
+            let n = got.len();
+            drop(rx); // the rest, if any, is dropped by the ring (Track checks)
+            n
+        });
+        producer.join().unwrap();
+        consumer.join().unwrap()
+    });
+}
+
+#[test]
+fn drain_after_producer_drop_indexed() {
+    drain_after_producer_drop::<Indexed>("drain_after_producer_drop");
+}
+
+#[test]
+fn stamped_drain_after_producer_drop() {
+    drain_after_producer_drop::<Stamped>("stamped_drain_after_producer_drop");
+}
+
 /// A `StaticRing` for one model execution. loom's threads need `'static` halves, so
 /// the ring is boxed and leaked while halves of it live, and freed by [`free`] once
 /// they are gone, which drops the items left in it (`Track` checks: once each).
 ///
 /// [`free`]: LeakedRing::free
-struct LeakedRing<const N: usize>(*mut StaticRing<Item, N>);
+struct LeakedRing<const N: usize, L: Layout = Indexed>(*mut StaticRing<Item, N, L>);
 
-impl<const N: usize> LeakedRing<N> {
+impl<const N: usize, L: Layout> LeakedRing<N, L> {
     fn new() -> Self {
         LeakedRing(Box::into_raw(Box::new(StaticRing::new())))
     }
@@ -566,8 +718,8 @@ impl<const N: usize> LeakedRing<N> {
     fn split(
         &self,
     ) -> (
-        Producer<Item, Borrowed<'static>>,
-        Consumer<Item, Borrowed<'static>>,
+        Producer<Item, Borrowed<'static, L>>,
+        Consumer<Item, Borrowed<'static, L>>,
     ) {
         // SAFETY: the pointer is from `Box::into_raw` and valid until `free`; no other
         // reference to the ring is alive (the caller dropped the previous halves).
@@ -575,7 +727,7 @@ impl<const N: usize> LeakedRing<N> {
     }
 
     /// The ring, shared (for `try_split`).
-    fn shared(&self) -> &'static StaticRing<Item, N> {
+    fn shared(&self) -> &'static StaticRing<Item, N, L> {
         // SAFETY: as in `split`; shared references only, until `free`.
         unsafe { &*self.0 }
     }
@@ -590,19 +742,24 @@ impl<const N: usize> LeakedRing<N> {
 /// The hand-off model of `handoff_capacity_2` on the halves of a `StaticRing<_, 2>`
 /// (counters from 1, so the producer's third push reuses the slot the consumer just
 /// read, across the wrap).
+fn static_handoff_capacity_2<L: Layout>(name: &str) {
+    explore(name, &[(2, 0), (2, 1), (2, 2), (3, 1), (3, 2)], || {
+        let ring = LeakedRing::<2, L>::new();
+        let (tx, rx) = ring.split();
+        let outcome = handoff_execution(tx, rx);
+        ring.free();
+        outcome
+    });
+}
+
 #[test]
-fn static_handoff_capacity_2() {
-    explore(
-        "static_handoff_capacity_2",
-        &[(2, 0), (2, 1), (2, 2), (3, 1), (3, 2)],
-        || {
-            let ring = LeakedRing::<2>::new();
-            let (tx, rx) = ring.split();
-            let outcome = handoff_execution(tx, rx);
-            ring.free();
-            outcome
-        },
-    );
+fn static_handoff_capacity_2_indexed() {
+    static_handoff_capacity_2::<Indexed>("static_handoff_capacity_2");
+}
+
+#[test]
+fn stamped_static_handoff_capacity_2() {
+    static_handoff_capacity_2::<Stamped>("stamped_static_handoff_capacity_2");
 }
 
 /// Abandonment through borrowed halves, then splitting again, capacity 2 (counters
@@ -612,13 +769,12 @@ fn static_handoff_capacity_2() {
 /// abandoned, and the consumer finds what the first one left, in order; it pops one
 /// and leaves the rest for the ring's drop (`Track`: dropped once). Outcome: (early
 /// pop got an item, saw abandoned).
-#[test]
-fn static_abandon_then_split_again() {
+fn static_abandon_then_split_again<L: Layout>(name: &str) {
     explore(
-        "static_abandon_then_split_again",
+        name,
         &[(false, false), (false, true), (true, false), (true, true)],
         || {
-            let ring = LeakedRing::<2>::new();
+            let ring = LeakedRing::<2, L>::new();
             let (mut tx, mut rx) = ring.split();
             prewrap(&mut tx, &mut rx, wrap_offset(2), || Track::new(u32::MAX));
             let producer = thread::spawn(move || {
@@ -658,6 +814,18 @@ fn static_abandon_then_split_again() {
             (early, abandoned)
         },
     );
+}
+
+#[test]
+fn static_abandon_then_split_again_indexed() {
+    static_abandon_then_split_again::<Indexed>("static_abandon_then_split_again");
+}
+
+/// With stamped slots, splitting again writes every stamp afresh from the counters the
+/// last halves left (the producer's drop stores its counter).
+#[test]
+fn stamped_static_abandon_then_split_again() {
+    static_abandon_then_split_again::<Stamped>("stamped_static_abandon_then_split_again");
 }
 
 /// Two threads race `try_split` on a shared ring: exactly one gets the halves; it

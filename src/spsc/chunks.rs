@@ -10,7 +10,7 @@ use core::fmt;
 use core::iter::FusedIterator;
 use core::mem::MaybeUninit;
 
-use super::{Consumer, Heap, Producer};
+use super::{Consumer, Heap, Indexed, Producer, Storage};
 
 /// Exclusive access to `len` free slots of an SPSC ring, from
 /// [`Producer::write_chunk_uninit`] (or used inside [`Producer::push_iter`]).
@@ -19,14 +19,14 @@ use super::{Consumer, Heap, Producer};
 /// publish the first `k` of them with [`commit`](Self::commit) (one index store), or
 /// let [`fill_from_iter`](Self::fill_from_iter) do both. Dropping the chunk without
 /// committing publishes nothing; values written into uncommitted slots are leaked.
-pub struct WriteChunkUninit<'a, T, S = Heap<T>> {
+pub struct WriteChunkUninit<'a, T, S: Storage = Heap<T>> {
     producer: &'a mut Producer<T, S>,
     /// Number of granted slots, starting at `producer.tail`; all of them are free
     /// (outside `head .. tail`), so the producer owns them.
     len: usize,
 }
 
-impl<'a, T, S> WriteChunkUninit<'a, T, S> {
+impl<'a, T, S: Storage> WriteChunkUninit<'a, T, S> {
     /// Grants the `len` slots from `producer.tail`; the caller has checked they are free.
     #[inline(always)]
     pub(super) fn new(producer: &'a mut Producer<T, S>, len: usize) -> Self {
@@ -61,34 +61,6 @@ impl<'a, T, S> WriteChunkUninit<'a, T, S> {
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// The chunk's slots as two slices, in order: the second is non-empty only when
-    /// the chunk wraps around the end of the storage.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::mem::MaybeUninit;
-    ///
-    /// let (mut tx, mut rx) = ringway::spsc::channel(2);
-    /// tx.push(0).unwrap();
-    /// rx.pop();
-    /// let mut chunk = tx.write_chunk_uninit(2).unwrap(); // wraps: slot 1, then slot 0
-    /// let (first, second) = chunk.as_mut_slices();
-    /// assert_eq!((first.len(), second.len()), (1, 1));
-    /// first[0] = MaybeUninit::new(1);
-    /// second[0] = MaybeUninit::new(2);
-    /// // SAFETY: both slots are initialised.
-    /// unsafe { chunk.commit_all() };
-    /// assert_eq!(rx.drain().collect::<Vec<_>>(), [1, 2]);
-    /// ```
-    #[inline]
-    pub fn as_mut_slices(&mut self) -> (&mut [MaybeUninit<T>], &mut [MaybeUninit<T>]) {
-        let tail = self.producer.tail;
-        // SAFETY: the chunk's slots are free, hence the producer's (field invariant on
-        // `len`), and `&mut self` borrows the producer exclusively for the slices' life.
-        unsafe { self.producer.slots.slices_mut(tail, self.len) }
     }
 
     /// Publishes the first `k` slots to the consumer with one index store; the rest
@@ -169,12 +141,12 @@ impl<'a, T, S> WriteChunkUninit<'a, T, S> {
     #[inline]
     pub fn fill_from_iter<I: IntoIterator<Item = T>>(self, iter: I) -> usize {
         /// Publishes the slots written so far when dropped, including during unwinding.
-        struct PublishOnDrop<'p, T, S> {
+        struct PublishOnDrop<'p, T, S: Storage> {
             producer: &'p mut Producer<T, S>,
             /// Slots from `producer.tail` that hold initialised values.
             written: usize,
         }
-        impl<T, S> Drop for PublishOnDrop<'_, T, S> {
+        impl<T, S: Storage> Drop for PublishOnDrop<'_, T, S> {
             fn drop(&mut self) {
                 if self.written > 0 {
                     let tail = self.producer.tail.wrapping_add(self.written);
@@ -206,7 +178,38 @@ impl<'a, T, S> WriteChunkUninit<'a, T, S> {
     }
 }
 
-impl<T, S> fmt::Debug for WriteChunkUninit<'_, T, S> {
+/// The slots as slices of `T`: [`Indexed`] layout only (its slots are contiguous).
+impl<T, S: Storage<Layout = Indexed>> WriteChunkUninit<'_, T, S> {
+    /// The chunk's slots as two slices, in order: the second is non-empty only when
+    /// the chunk wraps around the end of the storage.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::mem::MaybeUninit;
+    ///
+    /// let (mut tx, mut rx) = ringway::spsc::channel(2);
+    /// tx.push(0).unwrap();
+    /// rx.pop();
+    /// let mut chunk = tx.write_chunk_uninit(2).unwrap(); // wraps: slot 1, then slot 0
+    /// let (first, second) = chunk.as_mut_slices();
+    /// assert_eq!((first.len(), second.len()), (1, 1));
+    /// first[0] = MaybeUninit::new(1);
+    /// second[0] = MaybeUninit::new(2);
+    /// // SAFETY: both slots are initialised.
+    /// unsafe { chunk.commit_all() };
+    /// assert_eq!(rx.drain().collect::<Vec<_>>(), [1, 2]);
+    /// ```
+    #[inline]
+    pub fn as_mut_slices(&mut self) -> (&mut [MaybeUninit<T>], &mut [MaybeUninit<T>]) {
+        let tail = self.producer.tail;
+        // SAFETY: the chunk's slots are free, hence the producer's (field invariant on
+        // `len`), and `&mut self` borrows the producer exclusively for the slices' life.
+        unsafe { self.producer.slots.slices_mut(tail, self.len) }
+    }
+}
+
+impl<T, S: Storage> fmt::Debug for WriteChunkUninit<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WriteChunkUninit")
             .field("len", &self.len)
@@ -220,19 +223,19 @@ impl<T, S> fmt::Debug for WriteChunkUninit<'_, T, S> {
 /// Read the items through [`as_slices`](Self::as_slices), then remove (and drop) the
 /// first `k` with [`commit`](Self::commit), or iterate the chunk by value. Dropping
 /// the chunk without committing leaves every item in the ring.
-pub struct ReadChunk<'a, T, S = Heap<T>> {
+pub struct ReadChunk<'a, T, S: Storage = Heap<T>> {
     consumer: &'a mut Consumer<T, S>,
     /// Number of items from `consumer.head` in the chunk; all of them are inside
     /// `head .. tail`, so initialised and the consumer's.
     len: usize,
 }
 
-impl<'a, T, S> ReadChunk<'a, T, S> {
+impl<'a, T, S: Storage> ReadChunk<'a, T, S> {
     /// Grants the `len` items from `consumer.head`; the caller has checked they exist.
     #[inline(always)]
     pub(super) fn new(consumer: &'a mut Consumer<T, S>, len: usize) -> Self {
         debug_assert!(
-            consumer.cached_tail.wrapping_sub(consumer.head) >= len,
+            consumer.known() >= len,
             "a read chunk covering unpublished slots"
         );
         ReadChunk { consumer, len }
@@ -265,44 +268,6 @@ impl<'a, T, S> ReadChunk<'a, T, S> {
         self.len == 0
     }
 
-    /// The chunk's items as two slices, oldest first: the second is non-empty only when
-    /// the chunk wraps around the end of the storage.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let (mut tx, mut rx) = ringway::spsc::channel(4);
-    /// tx.push_slice(&[1, 2, 3]);
-    /// let chunk = rx.read_chunk(3).unwrap();
-    /// assert_eq!(chunk.as_slices(), (&[1, 2, 3][..], &[][..]));
-    /// ```
-    #[inline]
-    pub fn as_slices(&self) -> (&[T], &[T]) {
-        // SAFETY: the chunk's items are initialised and the consumer's (field invariant
-        // on `len`); `&self` keeps the consumer borrowed, so none is moved out meanwhile.
-        unsafe { self.consumer.slots.slices(self.consumer.head, self.len) }
-    }
-
-    /// The chunk's items as two mutable slices, oldest first.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let (mut tx, mut rx) = ringway::spsc::channel(4);
-    /// tx.push_slice(&[1, 2]);
-    /// let mut chunk = rx.read_chunk(2).unwrap();
-    /// chunk.as_mut_slices().0[0] = 10;
-    /// drop(chunk); // not committed: the items stay
-    /// assert_eq!(rx.pop(), Some(10));
-    /// ```
-    #[inline]
-    pub fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
-        let head = self.consumer.head;
-        // SAFETY: initialised and the consumer's (field invariant on `len`); `&mut self`
-        // borrows the consumer exclusively for the slices' life.
-        unsafe { self.consumer.slots.init_slices_mut(head, self.len) }
-    }
-
     /// Removes the `k` oldest items of the chunk, dropping them, and hands their slots
     /// back to the producer with one index store.
     ///
@@ -324,11 +289,11 @@ impl<'a, T, S> ReadChunk<'a, T, S> {
     #[inline]
     pub fn commit(self, k: usize) {
         /// Releases the slots below `head` when dropped, including during unwinding.
-        struct ReleaseOnDrop<'c, T, S> {
+        struct ReleaseOnDrop<'c, T, S: Storage> {
             consumer: &'c mut Consumer<T, S>,
             head: usize,
         }
-        impl<T, S> Drop for ReleaseOnDrop<'_, T, S> {
+        impl<T, S: Storage> Drop for ReleaseOnDrop<'_, T, S> {
             fn drop(&mut self) {
                 self.consumer.release(self.head);
             }
@@ -367,7 +332,48 @@ impl<'a, T, S> ReadChunk<'a, T, S> {
     }
 }
 
-impl<'a, T, S> IntoIterator for ReadChunk<'a, T, S> {
+/// The items as slices of `T`: [`Indexed`] layout only (its slots are contiguous).
+impl<T, S: Storage<Layout = Indexed>> ReadChunk<'_, T, S> {
+    /// The chunk's items as two slices, oldest first: the second is non-empty only when
+    /// the chunk wraps around the end of the storage.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ringway::spsc::channel(4);
+    /// tx.push_slice(&[1, 2, 3]);
+    /// let chunk = rx.read_chunk(3).unwrap();
+    /// assert_eq!(chunk.as_slices(), (&[1, 2, 3][..], &[][..]));
+    /// ```
+    #[inline]
+    pub fn as_slices(&self) -> (&[T], &[T]) {
+        // SAFETY: the chunk's items are initialised and the consumer's (field invariant
+        // on `len`); `&self` keeps the consumer borrowed, so none is moved out meanwhile.
+        unsafe { self.consumer.slots.slices(self.consumer.head, self.len) }
+    }
+
+    /// The chunk's items as two mutable slices, oldest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ringway::spsc::channel(4);
+    /// tx.push_slice(&[1, 2]);
+    /// let mut chunk = rx.read_chunk(2).unwrap();
+    /// chunk.as_mut_slices().0[0] = 10;
+    /// drop(chunk); // not committed: the items stay
+    /// assert_eq!(rx.pop(), Some(10));
+    /// ```
+    #[inline]
+    pub fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
+        let head = self.consumer.head;
+        // SAFETY: initialised and the consumer's (field invariant on `len`); `&mut self`
+        // borrows the consumer exclusively for the slices' life.
+        unsafe { self.consumer.slots.init_slices_mut(head, self.len) }
+    }
+}
+
+impl<'a, T, S: Storage> IntoIterator for ReadChunk<'a, T, S> {
     type Item = T;
     type IntoIter = Drain<'a, T, S>;
 
@@ -390,7 +396,7 @@ impl<'a, T, S> IntoIterator for ReadChunk<'a, T, S> {
     }
 }
 
-impl<T, S> fmt::Debug for ReadChunk<'_, T, S> {
+impl<T, S: Storage> fmt::Debug for ReadChunk<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReadChunk").field("len", &self.len).finish()
     }
@@ -404,7 +410,7 @@ impl<T, S> fmt::Debug for ReadChunk<'_, T, S> {
 /// not yield stay in the ring. Forgetting it is safe: the items it yielded are never
 /// yielded or dropped again, and their slots are released when the consumer next looks
 /// for items beyond those it knows of (any `pop` on an empty ring does), or is dropped.
-pub struct Drain<'a, T, S = Heap<T>> {
+pub struct Drain<'a, T, S: Storage = Heap<T>> {
     consumer: &'a mut Consumer<T, S>,
     /// `consumer.head` when the iterator was made, to skip a needless store.
     start: usize,
@@ -413,12 +419,15 @@ pub struct Drain<'a, T, S = Heap<T>> {
     end: usize,
 }
 
-impl<'a, T, S> Drain<'a, T, S> {
+impl<'a, T, S: Storage> Drain<'a, T, S> {
     /// Iterates over the `len` items from `consumer.head`, which the caller has checked
     /// are available.
     #[inline(always)]
     pub(super) fn new(consumer: &'a mut Consumer<T, S>, len: usize) -> Self {
-        debug_assert!(consumer.cached_tail.wrapping_sub(consumer.head) >= len);
+        debug_assert!(consumer.known() >= len);
+        // Its items move out before their slots are released: until then (or for
+        // good, if it is forgotten) the header's `head` lags the consumer's.
+        consumer.unreleased = true;
         let start = consumer.head;
         Drain {
             consumer,
@@ -428,7 +437,7 @@ impl<'a, T, S> Drain<'a, T, S> {
     }
 }
 
-impl<T, S> Iterator for Drain<'_, T, S> {
+impl<T, S: Storage> Iterator for Drain<'_, T, S> {
     type Item = T;
 
     #[inline]
@@ -452,20 +461,22 @@ impl<T, S> Iterator for Drain<'_, T, S> {
     }
 }
 
-impl<T, S> ExactSizeIterator for Drain<'_, T, S> {}
+impl<T, S: Storage> ExactSizeIterator for Drain<'_, T, S> {}
 
-impl<T, S> FusedIterator for Drain<'_, T, S> {}
+impl<T, S: Storage> FusedIterator for Drain<'_, T, S> {}
 
-impl<T, S> Drop for Drain<'_, T, S> {
+impl<T, S: Storage> Drop for Drain<'_, T, S> {
     fn drop(&mut self) {
         let head = self.consumer.head;
         if head != self.start {
+            // Stores the consumer's whole counter: nothing is left unreleased.
             self.consumer.release(head);
+            self.consumer.unreleased = false;
         }
     }
 }
 
-impl<T, S> fmt::Debug for Drain<'_, T, S> {
+impl<T, S: Storage> fmt::Debug for Drain<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Drain")
             .field("remaining", &self.len())

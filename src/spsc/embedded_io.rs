@@ -12,21 +12,21 @@
 
 use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write, WriteReady};
 
-use super::{Consumer, Producer};
+use super::{Consumer, Producer, Storage};
 use crate::wait::{self, Awaited, Waiters};
 
 /// The waiters of the ring a producer writes to.
-fn producer_waiters<S>(tx: &Producer<u8, S>) -> &Waiters {
+fn producer_waiters<S: Storage>(tx: &Producer<u8, S>) -> &Waiters {
     &tx.header().waiters
 }
 
 /// The waiters of the ring a consumer reads from.
-fn consumer_waiters<S>(rx: &Consumer<u8, S>) -> &Waiters {
+fn consumer_waiters<S: Storage>(rx: &Consumer<u8, S>) -> &Waiters {
     &rx.header().waiters
 }
 
 /// Errors are [`ErrorKind`]s: [`ErrorKind::BrokenPipe`] once the [`Consumer`] is gone.
-impl<S> ErrorType for Producer<u8, S> {
+impl<S: Storage> ErrorType for Producer<u8, S> {
     type Error = ErrorKind;
 }
 
@@ -53,7 +53,7 @@ impl<S> ErrorType for Producer<u8, S> {
 /// drop(rx);
 /// assert_eq!(tx.write(b"!"), Err(ErrorKind::BrokenPipe));
 /// ```
-impl<S> Write for Producer<u8, S> {
+impl<S: Storage> Write for Producer<u8, S> {
     fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
         if buf.is_empty() {
             return Ok(0);
@@ -87,14 +87,14 @@ impl<S> Write for Producer<u8, S> {
 /// tx.write(b"x").unwrap();
 /// assert!(!tx.write_ready().unwrap()); // full: `write` would wait
 /// ```
-impl<S> WriteReady for Producer<u8, S> {
+impl<S: Storage> WriteReady for Producer<u8, S> {
     fn write_ready(&mut self) -> Result<bool, ErrorKind> {
         Ok(self.free_slots() > 0 || self.is_abandoned())
     }
 }
 
 /// Reading never fails: the end of the stream is `Ok(0)`.
-impl<S> ErrorType for Consumer<u8, S> {
+impl<S: Storage> ErrorType for Consumer<u8, S> {
     type Error = core::convert::Infallible;
 }
 
@@ -121,7 +121,7 @@ impl<S> ErrorType for Consumer<u8, S> {
 /// writer.join().unwrap().unwrap();
 /// assert_eq!(got, b"from another thread");
 /// ```
-impl<S> Read for Consumer<u8, S> {
+impl<S: Storage> Read for Consumer<u8, S> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, core::convert::Infallible> {
         if buf.is_empty() {
             return Ok(0);
@@ -153,7 +153,7 @@ impl<S> Read for Consumer<u8, S> {
 /// tx.push(1).unwrap();
 /// assert!(rx.read_ready().unwrap());
 /// ```
-impl<S> ReadReady for Consumer<u8, S> {
+impl<S: Storage> ReadReady for Consumer<u8, S> {
     fn read_ready(&mut self) -> Result<bool, core::convert::Infallible> {
         Ok(!self.is_empty() || self.is_abandoned())
     }

@@ -6,7 +6,7 @@
 
 use std::io;
 
-use super::{Consumer, Producer};
+use super::{Consumer, Producer, Storage};
 
 /// Writes copy as many bytes as fit ([`Producer::push_slice`]) and never wait.
 ///
@@ -31,7 +31,7 @@ use super::{Consumer, Producer};
 /// drop(rx);
 /// assert_eq!(tx.write(b"o").unwrap_err().kind(), ErrorKind::BrokenPipe);
 /// ```
-impl<S> io::Write for Producer<u8, S> {
+impl<S: Storage> io::Write for Producer<u8, S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -77,7 +77,7 @@ impl<S> io::Write for Producer<u8, S> {
 /// assert_eq!(all, "bytes");
 /// assert_eq!(rx.read(&mut buf).unwrap(), 0);
 /// ```
-impl<S> io::Read for Consumer<u8, S> {
+impl<S: Storage> io::Read for Consumer<u8, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);

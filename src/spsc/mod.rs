@@ -68,6 +68,7 @@ mod static_ring;
 #[cfg(feature = "std")]
 mod waiting;
 
+pub use crate::buffer::{Indexed, Layout, Stamped};
 pub use chunks::{Drain, ReadChunk, WriteChunkUninit};
 pub use static_ring::StaticRing;
 #[cfg(feature = "async")]
@@ -81,7 +82,7 @@ use crossbeam_utils::CachePadded;
 
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 use crate::buffer::Buffer;
-use crate::buffer::Slots;
+use crate::buffer::{sealed::LayoutImpl, Slots};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 use crate::sync::Arc;
 use crate::sync::{self, load_mut, AtomicBool, AtomicUsize, Ordering};
@@ -90,6 +91,11 @@ use crate::wait::Waiters;
 use crate::WaitStrategy;
 use crate::{ChunkError, PushError};
 
+/// With the stamped layout, single pushes store the counter only at positions that are
+/// multiples of this (a power of two), so a count of the items from the counter on
+/// (`Consumer::len`) reads at most this many stamps beyond it.
+const COUNTER_EVERY: usize = 32;
+
 /// The indices and flags both halves share, wherever the slots live.
 struct Header {
     /// Number of items popped so far, wrapping. Stored only by the consumer, with
@@ -97,9 +103,14 @@ struct Header {
     /// `tail - head` (wrapping) is in `0 ..= capacity`.
     head: CachePadded<AtomicUsize>,
     /// Number of items pushed so far, wrapping. Stored only by the producer, with
-    /// `Release`, after it has written the slots below it. Positions `head .. tail`
-    /// (wrapping) of the ring's slots hold initialised values owned by the consumer;
-    /// all other slots are uninitialised and owned by the producer.
+    /// `Release`, after it has written the slots below it (and, with the stamped
+    /// layout, stored their stamps). Positions `head .. tail` (wrapping) of the ring's
+    /// slots hold initialised values owned by the consumer; all other slots are
+    /// uninitialised and owned by the producer. With the stamped layout the producer
+    /// publishes a slot by its stamp a moment before it stores `tail`, so the consumer
+    /// may take that item, and store `head` past it, first: until the producer's store,
+    /// `head` may exceed `tail` by the items taken that way (never while both halves are
+    /// gone, which is when `Header::drop_items` and `start_split` read both).
     tail: CachePadded<AtomicUsize>,
     /// Set with `Release` by whichever half is dropped first, after it published its
     /// counter; an `Acquire` load that sees it therefore sees every item or free slot
@@ -123,9 +134,16 @@ impl Header {
     loom_const_fn! {
         /// A header for an empty ring whose counters start at 0.
         fn new(waiters: Waiters) -> Self {
+            Self::new_at(waiters, 0)
+        }
+    }
+
+    loom_const_fn! {
+        /// A header for an empty ring whose counters start at `start`.
+        fn new_at(waiters: Waiters, start: usize) -> Self {
             Header {
-                head: CachePadded::new(AtomicUsize::new(0)),
-                tail: CachePadded::new(AtomicUsize::new(0)),
+                head: CachePadded::new(AtomicUsize::new(start)),
+                tail: CachePadded::new(AtomicUsize::new(start)),
                 abandoned: AtomicBool::new(false),
                 waiters,
                 consumer_out: AtomicBool::new(false),
@@ -139,7 +157,7 @@ impl Header {
     /// # Safety
     ///
     /// `slots` are this header's slots, and `capacity` is the ring's capacity.
-    unsafe fn drop_items<T>(&mut self, slots: Slots<T>, capacity: usize) {
+    unsafe fn drop_items<T, L: LayoutImpl>(&mut self, slots: Slots<T, L>, capacity: usize) {
         // Never touch loom's cells again while a failed model unwinds (see the facade).
         if sync::model_panicked() {
             return;
@@ -184,8 +202,9 @@ impl Header {
     }
 }
 
-/// The storage of halves made by [`channel`]: the ring is one heap allocation, shared
-/// by reference counting, which the last half dropped frees.
+/// The storage of halves made by [`channel`] (layout [`Indexed`], the default) and
+/// [`stamped::channel`] (layout [`Stamped`]): the ring is one heap allocation, shared by
+/// reference counting, which the last half dropped frees.
 ///
 /// Needs the `alloc` feature and a target with pointer-sized compare-and-swap (for
 /// the reference count); without them the type exists but has no values.
@@ -199,22 +218,23 @@ impl Header {
 /// let (tx, _rx): (Producer<u8, Heap<u8>>, _) = ringway::spsc::channel(4);
 /// let _same: Producer<u8> = tx;
 /// ```
-pub struct Heap<T> {
+pub struct Heap<T, L: Layout = Indexed> {
     #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-    _shared: Arc<HeapShared<T>>,
+    _shared: Arc<HeapShared<T, L>>,
     #[cfg(not(all(feature = "alloc", target_has_atomic = "ptr")))]
     _never: core::convert::Infallible,
     #[cfg(not(all(feature = "alloc", target_has_atomic = "ptr")))]
-    _items: crate::InvariantIn<T>,
+    _items: crate::InvariantIn<(T, L)>,
 }
 
-impl<T> fmt::Debug for Heap<T> {
+impl<T, L: Layout> fmt::Debug for Heap<T, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Heap")
     }
 }
 
-/// The storage of halves made by [`StaticRing::split`]: they borrow the ring for `'a`.
+/// The storage of halves made by [`StaticRing::split`]: they borrow the ring of layout
+/// `L` for `'a`.
 ///
 /// # Examples
 ///
@@ -225,9 +245,13 @@ impl<T> fmt::Debug for Heap<T> {
 /// let (tx, rx): (Producer<u8, Borrowed<'_>>, Consumer<u8, Borrowed<'_>>) = ring.split();
 /// # drop((tx, rx));
 /// ```
-pub struct Borrowed<'a>(PhantomData<&'a ()>);
+pub struct Borrowed<'a, L: Layout = Indexed>(BorrowMarker<'a, L>);
 
-impl fmt::Debug for Borrowed<'_> {
+/// What [`Borrowed`] holds: the borrow's lifetime, and the layout through a function
+/// pointer, so that the marker is `Send + Sync` whatever `L` is.
+type BorrowMarker<'a, L> = PhantomData<(&'a (), fn() -> L)>;
+
+impl<L: Layout> fmt::Debug for Borrowed<'_, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Borrowed")
     }
@@ -236,16 +260,16 @@ impl fmt::Debug for Borrowed<'_> {
 /// The heap allocation behind [`Heap`]: the header, the slots and what is left in
 /// them, dropped when the last half goes.
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-struct HeapShared<T> {
+struct HeapShared<T, L: Layout> {
     header: Header,
     /// The slots: `capacity` rounded up to a power of two.
-    buffer: Buffer<T>,
+    buffer: Buffer<T, L>,
     /// The exact number of items the ring holds, `>= 1`.
     capacity: usize,
 }
 
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-impl<T> Drop for HeapShared<T> {
+impl<T, L: Layout> Drop for HeapShared<T, L> {
     fn drop(&mut self) {
         let slots = self.buffer.slots();
         // SAFETY: `slots` and `capacity` are this ring's.
@@ -295,11 +319,17 @@ impl<T> Drop for HeapShared<T> {
 /// ```
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    with_waiters::<T, Indexed>(capacity, default_waiters())
+}
+
+/// The waiters of a ring built without a wait strategy: `WaitStrategy::SPIN_YIELD`.
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+fn default_waiters() -> Waiters {
     #[cfg(feature = "std")]
     let waiters = Waiters::new(WaitStrategy::SPIN_YIELD);
     #[cfg(not(feature = "std"))]
     let waiters = Waiters;
-    with_waiters(capacity, waiters)
+    waiters
 }
 /// Creates a bounded SPSC ring like [`channel`], whose waiting operations
 /// ([`Producer::push_blocking`], [`Consumer::pop_async`], ...) wait as `strategy` says.
@@ -351,14 +381,27 @@ pub fn channel_with_wait_strategy<T>(
     capacity: usize,
     strategy: WaitStrategy,
 ) -> (Producer<T>, Consumer<T>) {
-    with_waiters(capacity, Waiters::new(strategy))
+    with_waiters::<T, Indexed>(capacity, Waiters::new(strategy))
 }
 
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-fn with_waiters<T>(capacity: usize, waiters: Waiters) -> (Producer<T>, Consumer<T>) {
-    let buffer = Buffer::new(capacity);
+fn with_waiters<T, L: Layout>(capacity: usize, waiters: Waiters) -> Halves<T, Heap<T, L>> {
+    with_waiters_at(capacity, waiters, 0)
+}
+
+/// A ring like [`with_waiters`]'s whose counters start at `start` (not 0: the unit
+/// tests start near `usize::MAX` to cross the counters' wrap).
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+fn with_waiters_at<T, L: Layout>(
+    capacity: usize,
+    waiters: Waiters,
+    start: usize,
+) -> Halves<T, Heap<T, L>> {
+    let buffer = Buffer::<T, L>::new(capacity);
+    // SAFETY: the buffer is new (no half exists yet), and `tail - head = 0`.
+    unsafe { buffer.slots().reset_stamps(start, start) };
     let shared = Arc::new(HeapShared {
-        header: Header::new(waiters),
+        header: Header::new_at(waiters, start),
         buffer,
         capacity,
     });
@@ -368,14 +411,23 @@ fn with_waiters<T>(capacity: usize, waiters: Waiters) -> (Producer<T>, Consumer<
         header,
         slots,
         capacity,
-        (0, 0),
+        (start, start),
         Heap {
             _shared: Arc::clone(&shared),
         },
     );
-    let consumer = Consumer::new(header, slots, capacity, (0, 0), Heap { _shared: shared });
+    let consumer = Consumer::new(
+        header,
+        slots,
+        capacity,
+        (start, start),
+        Heap { _shared: shared },
+    );
     (producer, consumer)
 }
+
+/// A producer and a consumer of one ring.
+type Halves<T, S> = (Producer<T, S>, Consumer<T, S>);
 
 /// The sending half of an SPSC ring, created by [`channel`] or [`StaticRing::split`].
 ///
@@ -403,13 +455,13 @@ fn with_waiters<T>(capacity: usize, waiters: Waiters) -> (Producer<T>, Consumer<
 /// let (mut tx, _rx) = ring.split();
 /// assert_eq!(push_all(&mut tx, &[1, 2, 3, 4, 5]), 4);
 /// ```
-pub struct Producer<T, S = Heap<T>> {
+pub struct Producer<T, S: Storage = Heap<T>> {
     /// The ring's header. Valid for as long as this half lives: `_storage` keeps the
     /// ring alive (`Heap`) or ties the half to the ring's borrow (`Borrowed`).
     header: NonNull<Header>,
     /// The ring's slots, valid as `header`. The producer owns those outside
     /// `head .. tail`.
-    slots: Slots<T>,
+    slots: Slots<T, S::Layout>,
     /// The exact number of items the ring holds, in `1 ..= slots.count()`.
     capacity: usize,
     /// The producer's own counter: equal to the header's `tail` except inside a write
@@ -419,6 +471,9 @@ pub struct Producer<T, S = Heap<T>> {
     /// A value the header's `head` had. `head` only grows, so `tail - cached_head` is
     /// at least the true length: a stale cache can only under-report free slots.
     cached_head: usize,
+    /// The ring's waiters may sleep (`WaitStrategy::parks`), so each publish must
+    /// notify; read once from the header, so the hot path reads no shared line for it.
+    parks: bool,
     /// Keeps `header` and `slots` valid (see `header`).
     _storage: S,
 }
@@ -434,12 +489,14 @@ pub struct Producer<T, S = Heap<T>> {
 // over any `S: Send` rather than for the two storages, so that the compiler can prove it
 // for types with higher-ranked lifetimes too (an `async` block holding a future of the
 // half).
-unsafe impl<T: Send, S: Send> Send for Producer<T, S> {}
+unsafe impl<T: Send, S: Storage + Send> Send for Producer<T, S> {}
 
-/// The storages a ring's halves can have: [`Heap<T>`] and [`Borrowed<'a>`](Borrowed).
+/// The storages a ring's halves can have: [`Heap<T, L>`](Heap) and
+/// [`Borrowed<'a, L>`](Borrowed), each of either [`Layout`].
 ///
-/// Sealed; it exists for code generic over both kinds of halves (every method of
-/// [`Producer`] and [`Consumer`] works for any storage).
+/// Sealed; it exists for code generic over every kind of half (every method of
+/// [`Producer`] and [`Consumer`] works for any storage, but the zero-copy chunks, which
+/// need [`Indexed`] slots).
 ///
 /// # Examples
 ///
@@ -454,36 +511,48 @@ unsafe impl<T: Send, S: Send> Send for Producer<T, S> {}
 /// tx.push_slice(&[1, 2, 3]);
 /// assert_eq!(total(&mut rx), 6);
 /// ```
-pub trait Storage: sealed::Sealed {}
-
-impl<T> Storage for Heap<T> {}
-impl Storage for Borrowed<'_> {}
-
-mod sealed {
-    /// Keeps [`Storage`](super::Storage) to this crate's types.
-    pub trait Sealed {}
-    impl<T> Sealed for super::Heap<T> {}
-    impl Sealed for super::Borrowed<'_> {}
+pub trait Storage: sealed::Sealed {
+    /// The layout of the ring's slots.
+    type Layout: Layout;
 }
 
-impl<T, S> Producer<T, S> {
+impl<T, L: Layout> Storage for Heap<T, L> {
+    type Layout = L;
+}
+impl<L: Layout> Storage for Borrowed<'_, L> {
+    type Layout = L;
+}
+
+mod sealed {
+    use super::Layout;
+
+    /// Keeps [`Storage`](super::Storage) to this crate's types.
+    pub trait Sealed {}
+    impl<T, L: Layout> Sealed for super::Heap<T, L> {}
+    impl<L: Layout> Sealed for super::Borrowed<'_, L> {}
+}
+
+impl<T, S: Storage> Producer<T, S> {
     /// The producer of a ring whose counters are `(head, tail)`, kept valid by
     /// `storage`.
     fn new(
         header: NonNull<Header>,
-        slots: Slots<T>,
+        slots: Slots<T, S::Layout>,
         capacity: usize,
         (head, tail): (usize, usize),
         storage: S,
     ) -> Self {
         debug_assert!(capacity >= 1 && capacity <= slots.count());
         debug_assert!(tail.wrapping_sub(head) <= capacity, "ring invariant");
+        // SAFETY: `storage` keeps the header alive (caller).
+        let parks = unsafe { header.as_ref() }.waiters.parks();
         Producer {
             header,
             slots,
             capacity,
             tail,
             cached_head: head,
+            parks,
             _storage: storage,
         }
     }
@@ -496,10 +565,13 @@ impl<T, S> Producer<T, S> {
         unsafe { self.header.as_ref() }
     }
 
-    /// Marks the ring abandoned (the producer's drop): everything pushed is already
-    /// published (`tail` is stored by every push and commit), so the `Release` makes
-    /// all of it visible to an `Acquire` of the flag.
+    /// Marks the ring abandoned (the producer's drop): everything pushed is published
+    /// (by its stamps, or by `tail`, which this stores once more), so the `Release`
+    /// makes all of it visible to an `Acquire` of the flag.
     fn abandon(&mut self) {
+        // The stamped layout does not store the counter on every push: store it now,
+        // so the ring's drop and a later split see every item.
+        self.header().tail.store(self.tail, Ordering::Release);
         self.header().abandoned.store(true, Ordering::Release);
         // A consumer asleep waiting for items must wake to see it never gets more.
         self.header().waiters.items_published();
@@ -519,17 +591,42 @@ impl<T, S> Producer<T, S> {
         capacity - len
     }
 
-    /// Makes the slots below `tail` visible to the consumer.
+    /// Makes the slots from the producer's counter up to `tail` visible to the
+    /// consumer: (stamped layout) each slot's stamp, then the counter, all `Release`.
+    /// The stamps go first so that, in a single-item hand-off, the value and its stamp
+    /// reach the slot's line together, before a polling consumer can pull the line
+    /// back between them; the consumer copes with a counter that lags the stamps
+    /// (`Consumer::available`, `Consumer::len`).
     #[inline(always)]
     fn publish(&mut self, tail: usize) {
         debug_assert!(tail.wrapping_sub(self.cached_head) <= self.capacity);
+        let from = self.tail;
+        if <S::Layout as LayoutImpl>::STAMPED {
+            // First thing after the value's write: a single item's value and stamp
+            // are then adjacent stores to one line, which the core commits together
+            // (another store between them measured 0.75x the streaming rate).
+            self.slots.publish_stamps(from, tail);
+        }
         self.tail = tail;
+        if <S::Layout as LayoutImpl>::STAMPED {
+            // The consumer's single-item operations read the stamps alone; its counts
+            // and batches read the counter and then the stamps beyond it, so the
+            // counter is stored only by batches and every `COUNTER_EVERY` positions.
+            if tail.wrapping_sub(from) == 1 && tail & (COUNTER_EVERY - 1) != 0 {
+                if self.parks {
+                    self.header().waiters.items_published();
+                }
+                return;
+            }
+        }
         self.header().tail.store(tail, Ordering::Release);
-        self.header().waiters.items_published();
+        if self.parks {
+            self.header().waiters.items_published();
+        }
     }
 }
 
-impl<T, S> Producer<T, S> {
+impl<T, S: Storage> Producer<T, S> {
     /// Appends `value`, or hands it back in [`PushError::Full`] if the ring holds
     /// `capacity` items.
     ///
@@ -585,10 +682,7 @@ impl<T, S> Producer<T, S> {
         let tail = self.tail;
         // SAFETY: `n` free slots exist, so `tail .. tail + n` are uninitialised and the
         // producer's; `n <= capacity <= slots`.
-        let (first, second) = unsafe { self.slots.slices_mut(tail, n) };
-        let (a, b) = items[..n].split_at(first.len());
-        write_copies(first, a);
-        write_copies(second, b);
+        unsafe { self.slots.copy_in(tail, &items[..n]) };
         self.publish(tail.wrapping_add(n));
         n
     }
@@ -624,40 +718,6 @@ impl<T, S> Producer<T, S> {
         // and never more than `capacity` items in one call).
         let more = self.room(1).min(self.capacity() - pushed);
         pushed + WriteChunkUninit::new(self, more).fill_from_iter(&mut iter)
-    }
-
-    /// Grants exclusive, zero-copy access to the next `n` free slots, which the
-    /// returned chunk publishes with [`WriteChunkUninit::commit`].
-    ///
-    /// # Errors
-    ///
-    /// [`ChunkError::TooFewSlots`] with the number of free slots if fewer than `n`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::mem::MaybeUninit;
-    ///
-    /// let (mut tx, mut rx) = ringway::spsc::channel(8);
-    /// let mut chunk = tx.write_chunk_uninit(3).unwrap();
-    /// let (first, second) = chunk.as_mut_slices();
-    /// for (i, slot) in first.iter_mut().chain(second).enumerate() {
-    ///     *slot = MaybeUninit::new(i * 10);
-    /// }
-    /// // SAFETY: all three slots were initialised above.
-    /// unsafe { chunk.commit_all() };
-    /// assert_eq!(rx.drain().collect::<Vec<_>>(), [0, 10, 20]);
-    /// ```
-    #[inline]
-    pub fn write_chunk_uninit(
-        &mut self,
-        n: usize,
-    ) -> Result<WriteChunkUninit<'_, T, S>, ChunkError> {
-        let free = self.room(n);
-        if free < n {
-            return Err(ChunkError::TooFewSlots(free));
-        }
-        Ok(WriteChunkUninit::new(self, n))
     }
 
     /// The exact number of items the ring holds when full.
@@ -755,22 +815,51 @@ impl<T, S> Producer<T, S> {
     }
 }
 
-/// Copies `src` into the front of `dst` (`dst.len() == src.len()`).
-#[inline(always)]
-fn write_copies<T: Copy>(dst: &mut [core::mem::MaybeUninit<T>], src: &[T]) {
-    debug_assert_eq!(dst.len(), src.len());
-    for (slot, item) in dst.iter_mut().zip(src) {
-        slot.write(*item);
+/// The zero-copy chunks, which hand out the slots as slices of `T`: only the
+/// [`Indexed`] layout's slots are contiguous.
+impl<T, S: Storage<Layout = Indexed>> Producer<T, S> {
+    /// Grants exclusive, zero-copy access to the next `n` free slots, which the
+    /// returned chunk publishes with [`WriteChunkUninit::commit`].
+    ///
+    /// # Errors
+    ///
+    /// [`ChunkError::TooFewSlots`] with the number of free slots if fewer than `n`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::mem::MaybeUninit;
+    ///
+    /// let (mut tx, mut rx) = ringway::spsc::channel(8);
+    /// let mut chunk = tx.write_chunk_uninit(3).unwrap();
+    /// let (first, second) = chunk.as_mut_slices();
+    /// for (i, slot) in first.iter_mut().chain(second).enumerate() {
+    ///     *slot = MaybeUninit::new(i * 10);
+    /// }
+    /// // SAFETY: all three slots were initialised above.
+    /// unsafe { chunk.commit_all() };
+    /// assert_eq!(rx.drain().collect::<Vec<_>>(), [0, 10, 20]);
+    /// ```
+    #[inline]
+    pub fn write_chunk_uninit(
+        &mut self,
+        n: usize,
+    ) -> Result<WriteChunkUninit<'_, T, S>, ChunkError> {
+        let free = self.room(n);
+        if free < n {
+            return Err(ChunkError::TooFewSlots(free));
+        }
+        Ok(WriteChunkUninit::new(self, n))
     }
 }
 
-impl<T, S> Drop for Producer<T, S> {
+impl<T, S: Storage> Drop for Producer<T, S> {
     fn drop(&mut self) {
         self.abandon();
     }
 }
 
-impl<T, S> fmt::Debug for Producer<T, S> {
+impl<T, S: Storage> fmt::Debug for Producer<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Producer")
             .field("capacity", &self.capacity())
@@ -793,24 +882,32 @@ impl<T, S> fmt::Debug for Producer<T, S> {
 /// tx.push("a").unwrap();
 /// assert_eq!(rx.pop(), Some("a"));
 /// ```
-pub struct Consumer<T, S = Heap<T>> {
+pub struct Consumer<T, S: Storage = Heap<T>> {
     /// The ring's header, valid as in [`Producer`].
     header: NonNull<Header>,
     /// The ring's slots, valid as `header`. The consumer owns those in `head .. tail`.
-    slots: Slots<T>,
+    slots: Slots<T, S::Layout>,
     /// The exact number of items the ring holds, in `1 ..= slots.count()`.
     capacity: usize,
     /// The consumer's own counter. It may run ahead of the header's `head` after a
-    /// [`Drain`] (items moved out, slots not yet released); see `released`. The
+    /// [`Drain`] (items moved out, slots not yet released); see `unreleased`. The
     /// consumer never loads `head` back.
     head: usize,
-    /// The value the consumer last stored to the header's `head` (`<= head`). When they
-    /// differ (a `Drain` was forgotten), the next look for items stores `head`, and so
-    /// does dropping the consumer.
-    released: usize,
-    /// A value the header's `tail` had. `tail` only grows, so `cached_tail - head` is at
-    /// most the true length: a stale cache can only under-report items.
+    /// Set when a [`Drain`] starts, cleared when the consumer next stores its counter
+    /// on a look for items: true whenever the header's `head` may lag `head` (a `Drain`
+    /// still running, or forgotten). It may stay true after a pop has stored `head`
+    /// (only a look for items clears it, which then stores `head` once more), so a
+    /// forgotten `Drain` never keeps its slots from the producer for longer than until
+    /// the consumer next finds no item it knows of, or is dropped.
+    unreleased: bool,
+    /// A value the header's `tail` had: items below it are published. With the
+    /// indexed layout `cached_tail - head` (wrapping) is in `0 ..= capacity` and at most
+    /// the true length (a stale cache can only under-report items). The stamped
+    /// layout's single-item operations read stamps instead and let `head` pass it; a
+    /// difference above the capacity then means no item is known ([`Self::known`]).
     cached_tail: usize,
+    /// As [`Producer`]'s: each release must notify.
+    parks: bool,
     /// Keeps `header` and `slots` valid, as in [`Producer`].
     _storage: S,
 }
@@ -819,27 +916,30 @@ pub struct Consumer<T, S = Heap<T>> {
 // `T: Send` is needed and sufficient; shared state is touched only through atomics and
 // through slots the protocol hands to the consumer alone; the storage is as for
 // `Producer`, whose impl says why it is written over any `S: Send`.
-unsafe impl<T: Send, S: Send> Send for Consumer<T, S> {}
+unsafe impl<T: Send, S: Storage + Send> Send for Consumer<T, S> {}
 
-impl<T, S> Consumer<T, S> {
+impl<T, S: Storage> Consumer<T, S> {
     /// The consumer of a ring whose counters are `(head, tail)`, kept valid by
     /// `storage`.
     fn new(
         header: NonNull<Header>,
-        slots: Slots<T>,
+        slots: Slots<T, S::Layout>,
         capacity: usize,
         (head, tail): (usize, usize),
         storage: S,
     ) -> Self {
         debug_assert!(capacity >= 1 && capacity <= slots.count());
         debug_assert!(tail.wrapping_sub(head) <= capacity, "ring invariant");
+        // SAFETY: `storage` keeps the header alive (caller).
+        let parks = unsafe { header.as_ref() }.waiters.parks();
         Consumer {
             header,
             slots,
             capacity,
             head,
-            released: head,
+            unreleased: false,
             cached_tail: tail,
+            parks,
             _storage: storage,
         }
     }
@@ -857,7 +957,7 @@ impl<T, S> Consumer<T, S> {
         // A forgotten `Drain` may have moved items out without releasing their slots:
         // publish the consumer's own counter so the final drop does not drop them again.
         // (Stored unconditionally: when nothing is pending it rewrites the same value,
-        // which is simpler than tracking whether `released` lags.)
+        // which is simpler than asking `unreleased`.)
         self.header().head.store(self.head, Ordering::Release);
         self.header().abandoned.store(true, Ordering::Release);
         // The counter is stored: a later split (or the ring's drop) may trust it. Read
@@ -871,30 +971,88 @@ impl<T, S> Consumer<T, S> {
     /// when the cached one shows fewer than `wanted`.
     #[inline(always)]
     fn available(&mut self, wanted: usize) -> usize {
-        let mut n = self.cached_tail.wrapping_sub(self.head);
+        let mut n = self.known();
         if n < wanted {
-            if self.released != self.head {
-                self.release(self.head);
+            self.flush_release();
+            let tail = self.header().tail.load(Ordering::Acquire);
+            // With the stamped layout the counter may lag what the stamps showed
+            // (`head` may be past it): keep the larger count.
+            let loaded = tail.wrapping_sub(self.head);
+            if loaded <= self.capacity && loaded > n {
+                self.cached_tail = tail;
+                n = loaded;
             }
-            self.cached_tail = self.header().tail.load(Ordering::Acquire);
-            n = self.cached_tail.wrapping_sub(self.head);
+            if <S::Layout as LayoutImpl>::STAMPED && n < wanted {
+                // Items published by their stamps beyond the counter.
+                n = self.stamped_beyond(n, wanted);
+                self.cached_tail = self.head.wrapping_add(n);
+            }
         }
         debug_assert!(n <= self.capacity, "ring invariant: len {n} > capacity");
         n
     }
 
+    /// Stamped layout: `n` items from `head` are known published; counts on through
+    /// the stamps after them, up to `wanted` (and the capacity).
+    #[inline]
+    fn stamped_beyond(&self, mut n: usize, wanted: usize) -> usize {
+        let limit = wanted.min(self.capacity);
+        while n < limit && self.slots.stamp_ready(self.head.wrapping_add(n)) {
+            n += 1;
+        }
+        n
+    }
+
+    /// The number of items known to be published (from `cached_tail`), without looking.
+    #[inline(always)]
+    pub(super) fn known(&self) -> usize {
+        let n = self.cached_tail.wrapping_sub(self.head);
+        if <S::Layout as LayoutImpl>::STAMPED && n > self.capacity {
+            return 0; // `head` went past `cached_tail` by stamps
+        }
+        n
+    }
+
+    /// Stores the consumer's counter if a `Drain` may have left the header's behind.
+    #[inline(always)]
+    fn flush_release(&mut self) {
+        if self.unreleased {
+            self.unreleased = false;
+            self.release(self.head);
+        }
+    }
+
+    /// Whether the item at `head` is there (and visible), for the single-item
+    /// operations. The stamped layout reads `head`'s stamp, on the slot's own line,
+    /// and never the producer's counter, so a consumer polling an empty ring touches
+    /// only the line the next item will arrive on; the indexed layout uses the items
+    /// it knows of, then reloads the counter (`available`).
+    #[inline(always)]
+    fn has_item(&mut self) -> bool {
+        if <S::Layout as LayoutImpl>::STAMPED {
+            if self.slots.stamp_ready(self.head) {
+                return true;
+            }
+            // Nothing new: release what a forgotten `Drain` moved out, as `available`
+            // does, so the producer is never kept waiting for it.
+            self.flush_release();
+            return false;
+        }
+        self.available(1) > 0
+    }
+
     /// Hands the slots below `head` back to the producer.
     #[inline(always)]
     fn release(&mut self, head: usize) {
-        debug_assert!(self.cached_tail.wrapping_sub(head) <= self.capacity);
         self.head = head;
-        self.released = head;
         self.header().head.store(head, Ordering::Release);
-        self.header().waiters.slots_freed();
+        if self.parks {
+            self.header().waiters.slots_freed();
+        }
     }
 }
 
-impl<T, S> Consumer<T, S> {
+impl<T, S: Storage> Consumer<T, S> {
     /// Removes and returns the oldest item, or `None` if the ring is empty.
     ///
     /// # Examples
@@ -907,14 +1065,16 @@ impl<T, S> Consumer<T, S> {
     /// ```
     #[inline]
     pub fn pop(&mut self) -> Option<T> {
-        if self.available(1) == 0 {
+        // Copies, so the slot's address is computed from registers after the
+        // `Acquire` in `has_item` (the compiler reloads fields after it).
+        let (head, slots) = (self.head, self.slots);
+        if !self.has_item() {
             return None;
         }
-        let head = self.head;
         // SAFETY: an item is available, so the slot at `head` is inside `head .. tail`:
         // initialised and the consumer's; it is released (so treated as
         // uninitialised) right after.
-        let value = unsafe { self.slots.read(head) };
+        let value = unsafe { slots.read(head) };
         self.release(head.wrapping_add(1));
         Some(value)
     }
@@ -933,8 +1093,13 @@ impl<T, S> Consumer<T, S> {
     /// ```
     #[inline]
     pub fn peek(&self) -> Option<&T> {
-        if self.cached_tail == self.head && self.header().tail.load(Ordering::Acquire) == self.head
-        {
+        let head = self.head;
+        let there = if <S::Layout as LayoutImpl>::STAMPED {
+            self.slots.stamp_ready(head)
+        } else {
+            self.cached_tail != head || self.header().tail.load(Ordering::Acquire) != head
+        };
+        if !there {
             return None;
         }
         // SAFETY: the slot at `head` is inside `head .. tail`, initialised and the
@@ -970,9 +1135,7 @@ impl<T, S> Consumer<T, S> {
         // SAFETY: `n` items are available, so `head .. head + n` are initialised and
         // the consumer's until released below; `T: Copy`, so copying out leaves
         // nothing to drop.
-        let (first, second) = unsafe { self.slots.slices(head, n) };
-        dst[..first.len()].copy_from_slice(first);
-        dst[first.len()..n].copy_from_slice(second);
+        unsafe { self.slots.copy_out(head, &mut dst[..n]) };
         self.release(head.wrapping_add(n));
         n
     }
@@ -995,34 +1158,6 @@ impl<T, S> Consumer<T, S> {
     pub fn drain(&mut self) -> Drain<'_, T, S> {
         let n = self.available(usize::MAX);
         Drain::new(self, n)
-    }
-
-    /// Grants zero-copy access to the `n` oldest items, which the returned chunk
-    /// removes with [`ReadChunk::commit`].
-    ///
-    /// # Errors
-    ///
-    /// [`ChunkError::TooFewSlots`] with the number of available items if fewer than `n`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let (mut tx, mut rx) = ringway::spsc::channel(4);
-    /// tx.push_slice(&[1, 2, 3]);
-    /// let chunk = rx.read_chunk(2).unwrap();
-    /// let (first, second) = chunk.as_slices();
-    /// assert_eq!([first, second].concat(), [1, 2]);
-    /// chunk.commit_all();
-    /// assert_eq!(rx.pop(), Some(3));
-    /// assert_eq!(rx.read_chunk(1).unwrap_err(), ringway::ChunkError::TooFewSlots(0));
-    /// ```
-    #[inline]
-    pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, T, S>, ChunkError> {
-        let available = self.available(n);
-        if available < n {
-            return Err(ChunkError::TooFewSlots(available));
-        }
-        Ok(ReadChunk::new(self, n))
     }
 
     /// The exact number of items the ring holds when full.
@@ -1050,11 +1185,23 @@ impl<T, S> Consumer<T, S> {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        let len = self
+        let loaded = self
             .header()
             .tail
             .load(Ordering::Acquire)
             .wrapping_sub(self.head);
+        let known = self.known();
+        // A counter below `head` (stamped layout: it lags the stamps) wraps above the
+        // capacity: then the items known from the stamps are the count.
+        let mut len = if loaded > self.capacity {
+            known
+        } else {
+            loaded.max(known)
+        };
+        if <S::Layout as LayoutImpl>::STAMPED {
+            // At most `COUNTER_EVERY - 1` single pushes lie beyond the counter.
+            len = self.stamped_beyond(len, self.capacity);
+        }
         debug_assert!(len <= self.capacity);
         len
     }
@@ -1107,17 +1254,124 @@ impl<T, S> Consumer<T, S> {
     }
 }
 
-impl<T, S> Drop for Consumer<T, S> {
+/// The zero-copy chunks, as for [`Producer`]'s: [`Indexed`] layout only.
+impl<T, S: Storage<Layout = Indexed>> Consumer<T, S> {
+    /// Grants zero-copy access to the `n` oldest items, which the returned chunk
+    /// removes with [`ReadChunk::commit`].
+    ///
+    /// # Errors
+    ///
+    /// [`ChunkError::TooFewSlots`] with the number of available items if fewer than `n`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ringway::spsc::channel(4);
+    /// tx.push_slice(&[1, 2, 3]);
+    /// let chunk = rx.read_chunk(2).unwrap();
+    /// let (first, second) = chunk.as_slices();
+    /// assert_eq!([first, second].concat(), [1, 2]);
+    /// chunk.commit_all();
+    /// assert_eq!(rx.pop(), Some(3));
+    /// assert_eq!(rx.read_chunk(1).unwrap_err(), ringway::ChunkError::TooFewSlots(0));
+    /// ```
+    #[inline]
+    pub fn read_chunk(&mut self, n: usize) -> Result<ReadChunk<'_, T, S>, ChunkError> {
+        let available = self.available(n);
+        if available < n {
+            return Err(ChunkError::TooFewSlots(available));
+        }
+        Ok(ReadChunk::new(self, n))
+    }
+}
+
+impl<T, S: Storage> Drop for Consumer<T, S> {
     fn drop(&mut self) {
         self.abandon();
     }
 }
 
-impl<T, S> fmt::Debug for Consumer<T, S> {
+impl<T, S: Storage> fmt::Debug for Consumer<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Consumer")
             .field("capacity", &self.capacity())
             .field("len", &self.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(ringway_loom), feature = "alloc", target_has_atomic = "ptr"))]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    /// Counters that cross `usize::MAX` (a real run needs 2^64 items), for each layout:
+    /// for each capacity and each start up to two laps of slots before the wrap, a mix
+    /// of single pushes, pops, peeks and batches, checked against a model.
+    fn counters_wrap_around_usize_max<L: Layout>() {
+        for capacity in [1usize, 2, 3, 4, 5, 8] {
+            for back in 0..2 * capacity.next_power_of_two() + 2 {
+                let start = usize::MAX - back;
+                let (mut tx, mut rx) =
+                    with_waiters_at::<Vec<usize>, L>(capacity, default_waiters(), start);
+                assert!(rx.is_empty() && tx.is_empty());
+                assert_eq!(
+                    rx.pop(),
+                    None,
+                    "a fresh ring near the wrap looked non-empty"
+                );
+                let (mut pushed, mut popped) = (0usize, 0usize);
+                for step in 0..4 * capacity + 8 {
+                    match step % 5 {
+                        // Two pushes for every pop until full, then drains.
+                        0 | 1 if pushed - popped < capacity => {
+                            tx.push(alloc::vec![pushed]).unwrap();
+                            pushed += 1;
+                        }
+                        3 => {
+                            let n = tx.push_iter((pushed..pushed + 2).map(|v| alloc::vec![v]));
+                            assert_eq!(n, 2.min(capacity - (pushed - popped)));
+                            pushed += n;
+                        }
+                        4 => {
+                            for v in rx.drain().take(2) {
+                                assert_eq!(v, [popped], "FIFO across the wrap (drain)");
+                                popped += 1;
+                            }
+                        }
+                        _ => {
+                            let peeked = rx.peek().cloned();
+                            match rx.pop() {
+                                Some(v) => {
+                                    assert_eq!(v, [popped], "FIFO across the wrap");
+                                    assert_eq!(peeked.as_deref(), Some(&[popped][..]));
+                                    popped += 1;
+                                }
+                                None => assert_eq!((peeked, pushed), (None, popped)),
+                            }
+                        }
+                    }
+                    assert_eq!(tx.len(), pushed - popped);
+                    assert_eq!(rx.len(), pushed - popped);
+                    assert_eq!(rx.is_empty(), pushed == popped);
+                    if pushed - popped == capacity {
+                        assert!(tx.push(alloc::vec![usize::MAX]).is_err());
+                    }
+                }
+                // Items left (heap-allocated, so a miss leaks and a double drop
+                // corrupts under Miri) are dropped with the ring.
+                drop((tx, rx));
+            }
+        }
+    }
+
+    #[test]
+    fn counters_wrap_around_usize_max_indexed() {
+        counters_wrap_around_usize_max::<Indexed>();
+    }
+
+    #[test]
+    fn counters_wrap_around_usize_max_stamped() {
+        counters_wrap_around_usize_max::<Stamped>();
     }
 }

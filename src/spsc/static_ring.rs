@@ -4,7 +4,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use super::{Borrowed, Consumer, Header, Producer};
+use super::{Borrowed, Consumer, Halves, Header, Indexed, Layout, Producer};
 use crate::buffer::InlineSlots;
 #[cfg(target_has_atomic = "8")]
 use crate::sync::{AtomicBool, Ordering};
@@ -96,16 +96,17 @@ use crate::WaitStrategy;
 /// let mut ring = ringway::spsc::StaticRing::<u8, 3>::new();
 /// let _halves = ring.split();
 /// ```
-pub struct StaticRing<T, const N: usize> {
+pub struct StaticRing<T, const N: usize, L: Layout = Indexed> {
     header: Header,
-    /// The `N` slots; the header's invariants say which hold items.
-    slots: InlineSlots<T, N>,
+    /// The `N` slots; the header's invariants say which hold items. With the stamped
+    /// layout, every split writes the stamps afresh (`halves`).
+    slots: InlineSlots<T, N, L>,
     /// Whether [`try_split`](Self::try_split) has handed out the halves.
     #[cfg(target_has_atomic = "8")]
     split_taken: AtomicBool,
 }
 
-impl<T, const N: usize> StaticRing<T, N> {
+impl<T, const N: usize, L: Layout> StaticRing<T, N, L> {
     /// Checked when the ring is built (post-monomorphisation, so a bad `N` fails the
     /// build): `N` is a power of two (so at least 1) whose positions leave the top bit
     /// free for the wrapping comparisons.
@@ -220,7 +221,7 @@ impl<T, const N: usize> StaticRing<T, N> {
     ///     s.spawn(move || while rx.pop().is_none() {});
     /// });
     /// ```
-    pub fn split(&mut self) -> (Producer<T, Borrowed<'_>>, Consumer<T, Borrowed<'_>>) {
+    pub fn split(&mut self) -> (Producer<T, Borrowed<'_, L>>, Consumer<T, Borrowed<'_, L>>) {
         // `&mut self`: no half is alive, and whatever the last halves did happened
         // before this borrow began.
         let (head, tail) = self.header.start_split();
@@ -256,7 +257,7 @@ impl<T, const N: usize> StaticRing<T, N> {
     /// assert!(LOG.try_split().is_none());
     /// ```
     #[cfg(target_has_atomic = "8")]
-    pub fn try_split(&self) -> Option<(Producer<T, Borrowed<'_>>, Consumer<T, Borrowed<'_>>)> {
+    pub fn try_split(&self) -> Option<Halves<T, Borrowed<'_, L>>> {
         // The swap's atomicity alone makes the halves unique; the callers that lose
         // touch nothing, so no ordering is needed. No half of an earlier `split` is
         // alive (that borrow was exclusive), and its end happened before this shared
@@ -274,23 +275,26 @@ impl<T, const N: usize> StaticRing<T, N> {
         &self,
         head: usize,
         tail: usize,
-    ) -> (Producer<T, Borrowed<'_>>, Consumer<T, Borrowed<'_>>) {
+    ) -> (Producer<T, Borrowed<'_, L>>, Consumer<T, Borrowed<'_, L>>) {
         let header = NonNull::from(&self.header);
         let slots = self.slots.slots();
+        // SAFETY: no other half of this ring is alive (caller), and the header's
+        // invariant bounds `tail - head` by `N`, the slot count.
+        unsafe { slots.reset_stamps(head, tail) };
         let producer = Producer::new(header, slots, N, (head, tail), Borrowed(PhantomData));
         let consumer = Consumer::new(header, slots, N, (head, tail), Borrowed(PhantomData));
         (producer, consumer)
     }
 }
 
-impl<T, const N: usize> Default for StaticRing<T, N> {
+impl<T, const N: usize, L: Layout> Default for StaticRing<T, N, L> {
     /// [`StaticRing::new`].
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T, const N: usize> Drop for StaticRing<T, N> {
+impl<T, const N: usize, L: Layout> Drop for StaticRing<T, N, L> {
     fn drop(&mut self) {
         let slots = self.slots.slots();
         // SAFETY: `slots` are this ring's, and its capacity is `N`.
@@ -298,7 +302,7 @@ impl<T, const N: usize> Drop for StaticRing<T, N> {
     }
 }
 
-impl<T, const N: usize> fmt::Debug for StaticRing<T, N> {
+impl<T, const N: usize, L: Layout> fmt::Debug for StaticRing<T, N, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StaticRing")
             .field("capacity", &N)

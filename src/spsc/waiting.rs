@@ -10,17 +10,17 @@ use core::{
 };
 use std::time::{Duration, Instant};
 
-use super::{Consumer, Heap, Producer};
+use super::{Consumer, Heap, Producer, Storage};
 #[cfg(feature = "async")]
 use crate::wait::Registration;
 use crate::wait::{self, Awaited, Waiters};
 use crate::{Disconnected, PopTimeoutError, PushTimeoutError, WaitStrategy};
 
-fn waiters_of_producer<T, S>(p: &Producer<T, S>) -> &Waiters {
+fn waiters_of_producer<T, S: Storage>(p: &Producer<T, S>) -> &Waiters {
     &p.header().waiters
 }
 
-fn waiters_of_consumer<T, S>(c: &Consumer<T, S>) -> &Waiters {
+fn waiters_of_consumer<T, S: Storage>(c: &Consumer<T, S>) -> &Waiters {
     &c.header().waiters
 }
 
@@ -29,7 +29,7 @@ fn deadline(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
-impl<T, S> Producer<T, S> {
+impl<T, S: Storage> Producer<T, S> {
     /// One attempt of a waiting push: `Some(Ok)` if pushed, `Some(Err(value))` if the
     /// consumer is gone, `None` (value back in `value`) if the ring is full.
     fn attempt_push(&mut self, value: &mut Option<T>) -> Option<Result<(), T>> {
@@ -50,7 +50,7 @@ impl<T, S> Producer<T, S> {
     }
 }
 
-impl<T, S> Producer<T, S> {
+impl<T, S: Storage> Producer<T, S> {
     /// Appends `value`, waiting for a free slot as the ring's [`WaitStrategy`] says.
     ///
     /// # Errors
@@ -188,7 +188,7 @@ impl<T, S> Producer<T, S> {
     }
 }
 
-impl<T, S> Consumer<T, S> {
+impl<T, S: Storage> Consumer<T, S> {
     /// One attempt of a waiting pop: `Some(Ok(item))`, `Some(Err(Disconnected(())))`
     /// once the producer is gone and everything it pushed has been popped, or `None`.
     fn attempt_pop(&mut self) -> Option<Result<T, Disconnected>> {
@@ -204,7 +204,7 @@ impl<T, S> Consumer<T, S> {
     }
 }
 
-impl<T, S> Consumer<T, S> {
+impl<T, S: Storage> Consumer<T, S> {
     /// Removes and returns the oldest item, waiting for one as the ring's
     /// [`WaitStrategy`] says.
     ///
@@ -340,7 +340,7 @@ impl<T, S> Consumer<T, S> {
 ///
 /// Polling it again after it returned `Ready` panics.
 #[must_use = "futures do nothing unless polled"]
-pub struct PushFuture<'a, T, S = Heap<T>> {
+pub struct PushFuture<'a, T, S: Storage = Heap<T>> {
     producer: &'a mut Producer<T, S>,
     /// The value to push; `None` once pushed or handed back.
     value: Option<T>,
@@ -352,10 +352,10 @@ pub struct PushFuture<'a, T, S = Heap<T>> {
 #[cfg(feature = "async")]
 // The future never pins `T` (it moves the value in and out of its `Option`), so it is
 // `Unpin` whatever `T` is.
-impl<T, S> Unpin for PushFuture<'_, T, S> {}
+impl<T, S: Storage> Unpin for PushFuture<'_, T, S> {}
 
 #[cfg(feature = "async")]
-impl<T, S> Future for PushFuture<'_, T, S> {
+impl<T, S: Storage> Future for PushFuture<'_, T, S> {
     type Output = Result<(), Disconnected<T>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -374,7 +374,7 @@ impl<T, S> Future for PushFuture<'_, T, S> {
 }
 
 #[cfg(feature = "async")]
-impl<T, S> Drop for PushFuture<'_, T, S> {
+impl<T, S: Storage> Drop for PushFuture<'_, T, S> {
     /// Withdraws the future's waker, so a cancelled future leaves nothing registered.
     fn drop(&mut self) {
         waiters_of_producer(self.producer).withdraw(Awaited::Slot, &mut self.registration);
@@ -382,7 +382,7 @@ impl<T, S> Drop for PushFuture<'_, T, S> {
 }
 
 #[cfg(feature = "async")]
-impl<T, S> fmt::Debug for PushFuture<'_, T, S> {
+impl<T, S: Storage> fmt::Debug for PushFuture<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PushFuture")
             .field("pending", &self.value.is_some())
@@ -397,7 +397,7 @@ impl<T, S> fmt::Debug for PushFuture<'_, T, S> {
 ///
 /// Polling it again after it returned `Ready` panics (it does not pop a second item).
 #[must_use = "futures do nothing unless polled"]
-pub struct PopFuture<'a, T, S = Heap<T>> {
+pub struct PopFuture<'a, T, S: Storage = Heap<T>> {
     consumer: &'a mut Consumer<T, S>,
     /// Its entry among the consumer's waiters, withdrawn when it completes or is
     /// dropped.
@@ -405,7 +405,7 @@ pub struct PopFuture<'a, T, S = Heap<T>> {
 }
 
 #[cfg(feature = "async")]
-impl<T, S> Future for PopFuture<'_, T, S> {
+impl<T, S: Storage> Future for PopFuture<'_, T, S> {
     type Output = Result<T, Disconnected>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -422,7 +422,7 @@ impl<T, S> Future for PopFuture<'_, T, S> {
 }
 
 #[cfg(feature = "async")]
-impl<T, S> Drop for PopFuture<'_, T, S> {
+impl<T, S: Storage> Drop for PopFuture<'_, T, S> {
     /// Withdraws the future's waker, so a cancelled future leaves nothing registered.
     fn drop(&mut self) {
         waiters_of_consumer(self.consumer).withdraw(Awaited::Item, &mut self.registration);
@@ -430,7 +430,7 @@ impl<T, S> Drop for PopFuture<'_, T, S> {
 }
 
 #[cfg(feature = "async")]
-impl<T, S> fmt::Debug for PopFuture<'_, T, S> {
+impl<T, S: Storage> fmt::Debug for PopFuture<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PopFuture").finish_non_exhaustive()
     }
