@@ -11,7 +11,7 @@
 //! | you have | pick | progress |
 //! |---|---|---|
 //! | one producer thread and one consumer thread: single items, slices, iterators, zero-copy chunks, byte streams (`io::Read`/`io::Write`) | [`spsc::channel`], or [`spsc::StaticRing`] without an allocator | wait-free push and pop, no read-modify-write |
-//! | the same, single items only, one at a time between two polling threads | [`spsc::stamped::channel`]: each slot is its own ready flag | wait-free |
+//! | the same, mostly single items streamed between two polling threads | the same ring with the [`Stamped`](spsc::Stamped) layout, [`spsc::stamped::channel`] (each slot its own ready flag: one cache line per hand-off; every operation but the zero-copy chunks) | the same |
 //! | several producers or several consumers | [`mpmc::Queue`], or [`mpmc::StaticQueue`] without an allocator | see [`mpmc`]: a pre-empted thread between claiming and publishing a slot stalls that slot |
 //! | threads or tasks that should sleep while the queue is empty or full | any of them built with [`WaitStrategy::SPIN_PARK`] (`spsc::channel_with_wait_strategy`, `with_wait_strategy`), then `pop_blocking`, `pop_timeout`, `pop_async`, ... | the waiting operations sleep; `push` and `pop` stay as above |
 //!

@@ -1,8 +1,14 @@
-//! Integration tests of the stamped-slot SPSC queue (`ringway::spsc::stamped`).
+//! Integration tests of the SPSC ring with the stamped layout (`ringway::spsc::stamped`,
+//! the same `Producer`/`Consumer` as `spsc::channel`'s over `Stamped` slots). What is
+//! layout-specific gets tested here: the single-item path that reads stamps, the
+//! counter the producer stores only now and then (so counts and batches read the
+//! stamps beyond it), batches published last stamp first, and the stamps a static ring
+//! writes afresh at each split.
 //!
 //! * a differential model test (proptest, plus a deterministic variant small enough
-//!   for Miri) of push/pop/peek/len against a `VecDeque`, across the wrap of the
-//!   storage and of non-power-of-two capacities;
+//!   for Miri) of push/pop/peek/len and the batch operations (push_slice, push_iter,
+//!   pop_slice, drain) against a `VecDeque`, across the wrap of the storage, of
+//!   non-power-of-two capacities, and of the counter's store interval;
 //! * two-thread ordered streams (`u64` and boxed values) at small and large capacities;
 //! * drop accounting: items left in the queue, across the storage's wrap, with either
 //!   half dropped first and pushes after the consumer is gone;
@@ -18,7 +24,7 @@ use std::collections::VecDeque;
 use std::thread;
 
 use proptest::prelude::*;
-use ringway::spsc::stamped::{channel, Consumer, Producer};
+use ringway::spsc::stamped::{channel, Consumer, Producer, StaticRing};
 use ringway::PushError;
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 
@@ -37,6 +43,14 @@ enum Op {
     Push,
     Pop,
     Peek,
+    /// `push_slice` of this many items.
+    PushSlice(usize),
+    /// `push_iter` of this many items.
+    PushIter(usize),
+    /// `pop_slice` into a buffer of this many items.
+    PopSlice(usize),
+    /// `drain`, taking at most this many items.
+    Drain(usize),
 }
 
 /// Runs `ops` on a queue of `capacity` and on a `VecDeque` bounded by `capacity`, and
@@ -59,7 +73,30 @@ fn run_model(capacity: usize, ops: &[Op]) {
             }
             Op::Pop => assert_eq!(rx.pop(), model.pop_front()),
             Op::Peek => assert_eq!(rx.peek(), model.front()),
+            Op::PushSlice(n) | Op::PushIter(n) => {
+                let items: Vec<u64> = (next..next + n as u64).collect();
+                let pushed = match op {
+                    Op::PushSlice(_) => tx.push_slice(&items),
+                    _ => tx.push_iter(items.iter().copied()),
+                };
+                assert_eq!(pushed, n.min(capacity - model.len()), "{op:?}");
+                model.extend(&items[..pushed]);
+                next += pushed as u64;
+            }
+            Op::PopSlice(n) => {
+                let mut buf = vec![u64::MAX; n];
+                let popped = rx.pop_slice(&mut buf);
+                assert_eq!(popped, n.min(model.len()), "{op:?}");
+                let expected: Vec<u64> = model.drain(..popped).collect();
+                assert_eq!(buf[..popped], expected[..]);
+            }
+            Op::Drain(n) => {
+                let got: Vec<u64> = rx.drain().take(n).collect();
+                let expected: Vec<u64> = model.drain(..n.min(model.len())).collect();
+                assert_eq!(got, expected);
+            }
         }
+        assert_eq!(rx.len(), model.len());
         assert_eq!(tx.len(), model.len());
         assert_eq!(tx.is_empty(), model.is_empty());
         assert_eq!(rx.is_empty(), model.is_empty());
@@ -68,7 +105,15 @@ fn run_model(capacity: usize, ops: &[Op]) {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    prop_oneof![3 => Just(Op::Push), 3 => Just(Op::Pop), 1 => Just(Op::Peek)]
+    prop_oneof![
+        3 => Just(Op::Push),
+        3 => Just(Op::Pop),
+        1 => Just(Op::Peek),
+        1 => (0usize..12).prop_map(Op::PushSlice),
+        1 => (0usize..12).prop_map(Op::PushIter),
+        1 => (0usize..12).prop_map(Op::PopSlice),
+        1 => (0usize..12).prop_map(Op::Drain),
+    ]
 }
 
 proptest! {
@@ -95,10 +140,14 @@ fn model_deterministic() {
         for seed in 0..seeds {
             let mut rng = Rng::new(seed + 1);
             let ops: Vec<Op> = (0..steps)
-                .map(|_| match rng.below(7) {
+                .map(|_| match rng.below(11) {
                     0..=2 => Op::Push,
                     3..=5 => Op::Pop,
-                    _ => Op::Peek,
+                    6 => Op::Peek,
+                    7 => Op::PushSlice(rng.below(12)),
+                    8 => Op::PushIter(rng.below(12)),
+                    9 => Op::PopSlice(rng.below(12)),
+                    _ => Op::Drain(rng.below(12)),
                 })
                 .collect();
             run_model(capacity, &ops);
@@ -339,4 +388,109 @@ fn debug_without_t_debug() {
     let _ = tx.push(Opaque);
     assert_eq!(format!("{tx:?}"), "Producer { capacity: 2, len: 1, .. }");
     assert_eq!(format!("{rx:?}"), "Consumer { capacity: 2, len: 1, .. }");
+}
+
+/// Batches and counts straddle the counter's store interval: single pushes store the
+/// counter only now and then, so `len` and the batch pops read the stamps beyond it.
+/// Long runs of single pushes, then every kind of look.
+#[test]
+fn counts_and_batches_read_the_stamps_beyond_the_counter() {
+    let n = if cfg!(miri) { 70 } else { 300 };
+    let (mut tx, mut rx) = channel::<u64>(n);
+    for run in [1usize, 5, 31, 32, 33, 64, n] {
+        for i in 0..run as u64 {
+            tx.push(i).unwrap();
+        }
+        assert_eq!(rx.len(), run, "len after {run} single pushes");
+        assert_eq!(rx.peek(), Some(&0));
+        let half = run / 2;
+        let mut buf = vec![0; half];
+        assert_eq!(rx.pop_slice(&mut buf), half);
+        assert_eq!(buf, (0..half as u64).collect::<Vec<_>>());
+        assert_eq!(rx.len(), run - half);
+        assert_eq!(
+            rx.drain().collect::<Vec<_>>(),
+            (half as u64..run as u64).collect::<Vec<_>>()
+        );
+        assert!(rx.is_empty() && rx.pop().is_none());
+    }
+}
+
+/// A static ring with the stamped layout: split, use, drop the halves, split again
+/// (every stamp is written afresh from the counters the last halves left, so what they
+/// left is found, and nothing else), and a forgotten producer: what it pushed since
+/// its counter was last stored is leaked, not yielded or dropped twice.
+#[test]
+fn static_ring_split_again_and_forgotten_halves() {
+    let tracker = DropTracker::new();
+    {
+        let mut ring = StaticRing::<common::Tracked<'_>, 4>::new();
+        let (mut tx, mut rx) = ring.split();
+        for _ in 0..3 {
+            tx.push(tracker.item()).unwrap(); // counters wrap the 4 slots below
+            drop(rx.pop().unwrap());
+        }
+        tx.push(tracker.item()).unwrap();
+        tx.push(tracker.item()).unwrap();
+        drop((tx, rx));
+        let (tx, mut rx) = ring.split();
+        assert_eq!(rx.len(), 2, "the items the first halves left");
+        drop(rx.pop().unwrap());
+        drop((tx, rx));
+        let (mut tx, rx) = ring.split();
+        assert_eq!(rx.len(), 1);
+        tx.push(tracker.item()).unwrap();
+        std::mem::forget(tx); // its last push never reaches the counter
+        drop(rx);
+        let (tx, mut rx) = ring.split();
+        let left = rx.drain().count();
+        assert!(
+            left == 1 || left == 2,
+            "{left} items after a forgotten producer"
+        );
+        drop((tx, rx));
+    } // the ring drops what is left
+    assert!(
+        tracker.live() <= 1,
+        "at most the forgotten producer's last item leaks"
+    );
+}
+
+/// The waiting operations work the same on stamped slots (the wake-ups follow the
+/// stamps: single pushes do not store the counter).
+#[test]
+fn waiting_operations() {
+    use ringway::WaitStrategy;
+    let (mut tx, mut rx) =
+        ringway::spsc::stamped::channel_with_wait_strategy::<u64>(4, WaitStrategy::SPIN_PARK);
+    let n = if cfg!(miri) { 50 } else { 5000 };
+    let consumer = thread::spawn(move || {
+        let mut sum = 0;
+        while let Ok(v) = rx.pop_blocking() {
+            sum += v;
+        }
+        sum
+    });
+    for i in 0..n {
+        tx.push_blocking(i).unwrap();
+    }
+    drop(tx);
+    let sum = common::join_within_watchdog(consumer, "stamped pop_blocking consumer");
+    assert_eq!(sum, n * (n - 1) / 2);
+}
+
+/// A byte ring with stamped slots is a `std::io` pipe like an indexed one.
+#[test]
+fn io_read_write() {
+    use std::io::{Read, Write};
+    let (mut tx, mut rx) = channel::<u8>(8);
+    assert_eq!(tx.write(b"hello world").unwrap(), 8);
+    let mut buf = [0; 5];
+    rx.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"hello");
+    assert_eq!(tx.write(b"!").unwrap(), 1);
+    let mut rest = Vec::new();
+    drop(tx);
+    rx.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b" wo!");
 }

@@ -18,6 +18,24 @@
 //!   and can be built by a `const fn`, so it can live in a `static` (no allocator at
 //!   all); [`StaticRing::split`] lends it to a pair of halves for `'a`.
 //!
+//! # Layout: indexed or stamped
+//!
+//! The storage also says how the ring's slots are laid out, [`Indexed`] (the default:
+//! `Heap<T>` is `Heap<T, Indexed>`) or [`Stamped`] ([`stamped::channel`],
+//! `Heap<T, Stamped>`, `StaticRing<T, N, Stamped>`). It is one type family and one
+//! protocol code path; the layout changes only how the consumer learns that an item is
+//! there:
+//!
+//! | | [`Indexed`] | [`Stamped`] |
+//! |---|---|---|
+//! | a slot | a `T` | a `usize` stamp beside a `T` (16 bytes for a `u64`) |
+//! | a single-item hand-off reads | the producer's counter, then the slot: two cache lines | the slot alone (its stamp): one line |
+//! | zero-copy chunks ([`WriteChunkUninit`], [`ReadChunk`]) | yes (the slots are contiguous `T`s) | no |
+//! | every other operation | yes | yes, the same |
+//! | pick it for | batches, chunks, byte streams, the densest storage, the lowest round trip measured | single items streamed between polling threads |
+//!
+//! PERFORMANCE.md in the repository has the measured figures behind the last row.
+//!
 //! # The protocol
 //!
 //! Two counters, `head` (items popped so far) and `tail` (items pushed so far), grow
@@ -48,12 +66,14 @@
 //! [`WriteChunkUninit`], [`Consumer::pop_slice`], [`ReadChunk`], [`Consumer::drain`])
 //! publish once per batch.
 //!
-//! # A second layout: [`stamped`]
-//!
-//! Publishing an index costs a single-item hand-off two cache lines (the index's and
-//! the slot's). [`stamped::channel`] makes each slot its own ready flag instead, so a
-//! hand-off moves one line; it trades away the batch and chunk operations, the
-//! waiting operations and the consumer's `len` for that (see its module docs).
+//! With the [`Stamped`] layout the producer also stores each slot's stamp, `pos + 1`,
+//! with `Release` right after the value (before the counter), and stores the counter
+//! itself only for batches, every 32nd position and when it is dropped. The consumer's
+//! single-item operations (`pop`, `peek`, the waiting pops) read the stamp of the slot
+//! at `head` and never the counter; its counts and batches read the counter and then
+//! the stamps beyond it. A batch's stamps are stored last first, so a consumer that
+//! reads forward sees a batch whole or not at all, as with the indexed layout's single
+//! counter store. (See [`stamped`] for the details.)
 //!
 //! [`CachePadded`]: crossbeam_utils::CachePadded
 

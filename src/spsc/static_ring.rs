@@ -40,7 +40,17 @@ use crate::WaitStrategy;
 /// which of its items that consumer already moved out (a forgotten
 /// [`Drain`](super::Drain) moves items out before it releases their slots), so the next
 /// split, or the ring's drop, leaks every item left instead of yielding or dropping it
-/// again. A forgotten producer loses nothing: what it published stays.
+/// again. A forgotten producer of the [`Indexed`] layout loses nothing: what it
+/// published stays. One of the [`Stamped`](super::Stamped) layout stores its counter
+/// only now and then (at most 31 single pushes apart, and when it is dropped), so the
+/// items it pushed since the last store are leaked (never yielded or dropped) by the
+/// next split or the ring's drop.
+///
+/// # Layout
+///
+/// `L` is the layout of the slots, [`Indexed`] (the default) or
+/// [`Stamped`](super::Stamped) (see the [module docs](super) for which to pick;
+/// `spsc::stamped::StaticRing<T, N>` names the stamped one).
 ///
 /// # In a `static`
 ///
