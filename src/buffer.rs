@@ -167,8 +167,8 @@ pub(crate) mod sealed {
             // SAFETY: forwarded from the caller.
             let (first, second) = unsafe { slots.slices_mut(pos, items.len()) };
             let (a, b) = items.split_at(first.len());
-            write_copies(first, a);
-            write_copies(second, b);
+            copy_into(first, a);
+            copy_into(second, b);
         }
         #[inline(always)]
         unsafe fn copy_out<T: Copy>(slots: &Slots<T, Self>, pos: usize, dst: &mut [T]) {
@@ -257,13 +257,20 @@ pub(crate) mod sealed {
         }
     }
 
-    /// Copies `src` into the front of `dst` (`dst.len() == src.len()`).
+    /// Copies `src` into `dst` (`dst.len() == src.len()`), as one `memcpy`.
     #[inline(always)]
-    fn write_copies<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T]) {
-        debug_assert_eq!(dst.len(), src.len());
-        for (slot, item) in dst.iter_mut().zip(src) {
-            slot.write(*item);
-        }
+    fn copy_into<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T]) {
+        assert_eq!(
+            dst.len(),
+            src.len(),
+            "ringway: copy between runs of unequal length"
+        );
+        // SAFETY: both runs hold `src.len()` values of `T` (checked just above), `dst` is
+        // exclusively borrowed so they cannot overlap, and `MaybeUninit<T>` has `T`'s
+        // layout; writing `Copy` values over uninitialised slots drops nothing.
+        unsafe {
+            core::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<T>(), src.len())
+        };
     }
 }
 

@@ -67,6 +67,10 @@ pin_invariant! {
     SpscPopFuture: ["ringway::spsc::PopFuture<'c, ", ">"];
     StampedProducer: ["ringway::spsc::stamped::Producer<", ">"];
     StampedConsumer: ["ringway::spsc::stamped::Consumer<", ">"];
+    StampedHeap: ["ringway::spsc::Heap<", ", ringway::spsc::Stamped>"];
+    StampedProducerBorrowed: ["ringway::spsc::Producer<", ", ringway::spsc::Borrowed<'c, ringway::spsc::Stamped>>"];
+    StampedStaticRing: ["ringway::spsc::stamped::StaticRing<", ", 4>"];
+    StampedDrain: ["ringway::spsc::Drain<'c, ", ", ringway::spsc::Heap<", ", ringway::spsc::Stamped>>"];
     MpmcQueueHeap: ["ringway::mpmc::Queue<", ">"];
     MpmcQueueInline: ["ringway::mpmc::Queue<", ", ringway::mpmc::Inline<", ", 3>>"];
     MpmcHeap: ["ringway::mpmc::Heap<", ">"];
