@@ -1,4 +1,4 @@
-//! Soak test: runs the SPSC, MPMC and stamped-slot SPSC queues in turn, in short
+//! Soak test: runs the SPSC ring (both slot layouts) and the MPMC queue in turn, in short
 //! randomised rounds, for a given time, and checks every item that comes out.
 //!
 //! Each round picks a queue kind (in turn), an item type, a capacity from
@@ -45,7 +45,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ringway::mpmc::Queue;
-use ringway::spsc::{self, stamped, Consumer, Producer};
+use ringway::spsc::{self, stamped, Consumer, Heap, Indexed, Producer, Storage};
 use ringway::{ChunkError, Disconnected, PopTimeoutError, PushTimeoutError, WaitStrategy};
 
 // ---------------------------------------------------------------------------------
@@ -292,10 +292,10 @@ trait Item: Send + Sized + 'static {
     }
 
     // The slice operations need `T: Copy`; only the `Copy` types override these.
-    fn spsc_push_slice(_: &mut Producer<Self>, _: &[Self]) -> usize {
+    fn spsc_push_slice<S: Storage>(_: &mut Producer<Self, S>, _: &[Self]) -> usize {
         unreachable!("slice op on a non-Copy type")
     }
-    fn spsc_pop_slice(_: &mut Consumer<Self>, _: &mut [Self]) -> usize {
+    fn spsc_pop_slice<S: Storage>(_: &mut Consumer<Self, S>, _: &mut [Self]) -> usize {
         unreachable!("slice op on a non-Copy type")
     }
     fn mpmc_push_slice(_: &Queue<Self>, _: &[Self]) -> usize {
@@ -309,10 +309,10 @@ trait Item: Send + Sized + 'static {
 macro_rules! copy_slice_ops {
     () => {
         const COPY: bool = true;
-        fn spsc_push_slice(p: &mut Producer<Self>, s: &[Self]) -> usize {
+        fn spsc_push_slice<S: Storage>(p: &mut Producer<Self, S>, s: &[Self]) -> usize {
             p.push_slice(s)
         }
-        fn spsc_pop_slice(c: &mut Consumer<Self>, d: &mut [Self]) -> usize {
+        fn spsc_pop_slice<S: Storage>(c: &mut Consumer<Self, S>, d: &mut [Self]) -> usize {
             c.pop_slice(d)
         }
         fn mpmc_push_slice(q: &Queue<Self>, s: &[Self]) -> usize {
@@ -522,11 +522,11 @@ struct SpscState {
     progress: Arc<Vec<Progress>>,
 }
 
-fn spsc_producer<T: Item>(
-    mut tx: Producer<T>,
+fn spsc_producer<T: Item, S: Chunks<T>>(
+    mut tx: Producer<T, S>,
     cfg: Cfg,
     st: Arc<SpscState>,
-) -> (Producer<T>, Counts) {
+) -> (Producer<T, S>, Counts) {
     let mut rng = Rng::new(cfg.seed ^ 0x5052_4F44);
     let deadline = Instant::now() + cfg.dur;
     let cap = cfg.cap;
@@ -574,58 +574,14 @@ fn spsc_producer<T: Item>(
                 }
                 n
             }
-            op @ (SP_CHUNK | SP_FILL) => match tx.write_chunk_uninit(b) {
-                Ok(mut chunk) => {
-                    if chunk.len() != b {
-                        violation(format!(
-                            "SPSC write_chunk_uninit({b}) has {} slots",
-                            chunk.len()
-                        ));
-                    }
-                    if op == SP_FILL {
-                        let mut r = seq..seq + rng.upto(b + 2) as u64;
-                        let want = (r.end - r.start).min(b as u64);
-                        let n = chunk.fill_from_iter(r.by_ref().map(|s| T::make(0, s)));
-                        if n as u64 != want || r.start - seq != n as u64 {
-                            violation(format!(
-                                "SPSC fill_from_iter on {b} slots: returned {n}, took {}, expected {want}",
-                                r.start - seq
-                            ));
-                        }
-                        n
-                    } else {
-                        let k = rng.upto(b);
-                        let (first, second) = chunk.as_mut_slices();
-                        if first.len() + second.len() != b {
-                            violation(format!(
-                                "SPSC write chunk of {b}: slices of {} + {}",
-                                first.len(),
-                                second.len()
-                            ));
-                        }
-                        for (i, slot) in first
-                            .iter_mut()
-                            .chain(second.iter_mut())
-                            .take(k)
-                            .enumerate()
-                        {
-                            *slot = MaybeUninit::new(T::make(0, seq + i as u64));
-                        }
-                        // SAFETY: the first `k` slots, in `as_mut_slices` order, were
-                        // initialised just above (`k <= b`, the chunk's length, checked).
-                        unsafe { chunk.commit(k) };
-                        k
-                    }
-                }
-                Err(ChunkError::TooFewSlots(m)) => {
-                    if m >= b || m > cap {
-                        violation(format!(
-                            "SPSC write_chunk_uninit({b}): TooFewSlots({m}), capacity {cap}"
-                        ));
-                    }
-                    0
-                }
-            },
+            op @ (SP_CHUNK | SP_FILL) => {
+                let a = ChunkArgs {
+                    b,
+                    cap,
+                    rng: &mut rng,
+                };
+                S::push_chunk(&mut tx, op, seq, a)
+            }
             op => unreachable!("SPSC producer op {op}"),
         };
         if n > 0 {
@@ -649,6 +605,143 @@ fn spsc_producer<T: Item>(
     st.done.store(true, Ordering::Release);
     (tx, c)
 }
+
+/// The zero-copy chunk operations of a ring's layout: the real ones for the indexed
+/// layout; the stamped layout has none, and its rounds never pick them.
+trait Chunks<T: Item>: Storage + Sized + Send + 'static {
+    /// `write_chunk_uninit(b)`, then `fill_from_iter` (`SP_FILL`) or a commit of part
+    /// of it (`SP_CHUNK`); returns the items pushed, from sequence number `seq`.
+    fn push_chunk(tx: &mut Producer<T, Self>, op: u8, seq: u64, a: ChunkArgs) -> usize {
+        let _ = (tx, op, seq, a);
+        unreachable!("the stamped layout has no chunks: its rounds never pick them")
+    }
+    /// `read_chunk(b)`, checked and then committed, iterated or dropped; returns the
+    /// items taken, advancing `expected`.
+    fn pop_chunk(rx: &mut Consumer<T, Self>, expected: &mut u64, a: ChunkArgs) -> usize {
+        let _ = (rx, expected, a);
+        unreachable!("the stamped layout has no chunks: its rounds never pick them")
+    }
+}
+
+/// What a chunk operation of the soak needs besides its half: the chunk size, the
+/// ring's capacity and the thread's random source.
+struct ChunkArgs<'r> {
+    b: usize,
+    cap: usize,
+    rng: &'r mut Rng,
+}
+
+impl<T: Item> Chunks<T> for Heap<T, Indexed> {
+    fn push_chunk(tx: &mut Producer<T, Self>, op: u8, seq: u64, a: ChunkArgs) -> usize {
+        let ChunkArgs { b, cap, rng } = a;
+        match tx.write_chunk_uninit(b) {
+            Ok(mut chunk) => {
+                if chunk.len() != b {
+                    violation(format!(
+                        "SPSC write_chunk_uninit({b}) has {} slots",
+                        chunk.len()
+                    ));
+                }
+                if op == SP_FILL {
+                    let mut r = seq..seq + rng.upto(b + 2) as u64;
+                    let want = (r.end - r.start).min(b as u64);
+                    let n = chunk.fill_from_iter(r.by_ref().map(|s| T::make(0, s)));
+                    if n as u64 != want || r.start - seq != n as u64 {
+                        violation(format!(
+                            "SPSC fill_from_iter on {b} slots: returned {n}, took {}, expected {want}",
+                            r.start - seq
+                        ));
+                    }
+                    n
+                } else {
+                    let k = rng.upto(b);
+                    let (first, second) = chunk.as_mut_slices();
+                    if first.len() + second.len() != b {
+                        violation(format!(
+                            "SPSC write chunk of {b}: slices of {} + {}",
+                            first.len(),
+                            second.len()
+                        ));
+                    }
+                    for (i, slot) in first
+                        .iter_mut()
+                        .chain(second.iter_mut())
+                        .take(k)
+                        .enumerate()
+                    {
+                        *slot = MaybeUninit::new(T::make(0, seq + i as u64));
+                    }
+                    // SAFETY: the first `k` slots, in `as_mut_slices` order, were
+                    // initialised just above (`k <= b`, the chunk's length, checked).
+                    unsafe { chunk.commit(k) };
+                    k
+                }
+            }
+            Err(ChunkError::TooFewSlots(m)) => {
+                if m >= b || m > cap {
+                    violation(format!(
+                        "SPSC write_chunk_uninit({b}): TooFewSlots({m}), capacity {cap}"
+                    ));
+                }
+                0
+            }
+        }
+    }
+
+    fn pop_chunk(rx: &mut Consumer<T, Self>, expected: &mut u64, a: ChunkArgs) -> usize {
+        let ChunkArgs { b, cap, rng } = a;
+        match rx.read_chunk(b) {
+            Ok(chunk) => {
+                let (first, second) = chunk.as_slices();
+                if chunk.len() != b || first.len() + second.len() != b {
+                    violation(format!(
+                        "SPSC read_chunk({b}): len {}, slices {} + {}",
+                        chunk.len(),
+                        first.len(),
+                        second.len()
+                    ));
+                }
+                let mut e = *expected;
+                for v in first.iter().chain(second) {
+                    spsc_check(v, &mut e);
+                }
+                let k = rng.upto(b);
+                match rng.below(4) {
+                    0 => {
+                        chunk.commit(k);
+                        *expected += k as u64;
+                        k
+                    }
+                    1 => {
+                        chunk.commit_all();
+                        *expected += b as u64;
+                        b
+                    }
+                    2 => {
+                        let mut got = 0;
+                        for v in chunk.into_iter().take(k) {
+                            spsc_check(&v, expected);
+                            got += 1;
+                        }
+                        got
+                    }
+                    _ => 0, // dropped uncommitted: the items stay
+                }
+            }
+            Err(ChunkError::TooFewSlots(m)) => {
+                if m >= b || m > cap {
+                    violation(format!(
+                        "SPSC read_chunk({b}): TooFewSlots({m}), capacity {cap}"
+                    ));
+                }
+                0
+            }
+        }
+    }
+}
+
+/// The defaults: never called.
+impl<T: Item> Chunks<T> for Heap<T, spsc::Stamped> {}
 
 /// Checks that `v` is the SPSC item `*expected` and advances it.
 fn spsc_check<T: Item>(v: &T, expected: &mut u64) {
@@ -698,11 +791,11 @@ fn consumer_goes_on(
     Some(done)
 }
 
-fn spsc_consumer<T: Item>(
-    mut rx: Consumer<T>,
+fn spsc_consumer<T: Item, S: Chunks<T>>(
+    mut rx: Consumer<T, S>,
     cfg: Cfg,
     st: Arc<SpscState>,
-) -> (Option<Consumer<T>>, Counts) {
+) -> (Option<Consumer<T, S>>, Counts) {
     let mut rng = Rng::new(cfg.seed ^ 0x434F_4E53);
     let start = Instant::now();
     let abandon_at = start + cfg.dur.mul_f64(0.2 + 0.8 * rng.below(1000) as f64 / 1000.0);
@@ -767,53 +860,14 @@ fn spsc_consumer<T: Item>(
                 }
                 got
             }
-            SC_CHUNK => match rx.read_chunk(b) {
-                Ok(chunk) => {
-                    let (first, second) = chunk.as_slices();
-                    if chunk.len() != b || first.len() + second.len() != b {
-                        violation(format!(
-                            "SPSC read_chunk({b}): len {}, slices {} + {}",
-                            chunk.len(),
-                            first.len(),
-                            second.len()
-                        ));
-                    }
-                    let mut e = expected;
-                    for v in first.iter().chain(second) {
-                        spsc_check(v, &mut e);
-                    }
-                    let k = rng.upto(b);
-                    match rng.below(4) {
-                        0 => {
-                            chunk.commit(k);
-                            expected += k as u64;
-                            k
-                        }
-                        1 => {
-                            chunk.commit_all();
-                            expected += b as u64;
-                            b
-                        }
-                        2 => {
-                            let mut got = 0;
-                            for v in chunk.into_iter().take(k) {
-                                spsc_check(&v, &mut expected);
-                                got += 1;
-                            }
-                            got
-                        }
-                        _ => 0, // dropped uncommitted: the items stay
-                    }
-                }
-                Err(ChunkError::TooFewSlots(m)) => {
-                    if m >= b || m > cap {
-                        violation(format!(
-                            "SPSC read_chunk({b}): TooFewSlots({m}), capacity {cap}"
-                        ));
-                    }
-                    0
-                }
-            },
+            SC_CHUNK => {
+                let a = ChunkArgs {
+                    b,
+                    cap,
+                    rng: &mut rng,
+                };
+                S::pop_chunk(&mut rx, &mut expected, a)
+            }
             op => unreachable!("SPSC consumer op {op}"),
         };
         if n > 0 {
@@ -844,104 +898,10 @@ fn spsc_consumer<T: Item>(
 }
 
 // ---------------------------------------------------------------------------------
-// SPSC, stamped slots (`spsc::stamped`): push on one side, pop and peek on the other
+// The SPSC layouts: indexed (`spsc::channel`) and stamped (`spsc::stamped`), the same
+// producer and consumer code above, the stamped rounds without the chunk operations
 
-fn stamped_producer<T: Item>(
-    mut tx: stamped::Producer<T>,
-    cfg: Cfg,
-    st: Arc<SpscState>,
-) -> (stamped::Producer<T>, Counts) {
-    let deadline = Instant::now() + cfg.dur;
-    let (mut seq, mut c, mut fails, mut iter) = (0u64, Counts::default(), 0u32, 0u64);
-    while !aborted() {
-        iter += 1;
-        if (fails > 0 || iter % 64 == 0) && Instant::now() >= deadline {
-            break;
-        }
-        match tx.push(T::make(0, seq)) {
-            Ok(()) => {
-                seq += 1;
-                c.ops += 1;
-                c.items += 1;
-                fails = 0;
-                st.progress[0].0.store(seq, Ordering::Relaxed);
-            }
-            Err(e) => {
-                let v = e.into_inner();
-                if T::HAS_ID && (v.id() != (0, seq) || !v.intact()) {
-                    violation(format!(
-                        "stamped push: Full handed back {:?}, not item {seq}",
-                        v.id()
-                    ));
-                }
-                fails += 1;
-                if tx.is_abandoned() {
-                    if cfg.mode != Mode::Abandon {
-                        violation("stamped producer: is_abandoned() while the consumer is alive");
-                    }
-                    break;
-                }
-                backoff(fails);
-            }
-        }
-    }
-    st.produced.store(seq, Ordering::Relaxed);
-    st.done.store(true, Ordering::Release);
-    (tx, c)
-}
-
-fn stamped_consumer<T: Item>(
-    mut rx: stamped::Consumer<T>,
-    cfg: Cfg,
-    st: Arc<SpscState>,
-) -> (Option<stamped::Consumer<T>>, Counts) {
-    let mut rng = Rng::new(cfg.seed ^ 0x5354_414D);
-    let abandon_at = Instant::now() + cfg.dur.mul_f64(0.2 + 0.8 * rng.below(1000) as f64 / 1000.0);
-    let (mut expected, mut c, mut fails, mut iter) = (0u64, Counts::default(), 0u32, 0u64);
-    while !aborted() {
-        iter += 1;
-        let Some(done) = consumer_goes_on("stamped", &cfg, &st, expected, fails, iter, abandon_at)
-        else {
-            break;
-        };
-        if rng.chance(1, 8) {
-            if let Some(v) = rx.peek() {
-                let mut e = expected;
-                spsc_check(v, &mut e);
-            }
-        }
-        match rx.pop() {
-            Some(v) => {
-                inject(c.items, v, &mut |v| spsc_check(v, &mut expected));
-                c.ops += 1;
-                c.items += 1;
-                fails = 0;
-                st.progress[1].0.store(expected, Ordering::Relaxed);
-            }
-            None => {
-                if done && cfg.mode == Mode::Drain {
-                    let produced = st.produced.load(Ordering::Relaxed);
-                    violation(format!(
-                        "stamped: pop found the queue empty after the producer finished, {} of {produced} items missing",
-                        produced - expected.min(produced)
-                    ));
-                    break;
-                }
-                fails += 1;
-                backoff(fails);
-            }
-        }
-    }
-    c.delivered = expected;
-    if cfg.mode == Mode::Abandon {
-        drop(rx);
-        (None, c)
-    } else {
-        (Some(rx), c)
-    }
-}
-
-/// The two SPSC queue types, as a round drives and checks them.
+/// The two SPSC layouts, as a round drives and checks them.
 trait SpscKind<T: Item> {
     /// How violations name the queue.
     const NAME: &'static str;
@@ -992,7 +952,8 @@ impl<T: Item> SpscKind<T> for Ring {
     }
 }
 
-/// `spsc::stamped::channel`: push, pop and peek.
+/// `spsc::stamped::channel`: the same producer and consumer over stamped slots, with
+/// every operation but the chunks.
 struct Stamped;
 
 impl<T: Item> SpscKind<T> for Stamped {
@@ -1003,10 +964,10 @@ impl<T: Item> SpscKind<T> for Stamped {
         stamped::channel(cap)
     }
     fn produce(tx: Self::Tx, cfg: Cfg, st: Arc<SpscState>) -> (Self::Tx, Counts) {
-        stamped_producer(tx, cfg, st)
+        spsc_producer(tx, cfg, st)
     }
     fn consume(rx: Self::Rx, cfg: Cfg, st: Arc<SpscState>) -> (Option<Self::Rx>, Counts) {
-        stamped_consumer(rx, cfg, st)
+        spsc_consumer(rx, cfg, st)
     }
     fn tx_len(tx: &Self::Tx) -> usize {
         tx.len()
@@ -1018,10 +979,10 @@ impl<T: Item> SpscKind<T> for Stamped {
         rx.is_abandoned()
     }
     fn check_rx(rx: &Self::Rx, leftover: u64) {
-        // No `len` on this consumer: it can only say whether the next item is there.
-        if rx.is_empty() != (leftover == 0) {
+        if rx.len() as u64 != leftover || rx.is_empty() != (leftover == 0) {
             violation(format!(
-                "stamped: consumer's is_empty() {} with {leftover} items left",
+                "stamped: consumer's len() {} (is_empty() {}) but {leftover} items left",
+                rx.len(),
                 rx.is_empty()
             ));
         }
@@ -1626,9 +1587,23 @@ fn main() {
             s
         } else if turn % 4 == 2 {
             cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave, Mode::Abandon]);
+            // Every SPSC operation but the chunks, which this layout does not have.
+            let (p, c): (&[u8], &[u8]) = if COPY[ty] {
+                (&[SP_PUSH, SP_SLICE, SP_ITER], &[SC_POP, SC_SLICE, SC_DRAIN])
+            } else {
+                (&[SP_PUSH, SP_ITER], &[SC_POP, SC_DRAIN])
+            };
+            cfg.prod_ops = subset(&mut rng, p);
+            cfg.cons_ops = subset(&mut rng, c);
+            if INJECT.load(Ordering::Relaxed) != 0 {
+                cfg.cons_ops = vec![SC_POP];
+            }
             desc = format!(
-                "round {rounds} seed {seed}: stamped {} cap={cap} {:?}",
-                TYPES[ty], cfg.mode,
+                "round {rounds} seed {seed}: stamped {} cap={cap} batch<={max_batch} {:?} push:{} pop:{}",
+                TYPES[ty],
+                cfg.mode,
+                op_names(&cfg.prod_ops, &["push", "slice", "iter", "chunk", "fill"]),
+                op_names(&cfg.cons_ops, &["pop", "slice", "drain", "chunk"]),
             );
             *ROUND.lock().unwrap() = desc.clone();
             let s = match ty {
