@@ -44,19 +44,13 @@ fn every_loom_model_asserts_a_canary() {
                 .unwrap_or("?")
                 .trim()
                 .to_owned();
-            // A test may delegate to a helper in the same file that calls `explore`.
+            // A test may delegate to a helper in the same file that calls `explore`, or
+            // that calls such a helper (the helpers are found transitively).
             let calls_explore = body.contains("explore(")
-                || source
-                    .split("\nfn ")
-                    .skip(1)
-                    .filter(|helper| helper.contains("explore("))
-                    .filter_map(|helper| helper.split(['(', '<']).next())
-                    .any(|helper| {
-                        let helper = helper.trim();
-                        // A plain call, or one with a turbofish (`model::<Stamped>(`).
-                        body.contains(&format!("{helper}("))
-                            || body.contains(&format!("{helper}::<"))
-                    });
+                || explorers(&source).iter().any(|helper| {
+                    // A plain call, or one with a turbofish (`model::<Stamped>(`).
+                    body.contains(&format!("{helper}(")) || body.contains(&format!("{helper}::<"))
+                });
             if !calls_explore {
                 problems.push(format!(
                     "{name}: test #{i} `{fn_name}` has no coverage canary (explore)"
@@ -71,4 +65,31 @@ fn every_loom_model_asserts_a_canary() {
         "models without a canary:\n{}",
         problems.join("\n")
     );
+}
+
+/// The functions of `source` that call `explore`, directly or through each other.
+fn explorers(source: &str) -> Vec<String> {
+    let helpers: Vec<(String, &str)> = source
+        .split("\nfn ")
+        .skip(1)
+        .filter_map(|f| Some((f.split(['(', '<']).next()?.trim().to_owned(), f)))
+        .collect();
+    let calls =
+        |f: &str, name: &str| f.contains(&format!("{name}(")) || f.contains(&format!("{name}::<"));
+    let mut found: Vec<String> = helpers
+        .iter()
+        .filter(|(_, f)| f.contains("explore("))
+        .map(|(name, _)| name.clone())
+        .collect();
+    loop {
+        let more: Vec<String> = helpers
+            .iter()
+            .filter(|(name, f)| !found.contains(name) && found.iter().any(|e| calls(f, e)))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if more.is_empty() {
+            return found;
+        }
+        found.extend(more);
+    }
 }

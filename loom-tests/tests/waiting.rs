@@ -43,7 +43,7 @@ use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{bounded_explore, explore};
 use ringway::mpmc::Queue;
-use ringway::spsc::channel_with_wait_strategy;
+use ringway::spsc::{channel_with_wait_strategy, Consumer, Producer, Storage};
 use ringway::{Disconnected, WaitStrategy};
 
 type Item = Track<u32>;
@@ -74,9 +74,25 @@ fn sleeps<R>(op: impl FnOnce() -> R) -> (R, bool) {
 /// Every push notifies, so each `pop_blocking` that sleeps must be woken by the push
 /// that follows its announcement. Outcome: for each pop, whether it slept.
 fn spsc_pop_blocking_vs_push(name: &str, capacity: usize, items: u32, expected: &[Vec<bool>]) {
+    spsc_pop_blocking_vs_push_on(name, capacity, items, expected, |capacity| {
+        channel_with_wait_strategy::<Item>(capacity, PARK)
+    });
+}
+
+/// A producer and a consumer of items.
+type Halves<S> = (Producer<Item, S>, Consumer<Item, S>);
+
+/// [`spsc_pop_blocking_vs_push`] on the halves `make` builds (either layout).
+fn spsc_pop_blocking_vs_push_on<S: Storage + Send + 'static>(
+    name: &str,
+    capacity: usize,
+    items: u32,
+    expected: &[Vec<bool>],
+    make: fn(usize) -> Halves<S>,
+) {
     assert!(items as usize <= capacity);
     explore(name, expected, move || {
-        let (mut tx, mut rx) = channel_with_wait_strategy::<Item>(capacity, PARK);
+        let (mut tx, mut rx) = make(capacity);
         let consumer = thread::spawn(move || {
             let mut got = Vec::new();
             let mut slept = Vec::new();
@@ -104,6 +120,24 @@ fn spsc_pop_blocking_vs_push_capacity_1() {
         1,
         1,
         &[vec![false], vec![true]],
+    );
+}
+
+/// The stamped layout: a sleeping consumer waits for a stamp (single pushes of a ring
+/// whose waiters park store the counter and notify on every push).
+#[test]
+fn stamped_spsc_pop_blocking_vs_push_capacity_2() {
+    spsc_pop_blocking_vs_push_on(
+        "stamped_spsc_pop_blocking_vs_push_capacity_2",
+        2,
+        2,
+        &[
+            vec![false, false],
+            vec![true, false],
+            vec![false, true],
+            vec![true, true],
+        ],
+        |capacity| ringway::spsc::stamped::channel_with_wait_strategy::<Item>(capacity, PARK),
     );
 }
 
