@@ -86,8 +86,9 @@ pub enum Indexed {}
 ///
 /// A slot is a `usize` stamp plus a `T` (16 bytes for a `u64`), and its values are
 /// not contiguous, so this layout has no zero-copy chunks; every other operation is
-/// the same. The producer still stores its counter too (for `len` and batches), before
-/// the stamps, on a line the consumer reads only for those.
+/// the same. The producer still stores its counter too (for `len` and batches), after
+/// the stamps, and for single pushes only now and then, on a line the consumer reads only
+/// for those.
 ///
 /// # Examples
 ///
@@ -111,7 +112,7 @@ pub struct StampedSlot<T> {
     /// `pos + 1` for the last position `pos` of this slot that was published (or, for a
     /// slot not yet written, a value that is not `pos + 1` for the next position the
     /// consumer will look for in it: see [`Slots::reset_stamps`]). Stored only by the
-    /// producer, with `Release`, after the value and after the header's `tail`.
+    /// producer, with `Release`, right after the value and before the header's `tail`.
     stamp: AtomicUsize,
     /// The value, initialised as the index protocol says.
     value: MaybeUninit<T>,

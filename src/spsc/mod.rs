@@ -484,9 +484,10 @@ pub struct Producer<T, S: Storage = Heap<T>> {
     slots: Slots<T, S::Layout>,
     /// The exact number of items the ring holds, in `1 ..= slots.count()`.
     capacity: usize,
-    /// The producer's own counter: equal to the header's `tail` except inside a write
-    /// chunk's `commit`, which updates both. The producer is the only writer of `tail`,
-    /// so it never loads the atomic back.
+    /// The producer's own counter: the items it has published (by the header's `tail`,
+    /// or with the stamped layout by their stamps, the header's `tail` following now and
+    /// then). The producer is the only writer of `tail`, so it never loads the atomic
+    /// back.
     tail: usize,
     /// A value the header's `head` had. `head` only grows, so `tail - cached_head` is
     /// at least the true length: a stale cache can only under-report free slots.
@@ -1095,8 +1096,9 @@ impl<T, S: Storage> Consumer<T, S> {
         if !self.has_item() {
             return None;
         }
-        // SAFETY: an item is available, so the slot at `head` is inside `head .. tail`:
-        // initialised and the consumer's; it is released (so treated as
+        // SAFETY: `has_item` saw the item at `head` published (by the counter, or by its
+        // stamp, whose `Acquire` made the value's write visible), so the slot is inside
+        // `head .. tail`: initialised and the consumer's; it is released (so treated as
         // uninitialised) right after.
         let value = unsafe { slots.read(head) };
         self.release(head.wrapping_add(1));

@@ -24,12 +24,14 @@
 //!
 //! # The protocol
 //!
-//! As the module docs of [`spsc`](super) say, with one more step: after storing its
-//! counter `tail` with `Release`, the producer stores each newly published slot's stamp
-//! `pos + 1` with `Release`. A consumer that has no item it knows of loads the stamp of
-//! the slot at its `head` with `Acquire`: `head + 1` means the item is there (and its
-//! value, written before, is visible), and the counter, stored before the stamp, covers
-//! it. A stale stamp is never mistaken for a fresh one: a slot's previous stamp is that
+//! As the module docs of [`spsc`](super) say, with one more step: right after writing
+//! a value, the producer stores its slot's stamp `pos + 1` with `Release` (a batch's
+//! stamps last first), and only then, and for single pushes only every 32nd position
+//! (and when it is dropped), its counter `tail`. A consumer taking a single item loads
+//! the stamp of the slot at its `head` with `Acquire`: `head + 1` means the item is
+//! there and its value, written before, is visible. Counts and batches load the counter
+//! and then the stamps beyond it; the counter may lag the stamps, even `head`, and is
+//! then ignored. A stale stamp is never mistaken for a fresh one: a slot's previous stamp is that
 //! of the position one lap earlier, `pos - slots + 1 != pos + 1`, and a new ring (or a
 //! new split of a [`StaticRing`]) gives every slot not holding an item the stamp of the
 //! position one lap before the next one it will hold.
