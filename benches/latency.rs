@@ -5,6 +5,13 @@
 //! * **Threads.** Two threads pinned with `core_affinity` to cores A and B (the first two
 //!   available, or `--cores A,B`). With fewer than two cores the run says so, runs unpinned and
 //!   every wait loop yields (figures are then not comparable).
+//! * **Contenders** (`common::spsc_contenders`, `common::mpmc_contenders`). SPSC: ringway's
+//!   `spsc` (single, slice, chunk) and `spsc::stamped`, rtrb (single, chunk), ringbuf (single,
+//!   slice), disruptor, heapless. MPMC queues and channels (MPMC throughput, and single-item in
+//!   the round trip): ringway `mpmc`, crossbeam `ArrayQueue`, crossbeam-channel, kanal and flume
+//!   (`bounded`, `try_send` / `try_recv`), thingbuf; std `sync_channel` in the round trip only.
+//!   No BBQ: its one Rust crate (bbq-rs 0.1.1) needs nightly and has no non-blocking push / pop
+//!   (see `benches/common/mod.rs`).
 //! * **Same loop for everyone.** Every queue goes through the same generic drivers
 //!   (`benches/common/mod.rs`) with the same item type (`u64`), capacity, pinning and wait loop
 //!   (a busy spin on `core::hint::spin_loop()` after each failed push or pop). Each queue only

@@ -13,7 +13,8 @@
 //! * `spsc_stream/cap2` (contended: producer and consumer hit the same lines on every item) and
 //!   `spsc_stream/cap65536` (uncontended), starting on an empty queue. (`latency.rs` measures
 //!   both start regimes; criterion's varying iteration counts suit the empty start.)
-//! * `mpmc_stream/1p1c_pinned/capN` and `mpmc_stream/2p2c_unpinned/capN`, N = 2 and 65536.
+//! * `mpmc_stream/1p1c_pinned/capN` and `mpmc_stream/2p2c_unpinned/capN`, N = 2 and 65536:
+//!   ringway mpmc, crossbeam `ArrayQueue`, crossbeam-channel, kanal, flume, thingbuf.
 //! * `push_pop_1thread`: one thread pushes one item and pops it, capacity 1024: the bare cost of
 //!   the operations without any cross-core traffic.
 //!

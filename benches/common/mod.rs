@@ -757,6 +757,102 @@ impl Spsc for CrossbeamChannelSpsc {
     }
 }
 
+/// kanal 0.1 `bounded` (sync API): `try_send` / `try_recv` (MPMC; as an SPSC pair it uses its
+/// own `Sender` and `Receiver`). `bounded(n)` holds `n` items, like the other channels here (0 is
+/// a rendezvous channel). Not lock-free: each call takes the channel's lock around a `VecDeque`
+/// (its own spin lock, which backs off to zero-length sleeps while contended). `try_send`
+/// answers `Ok(false)` when full, an error only when the channel is closed.
+pub struct Kanal {
+    tx: kanal::Sender<u64>,
+    rx: kanal::Receiver<u64>,
+}
+impl Mpmc for Kanal {
+    fn new(capacity: usize) -> Option<Self> {
+        let (tx, rx) = kanal::bounded(capacity);
+        Some(Kanal { tx, rx })
+    }
+    #[inline(always)]
+    fn try_push(&self, v: u64) -> bool {
+        matches!(self.tx.try_send(v), Ok(true))
+    }
+    #[inline(always)]
+    fn try_pop(&self) -> Option<u64> {
+        self.rx.try_recv().ok().flatten()
+    }
+}
+/// kanal as an SPSC pair, with its own halves (no `Arc` around them).
+pub struct KanalSpsc;
+impl Tx for kanal::Sender<u64> {
+    #[inline(always)]
+    fn try_push(&mut self, v: u64) -> bool {
+        matches!(self.try_send(v), Ok(true))
+    }
+}
+impl Rx for kanal::Receiver<u64> {
+    #[inline(always)]
+    fn try_pop(&mut self) -> Option<u64> {
+        self.try_recv().ok().flatten()
+    }
+}
+impl Spsc for KanalSpsc {
+    type Tx = kanal::Sender<u64>;
+    type Rx = kanal::Receiver<u64>;
+    fn channel(capacity: usize) -> Option<(Self::Tx, Self::Rx)> {
+        Some(kanal::bounded(capacity))
+    }
+}
+
+/// flume 0.12 `bounded` (default features): `try_send` / `try_recv` (MPMC; as an SPSC pair it
+/// uses its own `Sender` and `Receiver`). `bounded(n)` holds `n` items, like the other channels
+/// here (0 is a rendezvous channel). Not lock-free: each call takes the channel's `std` mutex
+/// around a `VecDeque`.
+pub struct Flume {
+    tx: flume::Sender<u64>,
+    rx: flume::Receiver<u64>,
+}
+impl Mpmc for Flume {
+    fn new(capacity: usize) -> Option<Self> {
+        let (tx, rx) = flume::bounded(capacity);
+        Some(Flume { tx, rx })
+    }
+    #[inline(always)]
+    fn try_push(&self, v: u64) -> bool {
+        self.tx.try_send(v).is_ok()
+    }
+    #[inline(always)]
+    fn try_pop(&self) -> Option<u64> {
+        self.rx.try_recv().ok()
+    }
+}
+/// flume as an SPSC pair, with its own halves (no `Arc` around them).
+pub struct FlumeSpsc;
+impl Tx for flume::Sender<u64> {
+    #[inline(always)]
+    fn try_push(&mut self, v: u64) -> bool {
+        self.try_send(v).is_ok()
+    }
+}
+impl Rx for flume::Receiver<u64> {
+    #[inline(always)]
+    fn try_pop(&mut self) -> Option<u64> {
+        self.try_recv().ok()
+    }
+}
+impl Spsc for FlumeSpsc {
+    type Tx = flume::Sender<u64>;
+    type Rx = flume::Receiver<u64>;
+    fn channel(capacity: usize) -> Option<(Self::Tx, Self::Rx)> {
+        Some(flume::bounded(capacity))
+    }
+}
+
+// BBQ (Wang et al., "BBQ: A Block-based Bounded Queue for Exchanging Data and Profiling",
+// USENIX ATC 2022) is not a contender: its one Rust crate, bbq-rs 0.1.1, does not build on stable
+// (`#![feature(allocator_api)]`, `#![feature(ptr_as_uninit)]`), and its only public operations
+// are a `push` / `pop` that sleep 10 ms while the queue is full / empty (its non-blocking
+// enqueue / dequeue are private), so it cannot run through the shared wait loop. Its pop also
+// allocates a heap cell per item that it never frees.
+
 /// std `sync_channel`: `try_send` / `try_recv`.
 pub struct StdSyncChannel;
 impl Tx for mpsc::SyncSender<u64> {
@@ -1163,6 +1259,8 @@ pub fn spsc_contenders() -> Vec<SpscEntry> {
         spsc::<Heapless<65536>>("heapless", false, false, true),
         spsc::<ArrayQueue>("crossbeam ArrayQueue", false, false, true),
         spsc::<CrossbeamChannelSpsc>("crossbeam-channel", false, false, false),
+        spsc::<KanalSpsc>("kanal", false, false, false),
+        spsc::<FlumeSpsc>("flume", false, false, false),
         spsc::<StdSyncChannel>("std sync_channel", false, false, false),
         spsc::<ThingBuf>("thingbuf", false, false, false),
     ]
@@ -1188,6 +1286,8 @@ pub fn mpmc_contenders() -> Vec<MpmcEntry> {
         e::<RingwayMpmc>("ringway mpmc", true),
         e::<ArrayQueue>("crossbeam ArrayQueue", false),
         e::<CrossbeamChannel>("crossbeam-channel", false),
+        e::<Kanal>("kanal", false),
+        e::<Flume>("flume", false),
         e::<ThingBuf>("thingbuf", false),
     ]
 }
