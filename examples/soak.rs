@@ -1306,7 +1306,10 @@ fn mpmc_producer<T: Item>(q: Arc<Queue<T>>, cfg: Cfg, st: Arc<MpmcState>, me: us
                 n
             }
             MP_FORCE => {
-                if let Some(old) = q.force_push(T::make(p, seq)) {
+                if let Some(old) = q
+                    .force_push(T::make(p, seq))
+                    .expect("the queue is not closed")
+                {
                     mpmc_deliver(&old, &mut last, &st, &who);
                     c.delivered += 1;
                 }

@@ -16,11 +16,21 @@ use core::fmt;
 /// let err = tx.push("second".to_owned()).unwrap_err();
 /// assert!(matches!(err, PushError::Full(_)));
 /// assert_eq!(err.into_inner(), "second");
+///
+/// let q = ringway::mpmc::Queue::new(1);
+/// q.close();
+/// assert_eq!(q.push(3), Err(PushError::Disconnected(3)));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PushError<T> {
     /// The queue held `capacity` items; the value is handed back.
     Full(T),
+    /// The queue was closed ([`mpmc::Queue::close`](crate::mpmc::Queue::close)), so the
+    /// value could never be popped; it is handed back. The same event as a waiting
+    /// push's [`Disconnected`]. An SPSC [`Producer::push`](crate::spsc::Producer::push)
+    /// never returns it: it reports a dropped consumer only from its waiting
+    /// operations (and [`is_abandoned`](crate::spsc::Producer::is_abandoned)).
+    Disconnected(T),
 }
 
 impl<T> PushError<T> {
@@ -31,11 +41,12 @@ impl<T> PushError<T> {
     /// ```
     /// let err = ringway::PushError::Full(7);
     /// assert_eq!(err.into_inner(), 7);
+    /// assert_eq!(ringway::PushError::Disconnected(8).into_inner(), 8);
     /// ```
     #[inline]
     pub fn into_inner(self) -> T {
         match self {
-            PushError::Full(value) => value,
+            PushError::Full(value) | PushError::Disconnected(value) => value,
         }
     }
 }
@@ -44,6 +55,7 @@ impl<T> fmt::Debug for PushError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PushError::Full(_) => f.write_str("Full(..)"),
+            PushError::Disconnected(_) => f.write_str("Disconnected(..)"),
         }
     }
 }
@@ -52,9 +64,15 @@ impl<T> fmt::Display for PushError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PushError::Full(_) => f.write_str("push to a full queue"),
+            PushError::Disconnected(_) => f.write_str(DISCONNECTED_PUSH),
         }
     }
 }
+
+/// What every push error that means "nothing will ever pop this value" says: one
+/// message for an SPSC ring whose consumer was dropped and a closed MPMC queue.
+const DISCONNECTED_PUSH: &str =
+    "the queue is disconnected (its consumer was dropped, or it was closed)";
 
 #[cfg(feature = "std")]
 impl<T> std::error::Error for PushError<T> {}
@@ -91,17 +109,28 @@ impl fmt::Display for ChunkError {
 #[cfg(feature = "std")]
 impl std::error::Error for ChunkError {}
 
-/// The error of a waiting SPSC operation whose other half is gone: a push gives its
-/// value back (`Disconnected<T>`), a pop that found the ring empty and the producer
-/// dropped carries nothing (`Disconnected<()>`, the default).
+/// The error of a waiting operation on a queue that is disconnected: an SPSC ring
+/// whose other half was dropped, or an MPMC queue that was
+/// [closed](crate::mpmc::Queue::close). A push gives its value back
+/// (`Disconnected<T>`); a pop that found the queue empty and disconnected carries
+/// nothing (`Disconnected<()>`, the default).
 ///
-/// Its `Debug` output does not need `T: Debug`.
+/// Its `Debug` output does not need `T: Debug`. The type exists without `std` (an
+/// MPMC queue's [`close`](crate::mpmc::Queue::close) does); only its
+/// `std::error::Error` impl needs `std`.
 ///
 /// # Examples
 ///
 /// ```
 /// use ringway::Disconnected;
 ///
+/// // Without `std` too: a closed MPMC queue's `force_push`.
+/// static Q: ringway::mpmc::StaticQueue<u8, 1> = ringway::mpmc::StaticQueue::new();
+/// Q.close();
+/// assert_eq!(Q.force_push(7), Err(Disconnected(7)));
+///
+/// # #[cfg(feature = "std")] {
+/// // The waiting operations (`std`).
 /// let (mut tx, rx) = ringway::spsc::channel::<String>(1);
 /// drop(rx);
 /// let err = tx.push_blocking("lost?".to_owned()).unwrap_err();
@@ -110,12 +139,15 @@ impl std::error::Error for ChunkError {}
 /// let (tx, mut rx) = ringway::spsc::channel::<u8>(1);
 /// drop(tx);
 /// assert_eq!(rx.pop_blocking(), Err(Disconnected(())));
+///
+/// let q = ringway::mpmc::Queue::<u8>::new(1);
+/// q.close();
+/// assert_eq!(q.pop_blocking(), Err(Disconnected(())));
+/// # }
 /// ```
-#[cfg(feature = "std")]
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Disconnected<T = ()>(pub T);
 
-#[cfg(feature = "std")]
 impl<T> Disconnected<T> {
     /// Returns the value that could not be pushed.
     ///
@@ -130,17 +162,15 @@ impl<T> Disconnected<T> {
     }
 }
 
-#[cfg(feature = "std")]
 impl<T> fmt::Debug for Disconnected<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Disconnected(..)")
     }
 }
 
-#[cfg(feature = "std")]
 impl<T> fmt::Display for Disconnected<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the other half of the queue was dropped")
+        f.write_str("the queue is disconnected (its other half was dropped, or it was closed)")
     }
 }
 
@@ -166,8 +196,8 @@ impl<T> std::error::Error for Disconnected<T> {}
 pub enum PushTimeoutError<T> {
     /// The queue was still full when the time ran out.
     Timeout(T),
-    /// The other side is gone (an SPSC consumer was dropped): the value could never be
-    /// popped. (An MPMC queue has no other side to lose and never reports it.)
+    /// The queue is disconnected (an SPSC consumer was dropped, or an MPMC queue was
+    /// [closed](crate::mpmc::Queue::close)): the value could never be popped.
     Disconnected(T),
 }
 
@@ -204,7 +234,7 @@ impl<T> fmt::Display for PushTimeoutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PushTimeoutError::Timeout(_) => f.write_str("timed out waiting for room in the queue"),
-            PushTimeoutError::Disconnected(_) => f.write_str("the consumer was dropped"),
+            PushTimeoutError::Disconnected(_) => f.write_str(DISCONNECTED_PUSH),
         }
     }
 }
@@ -228,8 +258,9 @@ impl<T> std::error::Error for PushTimeoutError<T> {}
 pub enum PopTimeoutError {
     /// The queue was still empty when the time ran out.
     Timeout,
-    /// The other side is gone (an SPSC producer was dropped) and every item it pushed
-    /// has been popped. (An MPMC queue has no other side to lose and never reports it.)
+    /// The queue is disconnected (an SPSC producer was dropped, or an MPMC queue was
+    /// [closed](crate::mpmc::Queue::close)) and every item pushed before has been
+    /// popped.
     Disconnected,
 }
 
@@ -238,9 +269,9 @@ impl fmt::Display for PopTimeoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PopTimeoutError::Timeout => f.write_str("timed out waiting for an item"),
-            PopTimeoutError::Disconnected => {
-                f.write_str("the producer was dropped and the queue is empty")
-            }
+            PopTimeoutError::Disconnected => f.write_str(
+                "the queue is empty and disconnected (its producer was dropped, or it was closed)",
+            ),
         }
     }
 }

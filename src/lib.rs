@@ -119,8 +119,8 @@ mod wait;
 #[path = "wait_none.rs"]
 mod wait;
 
-pub use error::{ChunkError, PushError};
+pub use error::{ChunkError, Disconnected, PushError};
 #[cfg(feature = "std")]
-pub use error::{Disconnected, PopTimeoutError, PushTimeoutError};
+pub use error::{PopTimeoutError, PushTimeoutError};
 #[cfg(feature = "std")]
 pub use wait::WaitStrategy;

@@ -7,9 +7,12 @@
 //! without `%` or `/`, and DPDK-style bulk claims for the slice operations.
 //!
 //! A *position* is `lap * one_lap + index`, where `index < capacity` names a slot and
-//! `one_lap` is the smallest power of two above `capacity`; the position after the
-//! last index of a lap is index 0 of the next lap. `tail` is the next position to
-//! push, `head` the next to pop. Every slot carries a `stamp`:
+//! `one_lap` is twice the smallest power of two above `capacity`; the position after
+//! the last index of a lap is index 0 of the next lap. The bit between the index and
+//! the lap (`mark_bit`, the power of two above `capacity`) is in no position: it is the
+//! *closed mark* that [`close`](Queue::close) sets in `tail` (as crossbeam-channel's
+//! array flavour does). `tail` is the next position to push, `head` the next to pop.
+//! Every slot carries a `stamp`:
 //!
 //! * `stamp == pos`: the slot is empty and ready for the push at `pos`;
 //! * `stamp == pos + 1`: it holds the value pushed at `pos`, ready for the pop at `pos`
@@ -23,6 +26,18 @@
 //! between threads of the same side. A slice operation checks the stamps of up to `n`
 //! consecutive slots and claims them all with one compare-and-swap (DPDK's burst
 //! mode), then fills or empties them.
+//!
+//! # Closing
+//!
+//! [`close`](Queue::close) sets the mark in `tail` with one `fetch_or`. Every claim of a
+//! push position is a compare-and-swap of an unmarked `tail`, so once the mark is in,
+//! no push claims a position again: one that was about to fails its compare-and-swap,
+//! reads `tail` again and sees the mark. Pushes that claimed their positions before it
+//! complete, and pops drain them; a pop that finds its slot empty reads `tail`, and
+//! `tail` equal to its `head` plus the mark means "closed and drained", for good. The
+//! mark lives where push and pop already look: a push whose slot is ready (its stamp
+//! equals `tail`, which no marked value does) and a pop that finds an item test
+//! nothing more than on an open queue.
 //!
 //! # Progress
 //!
@@ -52,7 +67,7 @@ use crate::sync::{self, load_mut, AtomicUsize, Ordering, UnsafeCell};
 use crate::wait::Waiters;
 #[cfg(feature = "std")]
 use crate::WaitStrategy;
-use crate::{InvariantIn, PushError};
+use crate::{Disconnected, InvariantIn, PushError};
 
 #[cfg(feature = "std")]
 mod waiting;
@@ -60,6 +75,17 @@ mod waiting;
 pub use waiting::{PopFuture, PushFuture};
 
 use sealed::Slot;
+
+/// Why a claim (`claim_tail`, `claim_head`) got no position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// Nothing to claim now: the queue was full (`claim_tail`) or empty
+    /// (`claim_head`).
+    Unavailable,
+    /// Nothing to claim ever again: the queue is closed (`claim_tail`), or closed and
+    /// drained (`claim_head`).
+    Closed,
+}
 
 /// A bounded multi-producer multi-consumer FIFO queue.
 ///
@@ -112,18 +138,31 @@ pub struct Queue<T, S: Storage<T> = Heap<T>> {
     /// push before it and report "empty" (not linearizable on weak memory models; a
     /// Miri weak-memory test caught exactly this with `Relaxed`).
     head: CachePadded<AtomicUsize>,
-    /// The next position to push. Advanced by producers with a compare-and-swap.
-    /// Invariant: `tail` is at most one lap of `capacity` positions ahead of `head`.
+    /// The next position to push, and the closed mark. Advanced by producers with a
+    /// compare-and-swap of its unmarked value (so no push claims a position once the
+    /// mark is in), and by `force_push` with a `fetch_add` that keeps the mark; `close`
+    /// sets `mark_bit` with a `fetch_or`.
+    ///
+    /// Invariant: `tail & !mark_bit` is a position (its index, `tail & (mark_bit - 1)`,
+    /// is below `capacity`) at most one lap of `capacity` positions ahead of `head`;
+    /// `tail & mark_bit` is set once, by `close`, and never cleared. Every use of a
+    /// `tail` value as a position masks the mark off or has already excluded it
+    /// (`distance` and `next` assert it).
     tail: CachePadded<AtomicUsize>,
     /// Exactly `capacity` slots; slot `i` starts with stamp `i` (empty for lap 0).
     slots: S,
     /// The number of slots, at least 1.
     capacity: usize,
-    /// The smallest power of two greater than `capacity`: the distance between two
-    /// positions that share a slot.
+    /// The smallest power of two greater than `capacity`: the closed mark in `tail`.
+    /// No position and no stamp has this bit (an index, and the `index + 1` of a full
+    /// slot's stamp, are at most `capacity`), so positions and stamps never collide
+    /// with it, and `pos & (mark_bit - 1)` is a position's index.
+    mark_bit: usize,
+    /// `2 * mark_bit`: the distance between two positions that share a slot.
     one_lap: usize,
     /// The wait strategy and the sleeping waiters: every push wakes the item cell and
-    /// every pop the slot cell (only with `WaitStrategy::SpinPark`).
+    /// every pop the slot cell, and `close` wakes both (only with
+    /// `WaitStrategy::SpinPark`).
     waiters: Waiters,
     /// The queue owns the `T`s in its slots (the storage type says so only through
     /// its `Storage<T>` bound).
@@ -343,11 +382,12 @@ impl<T> Queue<T> {
 
     fn with_waiters(capacity: usize, waiters: Waiters) -> Self {
         assert!(capacity > 0, "ringway: capacity must be at least 1");
-        let one_lap = capacity
+        let mark_bit = capacity
             .checked_add(1)
             .and_then(usize::checked_next_power_of_two)
-            .filter(|&lap| lap <= isize::MAX as usize + 1);
-        let (Some(one_lap), Ok(_)) = (one_lap, Layout::array::<Slot<T>>(capacity)) else {
+            // `one_lap = 2 * mark_bit` must fit, at most `isize::MAX + 1`.
+            .filter(|&mark| mark <= 1 << (usize::BITS - 2));
+        let (Some(mark_bit), Ok(_)) = (mark_bit, Layout::array::<Slot<T>>(capacity)) else {
             panic!(
                 "ringway: capacity overflow: {capacity} slots of {} bytes do not fit in isize::MAX bytes",
                 core::mem::size_of::<Slot<T>>()
@@ -366,7 +406,8 @@ impl<T> Queue<T> {
                 slots: slots.into_boxed_slice(),
             },
             capacity,
-            one_lap,
+            mark_bit,
+            one_lap: 2 * mark_bit,
             waiters,
             _items: PhantomData,
             _invariant: PhantomData,
@@ -389,12 +430,14 @@ impl<T, const N: usize> Queue<T, Inline<T, N>> {
                 tail: CachePadded::new(AtomicUsize::new(0)),
                 slots: Inline::new(),
                 capacity: N,
-                // `N + 1` cannot overflow: an array of `N` slots fits in `isize::MAX`
-                // bytes, and a slot is at least a word.
-                one_lap: (N + 1).next_power_of_two(),
+                // `N + 1` and the doubling cannot overflow: an array of `N` slots fits
+                // in `isize::MAX` bytes, and a slot is at least a word, so `N < 2^61`
+                // on 64-bit targets (`N < 2^29` on 32-bit ones).
+                mark_bit: (N + 1).next_power_of_two(),
+                one_lap: 2 * (N + 1).next_power_of_two(),
                 waiters,
                 _items: PhantomData,
-            _invariant: PhantomData,
+                _invariant: PhantomData,
             }
         }
     }
@@ -418,20 +461,24 @@ impl<T, S: Storage<T>> Queue<T, S> {
         self.head.load(Ordering::Acquire)
     }
 
-    /// The slot of position `pos`.
+    /// The slot of position `pos`, which may carry the closed mark (a `tail` value):
+    /// the index below `mark_bit` ignores it.
     #[inline(always)]
     fn slot(&self, pos: usize) -> &Slot<T> {
-        let index = pos & (self.one_lap - 1);
+        let index = pos & (self.mark_bit - 1);
         debug_assert!(index < self.capacity, "position {pos:#x} has no slot");
         // SAFETY: every position the queue forms has `index < capacity` (positions
-        // start at 0 and advance only through `next`), and `slots.len() == capacity`.
+        // start at 0 and advance only through `next`; the closed mark sits above the
+        // index bits and is masked off), and `slots.len() == capacity`.
         unsafe { sealed::Sealed::slots(&self.slots).get_unchecked(index) }
     }
 
-    /// The position after `pos`.
+    /// The position after `pos` (an unmarked position: a marked `tail` is never
+    /// advanced).
     #[inline(always)]
     fn next(&self, pos: usize) -> usize {
-        let index = pos & (self.one_lap - 1);
+        debug_assert_eq!(pos & self.mark_bit, 0, "advancing the closed mark {pos:#x}");
+        let index = pos & (self.mark_bit - 1);
         if index + 1 < self.capacity {
             pos.wrapping_add(1)
         } else {
@@ -440,15 +487,18 @@ impl<T, S: Storage<T>> Queue<T, S> {
     }
 
     /// Claims up to `max` (`>= 1`) consecutive positions from `tail` whose slots are
-    /// empty, with one compare-and-swap. Returns the first position and the count, or
-    /// `None` if the queue was full.
+    /// empty, with one compare-and-swap. Returns the first position and the count;
+    /// [`Refused::Unavailable`] if the queue was full, [`Refused::Closed`] if it is
+    /// closed (whether full or not).
     #[inline(always)]
-    fn claim_tail(&self, max: usize) -> Option<(usize, usize)> {
+    fn claim_tail(&self, max: usize) -> Result<(usize, usize), Refused> {
         debug_assert!(max >= 1);
         let mut backoff = Backoff::new();
         let mut tail = self.load_tail();
         loop {
             let stamp = self.slot(tail).stamp.load(Ordering::Acquire);
+            // No stamp carries the closed mark, so a ready slot means an open `tail`:
+            // the open queue's push tests nothing more.
             if stamp == tail {
                 let (mut end, mut n) = (self.next(tail), 1);
                 while n < max && self.slot(end).stamp.load(Ordering::Acquire) == end {
@@ -456,14 +506,15 @@ impl<T, S: Storage<T>> Queue<T, S> {
                     n += 1;
                 }
                 // On failure the current value is re-read with `load_tail`, so the
-                // failure ordering can be `Relaxed`.
+                // failure ordering can be `Relaxed`. The expected value is unmarked, so
+                // once `close` has set the mark this fails, and the next look sees it.
                 match self.tail.compare_exchange_weak(
                     tail,
                     end,
                     Ordering::Release,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) => return Some((tail, n)),
+                    Ok(_) => return Ok((tail, n)),
                     Err(_) => {
                         backoff.spin();
                         tail = self.load_tail();
@@ -471,12 +522,17 @@ impl<T, S: Storage<T>> Queue<T, S> {
                 }
             } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) {
                 // The slot still holds the value pushed one lap ago: full, unless a
-                // consumer has claimed it meanwhile.
+                // consumer has claimed it meanwhile. (Never for a marked `tail`: the
+                // mark is in `tail + 1` and in no `stamp + one_lap`.)
+                debug_assert_eq!(tail & self.mark_bit, 0);
                 if self.load_head().wrapping_add(self.one_lap) == tail {
-                    return None;
+                    return Err(Refused::Unavailable);
                 }
                 backoff.snooze();
                 tail = self.load_tail();
+            } else if tail & self.mark_bit != 0 {
+                // Closed: no push claims a position again.
+                return Err(Refused::Closed);
             } else {
                 // Another producer claimed `tail` and has not published yet, or our
                 // `tail` is stale: wait for it to move.
@@ -487,10 +543,11 @@ impl<T, S: Storage<T>> Queue<T, S> {
     }
 
     /// Claims up to `max` (`>= 1`) consecutive positions from `head` whose slots are
-    /// full, with one compare-and-swap. Returns the first position and the count, or
-    /// `None` if the queue was empty.
+    /// full, with one compare-and-swap. Returns the first position and the count;
+    /// [`Refused::Unavailable`] if the queue was empty, [`Refused::Closed`] if it was
+    /// empty and closed (drained: it never holds an item again).
     #[inline(always)]
-    fn claim_head(&self, max: usize) -> Option<(usize, usize)> {
+    fn claim_head(&self, max: usize) -> Result<(usize, usize), Refused> {
         debug_assert!(max >= 1);
         let mut backoff = Backoff::new();
         let mut head = self.load_head();
@@ -509,7 +566,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
                     Ordering::Release,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) => return Some((head, n)),
+                    Ok(_) => return Ok((head, n)),
                     Err(_) => {
                         backoff.spin();
                         head = self.load_head();
@@ -517,9 +574,14 @@ impl<T, S: Storage<T>> Queue<T, S> {
                 }
             } else if stamp == head {
                 // The slot is empty for this lap: empty, unless a producer has
-                // claimed it meanwhile.
-                if self.load_tail() == head {
-                    return None;
+                // claimed it meanwhile; closed and drained if `tail` is `head` with
+                // the mark (no push claims a position after the mark).
+                let tail = self.load_tail();
+                if tail == head {
+                    return Err(Refused::Unavailable);
+                }
+                if tail == head | self.mark_bit {
+                    return Err(Refused::Closed);
                 }
                 backoff.snooze();
                 head = self.load_head();
@@ -567,12 +629,14 @@ impl<T, S: Storage<T>> Queue<T, S> {
         value
     }
 
-    /// Appends `value`, or hands it back in [`PushError::Full`] if the queue holds
-    /// `capacity` items.
+    /// Appends `value`, or hands it back if the queue holds `capacity` items or is
+    /// closed.
     ///
     /// # Errors
     ///
-    /// [`PushError::Full`] with `value` when the queue is full.
+    /// [`PushError::Full`] with `value` when the queue is full,
+    /// [`PushError::Disconnected`] with `value` once it is [closed](Self::close) (full
+    /// or not).
     ///
     /// # Examples
     ///
@@ -582,19 +646,25 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// let q = ringway::mpmc::Queue::new(1);
     /// assert_eq!(q.push(1), Ok(()));
     /// assert_eq!(q.push(2), Err(PushError::Full(2)));
+    /// q.close();
+    /// assert_eq!(q.push(3), Err(PushError::Disconnected(3)));
     /// ```
     #[inline]
     pub fn push(&self, value: T) -> Result<(), PushError<T>> {
         match self.claim_tail(1) {
             // SAFETY: we just claimed `pos`.
-            Some((pos, _)) => unsafe { self.put(pos, value) },
-            None => return Err(PushError::Full(value)),
+            Ok((pos, _)) => unsafe { self.put(pos, value) },
+            Err(Refused::Unavailable) => return Err(PushError::Full(value)),
+            Err(Refused::Closed) => return Err(PushError::Disconnected(value)),
         }
         self.waiters.items_published();
         Ok(())
     }
 
     /// Removes and returns the oldest item, or `None` if the queue is empty.
+    ///
+    /// A [closed](Self::close) queue still gives out the items it holds; `None` from
+    /// a queue that [`is_closed`](Self::is_closed) (checked before the pop) is final.
     ///
     /// # Examples
     ///
@@ -606,45 +676,60 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// ```
     #[inline]
     pub fn pop(&self) -> Option<T> {
-        let (pos, _) = self.claim_head(1)?;
+        let (pos, _) = self.claim_head(1).ok()?;
         // SAFETY: we just claimed `pos`.
         let value = unsafe { self.take(pos) };
         self.waiters.slots_freed();
         Some(value)
     }
 
-    /// Appends `value`; if the queue is full, displaces the oldest item and returns it.
+    /// Appends `value`; if the queue is full, displaces the oldest item and returns it
+    /// (`Ok(Some(oldest))`; `Ok(None)` if nothing was displaced).
     ///
     /// No item is lost silently: the displaced item is returned, never also popped.
+    ///
+    /// # Errors
+    ///
+    /// [`Disconnected`] with `value` once the queue is [closed](Self::close): nothing
+    /// is pushed or displaced. (A `force_push` that had already displaced the oldest
+    /// item when `close` ran completes, like a `push` that had claimed its position:
+    /// its item is popped by the drain.)
     ///
     /// # Examples
     ///
     /// ```
     /// let q = ringway::mpmc::Queue::new(2);
-    /// assert_eq!(q.force_push(1), None);
-    /// assert_eq!(q.force_push(2), None);
-    /// assert_eq!(q.force_push(3), Some(1));
+    /// assert_eq!(q.force_push(1), Ok(None));
+    /// assert_eq!(q.force_push(2), Ok(None));
+    /// assert_eq!(q.force_push(3), Ok(Some(1)));
     /// assert_eq!(q.pop(), Some(2));
+    /// q.close();
+    /// assert_eq!(q.force_push(4), Err(ringway::Disconnected(4)));
     /// assert_eq!(q.pop(), Some(3));
     /// ```
-    pub fn force_push(&self, mut value: T) -> Option<T> {
+    pub fn force_push(&self, mut value: T) -> Result<Option<T>, Disconnected<T>> {
         loop {
             match self.push(value) {
-                Ok(()) => return None,
+                Ok(()) => return Ok(None),
                 Err(PushError::Full(v)) => value = v,
+                Err(PushError::Disconnected(v)) => return Err(Disconnected(v)),
             }
             match self.displace_oldest(value) {
-                Ok(old) => return Some(old),
+                Ok(old) => return Ok(Some(old)),
+                // Not full any more, or closed: `push` tells which.
                 Err(v) => value = v,
             }
         }
     }
 
-    /// If the queue is full, claims the oldest position for consumers' sake (advancing
-    /// `head` past it) and the tail position for ours, swaps `value` into their shared
-    /// slot and returns the old value; otherwise hands `value` back.
+    /// If the queue is full and open, claims the oldest position for consumers' sake
+    /// (advancing `head` past it) and the tail position for ours, swaps `value` into
+    /// their shared slot and returns the old value; otherwise hands `value` back.
     fn displace_oldest(&self, value: T) -> Result<T, T> {
         let tail = self.load_tail();
+        if tail & self.mark_bit != 0 {
+            return Err(value);
+        }
         let slot = self.slot(tail);
         // The slot holds the value pushed one lap ago, published (the `Acquire` pairs
         // with that push's `Release`, so reading it below is ordered after its write).
@@ -670,7 +755,23 @@ impl<T, S: Storage<T>> Queue<T, S> {
         {
             return Err(value);
         }
-        self.tail.store(new_tail, Ordering::Release);
+        // Advance `tail` to `new_tail`, keeping a closed mark that `close` may have set
+        // since we read `tail` (a store would erase it, and the queue would reopen):
+        // the mark bit is clear in both `tail` and `new_tail`, so adding their
+        // difference leaves it as it is. No producer moves `tail` meanwhile (see
+        // above). If the mark went in after our read, this push is linearised before
+        // the close: from our read to the `head` compare-and-swap nothing but the mark
+        // changed (no push claims while the queue is full, and no pop took `oldest`),
+        // so no other operation can tell. A `force_push` that starts after `close`
+        // returned reads the mark above and displaces nothing.
+        let before = self
+            .tail
+            .fetch_add(new_tail.wrapping_sub(tail), Ordering::Release);
+        debug_assert_eq!(
+            before & !self.mark_bit,
+            tail,
+            "tail moved under a displacement"
+        );
         // SAFETY: the slot is initialised (its stamp says so) and ours alone: no
         // consumer can claim `oldest` (head moved past it) and no producer can claim
         // `tail` until the stamp below marks the slot as published for `tail`.
@@ -685,7 +786,9 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// slots with one compare-and-swap; returns how many were pushed.
     ///
     /// The items land in consecutive positions, so no other producer's items interleave
-    /// with them.
+    /// with them. A [closed](Self::close) queue takes nothing: 0 then means full or
+    /// closed, and [`is_closed`](Self::is_closed) tells which (once closed, always
+    /// closed).
     ///
     /// # Examples
     ///
@@ -695,6 +798,9 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// let mut out = [0; 4];
     /// assert_eq!(q.pop_slice(&mut out), 3);
     /// assert_eq!(out[..3], [1, 2, 3]);
+    /// q.close();
+    /// assert_eq!(q.push_slice(&[5]), 0);
+    /// assert!(q.is_closed());
     /// ```
     pub fn push_slice(&self, items: &[T]) -> usize
     where
@@ -703,7 +809,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
         if items.is_empty() {
             return 0;
         }
-        let Some((mut pos, n)) = self.claim_tail(items.len().min(self.capacity)) else {
+        let Ok((mut pos, n)) = self.claim_tail(items.len().min(self.capacity)) else {
             return 0;
         };
         for &item in &items[..n] {
@@ -718,7 +824,9 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// Moves as many of the oldest items as fit into the front of `dst`, claiming their
     /// slots with one compare-and-swap; returns how many were popped.
     ///
-    /// The items come from consecutive positions, in FIFO order.
+    /// The items come from consecutive positions, in FIFO order. A [closed](Self::close)
+    /// queue gives out what it holds; 0 from a queue that
+    /// [`is_closed`](Self::is_closed) (checked before the call) is final.
     ///
     /// # Examples
     ///
@@ -736,7 +844,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
         if dst.is_empty() {
             return 0;
         }
-        let Some((mut pos, n)) = self.claim_head(dst.len().min(self.capacity)) else {
+        let Ok((mut pos, n)) = self.claim_head(dst.len().min(self.capacity)) else {
             return 0;
         };
         for out in &mut dst[..n] {
@@ -746,6 +854,125 @@ impl<T, S: Storage<T>> Queue<T, S> {
         }
         self.waiters.slots_freed();
         n
+    }
+
+    /// Closes the queue: from now on no push succeeds, pops drain the items left and
+    /// then report closed, and every thread or future waiting on the queue wakes.
+    /// Returns `true` if this call closed it, `false` if it was already closed.
+    ///
+    /// After `close`:
+    /// * [`push`](Self::push) hands its value back in [`PushError::Disconnected`],
+    ///   [`force_push`](Self::force_push) in [`Disconnected`], and
+    ///   [`push_slice`](Self::push_slice) pushes nothing; the waiting pushes
+    ///   (`push_blocking`, `push_timeout`, `push_async`) give the value back in
+    ///   [`Disconnected`] (`PushTimeoutError::Disconnected`), whether the queue is full
+    ///   or not;
+    /// * [`pop`](Self::pop) and [`pop_slice`](Self::pop_slice) return the items still
+    ///   queued, then `None` and 0; the waiting pops (`pop_blocking`, `pop_timeout`,
+    ///   `pop_async`) return the items, then `Disconnected` (`PopTimeoutError::Disconnected`);
+    /// * [`is_closed`](Self::is_closed) is `true`, for good (a queue never reopens;
+    ///   dropping it drops the items left, as for an open queue).
+    ///
+    /// Pushes that succeed are linearised before the close: a push (or a
+    /// `force_push` displacement) that had claimed its position when the mark went
+    /// in completes, and its item is among those the pops drain; no push that starts
+    /// after `close` returns succeeds. Whatever the closing thread did before
+    /// `close` is visible to a thread that sees the queue closed (through
+    /// `is_closed`, a refused push or a `Disconnected` pop), as for a `Release` store
+    /// and an `Acquire` load. The same event as an SPSC ring's dropped half, with the
+    /// same errors ([`Disconnected`]); it works without `std` too.
+    ///
+    /// Costs one read-modify-write of the producers' index (and, with
+    /// [`WaitStrategy::SpinPark`], the wake-ups); an open queue's `push` and `pop` pay
+    /// nothing for it.
+    ///
+    /// # Panics
+    ///
+    /// Never. (Wakers that panic when woken are isolated, as for every wake-up; see
+    /// [`WaitStrategy`].)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::PushError;
+    ///
+    /// let q = ringway::mpmc::Queue::new(4);
+    /// q.push("left").unwrap();
+    /// assert!(q.close()); // this call closed it
+    /// assert!(!q.close()); // already closed
+    /// assert_eq!(q.push("refused"), Err(PushError::Disconnected("refused")));
+    /// assert_eq!(q.pop(), Some("left")); // drains what is left
+    /// assert_eq!(q.pop(), None); // then nothing, for good
+    /// ```
+    ///
+    /// A consumer blocked on a queue that nobody will fill again gets a way out:
+    ///
+    /// ```
+    /// # #[cfg(feature = "std")] {
+    /// use ringway::{mpmc::Queue, Disconnected, WaitStrategy};
+    ///
+    /// let q = Queue::<u32>::with_wait_strategy(4, WaitStrategy::SPIN_PARK);
+    /// std::thread::scope(|s| {
+    ///     let consumer = s.spawn(|| {
+    ///         let mut got = Vec::new();
+    ///         while let Ok(v) = q.pop_blocking() {
+    ///             got.push(v);
+    ///         }
+    ///         got // `pop_blocking` returned `Err(Disconnected(()))`
+    ///     });
+    ///     q.push_blocking(1).unwrap();
+    ///     q.push_blocking(2).unwrap();
+    ///     q.close(); // wakes the consumer if it sleeps
+    ///     assert_eq!(consumer.join().unwrap(), [1, 2]);
+    /// });
+    /// assert_eq!(q.push_blocking(3), Err(Disconnected(3)));
+    /// # }
+    /// ```
+    pub fn close(&self) -> bool {
+        // `Release`: what this thread did before is visible to a thread whose
+        // `Acquire` load of `tail` (`load_tail`: `is_closed`, the claims) reads the
+        // mark. A read-modify-write, so it lands after every claim before it in
+        // `tail`'s modification order (which the claims' compare-and-swaps of an
+        // unmarked value then cannot follow), and it continues their release sequence.
+        let before = self.tail.fetch_or(self.mark_bit, Ordering::Release);
+        debug_assert!(
+            before & (self.mark_bit - 1) < self.capacity,
+            "tail {before:#x} is not a position"
+        );
+        if before & self.mark_bit != 0 {
+            return false;
+        }
+        // Every waiter must wake and look again: a consumer waiting for items that
+        // will never come, a producer waiting for room it may no longer use (the same
+        // hooks as an SPSC half's drop; each notifies after a `SeqCst` fence, so a
+        // waiter that announced itself is woken or sees the mark in its next look).
+        self.waiters.items_published();
+        self.waiters.slots_freed();
+        true
+    }
+
+    /// Whether the queue has been [closed](Self::close) (once `true`, always `true`).
+    ///
+    /// `Acquire`: a thread that sees `true` also sees what the closing thread did
+    /// before [`close`](Self::close).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static Q: ringway::mpmc::StaticQueue<u8, 2> = ringway::mpmc::StaticQueue::new();
+    /// assert!(!Q.is_closed());
+    /// Q.push_slice(&[1, 2]);
+    /// Q.close();
+    /// assert!(Q.is_closed());
+    /// // Full or closed? `push_slice` returns 0 for both; `is_closed` tells.
+    /// assert_eq!(Q.push_slice(&[3]), 0);
+    /// let mut out = [0; 2];
+    /// assert_eq!(Q.pop_slice(&mut out), 2);
+    /// assert_eq!(Q.pop_slice(&mut out), 0);
+    /// ```
+    #[inline]
+    pub fn is_closed(&self) -> bool {
+        self.load_tail() & self.mark_bit != 0
     }
 
     /// The exact number of items the queue holds when full.
@@ -761,11 +988,13 @@ impl<T, S: Storage<T>> Queue<T, S> {
         self.capacity
     }
 
-    /// The number of items between `head` and `tail`, which are at most a lap apart.
+    /// The number of items between the positions `head` and `tail` (unmarked: the
+    /// caller masks the closed mark off), which are at most a lap apart.
     #[inline]
     fn distance(&self, head: usize, tail: usize) -> usize {
-        let hix = head & (self.one_lap - 1);
-        let tix = tail & (self.one_lap - 1);
+        debug_assert_eq!((head | tail) & self.mark_bit, 0, "a marked position");
+        let hix = head & (self.mark_bit - 1);
+        let tix = tail & (self.mark_bit - 1);
         if hix < tix {
             tix - hix
         } else if hix > tix {
@@ -802,7 +1031,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
             let head = self.load_head();
             // Only compared: nothing is read on the strength of this load.
             if self.tail.load(Ordering::Relaxed) == tail {
-                return self.distance(head, tail);
+                return self.distance(head, tail & !self.mark_bit);
             }
         }
     }
@@ -847,7 +1076,7 @@ impl<T, S: Storage<T>> Drop for Queue<T, S> {
             return;
         }
         let head = load_mut(&mut self.head);
-        let tail = load_mut(&mut self.tail);
+        let tail = load_mut(&mut self.tail) & !self.mark_bit;
         let mut pos = head;
         for _ in 0..self.distance(head, tail) {
             let slot = self.slot(pos);
@@ -932,6 +1161,7 @@ impl<T, S: Storage<T>> fmt::Debug for Queue<T, S> {
         f.debug_struct("Queue")
             .field("capacity", &self.capacity)
             .field("len", &self.len())
+            .field("closed", &self.is_closed())
             .finish_non_exhaustive()
     }
 }
@@ -1027,8 +1257,8 @@ impl<T, const N: usize> StaticQueue<T, N> {
         /// static Q: StaticQueue<u64, 4> =
         ///     StaticQueue::with_wait_strategy(WaitStrategy::SpinPark { spins: 64 });
         /// let consumer = std::thread::spawn(|| Q.pop_blocking()); // parks until woken
-        /// Q.push_blocking(9);
-        /// assert_eq!(consumer.join().unwrap(), 9);
+        /// Q.push_blocking(9).unwrap();
+        /// assert_eq!(consumer.join().unwrap(), Ok(9));
         /// ```
         #[cfg(feature = "std")]
         pub fn with_wait_strategy(strategy: WaitStrategy) -> Self {

@@ -143,7 +143,7 @@ impl WaitStrategy {
     ///     q.push(9).unwrap();
     ///     t.join().unwrap()
     /// });
-    /// assert_eq!(t, 9);
+    /// assert_eq!(t, Ok(9));
     /// ```
     pub const SPIN_PARK: WaitStrategy = WaitStrategy::SpinPark {
         spins: Self::DEFAULT_SPINS,
@@ -391,9 +391,9 @@ pub(crate) enum Awaited {
 ///
 /// `waiters(ctx)` finds the queue's [`Waiters`] (a function rather than a reference so
 /// that `attempt` may borrow `ctx` mutably in between). `attempt` must return `Some`
-/// once the awaited progress (or the other side's departure) is visible: it runs
-/// again after every announcement. A thread that announced itself withdraws its entry
-/// before returning, so no entry outlives the call.
+/// once the awaited progress (or the other side's departure, or the queue's close) is
+/// visible: it runs again after every announcement. A thread that announced itself
+/// withdraws its entry before returning, so no entry outlives the call.
 pub(crate) fn block<C: ?Sized, R>(
     ctx: &mut C,
     waiters: impl Fn(&C) -> &Waiters,

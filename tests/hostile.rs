@@ -150,11 +150,11 @@ fn inline_tasks_ping_pong_over_mpmc() {
             let (ping, pong) = (Arc::clone(&ping), Arc::clone(&pong));
             async move {
                 loop {
-                    let v = ping.pop_async().await;
+                    let v = ping.pop_async().await.unwrap();
                     if v == u32::MAX {
                         return;
                     }
-                    pong.push_async(v).await;
+                    pong.push_async(v).await.unwrap();
                 }
             }
         });
@@ -162,11 +162,11 @@ fn inline_tasks_ping_pong_over_mpmc() {
             let (ping, pong, seen) = (Arc::clone(&ping), Arc::clone(&pong), Arc::clone(&seen));
             async move {
                 for i in 0..rounds {
-                    ping.push_async(i).await;
-                    let v = pong.pop_async().await;
+                    ping.push_async(i).await.unwrap();
+                    let v = pong.pop_async().await.unwrap();
                     seen.lock().unwrap().push(v);
                 }
-                ping.push_async(u32::MAX).await;
+                ping.push_async(u32::MAX).await.unwrap();
             }
         });
         // Everything ran inline from the spawns: nothing else polls them.
@@ -231,14 +231,14 @@ fn inline_relays_on_one_mpmc_queue() {
                 let (q, seen) = (Arc::clone(&q), Arc::clone(&seen));
                 InlineTask::spawn(async move {
                     loop {
-                        let v = q.pop_async().await;
+                        let v = q.pop_async().await.unwrap();
                         seen.lock().unwrap().push(v);
                         if v >= limit {
                             // Pass the stop marker on so the next task stops too.
-                            q.push_async(v).await;
+                            q.push_async(v).await.unwrap();
                             return;
                         }
-                        q.push_async(v + 1).await;
+                        q.push_async(v + 1).await.unwrap();
                     }
                 })
             })
@@ -307,7 +307,7 @@ fn mpmc_waker_that_drops_its_future_when_woken() {
             .map(|_| {
                 let q = Arc::clone(&q);
                 let d = Dropper::new(async move {
-                    q.pop_async().await;
+                    let _ = q.pop_async().await;
                     unreachable!("the waker drops this task before it is polled again");
                 });
                 assert!(d.poll().is_pending());
@@ -331,11 +331,11 @@ fn mpmc_waker_that_drops_its_future_when_woken() {
             1,
             "a dropped task still holds the queue"
         );
-        assert_eq!(poll_once(&mut after, &w_after), Poll::Ready(1));
+        assert_eq!(poll_once(&mut after, &w_after), Poll::Ready(Ok(1)));
         assert!(poll_once(&mut before, &w_before).is_pending());
         q.push(2).unwrap();
         assert_eq!(c_before.count(), 2);
-        assert_eq!(poll_once(&mut before, &w_before), Poll::Ready(2));
+        assert_eq!(poll_once(&mut before, &w_before), Poll::Ready(Ok(2)));
         drop((before, after));
         drop((w_before, w_after));
         assert_eq!(
@@ -438,7 +438,7 @@ fn mpmc_many_futures_of_one_task_some_cancelled() {
             for f in futs.iter_mut() {
                 if let Some(fut) = f {
                     if let Poll::Ready(v) = poll_once(fut, &waker) {
-                        got.push(v);
+                        got.push(v.unwrap());
                         *f = None;
                     }
                 }
@@ -467,7 +467,7 @@ fn mpmc_cancelling_siblings_never_loses_a_wakeup() {
         let q = Arc::new(Queue::<usize>::with_wait_strategy(2, strategy));
         let producer = thread::spawn({
             let q = Arc::clone(&q);
-            move || (0..items).for_each(|i| q.push_blocking(i))
+            move || (0..items).for_each(|i| q.push_blocking(i).unwrap())
         });
         let mut got = Vec::new();
         let mut rng = Rng::new(7);
@@ -493,7 +493,7 @@ fn mpmc_cancelling_siblings_never_loses_a_wakeup() {
                 })
                 .await
             });
-            got.push(v);
+            got.push(v.unwrap());
         }
         join_within_watchdog(producer, "producer");
         assert_eq!(got, (0..items).collect::<Vec<_>>(), "{strategy:?}");
@@ -529,7 +529,7 @@ fn registrations_stay_bounded() {
         q.push(5).unwrap();
         assert_eq!(h.wakes(), 1);
         assert_eq!(others[rounds - 1].wakes(), 0, "a replaced waker was woken");
-        assert_eq!(poll_once(&mut fut, &w), Poll::Ready(5));
+        assert_eq!(poll_once(&mut fut, &w), Poll::Ready(Ok(5)));
         drop(fut);
         assert_eq!(h.live(), 1);
 
@@ -566,13 +566,13 @@ fn polled_after_completion_panics_and_changes_nothing() {
         q.push(1).unwrap();
         q.push(2).unwrap();
         let mut pop = q.pop_async();
-        assert_eq!(poll_once(&mut pop, &w1), Poll::Ready(1));
+        assert_eq!(poll_once(&mut pop, &w1), Poll::Ready(Ok(1)));
         assert!(catch_unwind(AssertUnwindSafe(|| poll_once(&mut pop, &w2))).is_err());
         assert!(catch_unwind(AssertUnwindSafe(|| poll_once(&mut pop, &w1))).is_err());
         drop(pop);
         assert_eq!(q.len(), 1);
         let mut push = q.push_async(3);
-        assert_eq!(poll_once(&mut push, &w1), Poll::Ready(()));
+        assert_eq!(poll_once(&mut push, &w1), Poll::Ready(Ok(())));
         assert!(catch_unwind(AssertUnwindSafe(|| poll_once(&mut push, &w2))).is_err());
         drop(push);
         assert_eq!((q.pop(), q.pop(), q.pop()), (Some(2), Some(3), None));
@@ -632,7 +632,7 @@ fn waker_panicking_in_clone() {
         q.push(1).unwrap(); // nobody registered: no wake, no panic
         assert_eq!(h.wakes(), 0);
         let (good, c) = counting_waker();
-        assert_eq!(poll_once(&mut fut, &good), Poll::Ready(1));
+        assert_eq!(poll_once(&mut fut, &good), Poll::Ready(Ok(1)));
         assert_eq!(c.count(), 0);
 
         let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(1, strategy);
@@ -676,7 +676,7 @@ fn waker_panicking_in_drop() {
         );
         q.push(1).unwrap();
         assert_eq!((c.count(), h.wakes()), (1, 0));
-        assert_eq!(poll_once(&mut fut, &good), Poll::Ready(1));
+        assert_eq!(poll_once(&mut fut, &good), Poll::Ready(Ok(1)));
         drop(fut);
 
         // MPMC, withdrawn by a cancelled future.
@@ -1012,11 +1012,11 @@ fn mpmc_publishers_with_a_panicking_waker_wake_everyone_else() {
                     vec![7, 8]
                 }
                 "force_push" => {
-                    assert_eq!(q.force_push(7), None);
+                    assert_eq!(q.force_push(7), Ok(None));
                     vec![7]
                 }
                 "push_blocking" => {
-                    q.push_blocking(7);
+                    q.push_blocking(7).unwrap();
                     vec![7]
                 }
                 "push_timeout" => {
@@ -1025,7 +1025,7 @@ fn mpmc_publishers_with_a_panicking_waker_wake_everyone_else() {
                 }
                 _ => {
                     let (w, c) = counting_waker();
-                    assert_eq!(poll_once(&mut q.push_async(7), &w), Poll::Ready(()));
+                    assert_eq!(poll_once(&mut q.push_async(7), &w), Poll::Ready(Ok(())));
                     assert_eq!(c.count(), 0);
                     vec![7]
                 }
@@ -1035,7 +1035,7 @@ fn mpmc_publishers_with_a_panicking_waker_wake_everyone_else() {
             let mut got = Vec::new();
             for (f, w) in [(&mut f1, &trio.before), (&mut f2, &trio.after)] {
                 if let Poll::Ready(v) = poll_once(f, w) {
-                    got.push(v);
+                    got.push(v.unwrap());
                 }
             }
             assert!(!got.is_empty(), "{op}: no woken future got an item");
@@ -1045,6 +1045,60 @@ fn mpmc_publishers_with_a_panicking_waker_wake_everyone_else() {
             drop((f1, f2, bad_fut));
             trio.assert_released();
         }
+    }
+}
+
+/// `close` with a consumer and a producer waker that panic in `wake` registered beside
+/// good ones (pop futures on one queue, push futures on another): the close completes
+/// and returns `true`, every other waiter is woken and resolves to `Disconnected` (the
+/// pushes with their values), a thread parked beside them wakes too, and no waker is
+/// held afterwards.
+#[test]
+fn close_wakes_everyone_despite_a_panicking_waker() {
+    for strategy in PARKING {
+        let empty = Arc::new(Queue::<u32>::with_wait_strategy(1, strategy));
+        let trio = Trio::new();
+        let mut before = empty.pop_async();
+        assert!(poll_once(&mut before, &trio.before).is_pending());
+        let mut bad = empty.pop_async();
+        assert!(poll_once(&mut bad, &hostile_waker(&trio.hostile)).is_pending());
+        let mut after = empty.pop_async();
+        assert!(poll_once(&mut after, &trio.after).is_pending());
+        let sleeper = thread::spawn({
+            let q = Arc::clone(&empty);
+            move || q.pop_blocking()
+        });
+        assert!(empty.close()); // the hostile waker panics inside
+        assert_eq!(trio.wakes(), (1, 1, 1), "a waiter was skipped");
+        let ok = trio.before.clone();
+        for fut in [&mut before, &mut bad, &mut after] {
+            assert_eq!(poll_once(fut, &ok), Poll::Ready(Err(Disconnected(()))));
+        }
+        assert_eq!(
+            join_within_watchdog(sleeper, "pop_blocking beside a panicking waker"),
+            Err(Disconnected(()))
+        );
+        drop((before, bad, after, ok));
+        trio.assert_released();
+
+        let full = Queue::<u32>::with_wait_strategy(1, strategy);
+        full.push(0).unwrap();
+        let trio = Trio::new();
+        let mut before = full.push_async(1);
+        assert!(poll_once(&mut before, &trio.before).is_pending());
+        let mut bad = full.push_async(2);
+        assert!(poll_once(&mut bad, &hostile_waker(&trio.hostile)).is_pending());
+        let mut after = full.push_async(3);
+        assert!(poll_once(&mut after, &trio.after).is_pending());
+        assert!(full.close());
+        assert_eq!(trio.wakes(), (1, 1, 1), "a waiter was skipped");
+        let ok = trio.before.clone();
+        for (fut, v) in [(&mut before, 1), (&mut bad, 2), (&mut after, 3)] {
+            assert_eq!(poll_once(fut, &ok), Poll::Ready(Err(Disconnected(v))));
+        }
+        drop((before, bad, after, ok));
+        assert_eq!((full.pop(), full.pop()), (Some(0), None));
+        trio.assert_released();
     }
 }
 
@@ -1070,10 +1124,10 @@ fn pops_keep_their_item_when_a_producer_waker_panics() {
             assert!(poll_once(&mut p2, &trio.after).is_pending());
             let popped = match op {
                 "pop" => q.pop(),
-                "pop_blocking" => Some(q.pop_blocking()),
+                "pop_blocking" => q.pop_blocking().ok(),
                 "pop_timeout" => q.pop_timeout(Duration::ZERO).ok(),
                 _ => match poll_once(&mut q.pop_async(), &trio.before) {
-                    Poll::Ready(v) => Some(v),
+                    Poll::Ready(v) => v.ok(),
                     Poll::Pending => None,
                 },
             };
@@ -1088,7 +1142,7 @@ fn pops_keep_their_item_when_a_producer_waker_panics() {
             // The first woken producer takes the free slot, the next ones find it full.
             assert_eq!(
                 poll_once(&mut p1, &trio.before),
-                Poll::Ready(()),
+                Poll::Ready(Ok(())),
                 "MPMC {op}"
             );
             assert!(poll_once(&mut p2, &trio.after).is_pending());
@@ -1113,8 +1167,8 @@ fn pops_keep_their_item_when_a_producer_waker_panics() {
         assert_eq!(q.pop_slice(&mut out), 2);
         assert_eq!(out, [1, 2]);
         assert_eq!(trio.wakes(), (1, 1, 1), "pop_slice: a waiter was skipped");
-        assert_eq!(poll_once(&mut p1, &trio.before), Poll::Ready(()));
-        assert_eq!(poll_once(&mut p2, &trio.after), Poll::Ready(()));
+        assert_eq!(poll_once(&mut p1, &trio.before), Poll::Ready(Ok(())));
+        assert_eq!(poll_once(&mut p2, &trio.after), Poll::Ready(Ok(())));
         drop((p1, p2, bad));
         assert_eq!((q.pop(), q.pop(), q.pop()), (Some(3), Some(5), None));
         trio.assert_released();
@@ -1206,7 +1260,7 @@ fn timed_pops_racing_pushes_lose_nothing() {
                     loop {
                         if received.load(SeqCst) >= items {
                             // Only the stop markers are left.
-                            assert_eq!(q.pop_blocking(), usize::MAX);
+                            assert_eq!(q.pop_blocking(), Ok(usize::MAX));
                             return got;
                         }
                         let t = Duration::from_micros(rng.below(50) as u64);
@@ -1224,11 +1278,11 @@ fn timed_pops_racing_pushes_lose_nothing() {
             })
             .collect();
         for i in 0..items {
-            q.push_blocking(i);
+            q.push_blocking(i).unwrap();
         }
         // Unblock both final `pop_blocking`s.
-        q.push_blocking(usize::MAX);
-        q.push_blocking(usize::MAX);
+        q.push_blocking(usize::MAX).unwrap();
+        q.push_blocking(usize::MAX).unwrap();
         let mut all = Vec::new();
         for c in consumers {
             all.extend(join_within_watchdog(c, "timed consumer"));
@@ -1273,7 +1327,7 @@ fn timed_out_waits_leave_nothing_behind() {
         assert!(poll_once(&mut fut, &w).is_pending());
         q.push(1).unwrap();
         assert_eq!(c.count(), 1);
-        assert_eq!(poll_once(&mut fut, &w), Poll::Ready(1));
+        assert_eq!(poll_once(&mut fut, &w), Poll::Ready(Ok(1)));
         drop(fut);
         q.push(2).unwrap();
         for _ in 0..n(20, 2) {
@@ -1283,7 +1337,7 @@ fn timed_out_waits_leave_nothing_behind() {
         assert!(poll_once(&mut push, &w).is_pending());
         assert_eq!(q.pop(), Some(2));
         assert_eq!(c.count(), 2);
-        assert_eq!(poll_once(&mut push, &w), Poll::Ready(()));
+        assert_eq!(poll_once(&mut push, &w), Poll::Ready(Ok(())));
         drop(push);
         assert_eq!(q.pop(), Some(4));
         drop(w);
@@ -1322,12 +1376,12 @@ fn futures_moved_across_threads_and_wakers() {
         let runner = thread::spawn(move || block_on(fut));
         let pusher = thread::spawn({
             let q = Arc::clone(&q);
-            move || q.push_blocking(42)
+            move || q.push_blocking(42).unwrap()
         });
         join_within_watchdog(pusher, "pusher");
         assert_eq!(
             join_within_watchdog(runner, "moved future"),
-            42,
+            Ok(42),
             "{strategy:?}"
         );
         assert!(c1.count() <= 1);
@@ -1360,7 +1414,7 @@ fn extreme_timeouts() {
             let q = Arc::clone(&q);
             move || q.pop_timeout(Duration::MAX)
         });
-        q.push_blocking(1);
+        q.push_blocking(1).unwrap();
         assert_eq!(join_within_watchdog(t, "pop_timeout(MAX)"), Ok(1));
         q.push(2).unwrap();
         assert!(q.push_timeout(3, Duration::ZERO).is_err());
@@ -1368,7 +1422,7 @@ fn extreme_timeouts() {
             let q = Arc::clone(&q);
             move || q.push_timeout(3, Duration::MAX)
         });
-        assert_eq!(q.pop_blocking(), 2);
+        assert_eq!(q.pop_blocking(), Ok(2));
         assert_eq!(join_within_watchdog(t, "push_timeout(MAX)"), Ok(()));
         assert_eq!(q.pop(), Some(3));
 

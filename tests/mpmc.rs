@@ -10,6 +10,10 @@
 //! * Drop accounting (after wraps, `force_push`, with ZSTs), constructor panics,
 //!   `Send`/`Sync` pins, and `len` bounds under concurrency.
 //! * The static queue's own API (`const` construction in a `static`, `Deref`).
+//! * `close`: refusals with the value handed back (single, slice, `force_push`) at
+//!   every fill level and lap offset, the drain after it, drops after it, and
+//!   producers racing it (every accepted item out exactly once). The differential
+//!   model closes the queue in most runs.
 //!
 //! The tests listed in `storage_tests!` run their one body on both storages (see
 //! `tests/storage/mod.rs`): `Queue::new` and `StaticQueue`, which dereferences to a
@@ -36,7 +40,7 @@ use std::thread;
 use common::{DropTracker, Rng, Tracked, ZstDrop};
 use proptest::prelude::*;
 use ringway::mpmc::{Heap, Inline, Queue, StaticQueue, Storage as Slots};
-use ringway::PushError;
+use ringway::{Disconnected, PushError};
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 use storage::Storage;
 
@@ -250,6 +254,7 @@ fn stress_single_on<S: Slots<Item>>(
                                 item = back;
                                 progress.producer_blocked(what);
                             }
+                            Err(PushError::Disconnected(_)) => panic!("{what}: not closed"),
                         }
                     }
                 }
@@ -602,7 +607,7 @@ fn stress_force_push_on<S: Slots<Item>>(
                     let _done = DoneOnDrop(done);
                     let mut displaced = Vec::new();
                     for seq in 0..n {
-                        if let Some(old) = q.force_push(Item::new(p, seq)) {
+                        if let Some(old) = q.force_push(Item::new(p, seq)).unwrap() {
                             assert!(
                                 old != Item::new(p, seq),
                                 "force_push displaced the item it pushed"
@@ -701,11 +706,11 @@ storage_tests!(stress_force_push_grid, force_push_displaces_oldest);
 fn force_push_displaces_oldest_on<S: Slots<usize>>(q: &Queue<usize, S>) {
     let capacity = q.capacity();
     for i in 0..capacity {
-        assert_eq!(q.force_push(i), None);
+        assert_eq!(q.force_push(i), Ok(None));
     }
     assert!(q.is_full());
     for i in capacity..capacity * 5 + 2 {
-        assert_eq!(q.force_push(i), Some(i - capacity), "cap {capacity}");
+        assert_eq!(q.force_push(i), Ok(Some(i - capacity)), "cap {capacity}");
         assert_eq!(q.len(), capacity);
     }
     let top = capacity * 5 + 2;
@@ -715,7 +720,7 @@ fn force_push_displaces_oldest_on<S: Slots<usize>>(q: &Queue<usize, S>) {
     assert_eq!(q.pop(), None);
     // After the displacements, plain pushes and pops still work.
     assert_eq!(q.push(100), Ok(()));
-    assert_eq!(q.force_push(101).is_some(), capacity == 1);
+    assert_eq!(q.force_push(101).unwrap().is_some(), capacity == 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -733,6 +738,9 @@ enum Op {
     IsEmpty,
     IsFull,
     Capacity,
+    /// `close()`: from then on the model refuses pushes and still gives out its items.
+    Close,
+    IsClosed,
 }
 
 fn op_strategy(capacity: usize) -> impl Strategy<Value = Op> {
@@ -747,7 +755,25 @@ fn op_strategy(capacity: usize) -> impl Strategy<Value = Op> {
         1 => Just(Op::IsEmpty),
         1 => Just(Op::IsFull),
         1 => Just(Op::Capacity),
+        1 => Just(Op::IsClosed),
     ]
+}
+
+/// Ops for a model run: `op_strategy`'s, with a `Close` inserted at a random point in
+/// about two runs of three (and a second one, which must return `false`, in some), so
+/// that runs check the open queue, the closing and the drain after it.
+fn ops_strategy(capacity: usize) -> impl Strategy<Value = Vec<Op>> {
+    (
+        prop::collection::vec(op_strategy(capacity), 0..400),
+        prop::option::weighted(0.67, 0..400usize),
+        prop::option::weighted(0.2, 0..400usize),
+    )
+        .prop_map(|(mut ops, first, second)| {
+            for at in [first, second].into_iter().flatten() {
+                ops.insert(at.min(ops.len()), Op::Close);
+            }
+            ops
+        })
 }
 
 fn capacity_strategy() -> impl Strategy<Value = usize> {
@@ -757,10 +783,12 @@ fn capacity_strategy() -> impl Strategy<Value = usize> {
     ]
 }
 
-/// Applies `op` to both the queue and the model and compares the results.
+/// Applies `op` to both the queue and the model (its items, and whether it is closed)
+/// and compares the results.
 fn apply<S: Slots<u32>>(
     q: &Queue<u32, S>,
     model: &mut VecDeque<u32>,
+    closed: &mut bool,
     capacity: usize,
     op: &Op,
 ) -> Result<(), String> {
@@ -774,7 +802,9 @@ fn apply<S: Slots<u32>>(
     }
     match op {
         Op::Push(v) => {
-            let want = if model.len() < capacity {
+            let want = if *closed {
+                Err(PushError::Disconnected(*v))
+            } else if model.len() < capacity {
                 model.push_back(*v);
                 Ok(())
             } else {
@@ -784,16 +814,24 @@ fn apply<S: Slots<u32>>(
         }
         Op::Pop => check!(q.pop(), model.pop_front()),
         Op::ForcePush(v) => {
-            let want = if model.len() == capacity {
-                model.pop_front()
+            let want = if *closed {
+                Err(Disconnected(*v))
+            } else if model.len() == capacity {
+                let oldest = model.pop_front();
+                model.push_back(*v);
+                Ok(oldest)
             } else {
-                None
+                model.push_back(*v);
+                Ok(None)
             };
-            model.push_back(*v);
             check!(q.force_push(*v), want);
         }
         Op::PushSlice(items) => {
-            let n = items.len().min(capacity - model.len());
+            let n = if *closed {
+                0
+            } else {
+                items.len().min(capacity - model.len())
+            };
             model.extend(&items[..n]);
             check!(q.push_slice(items), n);
         }
@@ -812,9 +850,15 @@ fn apply<S: Slots<u32>>(
         Op::IsEmpty => check!(q.is_empty(), model.is_empty()),
         Op::IsFull => check!(q.is_full(), model.len() == capacity),
         Op::Capacity => check!(q.capacity(), capacity),
+        Op::Close => {
+            check!(q.close(), !*closed);
+            *closed = true;
+        }
+        Op::IsClosed => check!(q.is_closed(), *closed),
     }
     // Invariants after every op.
     check!(q.len(), model.len());
+    check!(q.is_closed(), *closed);
     Ok(())
 }
 
@@ -825,8 +869,10 @@ fn run_model(storage: Storage, capacity: usize, ops: &[Op]) -> Result<(), String
 fn run_model_on<S: Slots<u32>>(q: &Queue<u32, S>, ops: &[Op]) -> Result<(), String> {
     let capacity = q.capacity();
     let mut model = VecDeque::new();
+    let mut closed = false;
     for (i, op) in ops.iter().enumerate() {
-        apply(q, &mut model, capacity, op).map_err(|e| format!("op #{i}, cap {capacity}: {e}"))?;
+        apply(q, &mut model, &mut closed, capacity, op)
+            .map_err(|e| format!("op #{i}, cap {capacity}: {e}"))?;
     }
     // Final drain matches the model.
     let mut rest = Vec::new();
@@ -848,7 +894,7 @@ proptest! {
     #[cfg_attr(miri, ignore)]
     fn differential_vs_vecdeque(
         (capacity, ops) in capacity_strategy().prop_flat_map(|cap| {
-            (Just(cap), prop::collection::vec(op_strategy(cap), 0..400))
+            (Just(cap), ops_strategy(cap))
         })
     ) {
         if let Err(e) = run_model(Storage::Heap, capacity, &ops) {
@@ -860,7 +906,7 @@ proptest! {
     #[cfg_attr(miri, ignore)]
     fn differential_vs_vecdeque_static(
         (capacity, ops) in prop::sample::select(storage::STATIC_QUEUE_CAPS).prop_flat_map(|cap| {
-            (Just(cap), prop::collection::vec(op_strategy(cap), 0..400))
+            (Just(cap), ops_strategy(cap))
         })
     ) {
         if let Err(e) = run_model(Storage::Static, capacity, &ops) {
@@ -892,7 +938,12 @@ fn differential_many_laps_deterministic(storage: Storage) {
         let mut rng = Rng::new(capacity as u64 * 7919);
         let max_slice = capacity * 2 + 2;
         let ops: Vec<Op> = (0..steps)
-            .map(|_| {
+            .map(|step| {
+                // The last quarter runs on the closed queue (closed twice: the second
+                // `close` returns `false`): pushes refused, pops drain.
+                if step == steps * 3 / 4 || step == steps * 7 / 8 {
+                    return Op::Close;
+                }
                 // Bias towards filling and emptying in turns so laps wrap at every fill level.
                 match rng.below(12) {
                     0..=2 => Op::Push(rng.next_u64() as u32),
@@ -961,7 +1012,7 @@ fn drop_leftovers_on<'t, S: Slots<Tracked<'t>>>(
         drop(err.into_inner());
         // Displace a few (they drop here, in the test).
         for _ in 0..capacity + 1 {
-            let old = q.force_push(tracker.item()).expect("full queue");
+            let old = q.force_push(tracker.item()).unwrap().expect("full queue");
             assert!(tracker.drops_of(old.id()) == 0);
         }
     }
@@ -1044,7 +1095,7 @@ fn zst_without_drop_on<S: Slots<()>>(q: &Queue<(), S>) {
         }
         assert!(q.is_full());
         assert_eq!(q.push(()), Err(PushError::Full(())));
-        assert_eq!(q.force_push(()), Some(()));
+        assert_eq!(q.force_push(()), Ok(Some(())));
         assert_eq!(q.push_slice(&[(), ()]), 0);
         let mut out = [(); 3];
         let got = q.pop_slice(&mut out);
@@ -1453,7 +1504,7 @@ fn len_snapshot_on<S: Slots<usize>>(q: &Queue<usize, S>, rounds: usize, near_ful
                     if near_full {
                         let v = q.pop().expect("near-full queue ran empty");
                         if i % 3 == w {
-                            assert_eq!(q.force_push(v), None);
+                            assert_eq!(q.force_push(v), Ok(None));
                         } else {
                             q.push(v).expect("near-full queue overflowed");
                         }
@@ -1595,7 +1646,7 @@ fn pop_after_own_push_races_displacement() {
                 barrier.wait();
                 yield_until(&pushed, patience(round));
                 let pushed_10 = q.push(10).is_ok();
-                let displaced = q.force_push(11);
+                let displaced = q.force_push(11).unwrap();
                 force_pushed.store(true, Ordering::Relaxed);
                 log.push((pushed_10, displaced));
                 barrier.wait();
@@ -1783,9 +1834,10 @@ fn static_queue_parking_waits() {
     static QUEUE: StaticQueue<u32, 2> =
         StaticQueue::with_wait_strategy(WaitStrategy::SpinPark { spins: 8 });
     let n = if cfg!(miri) { 20 } else { 2_000 };
-    let consumer = thread::spawn(move || (0..n).map(|_| QUEUE.pop_blocking()).sum::<u32>());
+    let consumer =
+        thread::spawn(move || (0..n).map(|_| QUEUE.pop_blocking().unwrap()).sum::<u32>());
     for i in 0..n {
-        QUEUE.push_blocking(i);
+        QUEUE.push_blocking(i).unwrap();
     }
     assert_eq!(consumer.join().unwrap(), n * (n - 1) / 2);
 }
@@ -1842,4 +1894,372 @@ fn static_queue_into_iter() {
     let ids: Vec<usize> = q.into_iter().take(2).map(|t| t.id()).collect();
     assert_eq!(ids, [0, 1]);
     tracker.assert_all_dropped_once();
+}
+
+// ---------------------------------------------------------------------------
+// 12. close
+// ---------------------------------------------------------------------------
+
+/// `close` on one thread, at every fill level and lap offset (so the mark goes into
+/// `tail` at every index, including the last index of a lap): it returns `true` once;
+/// every push is refused with its value (`push`, `force_push`, `push_slice`), full
+/// queue or not; the pops drain the items left in FIFO order, then report nothing,
+/// for good; `len`, `is_empty`, `is_full` and `Debug` still work; and the items left
+/// in the queue when it is dropped are dropped exactly once.
+fn close_refuses_pushes_and_drains(storage: Storage) {
+    let caps: &[usize] = if cfg!(miri) {
+        storage.heavy(&[1, 2, 3], &[3])
+    } else {
+        &[1, 2, 3, 4, 5, 7, 8, 9, 16, 17]
+    };
+    for &capacity in caps {
+        for offset in 0..=capacity {
+            for fill in 0..=capacity {
+                for left in [0, fill / 2, fill] {
+                    let tracker = DropTracker::new();
+                    with_queue!(storage, Tracked<'_>, capacity, |q| {
+                        close_then_drain_on(q, &tracker, offset, fill, left)
+                    });
+                    tracker.assert_all_dropped_once();
+                }
+            }
+        }
+    }
+}
+
+storage_tests!(close_refuses_pushes_and_drains);
+
+/// Moves `q`'s positions `offset` in, pushes `fill` items, closes, checks the refusals,
+/// pops all but `left` of them, and leaves `left` for the queue's drop.
+fn close_then_drain_on<'t, S: Slots<Tracked<'t>>>(
+    q: &Queue<Tracked<'t>, S>,
+    tracker: &'t DropTracker,
+    offset: usize,
+    fill: usize,
+    left: usize,
+) {
+    let capacity = q.capacity();
+    let what = format!("cap {capacity} offset {offset} fill {fill} left {left}");
+    for _ in 0..offset {
+        q.push(tracker.item()).unwrap();
+        drop(q.pop().unwrap());
+    }
+    let first = tracker.created();
+    for _ in 0..fill {
+        q.push(tracker.item()).unwrap();
+    }
+    assert!(!q.is_closed(), "{what}");
+    assert!(format!("{q:?}").contains("closed: false"), "{what}: {q:?}");
+    assert!(q.close(), "{what}: the first close did not close it");
+    assert!(!q.close(), "{what}: the second close said it closed it");
+    assert!(q.is_closed(), "{what}");
+    assert!(format!("{q:?}").contains("closed: true"), "{what}: {q:?}");
+    assert_eq!(q.len(), fill, "{what}: len after close");
+    assert_eq!(q.is_full(), fill == capacity, "{what}");
+    assert_eq!(q.is_empty(), fill == 0, "{what}");
+
+    // Every push is refused, with its own value back, whether the queue is full or not.
+    let refused = tracker.item();
+    let id = refused.id();
+    match q.push(refused) {
+        Err(PushError::Disconnected(back)) => assert_eq!(back.id(), id, "{what}"),
+        other => panic!("{what}: push on a closed queue gave {other:?}"),
+    }
+    let refused = tracker.item();
+    let id = refused.id();
+    match q.force_push(refused) {
+        Err(Disconnected(back)) => assert_eq!(back.id(), id, "{what}"),
+        Ok(displaced) => panic!("{what}: force_push on a closed queue gave Ok({displaced:?})"),
+    }
+    tracker.assert_no_double_drop();
+    assert_eq!(q.len(), fill, "{what}: a refused push changed the queue");
+
+    // The pops drain what is left, oldest first, then find nothing, for good.
+    for i in 0..fill - left {
+        let got = q.pop().unwrap_or_else(|| panic!("{what}: item {i} lost"));
+        assert_eq!(got.id(), first + i, "{what}: FIFO after close");
+    }
+    if left == 0 {
+        assert!(q.pop().is_none(), "{what}: drained queue gave an item");
+        assert!(q.pop().is_none(), "{what}");
+        assert!(q.is_empty() && q.is_closed(), "{what}");
+    }
+    assert_eq!(q.len(), left, "{what}");
+    // Still refused after the drain.
+    assert!(matches!(
+        q.push(tracker.item()),
+        Err(PushError::Disconnected(_))
+    ));
+    // The `left` items go with the queue's drop (checked by the caller).
+    assert_eq!(tracker.live(), left, "{what}: live items before the drop");
+}
+
+/// The slice operations on a closed queue: `push_slice` pushes nothing (0, like a full
+/// queue: `is_closed` tells them apart), `pop_slice` drains in batches and then returns
+/// 0. Zero-sized items too (the mark must not depend on the slot size).
+fn close_slices(storage: Storage) {
+    for capacity in [1, 2, 3, 5, 8] {
+        with_queue!(storage, u32, capacity, |q| close_slices_on(q));
+        with_queue!(storage, (), capacity, |q| {
+            q.push_slice(&[(); 2]);
+            q.close();
+            assert_eq!(q.push_slice(&[()]), 0);
+            assert_eq!(q.push(()), Err(PushError::Disconnected(())));
+            let mut out = [(); 8];
+            assert_eq!(q.pop_slice(&mut out), capacity.min(2));
+            assert_eq!(q.pop_slice(&mut out), 0);
+        });
+    }
+}
+
+storage_tests!(close_slices);
+
+fn close_slices_on<S: Slots<u32>>(q: &Queue<u32, S>) {
+    let capacity = q.capacity();
+    // Positions one short of a lap, so the batches straddle it.
+    for i in 0..capacity as u32 - 1 {
+        q.push(i).unwrap();
+        q.pop().unwrap();
+    }
+    let items: Vec<u32> = (0..capacity as u32).collect();
+    assert_eq!(q.push_slice(&items), capacity);
+    assert_eq!(q.push_slice(&[99]), 0, "full");
+    assert!(!q.is_closed(), "full, not closed");
+    assert!(q.close());
+    assert_eq!(q.push_slice(&[99]), 0, "closed");
+    assert!(q.is_closed());
+    let mut out = vec![u32::MAX; capacity];
+    let half = capacity.div_ceil(2);
+    assert_eq!(q.pop_slice(&mut out[..half]), half);
+    assert_eq!(q.push_slice(&[99]), 0, "closed, with room");
+    assert_eq!(q.pop_slice(&mut out[half..]), capacity - half);
+    assert_eq!(out, items);
+    assert_eq!(q.pop_slice(&mut out), 0);
+    assert_eq!(q.pop(), None);
+}
+
+/// Producers race `close` (single pushes, slices and `force_push`), consumers pop until
+/// the queue is closed and drained. Every push that was accepted is popped (or
+/// displaced) exactly once, every refused push got its value back, nothing else comes
+/// out, and each producer's accepted items are a prefix of what it offered (once
+/// refused, a push is refused for good). The close happens once the consumers have
+/// taken `close_after` items: at every point of the run across the loop.
+fn close_races_producers(storage: Storage) {
+    let n = if cfg!(miri) {
+        8
+    } else {
+        storage.heavy(2_000, 500)
+    };
+    let caps: &[usize] = if cfg!(miri) {
+        storage.heavy(&[1, 3], &[3])
+    } else {
+        &[1, 2, 3, 16]
+    };
+    for &capacity in caps {
+        for (producers, consumers) in [(1, 1), (2, 2), (3, 1), (1, 3)] {
+            for close_after in [0, n / 3, 2 * n] {
+                with_queue!(storage, Item, capacity, |q| close_races_on(
+                    q,
+                    producers,
+                    consumers,
+                    n,
+                    close_after
+                ));
+            }
+        }
+    }
+}
+
+storage_tests!(close_races_producers);
+
+fn close_races_on<S: Slots<Item>>(
+    q: &Queue<Item, S>,
+    producers: usize,
+    consumers: usize,
+    n: usize,
+    close_after: usize,
+) {
+    let capacity = q.capacity();
+    let what =
+        format!("close_races P={producers} C={consumers} cap={capacity} close after {close_after}");
+    let what = &what;
+    let popped = AtomicUsize::new(0);
+    let producers_done = AtomicUsize::new(0);
+    let (accepted, displaced, per_consumer) = thread::scope(|s| {
+        let prod: Vec<_> = (0..producers)
+            .map(|p| {
+                let done = &producers_done;
+                s.spawn(move || {
+                    let _done = DoneOnDrop(done);
+                    // Producer `p` uses one way to push: 0 single, 1 slices, 2 force.
+                    let mut accepted = 0;
+                    let mut displaced = Vec::new();
+                    'items: while accepted < n {
+                        match p % 3 {
+                            0 => match q.push(Item::new(p, accepted)) {
+                                Ok(()) => accepted += 1,
+                                Err(PushError::Full(back)) => {
+                                    assert_eq!(back, Item::new(p, accepted));
+                                    thread::yield_now();
+                                }
+                                Err(PushError::Disconnected(back)) => {
+                                    assert_eq!(back, Item::new(p, accepted), "{what}");
+                                    break 'items;
+                                }
+                            },
+                            1 => {
+                                let batch: Vec<Item> = (accepted..n.min(accepted + 3))
+                                    .map(|seq| Item {
+                                        batch_start: accepted,
+                                        ..Item::new(p, seq)
+                                    })
+                                    .collect();
+                                match q.push_slice(&batch) {
+                                    0 if q.is_closed() => break 'items,
+                                    0 => thread::yield_now(),
+                                    k => accepted += k,
+                                }
+                            }
+                            _ => match q.force_push(Item::new(p, accepted)) {
+                                Ok(old) => {
+                                    displaced.extend(old);
+                                    accepted += 1;
+                                }
+                                Err(Disconnected(back)) => {
+                                    assert_eq!(back, Item::new(p, accepted), "{what}");
+                                    break 'items;
+                                }
+                            },
+                        }
+                    }
+                    // Closed (or done): every later push is refused too.
+                    if accepted < n {
+                        assert!(q.is_closed(), "{what}");
+                        assert!(q.push(Item::new(p, n)).is_err(), "{what}");
+                    }
+                    (accepted, displaced)
+                })
+            })
+            .collect();
+        let cons: Vec<_> = (0..consumers)
+            .map(|_| {
+                let popped = &popped;
+                s.spawn(move || {
+                    let mut seen = Vec::new();
+                    loop {
+                        // Checked before the pop: a `None` after seeing the queue
+                        // closed is final.
+                        let closed = q.is_closed();
+                        match q.pop() {
+                            Some(item) => {
+                                seen.push(item);
+                                popped.fetch_add(1, Ordering::Relaxed);
+                            }
+                            None if closed => return seen,
+                            // Open: more may come (the test closes it at the latest
+                            // once every producer is done).
+                            None => thread::yield_now(),
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Close once the consumers took `close_after` items, or once the producers
+        // are done (whichever first; with `close_after` above everything, the latter).
+        while popped.load(Ordering::Relaxed) < close_after
+            && producers_done.load(Ordering::Acquire) < producers
+        {
+            thread::yield_now();
+        }
+        assert!(q.close(), "{what}: someone else closed it");
+        let mut accepted = Vec::new();
+        let mut displaced = Vec::new();
+        for h in prod {
+            let (a, d) = h.join().unwrap();
+            accepted.push(a);
+            displaced.extend(d);
+        }
+        let per_consumer: Vec<Vec<Item>> = cons.into_iter().map(|h| h.join().unwrap()).collect();
+        (accepted, displaced, per_consumer)
+    });
+    assert!(
+        q.is_empty() && q.pop().is_none(),
+        "{what}: items left after the drain"
+    );
+    check_per_producer_order(what, &per_consumer);
+    // Exactly once: what came out (popped or displaced) is, per producer, exactly
+    // the prefix it had accepted.
+    let mut count: Vec<Vec<u32>> = accepted.iter().map(|&a| vec![0; a]).collect();
+    for item in per_consumer.iter().flatten().chain(&displaced) {
+        let slot = count[item.producer]
+            .get_mut(item.seq)
+            .unwrap_or_else(|| panic!("{what}: {item:?} came out but was refused"));
+        *slot += 1;
+    }
+    for (p, counts) in count.iter().enumerate() {
+        for (seq, &c) in counts.iter().enumerate() {
+            assert_eq!(c, 1, "{what}: producer {p} item {seq} came out {c} times");
+        }
+    }
+}
+
+/// Items left in a closed queue are dropped exactly once with the queue, and with an
+/// `into_iter` that stops early.
+#[test]
+fn drop_after_close_drops_leftovers_once() {
+    let tracker = DropTracker::new();
+    with_queue!(Storage::Static, Tracked<'_>, 3, |q| {
+        for _ in 0..3 {
+            q.push(tracker.item()).unwrap();
+        }
+        drop(q.pop());
+        q.push(tracker.item()).unwrap();
+        q.close();
+    });
+    tracker.assert_all_dropped_once();
+
+    #[cfg(feature = "alloc")]
+    {
+        let tracker = DropTracker::new();
+        let q = Queue::new(4);
+        for _ in 0..4 {
+            q.push(tracker.item()).unwrap();
+        }
+        q.close();
+        let mut items = q.into_iter();
+        assert_eq!(items.len(), 4);
+        assert_eq!(items.next().map(|t| t.id()), Some(0));
+        drop(items);
+        tracker.assert_all_dropped_once();
+    }
+}
+
+#[test]
+#[cfg(not(ringway_loom))] // `const` constructors (a `static`) are not `const` under loom
+fn static_queue_in_a_static_closes() {
+    static CLOSED: StaticQueue<u8, 2> = StaticQueue::new();
+    CLOSED.push(1).unwrap();
+    assert!(CLOSED.close());
+    assert_eq!(CLOSED.push(2), Err(PushError::Disconnected(2)));
+    assert_eq!((CLOSED.pop(), CLOSED.pop()), (Some(1), None));
+}
+
+/// The close errors: `PushError::Disconnected` and `Disconnected` give the value back,
+/// need no `T: Debug`, say something other than "full", and exist without `std`.
+#[test]
+fn close_errors_debug_display() {
+    struct Opaque;
+    let err = PushError::Disconnected(Opaque);
+    assert_eq!(format!("{err:?}"), "Disconnected(..)");
+    assert_eq!(format!("{:?}", Disconnected(Opaque)), "Disconnected(..)");
+    let (closed, full) = (err.to_string(), PushError::Full(Opaque).to_string());
+    assert!(
+        !closed.is_empty() && closed != full,
+        "{closed:?} / {full:?}"
+    );
+    assert!(closed.contains("closed"), "{closed}");
+    assert!(Disconnected(()).to_string().contains("closed"));
+    assert_eq!(PushError::Disconnected(5).into_inner(), 5);
+    assert_eq!(Disconnected(6).into_inner(), 6);
+    assert_ne!(PushError::Disconnected(1), PushError::Full(1));
 }

@@ -12,7 +12,9 @@
 //!   side (`SpinPark`), self wake-ups (the other strategies), the latest waker wins.
 //! * MPMC: 3 producers and 3 consumers blocking, 2 and 2 async, per strategy (exactly
 //!   once, per-producer order); many parked consumers or producers all released;
-//!   timeouts; cancel-safety and drop accounting.
+//!   timeouts; cancel-safety and drop accounting. `close` wakes blocked pops, timed
+//!   pops, blocked and timed pushes (values handed back) and pending futures, after
+//!   the drain, and ends a blocking or async stream.
 //! * Static storage: a `StaticRing` and a `StaticQueue` in `static`s, waiting.
 //! * `Send`, `Unpin`, `Error` and `Debug` of the futures and error types.
 //!
@@ -1011,7 +1013,7 @@ fn spin_park_futures_wake_their_latest_waker() {
             b_wakes.count() >= 1,
             "{strategy:?}: surviving future not woken"
         );
-        assert_eq!(poll_once(&mut fut_b, &b), Poll::Ready(3));
+        assert_eq!(poll_once(&mut fut_b, &b), Poll::Ready(Ok(3)));
 
         // MPMC: one future, two wakers.
         let (first, _) = counting_waker();
@@ -1024,7 +1026,7 @@ fn spin_park_futures_wake_their_latest_waker() {
             latest_wakes.count() >= 1,
             "{strategy:?}: latest waker not woken"
         );
-        assert_eq!(poll_once(&mut fut, &latest), Poll::Ready(4));
+        assert_eq!(poll_once(&mut fut, &latest), Poll::Ready(Ok(4)));
     }
 }
 
@@ -1064,12 +1066,12 @@ where
                 if asynchronous {
                     block_on(async {
                         for seq in 0..per_producer {
-                            q.push_async(tag(p, seq)).await;
+                            q.push_async(tag(p, seq)).await.unwrap();
                         }
                     });
                 } else {
                     for seq in 0..per_producer {
-                        q.push_blocking(tag(p, seq));
+                        q.push_blocking(tag(p, seq)).unwrap();
                     }
                 }
             })
@@ -1084,16 +1086,16 @@ where
                     block_on(async {
                         loop {
                             match q.pop_async().await {
-                                STOP => break,
-                                v => got.push(v),
+                                Ok(STOP) => break,
+                                v => got.push(v.unwrap()),
                             }
                         }
                     });
                 } else {
                     loop {
                         match q.pop_blocking() {
-                            STOP => break,
-                            v => got.push(v),
+                            Ok(STOP) => break,
+                            v => got.push(v.unwrap()),
                         }
                     }
                 }
@@ -1156,7 +1158,7 @@ fn mpmc_parked_consumers_are_all_released() {
                 let (q, b) = (Arc::clone(&q), Arc::clone(&barrier));
                 thread::spawn(move || {
                     b.wait();
-                    q.pop_blocking()
+                    q.pop_blocking().unwrap()
                 })
             })
             .collect();
@@ -1190,7 +1192,7 @@ fn mpmc_parked_producers_are_all_released() {
                 let (q, b) = (Arc::clone(&q), Arc::clone(&barrier));
                 thread::spawn(move || {
                     b.wait();
-                    q.push_blocking(i);
+                    q.push_blocking(i).unwrap();
                 })
             })
             .collect();
@@ -1302,7 +1304,7 @@ fn mpmc_spin_park_futures_are_woken_by_the_other_side() {
                 wakes.count() >= 1,
                 "{strategy:?}: push (slice {slice}) did not wake the pending pop future"
             );
-            assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(1));
+            assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(Ok(1)));
 
             while q.push(9).is_ok() {}
             let (waker, wakes) = counting_waker();
@@ -1322,7 +1324,7 @@ fn mpmc_spin_park_futures_are_woken_by_the_other_side() {
                 wakes.count() >= 1,
                 "{strategy:?}: pop (slice {slice}) did not wake the pending push future"
             );
-            assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(()));
+            assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(Ok(())));
         }
     }
 }
@@ -1340,7 +1342,7 @@ fn mpmc_futures_are_cancel_safe_and_drop_values_once() {
             assert!(poll_once(&mut fut, &waker).is_pending());
             drop(fut);
             q.push(tracker.item()).unwrap(); // 0
-            assert_eq!(block_on(q.pop_async()).id(), 0);
+            assert_eq!(block_on(q.pop_async()).unwrap().id(), 0);
 
             // Pending, an item arrives, dropped unpolled: the item stays.
             let mut fut = q.pop_async();
@@ -1362,13 +1364,13 @@ fn mpmc_futures_are_cancel_safe_and_drop_values_once() {
             drop(q.push_async(tracker.item())); // 3, never polled
             assert_eq!(tracker.drops_of(3), 1);
             assert_eq!(q.len(), 1);
-            let got = q.pop_blocking();
+            let got = q.pop_blocking().unwrap();
             assert_eq!(got.id(), 1, "{strategy:?}");
             drop(got);
             assert!(q.is_empty(), "{strategy:?}: a dropped push future pushed");
 
             // Handed back by a timed-out push, left in the queue when it drops.
-            block_on(q.push_async(tracker.item())); // 4
+            block_on(q.push_async(tracker.item())).unwrap(); // 4
             let back = q.push_timeout(tracker.item(), SHORT).unwrap_err(); // 5
             assert_eq!(back.into_inner().id(), 5);
             assert_eq!(tracker.live_ids(), [4]);
@@ -1383,7 +1385,7 @@ fn mpmc_push_future_polled_after_completion_panics() {
     let q = Queue::<u8>::with_wait_strategy(1, WaitStrategy::SPIN_PARK);
     let (waker, _) = counting_waker();
     let mut fut = q.push_async(1);
-    assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(()));
+    assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(Ok(())));
     let _ = poll_once(&mut fut, &waker);
 }
 
@@ -1395,7 +1397,7 @@ fn mpmc_pop_future_polled_after_completion_panics() {
     q.push_slice(&[1, 2]);
     let (waker, _) = counting_waker();
     let mut fut = q.pop_async();
-    assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(1));
+    assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(Ok(1)));
     let _ = poll_once(&mut fut, &waker);
 }
 
@@ -1437,7 +1439,7 @@ fn wakers_that_poll_inline_and_wait_again_do_not_deadlock() {
             let (q, got) = (Arc::clone(&q), Arc::clone(&got));
             async move {
                 loop {
-                    let v = q.pop_async().await;
+                    let v = q.pop_async().await.unwrap();
                     got.lock().unwrap().push(v);
                 }
             }
@@ -1517,12 +1519,12 @@ fn a_panicking_waker_does_not_strand_a_parked_thread() {
         q.push(7).unwrap(); // the waker panics inside; `push` completes
         assert_eq!(
             join_within_watchdog(sleeper, "thread parked beside a panicking waker"),
-            7,
+            Ok(7),
             "{strategy:?}: the parked thread was not woken"
         );
         // The future's entry was taken: it is neither woken again nor registered.
         q.push(8).unwrap();
-        assert_eq!(poll_once(&mut fut, &hostile), Poll::Ready(8));
+        assert_eq!(poll_once(&mut fut, &hostile), Poll::Ready(Ok(8)));
     }
 
     // A pop whose release wakes a panicking producer waker keeps its item (SPSC and
@@ -1542,8 +1544,8 @@ fn a_panicking_waker_does_not_strand_a_parked_thread() {
         q.push(1).unwrap();
         let mut fut = q.push_async(2);
         assert!(poll_once(&mut fut, &hostile).is_pending());
-        assert_eq!(q.pop_blocking(), 1);
-        assert_eq!(poll_once(&mut fut, &hostile), Poll::Ready(()));
+        assert_eq!(q.pop_blocking(), Ok(1));
+        assert_eq!(poll_once(&mut fut, &hostile), Poll::Ready(Ok(())));
         drop(fut);
         assert_eq!((q.pop(), q.pop()), (Some(2), None));
     }
@@ -1600,7 +1602,255 @@ fn cancelled_futures_leave_no_wakers_registered() {
         assert!(poll_once(&mut fut, &waker).is_pending());
         q.push(3).unwrap();
         assert_eq!(counter.count(), 1);
-        assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(3));
+        assert_eq!(poll_once(&mut fut, &waker), Poll::Ready(Ok(3)));
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// 3b. MPMC close: SPSC's disconnection for a queue without halves
+// ---------------------------------------------------------------------------------
+
+/// Threads blocked in `pop_blocking` and `pop_timeout` on an empty queue all wake when
+/// it is closed, and report it: `Disconnected`, not a timeout (the limit is `LONG`).
+#[test]
+fn mpmc_blocked_pops_wake_on_close() {
+    for strategy in STRATEGIES {
+        let q = Arc::new(Queue::<u32>::with_wait_strategy(2, strategy));
+        let barrier = Arc::new(Barrier::new(5));
+        let blocking: Vec<_> = (0..2)
+            .map(|_| {
+                let (q, b) = (Arc::clone(&q), Arc::clone(&barrier));
+                thread::spawn(move || {
+                    b.wait();
+                    q.pop_blocking()
+                })
+            })
+            .collect();
+        let timed: Vec<_> = (0..2)
+            .map(|_| {
+                let (q, b) = (Arc::clone(&q), Arc::clone(&barrier));
+                thread::spawn(move || {
+                    b.wait();
+                    q.pop_timeout(LONG)
+                })
+            })
+            .collect();
+        barrier.wait();
+        let_it_block();
+        assert!(
+            blocking.iter().all(|t| !t.is_finished()) && timed.iter().all(|t| !t.is_finished()),
+            "{strategy:?}: a pop returned from an empty open queue"
+        );
+        assert!(q.close(), "{strategy:?}");
+        for t in blocking {
+            let got = join_within_watchdog(t, &format!("{strategy:?}: pop_blocking, closed"));
+            assert_eq!(got, Err(Disconnected(())), "{strategy:?}");
+        }
+        for t in timed {
+            let got = join_within_watchdog(t, &format!("{strategy:?}: pop_timeout, closed"));
+            assert_eq!(got, Err(PopTimeoutError::Disconnected), "{strategy:?}");
+        }
+        assert!(!q.close(), "{strategy:?}: closed twice");
+    }
+}
+
+/// A consumer blocked on a queue that is then filled and closed pops what was pushed
+/// and then reports the close: the drain comes first.
+#[test]
+fn mpmc_pop_blocking_drains_then_reports_closed() {
+    for strategy in STRATEGIES {
+        // Room for all three items, whether or not the consumer took the first yet.
+        let q = Arc::new(Queue::<u32>::with_wait_strategy(4, strategy));
+        let barrier = Arc::new(Barrier::new(2));
+        let consumer = thread::spawn({
+            let (q, b) = (Arc::clone(&q), Arc::clone(&barrier));
+            move || {
+                b.wait();
+                let mut got = Vec::new();
+                while let Ok(v) = q.pop_blocking() {
+                    got.push(v);
+                }
+                got
+            }
+        });
+        barrier.wait();
+        let_it_block();
+        q.push(1).unwrap(); // wakes it with an item ...
+        let_it_block(); // ... and it goes back to waiting
+        assert_eq!(q.push_slice(&[2, 3]), 2);
+        q.close();
+        let got = join_within_watchdog(consumer, &format!("{strategy:?}: drain after close"));
+        assert_eq!(got, [1, 2, 3], "{strategy:?}");
+        // After the drain: `Disconnected`, at once, from every waiting pop.
+        assert_eq!(q.pop_blocking(), Err(Disconnected(())));
+        assert_eq!(q.pop_timeout(LONG), Err(PopTimeoutError::Disconnected));
+        assert_eq!(block_on(q.pop_async()), Err(Disconnected(())));
+    }
+}
+
+/// Threads blocked in `push_blocking` and `push_timeout` on a full queue all wake when
+/// it is closed and get their own values back; the item that was queued stays, for
+/// the drain, and every value is dropped exactly once.
+#[test]
+fn mpmc_blocked_pushes_wake_on_close_and_get_their_values_back() {
+    static TRACKER: DropTracker = DropTracker::new();
+    for strategy in STRATEGIES {
+        let q = Arc::new(Queue::<Tracked<'static>>::with_wait_strategy(1, strategy));
+        let queued = TRACKER.item();
+        let queued_id = queued.id();
+        q.push(queued).unwrap();
+        let barrier = Arc::new(Barrier::new(5));
+        let producers: Vec<_> = (0..4)
+            .map(|i| {
+                let (q, b) = (Arc::clone(&q), Arc::clone(&barrier));
+                let value = TRACKER.item();
+                let id = value.id();
+                let t = thread::spawn(move || {
+                    b.wait();
+                    if i % 2 == 0 {
+                        q.push_blocking(value).map_err(Disconnected::into_inner)
+                    } else {
+                        match q.push_timeout(value, LONG) {
+                            Err(PushTimeoutError::Disconnected(back)) => Err(back),
+                            other => panic!("push_timeout on a closed queue gave {other:?}"),
+                        }
+                    }
+                });
+                (t, id)
+            })
+            .collect();
+        barrier.wait();
+        let_it_block();
+        assert!(
+            producers.iter().all(|(t, _)| !t.is_finished()),
+            "{strategy:?}: a push returned while the queue was full"
+        );
+        assert!(q.close());
+        for (t, id) in producers {
+            let back = join_within_watchdog(t, &format!("{strategy:?}: push, closed"))
+                .expect_err("the queue is closed");
+            assert_eq!(back.id(), id, "{strategy:?}: another value came back");
+            assert_eq!(TRACKER.drops_of(id), 0, "{strategy:?}");
+        }
+        // The queued item is still there, for the drain.
+        assert_eq!(q.pop().map(|t| t.id()), Some(queued_id), "{strategy:?}");
+        assert!(q.pop().is_none());
+        // A waiting push on a closed queue returns at once, full or not.
+        let v = TRACKER.item();
+        let id = v.id();
+        assert_eq!(q.push_blocking(v).unwrap_err().into_inner().id(), id);
+        let v = TRACKER.item();
+        let id = v.id();
+        match q.push_timeout(v, LONG) {
+            Err(PushTimeoutError::Disconnected(back)) => assert_eq!(back.id(), id),
+            other => panic!("{strategy:?}: push_timeout on a closed queue gave {other:?}"),
+        }
+        let v = TRACKER.item();
+        let id = v.id();
+        assert_eq!(block_on(q.push_async(v)).unwrap_err().into_inner().id(), id);
+    }
+    TRACKER.assert_all_dropped_once();
+}
+
+/// Pending futures (pop on an empty queue, push on a full one) are woken by `close`
+/// when their strategy parks, and resolve to `Disconnected` (the push with its
+/// value); with the self-waking strategies the next poll resolves them.
+#[test]
+fn mpmc_pending_futures_complete_on_close() {
+    for strategy in STRATEGIES {
+        let empty = Queue::<u32>::with_wait_strategy(1, strategy);
+        let full = Queue::<u32>::with_wait_strategy(1, strategy);
+        full.push(1).unwrap();
+        let (pop_waker, pop_wakes) = counting_waker();
+        let (push_waker, push_wakes) = counting_waker();
+        let mut pop = empty.pop_async();
+        let mut push = full.push_async(2);
+        assert!(poll_once(&mut pop, &pop_waker).is_pending());
+        assert!(poll_once(&mut push, &push_waker).is_pending());
+        let (pops_before, pushes_before) = (pop_wakes.count(), push_wakes.count());
+        assert!(empty.close() && full.close());
+        if parks(strategy) {
+            assert_eq!(
+                (pop_wakes.count(), push_wakes.count()),
+                (pops_before + 1, pushes_before + 1),
+                "{strategy:?}: close did not wake the pending futures"
+            );
+        }
+        assert_eq!(
+            poll_once(&mut pop, &pop_waker),
+            Poll::Ready(Err(Disconnected(())))
+        );
+        assert_eq!(
+            poll_once(&mut push, &push_waker),
+            Poll::Ready(Err(Disconnected(2)))
+        );
+        drop((pop, push));
+        assert_eq!(
+            full.pop(),
+            Some(1),
+            "{strategy:?}: the queued item was lost"
+        );
+    }
+}
+
+/// A stream that ends with `close` instead of stop items: producers push everything,
+/// then the queue is closed, and consumers (blocking or async) pop until it reports
+/// the close. Every item arrives exactly once, in each producer's order, and every
+/// consumer stops.
+#[test]
+fn mpmc_close_ends_a_stream() {
+    let _serial = one_stream_at_a_time();
+    for &strategy in stream_strategies() {
+        for asynchronous in [false, true] {
+            let per_producer = stream_len(strategy, asynchronous, 300, 8);
+            let q = Arc::new(Queue::<u64>::with_wait_strategy(4, strategy));
+            let what = format!("{strategy:?}, async {asynchronous}");
+            let producers: Vec<_> = (0..2)
+                .map(|p| {
+                    let q = Arc::clone(&q);
+                    thread::spawn(move || {
+                        for seq in 0..per_producer {
+                            if asynchronous {
+                                block_on(q.push_async(tag(p, seq))).unwrap();
+                            } else {
+                                q.push_blocking(tag(p, seq)).unwrap();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let consumers: Vec<_> = (0..2)
+                .map(|_| {
+                    let q = Arc::clone(&q);
+                    thread::spawn(move || {
+                        let mut got = Vec::new();
+                        if asynchronous {
+                            block_on(async {
+                                while let Ok(v) = q.pop_async().await {
+                                    got.push(v);
+                                }
+                            });
+                        } else {
+                            while let Ok(v) = q.pop_blocking() {
+                                got.push(v);
+                            }
+                        }
+                        got
+                    })
+                })
+                .collect();
+            for (p, t) in producers.into_iter().enumerate() {
+                join_within_watchdog(t, &format!("{what}: producer {p}"));
+            }
+            assert!(q.close());
+            let per_consumer: Vec<Vec<u64>> = consumers
+                .into_iter()
+                .enumerate()
+                .map(|(c, t)| join_within_watchdog(t, &format!("{what}: consumer {c}")))
+                .collect();
+            check_exactly_once_in_order(&what, &per_consumer, 2, per_producer);
+            assert!(q.is_empty(), "{what}");
+        }
     }
 }
 

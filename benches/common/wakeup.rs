@@ -85,11 +85,11 @@ impl<S: Strategy> Blocking for RingwayMpmc<S> {
     }
     #[inline(always)]
     fn send(tx: &mut Self::Tx, v: u64) {
-        tx.push_blocking(v);
+        tx.push_blocking(v).expect("the queue is not closed");
     }
     #[inline(always)]
     fn recv(rx: &mut Self::Rx) -> u64 {
-        rx.pop_blocking()
+        rx.pop_blocking().expect("the queue is not closed")
     }
 }
 

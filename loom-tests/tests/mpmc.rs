@@ -26,14 +26,21 @@
 //!
 //! `static_p2_c1_capacity_2` runs the producer/consumer model on a `StaticQueue`
 //! (inline slots, the same protocol code).
+//!
+//! `close_races_push_and_pop` and `close_races_force_push` model `close` (the mark in
+//! `tail`) against pushes, pops and a displacement; `close_happens_before_refusal`
+//! checks what close's `Release` is for, and fails (loom: a stale read) when it is
+//! weakened to `Relaxed`.
 
 use std::ops::Deref;
 
 use loom::alloc::Track;
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{bounded_explore, explore};
 use ringway::mpmc::{Queue, StaticQueue, Storage};
+use ringway::{Disconnected, PushError};
 
 type Item = Track<u32>;
 
@@ -393,7 +400,11 @@ fn force_push_races_pop(name: &str, capacity: usize, expected: &[(Option<u32>, O
         }
         let forcer = {
             let q = Arc::clone(&q);
-            thread::spawn(move || q.force_push(Track::new(100)).map(Track::into_inner))
+            thread::spawn(move || {
+                q.force_push(Track::new(100))
+                    .unwrap()
+                    .map(Track::into_inner)
+            })
         };
         let consumer = {
             let q = Arc::clone(&q);
@@ -454,7 +465,11 @@ fn force_push_races_pop_and_push() {
             assert!(q.push(Track::new(0)).is_ok());
             let forcer = {
                 let q = Arc::clone(&q);
-                thread::spawn(move || q.force_push(Track::new(100)).map(Track::into_inner))
+                thread::spawn(move || {
+                    q.force_push(Track::new(100))
+                        .unwrap()
+                        .map(Track::into_inner)
+                })
             };
             let pusher = {
                 let q = Arc::clone(&q);
@@ -638,7 +653,11 @@ fn len_during_force_push() {
         }
         let forcer = {
             let q = Arc::clone(&q);
-            thread::spawn(move || q.force_push(Track::new(100)).map(Track::into_inner))
+            thread::spawn(move || {
+                q.force_push(Track::new(100))
+                    .unwrap()
+                    .map(Track::into_inner)
+            })
         };
         let observer = {
             let q = Arc::clone(&q);
@@ -825,7 +844,7 @@ fn pop_after_own_push_races_displacement() {
                 let q = Arc::clone(&q);
                 thread::spawn(move || {
                     assert!(q.push(Track::new(10)).is_ok(), "push 10: full");
-                    q.force_push(Track::new(11)).map(Track::into_inner)
+                    q.force_push(Track::new(11)).unwrap().map(Track::into_inner)
                 })
             };
             let pushed_0 = q.push(Track::new(0)).is_ok();
@@ -863,5 +882,190 @@ fn static_p2_c1_capacity_2() {
             v(&[&[10, 11]]),
         ],
         pc_execution(StaticQueue::<Item, 2>::new, (2, 2, 1, 2)),
+    );
+}
+
+/// `close` racing two pushes and a consumer, at capacity 2 (positions from 1, so the
+/// pushes straddle a lap): the producer (the main thread) pushes 0 and then 1, once
+/// each; one thread closes; the consumer looks twice (`is_closed`, then `pop`).
+///
+/// In every execution: a refused push gets `Disconnected` with its own value (never
+/// `Full`: two items fit), and once refused the producer is refused again (the mark
+/// is never cleared); a push that starts after the closer's `close` returned (the
+/// producer saw the closer's flag, set after `close`) is refused; every accepted item
+/// comes out exactly once, in order (popped, or in the final drain), and no refused
+/// one does; and a consumer that saw the queue closed *before* a pop that found
+/// nothing had popped every accepted item by then (closed and drained is final).
+///
+/// Outcome: (items accepted, items the consumer popped, whether it saw the queue
+/// closed and drained). The canary wants the close before, between and after the
+/// pushes, and the consumer seeing "closed and drained" both with nothing accepted
+/// and after popping an item accepted before the close.
+#[test]
+fn close_races_push_and_pop() {
+    bounded_explore(
+        2,
+        "close_races_push_and_pop",
+        &[
+            (0, 0, true),
+            (1, 1, true),
+            (1, 1, false),
+            (2, 0, false),
+            (2, 1, false),
+            (2, 2, false),
+        ],
+        || {
+            let q = Arc::new(prewrapped(2, || Track::new(u32::MAX)));
+            let closed = Arc::new(AtomicBool::new(false));
+            let closer = {
+                let (q, closed) = (Arc::clone(&q), Arc::clone(&closed));
+                thread::spawn(move || {
+                    assert!(q.close(), "someone else closed it");
+                    closed.store(true, Ordering::Release);
+                })
+            };
+            let consumer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    let mut got = Vec::new();
+                    for i in 0..2 {
+                        if i > 0 {
+                            // A free switch point (see `producers_consumers`).
+                            thread::yield_now();
+                        }
+                        let was_closed = q.is_closed();
+                        match q.pop() {
+                            Some(item) => got.push(item.into_inner()),
+                            None if was_closed => return (got, true),
+                            None => {}
+                        }
+                    }
+                    (got, false)
+                })
+            };
+            let mut accepted = Vec::new();
+            for value in 0..2 {
+                let after_close = closed.load(Ordering::Acquire);
+                match q.push(Track::new(value)) {
+                    Ok(()) => {
+                        assert!(!after_close, "push {value} accepted after close returned");
+                        assert_eq!(accepted.len(), value as usize, "accepted after a refusal");
+                        accepted.push(value);
+                    }
+                    Err(PushError::Disconnected(back)) => assert_eq!(back.into_inner(), value),
+                    Err(PushError::Full(_)) => panic!("push {value}: full with two slots"),
+                }
+            }
+            closer.join().unwrap();
+            let (popped, saw_drained) = consumer.join().unwrap();
+            assert!(q.is_closed());
+            if saw_drained {
+                assert_eq!(popped, accepted, "closed and drained, but items were left");
+            }
+            let mut out = popped.clone();
+            out.extend(drain(&q));
+            assert_eq!(out, accepted, "exactly-once, FIFO");
+            assert!(q.push(Track::new(9)).is_err(), "accepted after close");
+            (accepted.len(), popped.len(), saw_drained)
+        },
+    );
+}
+
+/// `force_push` racing `close` and a pop, at capacity 1 (positions from 1): item 0 is
+/// queued before the threads start; the forcing thread force-pushes 100 once (it
+/// displaces 0 if the queue is still full); one thread closes; the main thread pops
+/// once. A refused force-push gets `Disconnected(100)` back and displaces nothing; an
+/// accepted one is popped or drained exactly once; the displaced item is never also
+/// popped; and the mark survives a displacement that moves `tail` after it (a
+/// `store` there would reopen the queue: the final push would be accepted). Outcome:
+/// (what was displaced, whether 100 was accepted, what was popped): refused; pushed
+/// after the pop freed the slot; displaced 0 and then popped.
+#[test]
+fn close_races_force_push() {
+    bounded_explore(
+        2,
+        "close_races_force_push",
+        &[
+            (None, false, Some(0)),
+            (Some(0), true, Some(100)),
+            (None, true, Some(0)),
+        ],
+        || {
+            let q = Arc::new(prewrapped(1, || Track::new(u32::MAX)));
+            assert!(q.push(Track::new(0)).is_ok());
+            let forcer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || match q.force_push(Track::new(100)) {
+                    Ok(displaced) => (displaced.map(Track::into_inner), true),
+                    Err(Disconnected(back)) => {
+                        assert_eq!(back.into_inner(), 100);
+                        (None, false)
+                    }
+                })
+            };
+            let closer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || assert!(q.close()))
+            };
+            let popped = q.pop().map(Track::into_inner);
+            let (displaced, accepted) = forcer.join().unwrap();
+            closer.join().unwrap();
+            assert!(q.is_closed(), "a displacement cleared the closed mark");
+            assert!(q.push(Track::new(9)).is_err(), "accepted after close");
+            assert!(
+                displaced.is_none() || displaced != popped,
+                "{displaced:?} displaced and popped"
+            );
+            let mut pushed = vec![0];
+            if accepted {
+                pushed.push(100);
+            }
+            let displaced_v: Vec<u32> = displaced.into_iter().collect();
+            let popped_v: Vec<u32> = popped.into_iter().collect();
+            check_delivery(&pushed, &[displaced_v, popped_v], &drain(&q));
+            (displaced, accepted, popped)
+        },
+    );
+}
+
+/// What close's `Release` is for: the closing thread writes a note (a `Relaxed`
+/// store) before `close`; a producer whose push is refused, or that sees
+/// `is_closed`, reads the note after that and must see it. With a `Relaxed` close,
+/// seeing the mark does not synchronise with the closer and loom reads the stale
+/// note. (The producer pushes nothing accepted before the close can matter: a
+/// claim's `Release` heads a release sequence that the `fetch_or` continues, so an
+/// accepted push of the producer's own would not make the note visible.) Outcome:
+/// (the push was refused, `is_closed` said so).
+#[test]
+fn close_happens_before_refusal() {
+    explore(
+        "close_happens_before_refusal",
+        &[(false, false), (false, true), (true, true)],
+        || {
+            let q = Arc::new(prewrapped(2, || Track::new(u32::MAX)));
+            let note = Arc::new(AtomicUsize::new(0));
+            let closer = {
+                let (q, note) = (Arc::clone(&q), Arc::clone(&note));
+                thread::spawn(move || {
+                    note.store(1, Ordering::Relaxed);
+                    assert!(q.close());
+                })
+            };
+            let refused = match q.push(Track::new(0)) {
+                Ok(()) => false,
+                Err(PushError::Disconnected(_)) => {
+                    assert_eq!(note.load(Ordering::Relaxed), 1, "refused before the note");
+                    true
+                }
+                Err(PushError::Full(_)) => panic!("full with two slots"),
+            };
+            let seen_closed = q.is_closed();
+            if seen_closed {
+                assert_eq!(note.load(Ordering::Relaxed), 1, "closed before the note");
+            }
+            closer.join().unwrap();
+            drop(drain(&q));
+            (refused, seen_closed)
+        },
     );
 }

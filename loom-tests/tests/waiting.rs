@@ -361,7 +361,7 @@ fn mpmc_pop_blocking_vs_push() {
         let q = mpmc_queue(1);
         let consumer = {
             let q = Arc::clone(&q);
-            thread::spawn(move || sleeps(|| q.pop_blocking().into_inner()))
+            thread::spawn(move || sleeps(|| q.pop_blocking().unwrap().into_inner()))
         };
         assert!(q.push(Track::new(0)).is_ok());
         let (got, slept) = consumer.join().unwrap();
@@ -398,7 +398,7 @@ fn mpmc_two_blocked_consumers_vs_two_pushes() {
                 .map(|_| {
                     let q = Arc::clone(&q);
                     thread::spawn(move || {
-                        let got = q.pop_blocking().into_inner();
+                        let got = q.pop_blocking().unwrap().into_inner();
                         (got, WaitStrategy::loom_sleeps())
                     })
                 })
@@ -429,7 +429,11 @@ fn mpmc_push_blocking_on_full_vs_pop() {
         assert!(q.push(Track::new(0)).is_ok());
         let producer = {
             let q = Arc::clone(&q);
-            thread::spawn(move || sleeps(|| q.push_blocking(Track::new(1))).1)
+            thread::spawn(move || {
+                let (pushed, slept) = sleeps(|| q.push_blocking(Track::new(1)));
+                assert!(pushed.is_ok(), "the queue is open");
+                slept
+            })
         };
         let first = q.pop().expect("the queue was full").into_inner();
         let slept = producer.join().unwrap();
@@ -447,7 +451,7 @@ fn mpmc_pop_async_vs_push() {
         let q = mpmc_queue(1);
         let consumer = {
             let q = Arc::clone(&q);
-            thread::spawn(move || sleeps(|| block_on(q.pop_async()).into_inner()))
+            thread::spawn(move || sleeps(|| block_on(q.pop_async()).unwrap().into_inner()))
         };
         assert!(q.push(Track::new(0)).is_ok());
         let (got, slept) = consumer.join().unwrap();
@@ -480,7 +484,7 @@ impl std::task::Wake for InlinePopper {
         loop {
             let mut next = self.q.pop_async();
             match std::pin::Pin::new(&mut next).poll(&mut cx) {
-                Poll::Ready(item) => self.got.lock().unwrap().push(item.into_inner()),
+                Poll::Ready(item) => self.got.lock().unwrap().push(item.unwrap().into_inner()),
                 Poll::Pending => break,
             }
         }
@@ -513,7 +517,11 @@ fn mpmc_inline_polling_waker_vs_push() {
         let pending = polled.is_pending();
         match polled {
             Poll::Ready(item) => {
-                assert_eq!((item.into_inner(), by_waker.len()), (0, 0), "exactly-once")
+                assert_eq!(
+                    (item.unwrap().into_inner(), by_waker.len()),
+                    (0, 0),
+                    "exactly-once"
+                )
             }
             Poll::Pending => assert_eq!(by_waker, [0], "a pending future's waker was not woken"),
         }
@@ -541,8 +549,8 @@ fn mpmc_cancelled_future_then_pop_async_vs_push() {
                         .poll(&mut std::task::Context::from_waker(waker));
                     drop(cancelled);
                     match first {
-                        Poll::Ready(item) => (item.into_inner(), false),
-                        Poll::Pending => sleeps(|| block_on(q.pop_async()).into_inner()),
+                        Poll::Ready(item) => (item.unwrap().into_inner(), false),
+                        Poll::Pending => sleeps(|| block_on(q.pop_async()).unwrap().into_inner()),
                     }
                 })
             };
@@ -553,4 +561,88 @@ fn mpmc_cancelled_future_then_pop_async_vs_push() {
             slept
         },
     );
+}
+
+// ---------------------------------------------------------------------------------
+// MPMC close
+// ---------------------------------------------------------------------------------
+
+/// A consumer blocked in `pop_blocking` on a queue that gets one item and is then
+/// closed (by the main thread): it pops the item, then must be woken by `close` and
+/// return `Disconnected`; without the wake-up it parks forever (loom: deadlock).
+/// Outcome: whether each of its two pops slept.
+#[test]
+fn mpmc_pop_blocking_vs_push_then_close() {
+    explore(
+        "mpmc_pop_blocking_vs_push_then_close",
+        &[(false, false), (true, false), (false, true), (true, true)],
+        || {
+            let q = mpmc_queue(1);
+            let consumer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    let (first, s1) = sleeps(|| q.pop_blocking());
+                    let (second, s2) = sleeps(|| q.pop_blocking());
+                    assert_eq!(first.map(Track::into_inner), Ok(0), "the item comes first");
+                    assert_eq!(second.map(Track::into_inner), Err(Disconnected(())));
+                    (s1, s2)
+                })
+            };
+            assert!(q.push(Track::new(0)).is_ok());
+            assert!(q.close());
+            let slept = consumer.join().unwrap();
+            assert!(q.pop().is_none(), "exactly-once");
+            slept
+        },
+    );
+}
+
+/// A producer blocked in `push_blocking` on a full queue of 1 must be woken by `close`
+/// (the main thread) and get its value back; the queued item stays for the drain.
+/// Outcome: whether the push slept.
+#[test]
+fn mpmc_push_blocking_on_full_vs_close() {
+    explore(
+        "mpmc_push_blocking_on_full_vs_close",
+        &[false, true],
+        || {
+            let q = mpmc_queue(1);
+            assert!(q.push(Track::new(0)).is_ok());
+            let producer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    let (pushed, slept) = sleeps(|| q.push_blocking(Track::new(1)));
+                    let back = pushed.expect_err("the queue is full, then closed");
+                    assert_eq!(back.into_inner().into_inner(), 1, "its own value back");
+                    slept
+                })
+            };
+            assert!(q.close());
+            let slept = producer.join().unwrap();
+            assert_eq!(
+                q.pop().map(Track::into_inner),
+                Some(0),
+                "the queued item stays"
+            );
+            assert!(q.pop().is_none());
+            slept
+        },
+    );
+}
+
+/// A pending `pop_async` on an empty queue must be woken by `close` and resolve to
+/// `Disconnected`. Outcome: whether the future slept.
+#[test]
+fn mpmc_pop_async_vs_close() {
+    explore("mpmc_pop_async_vs_close", &[false, true], || {
+        let q = mpmc_queue(1);
+        let consumer = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || sleeps(|| block_on(q.pop_async()).map(Track::into_inner)))
+        };
+        assert!(q.close());
+        let (got, slept) = consumer.join().unwrap();
+        assert_eq!(got, Err(Disconnected(())));
+        slept
+    });
 }

@@ -1,6 +1,7 @@
 //! Waiting operations of the MPMC queue: blocking, with a time limit, and async (the
-//! protocol is in `crate::wait`). The queue has no halves to drop, so these wait only
-//! for room or items, never for a disconnection.
+//! protocol is in `crate::wait`). They wait for room or items until the queue is
+//! [closed](Queue::close), which wakes them all and ends the wait with SPSC's
+//! disconnection errors.
 
 #[cfg(feature = "async")]
 use core::{
@@ -18,29 +19,50 @@ use super::{Queue, Storage};
 #[cfg(feature = "async")]
 use crate::wait::Registration;
 use crate::wait::{self, Awaited, Waiters};
-use crate::{PopTimeoutError, PushTimeoutError, WaitStrategy};
+use crate::{Disconnected, PopTimeoutError, PushError, PushTimeoutError, WaitStrategy};
 
 fn waiters_of<'a, T, S: Storage<T>>(q: &'a &Queue<T, S>) -> &'a Waiters {
     &q.waiters
 }
 
-/// One attempt of a waiting push: `Some(())` if pushed, `None` (value back in `value`)
-/// if the queue is full.
-fn attempt_push<T, S: Storage<T>>(q: &Queue<T, S>, value: &mut Option<T>) -> Option<()> {
+/// One attempt of a waiting push: `Some(Ok)` if pushed, `Some(Err(value))` if the
+/// queue is closed, `None` (value back in `value`) if it is full.
+fn attempt_push<T, S: Storage<T>>(q: &Queue<T, S>, value: &mut Option<T>) -> Option<Result<(), T>> {
     let v = value
         .take()
         .expect("ringway: push future polled after completion");
     match q.push(v) {
-        Ok(()) => Some(()),
-        Err(full) => {
-            *value = Some(full.into_inner());
+        Ok(()) => Some(Ok(())),
+        Err(PushError::Disconnected(v)) => Some(Err(v)),
+        Err(PushError::Full(v)) => {
+            *value = Some(v);
             None
         }
     }
 }
 
+/// One attempt of a waiting pop: `Some(Ok(item))`, `Some(Err(Disconnected(())))` once
+/// the queue is closed and drained, or `None` (empty, open).
+fn attempt_pop<T, S: Storage<T>>(q: &Queue<T, S>) -> Option<Result<T, Disconnected>> {
+    if let Some(v) = q.pop() {
+        return Some(Ok(v));
+    }
+    if q.is_closed() {
+        // No push claims a position after the mark, and a pop of a closed queue
+        // waits for the pushes that claimed one before it: one more look is final.
+        return Some(q.pop().ok_or(Disconnected(())));
+    }
+    None
+}
+
 impl<T, S: Storage<T>> Queue<T, S> {
     /// Appends `value`, waiting for a free slot as the queue's [`WaitStrategy`] says.
+    ///
+    /// # Errors
+    ///
+    /// [`Disconnected`] with `value` if the queue is [closed](Self::close) (checked
+    /// at every attempt; `close` wakes a waiting push), so the caller never waits on
+    /// a queue nobody will pop for good.
     ///
     /// # Examples
     ///
@@ -51,22 +73,25 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// let producers: Vec<_> = (0..3)
     ///     .map(|p| {
     ///         let q = Arc::clone(&q);
-    ///         std::thread::spawn(move || (0..100).for_each(|i| q.push_blocking(p * 1000 + i)))
+    ///         std::thread::spawn(move || {
+    ///             (0..100).for_each(|i| q.push_blocking(p * 1000 + i).unwrap())
+    ///         })
     ///     })
     ///     .collect();
     /// let mut sum = 0;
     /// for _ in 0..300 {
-    ///     sum += q.pop_blocking();
+    ///     sum += q.pop_blocking().unwrap();
     /// }
     /// producers.into_iter().for_each(|t| t.join().unwrap());
     /// assert_eq!(sum, (0..3).map(|p| p * 1000 * 100 + 4950).sum::<i32>());
     /// ```
-    pub fn push_blocking(&self, value: T) {
+    pub fn push_blocking(&self, value: T) -> Result<(), Disconnected<T>> {
         let mut value = Some(value);
         let mut q = self;
         wait::until(&mut q, waiters_of, Awaited::Slot, |q| {
             attempt_push(q, &mut value)
-        });
+        })
+        .map_err(Disconnected)
     }
 
     /// Appends `value`, waiting at most `timeout` for a free slot.
@@ -74,9 +99,9 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// # Errors
     ///
     /// [`PushTimeoutError::Timeout`] with `value` if the queue was still full when the
-    /// time ran out (the same error as an SPSC producer's
-    /// [`push_timeout`](crate::spsc::Producer::push_timeout); an MPMC queue has no
-    /// other side to lose, so it never reports `Disconnected`).
+    /// time ran out, [`PushTimeoutError::Disconnected`] with `value` if the queue is
+    /// [closed](Self::close) (the same errors as an SPSC producer's
+    /// [`push_timeout`](crate::spsc::Producer::push_timeout)).
     ///
     /// # Examples
     ///
@@ -87,6 +112,8 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// let q = ringway::mpmc::Queue::new(1);
     /// assert_eq!(q.push_timeout(1, Duration::from_millis(10)), Ok(()));
     /// assert_eq!(q.push_timeout(2, Duration::from_millis(10)), Err(PushTimeoutError::Timeout(2)));
+    /// q.close();
+    /// assert_eq!(q.push_timeout(3, Duration::from_millis(10)), Err(PushTimeoutError::Disconnected(3)));
     /// ```
     pub fn push_timeout(&self, value: T, timeout: Duration) -> Result<(), PushTimeoutError<T>> {
         let mut value = Some(value);
@@ -94,7 +121,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
         match wait::block(&mut q, waiters_of, Awaited::Slot, deadline(timeout), |q| {
             attempt_push(q, &mut value)
         }) {
-            Some(()) => Ok(()),
+            Some(result) => result.map_err(PushTimeoutError::Disconnected),
             None => Err(PushTimeoutError::Timeout(
                 value.expect("a timed-out push keeps its value"),
             )),
@@ -104,29 +131,38 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// Removes and returns the oldest item, waiting for one as the queue's
     /// [`WaitStrategy`] says.
     ///
+    /// # Errors
+    ///
+    /// [`Disconnected`] once the queue is [closed](Self::close) and every item pushed
+    /// before has been popped (`close` wakes a waiting pop), so a consumer of a queue
+    /// that nobody will fill again has a way out.
+    ///
     /// # Examples
     ///
     /// ```
     /// use std::sync::Arc;
+    /// use ringway::Disconnected;
     ///
     /// let q = Arc::new(ringway::mpmc::Queue::new(4));
     /// let q2 = Arc::clone(&q);
-    /// let consumer = std::thread::spawn(move || q2.pop_blocking());
-    /// q.push_blocking("hi");
-    /// assert_eq!(consumer.join().unwrap(), "hi");
+    /// let consumer = std::thread::spawn(move || (q2.pop_blocking(), q2.pop_blocking()));
+    /// q.push_blocking("hi").unwrap();
+    /// q.close();
+    /// assert_eq!(consumer.join().unwrap(), (Ok("hi"), Err(Disconnected(()))));
     /// ```
-    pub fn pop_blocking(&self) -> T {
+    pub fn pop_blocking(&self) -> Result<T, Disconnected> {
         let mut q = self;
-        wait::until(&mut q, waiters_of, Awaited::Item, |q| q.pop())
+        wait::until(&mut q, waiters_of, Awaited::Item, |q| attempt_pop(q))
     }
 
     /// Removes and returns the oldest item, waiting at most `timeout` for one.
     ///
     /// # Errors
     ///
-    /// [`PopTimeoutError::Timeout`] if the queue was still empty when the time ran out
-    /// (the same error as an SPSC consumer's
-    /// [`pop_timeout`](crate::spsc::Consumer::pop_timeout)).
+    /// [`PopTimeoutError::Timeout`] if the queue was still empty when the time ran out,
+    /// [`PopTimeoutError::Disconnected`] once the queue is [closed](Self::close) and
+    /// every item pushed before has been popped (the same errors as an SPSC
+    /// consumer's [`pop_timeout`](crate::spsc::Consumer::pop_timeout)).
     ///
     /// # Examples
     ///
@@ -137,23 +173,33 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// let q = ringway::mpmc::Queue::<u8>::new(1);
     /// assert_eq!(q.pop_timeout(Duration::from_millis(10)), Err(PopTimeoutError::Timeout));
     /// q.push(3).unwrap();
+    /// q.close();
     /// assert_eq!(q.pop_timeout(Duration::from_millis(10)), Ok(3));
+    /// assert_eq!(q.pop_timeout(Duration::from_millis(10)), Err(PopTimeoutError::Disconnected));
     /// ```
     pub fn pop_timeout(&self, timeout: Duration) -> Result<T, PopTimeoutError> {
         let mut q = self;
-        wait::block(&mut q, waiters_of, Awaited::Item, deadline(timeout), |q| {
-            q.pop()
-        })
-        .ok_or(PopTimeoutError::Timeout)
+        match wait::block(&mut q, waiters_of, Awaited::Item, deadline(timeout), |q| {
+            attempt_pop(q)
+        }) {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(Disconnected(()))) => Err(PopTimeoutError::Disconnected),
+            None => Err(PopTimeoutError::Timeout),
+        }
     }
 
-    /// Returns a future that appends `value` once a slot is free.
+    /// Returns a future that appends `value` once a slot is free, resolving to
+    /// `Err(Disconnected(value))` if the queue is [closed](Self::close).
     ///
-    /// With [`WaitStrategy::SpinPark`] the future sleeps until a consumer frees a slot;
-    /// with the other strategies it asks to be polled again at once. The future is
-    /// cancel-safe: dropping it before it completes pushes nothing (its value is
-    /// dropped with it), and no queued item is lost or duplicated. It is `Send` when
-    /// `T: Send`.
+    /// With [`WaitStrategy::SpinPark`] the future sleeps until a consumer frees a slot
+    /// or the queue is closed; with the other strategies it asks to be polled again at
+    /// once. The future is cancel-safe: dropping it before it completes pushes nothing
+    /// (its value is dropped with it), and no queued item is lost or duplicated. It is
+    /// `Send` when `T: Send`.
+    ///
+    /// # Errors
+    ///
+    /// The future resolves to [`Disconnected`] with `value` if the queue is closed.
     ///
     /// # Panics
     ///
@@ -181,13 +227,13 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// let q2 = Arc::clone(&q);
     /// let producer = std::thread::spawn(move || block_on(async {
     ///     for i in 0..10 {
-    ///         q2.push_async(i).await;
+    ///         q2.push_async(i).await.unwrap();
     ///     }
     /// }));
     /// let sum: i32 = block_on(async {
     ///     let mut sum = 0;
     ///     for _ in 0..10 {
-    ///         sum += q.pop_async().await;
+    ///         sum += q.pop_async().await.unwrap();
     ///     }
     ///     sum
     /// });
@@ -203,12 +249,18 @@ impl<T, S: Storage<T>> Queue<T, S> {
         }
     }
 
-    /// Returns a future that removes the oldest item once there is one.
+    /// Returns a future that removes the oldest item once there is one, resolving to
+    /// `Err(Disconnected(()))` once the queue is [closed](Self::close) and drained.
     ///
-    /// With [`WaitStrategy::SpinPark`] the future sleeps until a producer publishes;
-    /// with the other strategies it asks to be polled again at once. The future is
-    /// cancel-safe: it takes an item only in the poll that returns it, so dropping it
-    /// loses nothing. It is `Send` when `T: Send`.
+    /// With [`WaitStrategy::SpinPark`] the future sleeps until a producer publishes or
+    /// the queue is closed; with the other strategies it asks to be polled again at
+    /// once. The future is cancel-safe: it takes an item only in the poll that returns
+    /// it, so dropping it loses nothing. It is `Send` when `T: Send`.
+    ///
+    /// # Errors
+    ///
+    /// The future resolves to [`Disconnected`] once the queue is closed and every item
+    /// pushed before has been popped.
     ///
     /// # Panics
     ///
@@ -232,7 +284,9 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// # }
     /// let q = ringway::mpmc::Queue::new(2);
     /// q.push(7).unwrap();
-    /// assert_eq!(block_on(q.pop_async()), 7);
+    /// q.close();
+    /// assert_eq!(block_on(q.pop_async()), Ok(7));
+    /// assert_eq!(block_on(q.pop_async()), Err(ringway::Disconnected(())));
     /// ```
     #[cfg(feature = "async")]
     pub fn pop_async(&self) -> PopFuture<'_, T, S> {
@@ -270,7 +324,7 @@ fn deadline(timeout: Duration) -> Option<Instant> {
 #[must_use = "futures do nothing unless polled"]
 pub struct PushFuture<'a, T, S: Storage<T> = Heap<T>> {
     queue: &'a Queue<T, S>,
-    /// The value to push; `None` once pushed.
+    /// The value to push; `None` once pushed or handed back.
     value: Option<T>,
     /// Its entry among the queue's waiters, withdrawn when it completes or is dropped.
     registration: Registration,
@@ -283,9 +337,9 @@ impl<T, S: Storage<T>> Unpin for PushFuture<'_, T, S> {}
 
 #[cfg(feature = "async")]
 impl<T, S: Storage<T>> Future for PushFuture<'_, T, S> {
-    type Output = ();
+    type Output = Result<(), Disconnected<T>>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let value = &mut this.value;
         let mut q = this.queue;
@@ -297,6 +351,7 @@ impl<T, S: Storage<T>> Future for PushFuture<'_, T, S> {
             cx,
             |q| attempt_push(q, value),
         )
+        .map(|result| result.map_err(Disconnected))
     }
 }
 
@@ -336,9 +391,9 @@ pub struct PopFuture<'a, T, S: Storage<T> = Heap<T>> {
 
 #[cfg(feature = "async")]
 impl<T, S: Storage<T>> Future for PopFuture<'_, T, S> {
-    type Output = T;
+    type Output = Result<T, Disconnected>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let mut q = this.queue;
         wait::poll(
@@ -347,7 +402,7 @@ impl<T, S: Storage<T>> Future for PopFuture<'_, T, S> {
             Awaited::Item,
             &mut this.registration,
             cx,
-            |q| q.pop(),
+            |q| attempt_pop(q),
         )
     }
 }
