@@ -607,6 +607,48 @@ fn slices_batches_land_contiguously() {
     );
 }
 
+/// A single push against a slice push, at capacity 3 (positions from 2, so the batch
+/// straddles a lap): producer A offers `[0, 1]` with `push_slice`, producer B pushes
+/// 10 and then pops once. While A's first slot says "claiming", B must wait for A to
+/// move `tail` past the whole batch rather than claim inside it, so A's items stay
+/// adjacent; and B's pop right after its own push must never find the queue empty,
+/// whichever of the two claimed first (claims happen in position order, so a pop that
+/// finds A's slot "writing" waits for it instead of reporting empty). Everything fits,
+/// so both are accepted. Outcome: whether 10 left the queue first.
+#[test]
+fn single_push_races_slice_push() {
+    bounded_explore(
+        PC_PREEMPTIONS,
+        "single_push_races_slice_push",
+        &[true, false],
+        || {
+            let q = Arc::new(prewrapped(3, || u32::MAX));
+            let a = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.push_slice(&[0, 1]))
+            };
+            let b = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    q.push(10).expect("three slots for three items");
+                    q.pop().expect("pop said empty right after its own push")
+                })
+            };
+            assert_eq!(a.join().unwrap(), 2, "three slots for three items");
+            let mut order = vec![b.join().unwrap()];
+            order.extend(drain_slices(&q));
+            let at = order.iter().position(|&x| x == 0).expect("0 was pushed");
+            assert_eq!(
+                &order[at..at + 2],
+                &[0, 1],
+                "batch not contiguous: {order:?}"
+            );
+            assert_eq!(order.len(), 3, "exactly-once: {order:?}");
+            order[0] == 10
+        },
+    );
+}
+
 /// `len()` is a consistent snapshot, at capacity 3 (positions from 2): one thread
 /// pushes 0, pops it and pushes 1, so the queue never holds more than one item; an
 /// observer's `len()` must never exceed 1 (nor capacity). Pairing a `tail` with a
@@ -1066,6 +1108,91 @@ fn close_happens_before_refusal() {
             closer.join().unwrap();
             drop(drain(&q));
             (refused, seen_closed)
+        },
+    );
+}
+
+/// What the orderings of a drained pop's seal are for: the closing thread writes a
+/// note before `close`; a consumer pops the empty queue once (if it sees the queue
+/// closed, it seals the slot at `head`); a producer pushes once. A push that read
+/// `closed` before it was set and then finds the seal is refused, and must see the
+/// note like any refusal: the consumer's `Acquire` load of `closed` synchronises with
+/// the close, and the seal's `Release` passes that on to the producer's `Acquire`
+/// read of the sealed stamp. Outcome: (the push was refused, the pop got the item).
+#[test]
+fn seal_happens_after_close() {
+    explore(
+        "seal_happens_after_close",
+        &[(false, false), (false, true), (true, false)],
+        || {
+            let q = Arc::new(prewrapped(2, || Track::new(u32::MAX)));
+            let note = Arc::new(AtomicUsize::new(0));
+            let closer = {
+                let (q, note) = (Arc::clone(&q), Arc::clone(&note));
+                thread::spawn(move || {
+                    note.store(1, Ordering::Relaxed);
+                    assert!(q.close());
+                })
+            };
+            let consumer = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.pop().map(Track::into_inner))
+            };
+            let refused = match q.push(Track::new(0)) {
+                Ok(()) => false,
+                Err(PushError::Disconnected(_)) => {
+                    assert_eq!(note.load(Ordering::Relaxed), 1, "refused before the note");
+                    true
+                }
+                Err(PushError::Full(_)) => panic!("full with two slots"),
+            };
+            closer.join().unwrap();
+            let popped = consumer.join().unwrap();
+            let left = drain(&q);
+            let accepted: Vec<u32> = popped.into_iter().chain(left).collect();
+            assert_eq!(
+                accepted,
+                if refused { vec![] } else { vec![0] },
+                "exactly once"
+            );
+            (refused, popped.is_some())
+        },
+    );
+}
+
+/// Claims happen in position order even when a producer other than the claimant
+/// moves `tail` past a claim: at capacity 3 (positions from 2), producers A and B
+/// push once each while the main thread pushes 20 and then pops. When A is pre-empted
+/// between claiming its slot and moving `tail`, B moves `tail` on for it; the main
+/// thread, reading the `tail` B moved, must then see A's claim, so its pop after its
+/// own push finds A's slot "writing" (and waits) rather than empty. This is what the
+/// helper's `Acquire` read of the claimed stamp and the claim's `Release` are for.
+/// Outcome: the item the main thread's pop got.
+#[test]
+fn pop_after_own_push_behind_a_helped_claim() {
+    bounded_explore(
+        2,
+        "pop_after_own_push_behind_a_helped_claim",
+        &[0, 10, 20],
+        || {
+            let q = Arc::new(prewrapped(3, || u32::MAX));
+            let producers: Vec<_> = [0, 10]
+                .into_iter()
+                .map(|value| {
+                    let q = Arc::clone(&q);
+                    thread::spawn(move || q.push(value).expect("three slots for three items"))
+                })
+                .collect();
+            q.push(20).expect("three slots for three items");
+            let got = q.pop().expect("pop said empty right after its own push");
+            for producer in producers {
+                producer.join().unwrap();
+            }
+            let mut all = vec![got];
+            all.extend(drain_slices(&q));
+            all.sort_unstable();
+            assert_eq!(all, [0, 10, 20], "exactly once");
+            got
         },
     );
 }

@@ -48,8 +48,9 @@ fn attempt_pop<T, S: Storage<T>>(q: &Queue<T, S>) -> Option<Result<T, Disconnect
         return Some(Ok(v));
     }
     if q.is_closed() {
-        // No push claims a position after the mark, and a pop of a closed queue
-        // waits for the pushes that claimed one before it: one more look is final.
+        // A pop of a closed queue waits for a push that claimed `head`, and seals the
+        // slot at `head` if none has, so no push claims it or a later position: one
+        // more look is final.
         return Some(q.pop().ok_or(Disconnected(())));
     }
     None
