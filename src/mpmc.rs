@@ -570,15 +570,19 @@ impl<T, S: Storage<T>> Queue<T, S> {
                 } else {
                     self.claiming(tail)
                 };
-                // `Relaxed`: the `Acquire` load above read this very store (an empty
-                // stamp for `tail` is written once), so the pop that emptied the slot
-                // finished reading its old value before our write. Nothing we did before
-                // needs passing on: a producer that sees this claim and moves `tail`
-                // passes on the stamp itself (coherence), and a pop waits for the
-                // `Release` store of the value. On failure the stamp is read again.
+                // `AcqRel`. `Acquire` pairs with the `Release` of the pop that emptied
+                // the slot (its read of the old value is done before our write; the
+                // load above already read this very store, so it is belt and braces).
+                // `Release` is what a `tail` moved by another producer must carry: that
+                // producer reads this stamp with `Acquire` and moves `tail` with
+                // `Release`, so a producer that reads the moved `tail` also sees what we
+                // did before this claim, our own pops included (see `load_tail`). With
+                // `Relaxed` here, CI's 16-seed Miri sweep of
+                // `pop_after_own_push_is_never_empty` saw a push report "full" with a
+                // free slot (seed 13). On failure the stamp is read again.
                 if slot
                     .stamp
-                    .compare_exchange_weak(tail, busy, Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange_weak(tail, busy, Ordering::AcqRel, Ordering::Relaxed)
                     .is_err()
                 {
                     backoff.spin();
