@@ -1070,14 +1070,39 @@ fn close_races_force_push() {
     );
 }
 
+/// Spawns a thread that writes a note (a `Relaxed` store: only the close can
+/// publish it) and then closes `q`; returns the note and the thread.
+fn close_after_a_note(q: &Arc<Queue<Item>>) -> (Arc<AtomicUsize>, thread::JoinHandle<()>) {
+    let note = Arc::new(AtomicUsize::new(0));
+    let closer = {
+        let (q, note) = (Arc::clone(q), Arc::clone(&note));
+        thread::spawn(move || {
+            note.store(1, Ordering::Relaxed);
+            assert!(q.close(), "someone else closed it");
+        })
+    };
+    (note, closer)
+}
+
+/// Pushes once into `q` (which has room); a refusal must see the closer's note.
+/// Returns whether the push was refused.
+fn push_checking_the_note(q: &Queue<Item>, note: &AtomicUsize) -> bool {
+    match q.push(Track::new(0)) {
+        Ok(()) => false,
+        Err(PushError::Disconnected(_)) => {
+            assert_eq!(note.load(Ordering::Relaxed), 1, "refused before the note");
+            true
+        }
+        Err(PushError::Full(_)) => panic!("full with two slots"),
+    }
+}
+
 /// What close's `Release` is for: the closing thread writes a note (a `Relaxed`
 /// store) before `close`; a producer whose push is refused, or that sees
-/// `is_closed`, reads the note after that and must see it. With a `Relaxed` close,
-/// seeing the mark does not synchronise with the closer and loom reads the stale
-/// note. (The producer pushes nothing accepted before the close can matter: a
-/// claim's `Release` heads a release sequence that the `fetch_or` continues, so an
-/// accepted push of the producer's own would not make the note visible.) Outcome:
-/// (the push was refused, `is_closed` said so).
+/// `is_closed`, reads the note after that and must see it. With a `Relaxed` close
+/// (or a `Relaxed` load of `closed` in the push or in `is_closed`), seeing the queue
+/// closed does not synchronise with the closer and loom reads the stale note.
+/// Outcome: (the push was refused, `is_closed` said so).
 #[test]
 fn close_happens_before_refusal() {
     explore(
@@ -1085,22 +1110,8 @@ fn close_happens_before_refusal() {
         &[(false, false), (false, true), (true, true)],
         || {
             let q = Arc::new(prewrapped(2, || Track::new(u32::MAX)));
-            let note = Arc::new(AtomicUsize::new(0));
-            let closer = {
-                let (q, note) = (Arc::clone(&q), Arc::clone(&note));
-                thread::spawn(move || {
-                    note.store(1, Ordering::Relaxed);
-                    assert!(q.close());
-                })
-            };
-            let refused = match q.push(Track::new(0)) {
-                Ok(()) => false,
-                Err(PushError::Disconnected(_)) => {
-                    assert_eq!(note.load(Ordering::Relaxed), 1, "refused before the note");
-                    true
-                }
-                Err(PushError::Full(_)) => panic!("full with two slots"),
-            };
+            let (note, closer) = close_after_a_note(&q);
+            let refused = push_checking_the_note(&q, &note);
             let seen_closed = q.is_closed();
             if seen_closed {
                 assert_eq!(note.load(Ordering::Relaxed), 1, "closed before the note");
@@ -1126,26 +1137,12 @@ fn seal_happens_after_close() {
         &[(false, false), (false, true), (true, false)],
         || {
             let q = Arc::new(prewrapped(2, || Track::new(u32::MAX)));
-            let note = Arc::new(AtomicUsize::new(0));
-            let closer = {
-                let (q, note) = (Arc::clone(&q), Arc::clone(&note));
-                thread::spawn(move || {
-                    note.store(1, Ordering::Relaxed);
-                    assert!(q.close());
-                })
-            };
+            let (note, closer) = close_after_a_note(&q);
             let consumer = {
                 let q = Arc::clone(&q);
                 thread::spawn(move || q.pop().map(Track::into_inner))
             };
-            let refused = match q.push(Track::new(0)) {
-                Ok(()) => false,
-                Err(PushError::Disconnected(_)) => {
-                    assert_eq!(note.load(Ordering::Relaxed), 1, "refused before the note");
-                    true
-                }
-                Err(PushError::Full(_)) => panic!("full with two slots"),
-            };
+            let refused = push_checking_the_note(&q, &note);
             closer.join().unwrap();
             let popped = consumer.join().unwrap();
             let left = drain(&q);
