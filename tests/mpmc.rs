@@ -1900,8 +1900,8 @@ fn static_queue_into_iter() {
 // 12. close
 // ---------------------------------------------------------------------------
 
-/// `close` on one thread, at every fill level and lap offset (so the mark goes into
-/// `tail` at every index, including the last index of a lap): it returns `true` once;
+/// `close` on one thread, at every fill level and lap offset (so the drained pop seals
+/// the slot at every index, including the last index of a lap): it returns `true` once;
 /// every push is refused with its value (`push`, `force_push`, `push_slice`), full
 /// queue or not; the pops drain the items left in FIFO order, then report nothing,
 /// for good; `len`, `is_empty`, `is_full` and `Debug` still work; and the items left
@@ -1996,7 +1996,7 @@ fn close_then_drain_on<'t, S: Slots<Tracked<'t>>>(
 
 /// The slice operations on a closed queue: `push_slice` pushes nothing (0, like a full
 /// queue: `is_closed` tells them apart), `pop_slice` drains in batches and then returns
-/// 0. Zero-sized items too (the mark must not depend on the slot size).
+/// 0. Zero-sized items too (the seal lives in the stamp, not the value).
 fn close_slices(storage: Storage) {
     for capacity in [1, 2, 3, 5, 8] {
         with_queue!(storage, u32, capacity, |q| close_slices_on(q));

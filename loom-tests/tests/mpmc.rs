@@ -27,10 +27,11 @@
 //! `static_p2_c1_capacity_2` runs the producer/consumer model on a `StaticQueue`
 //! (inline slots, the same protocol code).
 //!
-//! `close_races_push_and_pop` and `close_races_force_push` model `close` (the mark in
-//! `tail`) against pushes, pops and a displacement; `close_happens_before_refusal`
-//! checks what close's `Release` is for, and fails (loom: a stale read) when it is
-//! weakened to `Relaxed`.
+//! `close_races_push_and_pop` and `close_races_force_push` model `close` (the `closed`
+//! flag, and the seal a drained pop puts in the slot at `head`) against pushes, pops
+//! and a displacement; `close_happens_before_refusal` and `seal_happens_after_close`
+//! check what the flag's and the seal's orderings are for, and fail (loom: a stale
+//! read) when they are weakened to `Relaxed`.
 
 use std::ops::Deref;
 
@@ -932,8 +933,8 @@ fn static_p2_c1_capacity_2() {
 /// each; one thread closes; the consumer looks twice (`is_closed`, then `pop`).
 ///
 /// In every execution: a refused push gets `Disconnected` with its own value (never
-/// `Full`: two items fit), and once refused the producer is refused again (the mark
-/// is never cleared); a push that starts after the closer's `close` returned (the
+/// `Full`: two items fit), and once refused the producer is refused again (a queue
+/// never reopens); a push that starts after the closer's `close` returned (the
 /// producer saw the closer's flag, set after `close`) is refused; every accepted item
 /// comes out exactly once, in order (popped, or in the final drain), and no refused
 /// one does; and a consumer that saw the queue closed *before* a pop that found
@@ -1018,8 +1019,8 @@ fn close_races_push_and_pop() {
 /// displaces 0 if the queue is still full); one thread closes; the main thread pops
 /// once. A refused force-push gets `Disconnected(100)` back and displaces nothing; an
 /// accepted one is popped or drained exactly once; the displaced item is never also
-/// popped; and the mark survives a displacement that moves `tail` after it (a
-/// `store` there would reopen the queue: the final push would be accepted). Outcome:
+/// popped; and the queue stays closed across a displacement that moves `tail` after
+/// the close (the final push is refused). Outcome:
 /// (what was displaced, whether 100 was accepted, what was popped): refused; pushed
 /// after the pop freed the slot; displaced 0 and then popped.
 #[test]
@@ -1052,7 +1053,7 @@ fn close_races_force_push() {
             let popped = q.pop().map(Track::into_inner);
             let (displaced, accepted) = forcer.join().unwrap();
             closer.join().unwrap();
-            assert!(q.is_closed(), "a displacement cleared the closed mark");
+            assert!(q.is_closed(), "a displacement reopened the queue");
             assert!(q.push(Track::new(9)).is_err(), "accepted after close");
             assert!(
                 displaced.is_none() || displaced != popped,
