@@ -1,18 +1,24 @@
 //! Slot storage for the SPSC ring.
 //!
-//! The protocol code works on [`Slots`], a raw, copyable view of `mask + 1`
-//! contiguous, possibly uninitialised values of `T`, where the slot count is a power
-//! of two so that a position maps to its slot with a mask, never `%`. Two owners
-//! provide the memory it views, and the protocol code does not know which:
+//! The protocol code works on [`Slots`], a raw, copyable view of `len` contiguous,
+//! possibly uninitialised values of `T`. A position maps to its slot with a mask,
+//! never `%`: `pos & mask`, where `mask + 1` (the *lap*) is `len` rounded up to a
+//! power of two. When `len` is not a power of two, the positions whose `pos & mask`
+//! would fall at or past `len` are skipped: a position moves from the last slot of a
+//! lap straight to the first slot of the next (the lap-and-index encoding of
+//! crossbeam's `ArrayQueue`), so counts of positions go through [`Slots::distance`]
+//! and moves through [`Slots::advance`]. Two owners provide the memory it views, and
+//! the protocol code does not know which:
 //!
 //! * `Buffer` (feature `alloc`, on targets with an `Arc`): one heap allocation of `capacity` rounded up to a
 //!   power of two (the queue still holds exactly `capacity` items: the index
-//!   protocol, not the storage, enforces the bound), aligned to and padded out to the
-//!   alignment of [`CachePadded`], so no neighbouring allocation shares a cache line
-//!   with the first or last slot (rigtorp's SPSCQueue pads its slot array at both
-//!   ends for the same reason);
-//! * [`InlineSlots`]: an array of `N` slots (a power of two) inside a `StaticRing`,
-//!   wrapped in [`CachePadded`] for the same padding.
+//!   protocol, not the storage, enforces the bound, and no position is ever skipped),
+//!   aligned to and padded out to the alignment of [`CachePadded`], so no
+//!   neighbouring allocation shares a cache line with the first or last slot
+//!   (rigtorp's SPSCQueue pads its slot array at both ends for the same reason);
+//! * [`InlineSlots`]: an array of exactly `N` slots (any `N >= 1`) inside a
+//!   `StaticRing`, wrapped in [`CachePadded`] for the same padding; a static ring's
+//!   capacity is its slot count, so when `N` is not a power of two its positions skip.
 //!
 //! [`CachePadded`] picks its alignment per target architecture (128 bytes on x86_64
 //! and aarch64, where the adjacent-line prefetcher pulls lines in pairs; 32 on the
@@ -208,16 +214,20 @@ pub(crate) mod sealed {
         }
         #[inline(always)]
         unsafe fn copy_in<T: Copy>(slots: &Slots<T, Self>, pos: usize, items: &[T]) {
-            for (i, item) in items.iter().enumerate() {
+            let mut pos = pos;
+            for item in items {
                 // SAFETY: forwarded from the caller.
-                unsafe { slots.write(pos.wrapping_add(i), *item) };
+                unsafe { slots.write(pos, *item) };
+                pos = slots.advance(pos, 1);
             }
         }
         #[inline(always)]
         unsafe fn copy_out<T: Copy>(slots: &Slots<T, Self>, pos: usize, dst: &mut [T]) {
-            for (i, out) in dst.iter_mut().enumerate() {
+            let mut pos = pos;
+            for out in dst {
                 // SAFETY: forwarded from the caller.
-                *out = unsafe { *slots.get(pos.wrapping_add(i)) };
+                *out = unsafe { *slots.get(pos) };
+                pos = slots.advance(pos, 1);
             }
         }
         #[inline]
@@ -235,7 +245,7 @@ pub(crate) mod sealed {
                     while self.left > 0 {
                         let pos = self.pos;
                         // Advance first, so a panicking drop below is never repeated.
-                        self.pos = pos.wrapping_add(1);
+                        self.pos = self.slots.advance(pos, 1);
                         self.left -= 1;
                         // SAFETY: one of the caller's initialised, exclusive slots, which
                         // the scan has moved past, so it is never touched again.
@@ -277,7 +287,7 @@ pub(crate) mod sealed {
 
 use sealed::LayoutImpl;
 
-/// A raw view of `mask + 1` contiguous slots of layout `L`, whose values of `T` may be
+/// A raw view of `len` contiguous slots of layout `L`, whose values of `T` may be
 /// uninitialised.
 ///
 /// It owns nothing and never drops values: which slots are initialised is the index
@@ -288,13 +298,19 @@ use sealed::LayoutImpl;
 /// (`pub` only for the sealed trait's signatures: the module is private.)
 #[allow(missing_debug_implementations)]
 pub struct Slots<T, L: LayoutImpl = Indexed> {
-    /// First of `mask + 1` slots, valid for reads and writes of that many slots (a
+    /// First of `len` slots, valid for reads and writes of that many slots (a
     /// dangling, aligned pointer when the slot is zero-sized: every access is then a
     /// no-op).
     ptr: NonNull<L::Slot<T>>,
-    /// `slots - 1`, where `slots` is a power of two; `pos & mask` is `pos`'s slot.
+    /// `lap - 1`, where the lap is `len` rounded up to a power of two; `pos & mask` is
+    /// `pos`'s slot. Invariant: every position the protocol uses (one made by
+    /// [`advance`](Self::advance) from 0 or from another such position) has
+    /// `pos & mask < len`.
     mask: usize,
-    /// First of the `mask + 1` loom-tracked cells, one per slot (loom builds only).
+    /// The number of slots, in `1 ..= mask + 1`; `mask + 1 - len` positions are
+    /// skipped at the end of every lap.
+    len: usize,
+    /// First of the `len` loom-tracked cells, one per slot (loom builds only).
     #[cfg(ringway_loom)]
     cells: NonNull<crate::sync::UnsafeCell<()>>,
     /// Makes the view, and every SPSC type built on it (`Producer`, `Consumer`, their
@@ -314,17 +330,50 @@ impl<T, L: LayoutImpl> Clone for Slots<T, L> {
 impl<T, L: LayoutImpl> Copy for Slots<T, L> {}
 
 impl<T, L: LayoutImpl> Slots<T, L> {
-    /// The number of slots, a power of two.
+    /// The number of slots.
     #[inline(always)]
     pub(crate) fn count(&self) -> usize {
-        self.mask + 1
+        self.len
+    }
+
+    /// The position `n` places after `pos` (`n <= len`), skipping the positions past
+    /// the last slot of a lap (see the module docs); with a power-of-two slot count it
+    /// is `pos + n`, wrapping.
+    #[inline(always)]
+    pub(crate) fn advance(&self, pos: usize, n: usize) -> usize {
+        debug_assert!(n <= self.len && pos & self.mask < self.len);
+        let skip = self.mask + 1 - self.len;
+        if (pos & self.mask) + n >= self.len {
+            pos.wrapping_add(n).wrapping_add(skip)
+        } else {
+            pos.wrapping_add(n)
+        }
+    }
+
+    /// The number of positions from `from` up to `to`, where `to` is `from` advanced
+    /// by at most `len` (so the two are at most one lap apart); with a power-of-two
+    /// slot count it is `to - from`, wrapping. For a `to` behind `from` (the stamped
+    /// layout's lagging counter) it is some number above `len`, as `to - from` is.
+    #[inline(always)]
+    pub(crate) fn distance(&self, from: usize, to: usize) -> usize {
+        let skip = self.mask + 1 - self.len;
+        let d = to.wrapping_sub(from);
+        if (from ^ to) > self.mask {
+            d.wrapping_sub(skip) // one lap boundary crossed, and its skipped positions
+        } else {
+            d
+        }
     }
 
     /// Pointer to `pos`'s slot.
     #[inline(always)]
     fn slot(&self, pos: usize) -> *mut L::Slot<T> {
-        // SAFETY: `pos & mask < slots`, so the result stays inside the storage (or is a
-        // zero-sized offset from a dangling pointer).
+        debug_assert!(
+            pos & self.mask < self.len,
+            "position {pos} maps past the slots"
+        );
+        // SAFETY: `pos & mask < len` (invariant on `mask`), so the result stays inside
+        // the storage (or is a zero-sized offset from a dangling pointer).
         unsafe { self.ptr.as_ptr().add(pos & self.mask) }
     }
 
@@ -346,8 +395,12 @@ impl<T, L: LayoutImpl> Slots<T, L> {
     /// The loom-tracked cell of `pos`'s slot.
     #[cfg(ringway_loom)]
     fn cell(&self, pos: usize) -> &crate::sync::UnsafeCell<()> {
-        // SAFETY: `pos & mask < slots`; the storage owns `slots` cells from `cells` and
-        // outlives this view (type docs).
+        debug_assert!(
+            pos & self.mask < self.len,
+            "position {pos} maps past the slots"
+        );
+        // SAFETY: `pos & mask < len` (invariant on `mask`); the storage owns `len` cells
+        // from `cells` and outlives this view (type docs).
         unsafe { &*self.cells.as_ptr().add(pos & self.mask) }
     }
 
@@ -355,8 +408,12 @@ impl<T, L: LayoutImpl> Slots<T, L> {
     #[inline(always)]
     fn track_mut(&self, pos: usize, n: usize) {
         #[cfg(ringway_loom)]
-        for i in 0..n {
-            self.cell(pos.wrapping_add(i)).with_mut(|_| ());
+        {
+            let mut pos = pos;
+            for _ in 0..n {
+                self.cell(pos).with_mut(|_| ());
+                pos = self.advance(pos, 1);
+            }
         }
         let _ = (pos, n);
     }
@@ -365,8 +422,12 @@ impl<T, L: LayoutImpl> Slots<T, L> {
     #[inline(always)]
     fn track(&self, pos: usize, n: usize) {
         #[cfg(ringway_loom)]
-        for i in 0..n {
-            self.cell(pos.wrapping_add(i)).with(|_| ());
+        {
+            let mut pos = pos;
+            for _ in 0..n {
+                self.cell(pos).with(|_| ());
+                pos = self.advance(pos, 1);
+            }
         }
         let _ = (pos, n);
     }
@@ -456,6 +517,8 @@ impl<T, L: LayoutImpl> Slots<T, L> {
 
     /// Stamped layout: publishes positions `from .. to` (the producer's, just written)
     /// by storing each slot's stamp `pos + 1` with `Release`, the last position first.
+    /// (`pos + 1`, not the next position: a stamp only has to be ahead of its
+    /// position, see [`stamp_ready`](Self::stamp_ready).)
     /// A consumer reads stamps forward from its `head` and stops at the first one not
     /// yet stored, and the `Acquire` that sees the first position's stamp also sees
     /// every later one (stored before it): so it sees a batch whole or not at all, as
@@ -463,23 +526,26 @@ impl<T, L: LayoutImpl> Slots<T, L> {
     #[inline(always)]
     pub(crate) fn publish_stamps(&self, from: usize, to: usize) {
         if L::STAMPED {
-            let mut pos = to;
-            while pos != from {
-                self.stamp(pos.wrapping_sub(1))
-                    .store(pos, Ordering::Release);
-                pos = pos.wrapping_sub(1);
+            let mut n = self.distance(from, to);
+            while n > 0 {
+                n -= 1;
+                let pos = self.advance(from, n);
+                self.stamp(pos)
+                    .store(pos.wrapping_add(1), Ordering::Release);
             }
         }
     }
 
     /// Stamped layout: whether the item at `pos` has been published (its stamp is
     /// `pos + 1`); the `Acquire` makes the value's write visible. Call only for a `pos`
-    /// in `head .. head + slots`, and only with the stamped layout.
+    /// in `head .. head + slots`, and only with the stamped layout. The same slot's
+    /// positions are a lap (`mask + 1`) apart, so a stamp from an earlier lap is behind
+    /// `pos`.
     #[inline(always)]
     pub(crate) fn stamp_ready(&self, pos: usize) -> bool {
         let stamp = self.stamp(pos).load(Ordering::Acquire);
         // `stamp == pos + 1`, written as the equivalent "the stamp is ahead of `pos`"
-        // (a stale stamp, `pos + 1 - slots`, or one reset for a later lap is behind
+        // (a stale stamp, `pos + 1 - lap`, or one reset for a later lap is behind
         // it): from an equality the compiler may reuse the loaded stamp as `pos + 1`,
         // which makes the consumer's next slot address wait for this load and
         // serialises a streaming consumer on the cross-core latency (measured: 0.4x).
@@ -489,8 +555,8 @@ impl<T, L: LayoutImpl> Slots<T, L> {
     /// Stamped layout: writes every slot's stamp for a ring whose counters are `head`
     /// and `tail`: `pos + 1` for the positions `head .. tail` (published), and for each
     /// other slot a value that is not `pos + 1` for the next position `pos` the consumer
-    /// will look for in it (the stamp of the position one lap earlier, as if a lap had
-    /// been pushed and popped). Indexed layout: nothing.
+    /// will look for in it (the stamp of the position one lap, `mask + 1`, earlier, as
+    /// if a lap had been pushed and popped). Indexed layout: nothing.
     ///
     /// # Safety
     ///
@@ -501,19 +567,21 @@ impl<T, L: LayoutImpl> Slots<T, L> {
         if !L::STAMPED {
             return;
         }
-        debug_assert!(tail.wrapping_sub(head) <= self.count());
+        let len = self.distance(head, tail);
+        debug_assert!(len <= self.count());
+        let mut pos = head;
         for i in 0..self.count() {
-            // The position in `head .. head + slots` whose slot is the `i`-th from `head`.
-            let pos = head.wrapping_add(i);
-            let published = i < tail.wrapping_sub(head);
-            let stamp = if published {
+            // `pos` is the position in `head .. head + slots` whose slot is the `i`-th
+            // from `head`.
+            let stamp = if i < len {
                 pos.wrapping_add(1)
             } else {
-                pos.wrapping_sub(self.count()).wrapping_add(1)
+                pos.wrapping_sub(self.mask) // `pos - lap + 1`
             };
             // SAFETY: in bounds; no one else touches the slots (caller); writing over a
             // possibly uninitialised atomic without reading or dropping it is sound.
             unsafe { L::stamp(self.slot(pos)).write(AtomicUsize::new(stamp)) };
+            pos = self.advance(pos, 1);
         }
     }
 }
@@ -524,9 +592,9 @@ impl<T> Slots<T, Indexed> {
     /// second run always starts at slot 0.
     #[inline(always)]
     fn runs(&self, pos: usize, n: usize) -> (*mut MaybeUninit<T>, usize, usize) {
-        debug_assert!(n <= self.mask + 1, "a run longer than the storage");
+        debug_assert!(n <= self.len, "a run longer than the storage");
         let start = pos & self.mask;
-        let first = n.min(self.mask + 1 - start);
+        let first = n.min(self.len - start);
         (self.slot(pos), first, n - first)
     }
 
@@ -679,6 +747,7 @@ impl<T, L: LayoutImpl> Buffer<T, L> {
             slots: Slots {
                 ptr,
                 mask: slots - 1,
+                len: slots,
                 #[cfg(ringway_loom)]
                 cells: NonNull::from(&cells[0]),
                 _invariant: PhantomData,
@@ -723,9 +792,9 @@ unsafe impl<T: Send, L: LayoutImpl> Sync for Buffer<T, L> {}
 /// `N` slots of layout `L`.
 type SlotArray<T, const N: usize, L> = [<L as LayoutImpl>::Slot<T>; N];
 
-/// The inline storage of a `StaticRing<T, N, L>`: `N` slots of layout `L` (a power of
-/// two, asserted at compile time by the ring's constructor), padded onto their own
-/// cache lines.
+/// The inline storage of a `StaticRing<T, N, L>`: `N` slots of layout `L` (`N >= 1`,
+/// asserted at compile time by the ring's constructor), padded onto their own cache
+/// lines.
 pub(crate) struct InlineSlots<T, const N: usize, L: LayoutImpl = Indexed> {
     /// The slots, accessed only through [`Slots`] views; the cell makes a pointer
     /// derived from `&self` valid for writes. Stamps are uninitialised until the ring's
@@ -751,15 +820,13 @@ impl<T, const N: usize, L: LayoutImpl> InlineSlots<T, N, L> {
     /// The view of the slots, valid while `self` lives and is not moved.
     #[inline(always)]
     pub(crate) fn slots(&self) -> Slots<T, L> {
-        debug_assert!(
-            N.is_power_of_two(),
-            "inline slot count {N} not a power of two"
-        );
+        debug_assert!(N >= 1, "no inline slots");
         let values: *mut MaybeUninit<SlotArray<T, N, L>> = self.values.get();
         Slots {
             // SAFETY: a pointer to a field of `self` is not null.
             ptr: unsafe { NonNull::new_unchecked(values.cast::<L::Slot<T>>()) },
-            mask: N - 1,
+            mask: N.next_power_of_two() - 1,
+            len: N,
             #[cfg(ringway_loom)]
             cells: NonNull::from(&self.cells[0]),
             _invariant: PhantomData,

@@ -455,6 +455,60 @@ fn static_ring_split_again_and_forgotten_halves() {
     );
 }
 
+/// A static stamped ring of a capacity that is not a power of two (5 slots, so its
+/// positions skip from 4 to 8, from 12 to 16, ...): single items, batches, counts and
+/// drains against a `VecDeque` across many skips, and split again every round with
+/// whatever the last halves left (each split writes the stamps afresh over skipping
+/// positions, items straddling a skip included).
+#[test]
+fn static_ring_of_a_capacity_that_is_not_a_power_of_two() {
+    let mut ring = StaticRing::<u64, 5>::new();
+    let mut model = VecDeque::new();
+    let mut next = 0u64;
+    for round in 0..if cfg!(miri) { 12 } else { 60 } {
+        let (mut tx, mut rx) = ring.split();
+        assert_eq!(
+            rx.len(),
+            model.len(),
+            "round {round}: what the last halves left"
+        );
+        for step in 0..round % 4 + 2 {
+            match (round + step) % 4 {
+                0 => {
+                    let ok = tx.push(next).is_ok();
+                    assert_eq!(ok, model.len() < 5);
+                    if ok {
+                        model.push_back(next);
+                        next += 1;
+                    }
+                }
+                1 => {
+                    let batch: Vec<u64> = (next..next + 3).collect();
+                    let n = tx.push_slice(&batch);
+                    assert_eq!(n, 3.min(5 - model.len()));
+                    model.extend(&batch[..n]);
+                    next += n as u64;
+                }
+                2 => assert_eq!(rx.pop(), model.pop_front()),
+                _ => {
+                    let mut buf = [0; 2];
+                    let n = rx.pop_slice(&mut buf);
+                    let want: Vec<u64> = (0..n).map(|_| model.pop_front().unwrap()).collect();
+                    assert_eq!(&buf[..n], &want[..]);
+                    assert_eq!(n, want.len());
+                }
+            }
+            assert_eq!((tx.len(), rx.len()), (model.len(), model.len()));
+            assert_eq!(rx.peek(), model.front());
+        }
+        if round % 5 == 4 {
+            assert!(rx.drain().eq(model.drain(..)));
+        }
+    }
+    let (_tx, mut rx) = ring.split();
+    assert!(rx.drain().eq(model.drain(..)));
+}
+
 /// The waiting operations work the same on stamped slots (the wake-ups follow the
 /// stamps: single pushes do not store the counter).
 #[test]

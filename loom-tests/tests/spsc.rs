@@ -232,9 +232,28 @@ fn stamped_handoff_capacity_3() {
 /// looks with `pop_slice`. A batch is published with one store, so the consumer's
 /// first look sees 0, 2 or 3 items, never 1. Outcome: (first look, second batch size).
 fn slices_publish_whole_batches<L: Layouts>(name: &str) {
-    explore(name, &[(0, 1), (0, 2), (2, 1), (2, 2), (3, 1)], || {
-        let (mut tx, mut rx) = L::channel::<u32>(3);
-        prewrap(&mut tx, &mut rx, wrap_offset(3), || u32::MAX);
+    explore(name, &SLICES_OUTCOMES, || {
+        let (tx, rx) = L::channel::<u32>(3);
+        slices_execution(tx, rx, wrap_offset(3))
+    });
+}
+
+/// The outcomes of [`slices_publish_whole_batches`] and its static twin.
+const SLICES_OUTCOMES: [(usize, usize); 5] = [(0, 1), (0, 2), (2, 1), (2, 2), (3, 1)];
+
+/// One execution of the batch model on `tx` and `rx` (the halves of a fresh ring of
+/// capacity 3), whose counters start `offset` positions on; drops them at the end.
+fn slices_execution<S: Storage + 'static>(
+    mut tx: Producer<u32, S>,
+    mut rx: Consumer<u32, S>,
+    offset: usize,
+) -> (usize, usize)
+where
+    Producer<u32, S>: Send,
+    Consumer<u32, S>: Send,
+{
+    {
+        prewrap(&mut tx, &mut rx, offset, || u32::MAX);
         let producer = thread::spawn(move || {
             assert_eq!(
                 tx.push_slice(&[0, 1]),
@@ -267,7 +286,7 @@ fn slices_publish_whole_batches<L: Layouts>(name: &str) {
         assert_eq!(got, (0..2 + second as u32).collect::<Vec<_>>());
         drop((tx, rx));
         (first_look, second)
-    });
+    }
 }
 
 #[test]
@@ -706,9 +725,9 @@ fn stamped_drain_after_producer_drop() {
 /// they are gone, which drops the items left in it (`Track` checks: once each).
 ///
 /// [`free`]: LeakedRing::free
-struct LeakedRing<const N: usize, L: Layout = Indexed>(*mut StaticRing<Item, N, L>);
+struct LeakedRing<const N: usize, L: Layout = Indexed, T = Item>(*mut StaticRing<T, N, L>);
 
-impl<const N: usize, L: Layout> LeakedRing<N, L> {
+impl<const N: usize, L: Layout, T: 'static> LeakedRing<N, L, T> {
     fn new() -> Self {
         LeakedRing(Box::into_raw(Box::new(StaticRing::new())))
     }
@@ -718,8 +737,8 @@ impl<const N: usize, L: Layout> LeakedRing<N, L> {
     fn split(
         &self,
     ) -> (
-        Producer<Item, Borrowed<'static, L>>,
-        Consumer<Item, Borrowed<'static, L>>,
+        Producer<T, Borrowed<'static, L>>,
+        Consumer<T, Borrowed<'static, L>>,
     ) {
         // SAFETY: the pointer is from `Box::into_raw` and valid until `free`; no other
         // reference to the ring is alive (the caller dropped the previous halves).
@@ -727,7 +746,7 @@ impl<const N: usize, L: Layout> LeakedRing<N, L> {
     }
 
     /// The ring, shared (for `try_split`).
-    fn shared(&self) -> &'static StaticRing<Item, N, L> {
+    fn shared(&self) -> &'static StaticRing<T, N, L> {
         // SAFETY: as in `split`; shared references only, until `free`.
         unsafe { &*self.0 }
     }
@@ -760,6 +779,57 @@ fn static_handoff_capacity_2_indexed() {
 #[test]
 fn stamped_static_handoff_capacity_2() {
     static_handoff_capacity_2::<Stamped>("stamped_static_handoff_capacity_2");
+}
+
+/// The hand-off model of `handoff_capacity_3` on a `StaticRing<_, 3>`: three slots, so
+/// its positions skip one at the end of each lap (3 to 4, 7 to 8); counters start at 4
+/// (after three items), and the model's pushes cross the next skip, the fourth reusing
+/// the slot of the first.
+fn static_handoff_capacity_3<L: Layout>(name: &str) {
+    explore(
+        name,
+        &[(3, 0), (3, 1), (3, 2), (4, 1), (4, 2), (5, 2)],
+        || {
+            let ring = LeakedRing::<3, L>::new();
+            let (tx, rx) = ring.split();
+            let outcome = handoff_execution(tx, rx);
+            ring.free();
+            outcome
+        },
+    );
+}
+
+#[test]
+fn static_handoff_capacity_3_indexed() {
+    static_handoff_capacity_3::<Indexed>("static_handoff_capacity_3");
+}
+
+#[test]
+fn stamped_static_handoff_capacity_3() {
+    static_handoff_capacity_3::<Stamped>("stamped_static_handoff_capacity_3");
+}
+
+/// The batch model of `slices_publish_whole_batches` on a `StaticRing<_, 3>` whose
+/// counters start at 2, so the first batch is the last slot and then, past the skipped
+/// position, the first: a batch straddling the skip is still published whole.
+fn static_slices_publish_whole_batches<L: Layout>(name: &str) {
+    explore(name, &SLICES_OUTCOMES, || {
+        let ring = LeakedRing::<3, L, u32>::new();
+        let (tx, rx) = ring.split();
+        let outcome = slices_execution(tx, rx, 2);
+        ring.free();
+        outcome
+    });
+}
+
+#[test]
+fn static_slices_publish_whole_batches_indexed() {
+    static_slices_publish_whole_batches::<Indexed>("static_slices_publish_whole_batches");
+}
+
+#[test]
+fn stamped_static_slices_publish_whole_batches() {
+    static_slices_publish_whole_batches::<Stamped>("stamped_static_slices_publish_whole_batches");
 }
 
 /// Abandonment through borrowed halves, then splitting again, capacity 2 (counters

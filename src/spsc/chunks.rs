@@ -10,7 +10,7 @@ use core::fmt;
 use core::iter::FusedIterator;
 use core::mem::MaybeUninit;
 
-use super::{Consumer, Heap, Indexed, Producer, Storage};
+use super::{advance, distance, Consumer, Heap, Indexed, Producer, Storage};
 
 /// Exclusive access to `len` free slots of an SPSC ring, from
 /// [`Producer::write_chunk_uninit`] (or used inside [`Producer::push_iter`]).
@@ -31,7 +31,7 @@ impl<'a, T, S: Storage> WriteChunkUninit<'a, T, S> {
     #[inline(always)]
     pub(super) fn new(producer: &'a mut Producer<T, S>, len: usize) -> Self {
         debug_assert!(
-            producer.tail.wrapping_sub(producer.cached_head) + len <= producer.capacity,
+            producer.slots.distance(producer.cached_head, producer.tail) + len <= producer.capacity,
             "a write chunk covering occupied slots"
         );
         WriteChunkUninit { producer, len }
@@ -95,7 +95,7 @@ impl<'a, T, S: Storage> WriteChunkUninit<'a, T, S> {
             "ringway: commit({k}) on a write chunk of {} slots",
             self.len
         );
-        let tail = self.producer.tail.wrapping_add(k);
+        let tail = advance::<S, T>(&self.producer.slots, self.producer.tail, k);
         self.producer.publish(tail);
     }
 
@@ -149,8 +149,9 @@ impl<'a, T, S: Storage> WriteChunkUninit<'a, T, S> {
         impl<T, S: Storage> Drop for PublishOnDrop<'_, T, S> {
             fn drop(&mut self) {
                 if self.written > 0 {
-                    let tail = self.producer.tail.wrapping_add(self.written);
-                    self.producer.publish(tail);
+                    let producer = &mut *self.producer;
+                    let tail = advance::<S, T>(&producer.slots, producer.tail, self.written);
+                    producer.publish(tail);
                 }
             }
         }
@@ -160,18 +161,16 @@ impl<'a, T, S: Storage> WriteChunkUninit<'a, T, S> {
             producer: self.producer,
             written: 0,
         };
-        let start = guard.producer.tail;
+        let slots = guard.producer.slots;
+        let mut pos = guard.producer.tail;
         let mut iter = iter.into_iter();
         while guard.written < len {
             let Some(value) = iter.next() else { break };
-            // SAFETY: slot `start + written` is one of the chunk's free slots (field
-            // invariant on `len`), not yet written (`written` counts the ones that are).
-            unsafe {
-                guard
-                    .producer
-                    .slots
-                    .write(start.wrapping_add(guard.written), value)
-            };
+            // SAFETY: slot `pos`, `written` places after the producer's `tail`, is one of
+            // the chunk's free slots (field invariant on `len`), not yet written
+            // (`written` counts the ones that are).
+            unsafe { slots.write(pos, value) };
+            pos = advance::<S, T>(&slots, pos, 1);
             guard.written += 1;
         }
         guard.written
@@ -305,9 +304,10 @@ impl<'a, T, S: Storage> ReadChunk<'a, T, S> {
             self.len
         );
         let head = self.consumer.head;
+        let end = advance::<S, T>(&self.consumer.slots, head, k);
         let guard = ReleaseOnDrop {
             consumer: self.consumer,
-            head: head.wrapping_add(k),
+            head: end,
         };
         // SAFETY: the first `k` items of the chunk are initialised and the consumer's
         // (field invariant on `len`); the guard releases their slots right after, even
@@ -429,10 +429,11 @@ impl<'a, T, S: Storage> Drain<'a, T, S> {
         // good, if it is forgotten) the header's `head` lags the consumer's.
         consumer.unreleased = true;
         let start = consumer.head;
+        let end = advance::<S, T>(&consumer.slots, start, len);
         Drain {
             consumer,
             start,
-            end: start.wrapping_add(len),
+            end,
         }
     }
 }
@@ -450,13 +451,13 @@ impl<T, S: Storage> Iterator for Drain<'_, T, S> {
         // invariant on `end`). Advancing the consumer's own counter right away means
         // the slot is never read again, even if this iterator is forgotten.
         let value = unsafe { self.consumer.slots.read(head) };
-        self.consumer.head = head.wrapping_add(1);
+        self.consumer.head = advance::<S, T>(&self.consumer.slots, head, 1);
         Some(value)
     }
 
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.end.wrapping_sub(self.consumer.head);
+        let n = distance::<S, T>(&self.consumer.slots, self.consumer.head, self.end);
         (n, Some(n))
     }
 }

@@ -40,8 +40,10 @@
 //!
 //! Two counters, `head` (items popped so far) and `tail` (items pushed so far), grow
 //! without bound and wrap at `usize::MAX`; `tail - head` (wrapping) is the length and
-//! never exceeds the capacity. Only the producer stores `tail`, only the consumer
-//! stores `head`:
+//! never exceeds the capacity. (A [`StaticRing`] whose `N` is not a power of two counts
+//! in positions that skip the end of each lap, so that a mask still finds the slot; its
+//! length is the number of positions between them. See `src/buffer.rs`.) Only the
+//! producer stores `tail`, only the consumer stores `head`:
 //!
 //! * the producer writes slots, then publishes them with a `Release` store of `tail`;
 //!   the consumer's `Acquire` load of `tail` makes those writes visible before it
@@ -118,12 +120,14 @@ const COUNTER_EVERY: usize = 32;
 
 /// The indices and flags both halves share, wherever the slots live.
 struct Header {
-    /// Number of items popped so far, wrapping. Stored only by the consumer, with
-    /// `Release`, after it has finished with the slots below it. Invariant:
-    /// `tail - head` (wrapping) is in `0 ..= capacity`.
+    /// The position of the next item to pop: the items popped so far, as a position
+    /// (`Slots::advance` from the start; for a static ring whose `N` is not a power of
+    /// two, positions skip at the end of each lap, see `buffer.rs`). Stored only by the
+    /// consumer, with `Release`, after it has finished with the slots below it.
+    /// Invariant: `Slots::distance(head, tail)` is in `0 ..= capacity`.
     head: CachePadded<AtomicUsize>,
-    /// Number of items pushed so far, wrapping. Stored only by the producer, with
-    /// `Release`, after it has written the slots below it (and, with the stamped
+    /// The position of the next item to push (as `head`). Stored only by the producer,
+    /// with `Release`, after it has written the slots below it (and, with the stamped
     /// layout, stored their stamps). Positions `head .. tail` (wrapping) of the ring's
     /// slots hold initialised values owned by the consumer; all other slots are
     /// uninitialised and owned by the producer. With the stamped layout the producer
@@ -192,7 +196,7 @@ impl Header {
         // ended), so the counters can be read plainly.
         let head = load_mut(&mut self.head);
         let tail = load_mut(&mut self.tail);
-        let len = tail.wrapping_sub(head);
+        let len = slots.distance(head, tail);
         debug_assert!(len <= capacity, "ring invariant: len {len} > capacity");
         // SAFETY: slots `head .. tail` are initialised (field invariant on `tail`),
         // nobody else can reach them any more, and they are never touched again
@@ -552,9 +556,42 @@ mod sealed {
     use super::Layout;
 
     /// Keeps [`Storage`](super::Storage) to this crate's types.
-    pub trait Sealed {}
-    impl<T, L: Layout> Sealed for super::Heap<T, L> {}
-    impl<L: Layout> Sealed for super::Borrowed<'_, L> {}
+    pub trait Sealed {
+        /// Whether the ring's positions may skip (its slot count may not be a power of
+        /// two: a `StaticRing<T, N>` of any `N`). A heap ring rounds its slot count up
+        /// to a power of two, so its positions never skip, and a constant `false` here
+        /// keeps the test out of its hot path.
+        const SKIPS: bool;
+    }
+    impl<T, L: Layout> Sealed for super::Heap<T, L> {
+        const SKIPS: bool = false;
+    }
+    impl<L: Layout> Sealed for super::Borrowed<'_, L> {
+        const SKIPS: bool = true;
+    }
+}
+
+/// `pos` advanced by `n` in a ring of storage `S` ([`Slots::advance`]); the plain
+/// wrapping addition when `S`'s positions never skip.
+#[inline(always)]
+fn advance<S: Storage, T>(slots: &Slots<T, S::Layout>, pos: usize, n: usize) -> usize {
+    if S::SKIPS {
+        slots.advance(pos, n)
+    } else {
+        pos.wrapping_add(n)
+    }
+}
+
+/// The number of positions from `from` to `to` in a ring of storage `S`
+/// ([`Slots::distance`]); the plain wrapping difference when `S`'s positions never
+/// skip.
+#[inline(always)]
+fn distance<S: Storage, T>(slots: &Slots<T, S::Layout>, from: usize, to: usize) -> usize {
+    if S::SKIPS {
+        slots.distance(from, to)
+    } else {
+        to.wrapping_sub(from)
+    }
 }
 
 impl<T, S: Storage> Producer<T, S> {
@@ -568,7 +605,7 @@ impl<T, S: Storage> Producer<T, S> {
         storage: S,
     ) -> Self {
         debug_assert!(capacity >= 1 && capacity <= slots.count());
-        debug_assert!(tail.wrapping_sub(head) <= capacity, "ring invariant");
+        debug_assert!(slots.distance(head, tail) <= capacity, "ring invariant");
         // SAFETY: `storage` keeps the header alive (caller).
         let parks = unsafe { header.as_ref() }.waiters.parks();
         Producer {
@@ -608,10 +645,10 @@ impl<T, S: Storage> Producer<T, S> {
     #[inline(always)]
     fn room(&mut self, wanted: usize) -> usize {
         let capacity = self.capacity;
-        let mut len = self.tail.wrapping_sub(self.cached_head);
+        let mut len = distance::<S, T>(&self.slots, self.cached_head, self.tail);
         if capacity - len < wanted {
             self.cached_head = self.header().head.load(Ordering::Acquire);
-            len = self.tail.wrapping_sub(self.cached_head);
+            len = distance::<S, T>(&self.slots, self.cached_head, self.tail);
         }
         debug_assert!(len <= capacity, "ring invariant: len {len} > capacity");
         capacity - len
@@ -625,7 +662,7 @@ impl<T, S: Storage> Producer<T, S> {
     /// (`Consumer::available`, `Consumer::len`).
     #[inline(always)]
     fn publish(&mut self, tail: usize) {
-        debug_assert!(tail.wrapping_sub(self.cached_head) <= self.capacity);
+        debug_assert!(self.slots.distance(self.cached_head, tail) <= self.capacity);
         let from = self.tail;
         if <S::Layout as LayoutImpl>::STAMPED {
             // First thing after the value's write: a single item's value and stamp
@@ -640,7 +677,7 @@ impl<T, S: Storage> Producer<T, S> {
             // counter is stored only by batches and every `COUNTER_EVERY` positions.
             // (`counter_skip` is 0 on a ring whose waiters park, so that every push
             // takes the path below and notifies: one test on the hot path, not two.)
-            if tail.wrapping_sub(from) == 1 && tail & self.counter_skip != 0 {
+            if distance::<S, T>(&self.slots, from, tail) == 1 && tail & self.counter_skip != 0 {
                 return;
             }
         }
@@ -679,7 +716,7 @@ impl<T, S: Storage> Producer<T, S> {
         // SAFETY: a free slot exists, so the slot at `tail` is outside `head .. tail`:
         // uninitialised and owned by the producer (invariant on `Header::tail`).
         unsafe { self.slots.write(tail, value) };
-        self.publish(tail.wrapping_add(1));
+        self.publish(advance::<S, T>(&self.slots, tail, 1));
         Ok(())
     }
 
@@ -708,7 +745,7 @@ impl<T, S: Storage> Producer<T, S> {
         // SAFETY: `n` free slots exist, so `tail .. tail + n` are uninitialised and the
         // producer's; `n <= capacity <= slots`.
         unsafe { self.slots.copy_in(tail, &items[..n]) };
-        self.publish(tail.wrapping_add(n));
+        self.publish(advance::<S, T>(&self.slots, tail, n));
         n
     }
 
@@ -787,9 +824,8 @@ impl<T, S: Storage> Producer<T, S> {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        let len = self
-            .tail
-            .wrapping_sub(self.header().head.load(Ordering::Acquire));
+        let head = self.header().head.load(Ordering::Acquire);
+        let len = distance::<S, T>(&self.slots, head, self.tail);
         debug_assert!(len <= self.capacity);
         len
     }
@@ -954,7 +990,7 @@ impl<T, S: Storage> Consumer<T, S> {
         storage: S,
     ) -> Self {
         debug_assert!(capacity >= 1 && capacity <= slots.count());
-        debug_assert!(tail.wrapping_sub(head) <= capacity, "ring invariant");
+        debug_assert!(slots.distance(head, tail) <= capacity, "ring invariant");
         // SAFETY: `storage` keeps the header alive (caller).
         let parks = unsafe { header.as_ref() }.waiters.parks();
         Consumer {
@@ -1002,7 +1038,7 @@ impl<T, S: Storage> Consumer<T, S> {
             let tail = self.header().tail.load(Ordering::Acquire);
             // With the stamped layout the counter may lag what the stamps showed
             // (`head` may be past it): keep the larger count.
-            let loaded = tail.wrapping_sub(self.head);
+            let loaded = distance::<S, T>(&self.slots, self.head, tail);
             if loaded <= self.capacity && loaded > n {
                 self.cached_tail = tail;
                 n = loaded;
@@ -1010,7 +1046,7 @@ impl<T, S: Storage> Consumer<T, S> {
             if <S::Layout as LayoutImpl>::STAMPED && n < wanted {
                 // Items published by their stamps beyond the counter.
                 n = self.stamped_beyond(n, wanted);
-                self.cached_tail = self.head.wrapping_add(n);
+                self.cached_tail = advance::<S, T>(&self.slots, self.head, n);
             }
         }
         debug_assert!(n <= self.capacity, "ring invariant: len {n} > capacity");
@@ -1022,8 +1058,10 @@ impl<T, S: Storage> Consumer<T, S> {
     #[inline]
     fn stamped_beyond(&self, mut n: usize, wanted: usize) -> usize {
         let limit = wanted.min(self.capacity);
-        while n < limit && self.slots.stamp_ready(self.head.wrapping_add(n)) {
+        let mut pos = advance::<S, T>(&self.slots, self.head, n);
+        while n < limit && self.slots.stamp_ready(pos) {
             n += 1;
+            pos = advance::<S, T>(&self.slots, pos, 1);
         }
         n
     }
@@ -1031,7 +1069,7 @@ impl<T, S: Storage> Consumer<T, S> {
     /// The number of items known to be published (from `cached_tail`), without looking.
     #[inline(always)]
     pub(super) fn known(&self) -> usize {
-        let n = self.cached_tail.wrapping_sub(self.head);
+        let n = distance::<S, T>(&self.slots, self.head, self.cached_tail);
         if <S::Layout as LayoutImpl>::STAMPED && n > self.capacity {
             return 0; // `head` went past `cached_tail` by stamps
         }
@@ -1101,7 +1139,7 @@ impl<T, S: Storage> Consumer<T, S> {
         // `head .. tail`: initialised and the consumer's; it is released (so treated as
         // uninitialised) right after.
         let value = unsafe { slots.read(head) };
-        self.release(head.wrapping_add(1));
+        self.release(advance::<S, T>(&slots, head, 1));
         Some(value)
     }
 
@@ -1162,7 +1200,7 @@ impl<T, S: Storage> Consumer<T, S> {
         // the consumer's until released below; `T: Copy`, so copying out leaves
         // nothing to drop.
         unsafe { self.slots.copy_out(head, &mut dst[..n]) };
-        self.release(head.wrapping_add(n));
+        self.release(advance::<S, T>(&self.slots, head, n));
         n
     }
 
@@ -1211,11 +1249,8 @@ impl<T, S: Storage> Consumer<T, S> {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        let loaded = self
-            .header()
-            .tail
-            .load(Ordering::Acquire)
-            .wrapping_sub(self.head);
+        let tail = self.header().tail.load(Ordering::Acquire);
+        let loaded = distance::<S, T>(&self.slots, self.head, tail);
         let known = self.known();
         // A counter below `head` (stamped layout: it lags the stamps) wraps above the
         // capacity: then the items known from the stamps are the count.

@@ -16,10 +16,11 @@ use crate::WaitStrategy;
 /// constructor, so it can live in a `static` (firmware, interrupt handlers, audio
 /// callbacks set up before anything may allocate).
 ///
-/// **`N` must be a power of two** (1, 2, 4, ...), checked when the ring is built (a
-/// compile-time error otherwise): slots are found with a mask, never `%` (see
-/// [`mpmc::StaticQueue`](crate::mpmc::StaticQueue) for a static queue of any
-/// capacity). The ring uses the same protocol code as [`channel`](super::channel);
+/// Any `N >= 1` works, and the ring stores exactly `N` slots. Slots are still found
+/// with a mask, never `%`: when `N` is not a power of two, the ring's positions skip
+/// from the last slot straight to the next lap (crossbeam's `ArrayQueue` encodes its
+/// positions the same way), at the cost of one compare when a position moves.
+/// `N = 0` is a compile-time error. The ring uses the same protocol code as [`channel`](super::channel);
 /// only the storage differs. [`split`](Self::split) lends it to a
 /// [`Producer`] and a [`Consumer`] with the full SPSC API, generic over
 /// [`Borrowed<'a>`](Borrowed) storage. The counters sit on their own cache lines and
@@ -90,20 +91,32 @@ use crate::WaitStrategy;
 /// assert_eq!(sum, 499_500);
 /// ```
 ///
-/// A capacity that is not a power of two does not compile:
+/// A capacity that is not a power of two holds exactly that many items:
+///
+/// ```
+/// let mut ring = ringway::spsc::StaticRing::<u8, 3>::new();
+/// let (mut tx, mut rx) = ring.split();
+/// for round in 0..5 {
+///     assert_eq!(tx.push_slice(&[round, round + 1, round + 2, 99]), 3);
+///     assert!(tx.is_full());
+///     assert_eq!(rx.drain().collect::<Vec<_>>(), [round, round + 1, round + 2]);
+/// }
+/// ```
+///
+/// A capacity of 0 does not compile:
 ///
 /// ```compile_fail
-/// static RING: ringway::spsc::StaticRing<u8, 3> = ringway::spsc::StaticRing::new();
+/// static RING: ringway::spsc::StaticRing<u8, 0> = ringway::spsc::StaticRing::new();
 /// ```
 ///
 /// The check is a constant evaluated when the constructor is instantiated for that
 /// `N`. In a `static` or `const` that happens during type checking, so `cargo check`
 /// reports it; a ring built at run time (a `let`, as below) is only instantiated when
 /// code is generated, so `cargo check` accepts it and `cargo build` (or `cargo test`)
-/// fails with "needs N to be a power of two":
+/// fails with "needs N >= 1":
 ///
 /// ```compile_fail
-/// let mut ring = ringway::spsc::StaticRing::<u8, 3>::new();
+/// let mut ring = ringway::spsc::StaticRing::<u8, 0>::new();
 /// let _halves = ring.split();
 /// ```
 pub struct StaticRing<T, const N: usize, L: Layout = Indexed> {
@@ -118,11 +131,12 @@ pub struct StaticRing<T, const N: usize, L: Layout = Indexed> {
 
 impl<T, const N: usize, L: Layout> StaticRing<T, N, L> {
     /// Checked when the ring is built (post-monomorphisation, so a bad `N` fails the
-    /// build): `N` is a power of two (so at least 1) whose positions leave the top bit
-    /// free for the wrapping comparisons.
+    /// build): `N` is at least 1, and its lap (`N` rounded up to a power of two) leaves
+    /// the top bit of a position free for the wrapping comparisons. (An array of that
+    /// many slots of a sized `T` fails to compile long before.)
     const VALID_CAPACITY: () = assert!(
-        N.is_power_of_two() && N <= isize::MAX as usize,
-        "ringway: StaticRing<T, N> needs N to be a power of two (1, 2, 4, ...)"
+        N >= 1 && N <= (isize::MAX as usize >> 1) + 1,
+        "ringway: StaticRing<T, N> needs N >= 1 (and at most 2^62 on 64-bit targets)"
     );
 
     loom_const_fn! {
@@ -136,9 +150,8 @@ impl<T, const N: usize, L: Layout> StaticRing<T, N, L> {
         ///
         /// # Panics
         ///
-        /// Never at run time: an `N` that is not a power of two is a compile-time error
-        /// (from `cargo build`; `cargo check` reports it only in a `static` or
-        /// `const`, see the type docs).
+        /// Never at run time: `N = 0` is a compile-time error (from `cargo build`;
+        /// `cargo check` reports it only in a `static` or `const`, see the type docs).
         ///
         /// # Examples
         ///
@@ -289,7 +302,7 @@ impl<T, const N: usize, L: Layout> StaticRing<T, N, L> {
         let header = NonNull::from(&self.header);
         let slots = self.slots.slots();
         // SAFETY: no other half of this ring is alive (caller), and the header's
-        // invariant bounds `tail - head` by `N`, the slot count.
+        // invariant bounds the distance from `head` to `tail` by `N`, the slot count.
         unsafe { slots.reset_stamps(head, tail) };
         let producer = Producer::new(header, slots, N, (head, tail), Borrowed(PhantomData));
         let consumer = Consumer::new(header, slots, N, (head, tail), Borrowed(PhantomData));

@@ -9,12 +9,13 @@
 //! * `with_ring!` and `with_queue!` build a queue of a capacity chosen at run time
 //!   on the given storage and run a body on it. A static ring needs its capacity as a
 //!   const parameter, so the macros map run-time capacities to the instantiations
-//!   below: [`static_ring`] (powers of two up to 1024, as `StaticRing` requires) and
-//!   the arms of `with_queue!` (any capacity the MPMC tests use).
+//!   below: [`static_ring`] (the capacities of [`STATIC_RING_CAPS`], powers of two and
+//!   others, whose positions skip the end of each lap) and the arms of `with_queue!`
+//!   (any capacity the MPMC tests use).
 //!
-//! A static ring gets the capacity rounded up to a power of two
-//! ([`Storage::capacity`]); tests that care about exact non-power-of-two capacities
-//! ask [`Storage::caps`] for the capacities the storage can build, or stay heap-only.
+//! A static ring of a capacity outside [`STATIC_RING_CAPS`] gets the capacity rounded
+//! up to a power of two ([`Storage::capacity`]); tests that care about exact
+//! capacities ask [`Storage::caps`] for the capacities the storage can build.
 //!
 //! Without the `alloc` feature (`cargo test --no-default-features`) only the
 //! `static_storage` tests exist.
@@ -44,30 +45,37 @@ impl Storage {
     }
 
     /// The capacity an SPSC ring asked for with `cap` gets on this storage: `cap` on
-    /// the heap, the next power of two for a `StaticRing`.
+    /// the heap and for a `StaticRing` of a capacity in [`STATIC_RING_CAPS`], else
+    /// the next power of two.
     pub fn capacity(self, cap: usize) -> usize {
         match self {
             Storage::Heap => cap,
-            Storage::Static => cap.next_power_of_two(),
+            Storage::Static => static_ring_slots(cap),
         }
     }
 
     /// The capacities in `caps` that an SPSC ring of this storage holds exactly: all of
-    /// them on the heap, the powers of two for a `StaticRing`.
+    /// them on the heap, those [`static_ring`] builds exactly for a `StaticRing`.
     ///
-    /// Under Miri, the static storage gets one of them (see [`miri_static`]).
+    /// Under Miri, the static storage gets one or two of them (see [`miri_static`]).
     ///
     /// [`miri_static`]: Storage::miri_static
     pub fn caps(self, caps: &[usize]) -> Vec<usize> {
         let mut caps: Vec<usize> = caps
             .iter()
             .copied()
-            .filter(|&c| self == Storage::Heap || c.is_power_of_two())
+            .filter(|&c| self == Storage::Heap || static_ring_slots(c) == c)
             .collect();
         if self.miri_static() && !caps.is_empty() {
-            // One capacity: the second smallest (usually 2, whose positions wrap the
-            // storage every other item), or the only one.
-            caps = vec![caps[1.min(caps.len() - 1)]];
+            // The second smallest (usually 2, whose positions wrap the storage every
+            // other item), or the only one, and the first that is not a power of two
+            // (whose positions skip at the end of each lap).
+            let mut few = vec![caps[1.min(caps.len() - 1)]];
+            few.extend(
+                caps.iter()
+                    .find(|c| !c.is_power_of_two() && !few.contains(c)),
+            );
+            caps = few;
         }
         caps
     }
@@ -169,7 +177,22 @@ impl<T, const N: usize> SplitRing<T> for StaticRing<T, N> {
     }
 }
 
-/// A boxed `StaticRing<T, N>` whose `N` is `cap` rounded up to a power of two.
+/// The capacities [`static_ring`] builds exactly (the others are rounded up to a power
+/// of two): the powers of two up to 1024 and, for the skipping positions, others.
+pub const STATIC_RING_CAPS: &[usize] = &[
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17, 24, 31, 32, 33, 64, 100, 128, 256, 512, 1000, 1024,
+];
+
+/// The slot count of the `StaticRing` that [`static_ring`] builds for `cap`.
+pub fn static_ring_slots(cap: usize) -> usize {
+    if STATIC_RING_CAPS.contains(&cap) || cap == ZST_SKIPPING_CAPACITY {
+        cap
+    } else {
+        cap.next_power_of_two()
+    }
+}
+
+/// A boxed `StaticRing<T, N>` whose `N` is [`static_ring_slots`]`(cap)`.
 ///
 /// # Panics
 ///
@@ -177,28 +200,35 @@ impl<T, const N: usize> SplitRing<T> for StaticRing<T, N> {
 pub fn static_ring<'a, T: 'a>(cap: usize) -> Box<dyn SplitRing<T> + 'a> {
     macro_rules! pick {
         ($($n:literal)*) => {
-            match cap.next_power_of_two() {
+            match static_ring_slots(cap) {
                 $($n => Box::new(StaticRing::<T, $n>::new()),)*
                 n => panic!("no static ring of {n} slots in the test harness"),
             }
         };
     }
-    pick!(1 2 4 8 16 32 64 128 256 512 1024)
+    // The arms are `STATIC_RING_CAPS`.
+    pick!(1 2 3 4 5 6 7 8 9 12 16 17 24 31 32 33 64 100 128 256 512 1000 1024)
 }
 
 /// The largest static ring capacity (as for the heap: `2^62` on 64-bit targets).
 pub const ZST_MAX_CAPACITY: usize = 1 << (usize::BITS - 2);
 
-/// A boxed zero-sized-item `StaticRing` of up to [`ZST_MAX_CAPACITY`] slots (only
-/// for zero-sized `T`: a ring of `2^62` slots of anything else does not fit).
+/// A huge capacity that is not a power of two (`2^62 - 1`): its positions skip one
+/// at the end of each lap, and a few laps wrap them around `usize::MAX`.
+pub const ZST_SKIPPING_CAPACITY: usize = usize::MAX / 4;
+
+/// A boxed zero-sized-item `StaticRing` of [`ZST_MAX_CAPACITY`] or
+/// [`ZST_SKIPPING_CAPACITY`] slots, or as [`static_ring`] (only for zero-sized `T`: a
+/// ring of `2^62` slots of anything else does not fit).
 pub fn zst_static_ring<'a, T: 'a>(cap: usize) -> Box<dyn SplitRing<T> + 'a> {
     assert_eq!(
         std::mem::size_of::<T>(),
         0,
         "huge static rings are for ZSTs"
     );
-    match cap.next_power_of_two() {
+    match cap {
         ZST_MAX_CAPACITY => Box::new(StaticRing::<T, ZST_MAX_CAPACITY>::new()),
+        ZST_SKIPPING_CAPACITY => Box::new(StaticRing::<T, ZST_SKIPPING_CAPACITY>::new()),
         _ => static_ring(cap),
     }
 }
