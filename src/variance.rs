@@ -71,6 +71,9 @@ pin_invariant! {
     StampedProducerBorrowed: ["ringway::spsc::Producer<", ", ringway::spsc::Borrowed<'c, ringway::spsc::Stamped>>"];
     StampedStaticRing: ["ringway::spsc::stamped::StaticRing<", ", 4>"];
     StampedDrain: ["ringway::spsc::Drain<'c, ", ", ringway::spsc::Heap<", ", ringway::spsc::Stamped>>"];
+    OverwritingProducer: ["ringway::spsc::overwriting::Producer<", ">"];
+    OverwritingConsumer: ["ringway::spsc::overwriting::Consumer<", ">"];
+    OverwritingDrain: ["ringway::spsc::overwriting::Drain<'c, ", ">"];
     MpmcQueueHeap: ["ringway::mpmc::Queue<", ">"];
     MpmcQueueInline: ["ringway::mpmc::Queue<", ", ringway::mpmc::Inline<", ", 3>>"];
     MpmcHeap: ["ringway::mpmc::Heap<", ">"];

@@ -84,6 +84,7 @@ FENCE = re.compile(r"\bfence\((?:Ordering::)?\w+\);")
 MODELS_FOR = {
     "src/wait.rs": ["waiting"],
     "src/spsc/waiting.rs": ["waiting"],
+    "src/spsc/overwriting.rs": ["overwriting"],
     "src/mpmc/waiting.rs": ["waiting"],
     "src/spsc/": ["spsc"],
     "src/buffer.rs": ["spsc"],

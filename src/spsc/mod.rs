@@ -85,6 +85,12 @@ mod embedded_io;
 #[cfg(feature = "std")]
 mod io;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+#[cfg(all(
+    feature = "alloc",
+    target_has_atomic = "ptr",
+    target_pointer_width = "64"
+))]
+pub mod overwriting;
 pub mod stamped;
 mod static_ring;
 #[cfg(feature = "std")]

@@ -1,0 +1,267 @@
+#![cfg(ringway_loom)]
+//! loom models of the overwriting SPSC ring (`ringway::spsc::overwriting`).
+//!
+//! Under `--cfg ringway_loom` every access to a cell goes through a loom `UnsafeCell`,
+//! so a missing happens-before edge between the producer's write of a cell and the
+//! consumer's read of it, or between the consumer's read of a cell and the producer's
+//! next write of the same cell (it comes back to the producer through an entry), is a
+//! loom panic. Items are `Track`ed: one displaced and never dropped, or dropped twice,
+//! fails the execution.
+//!
+//! Each model asserts in every execution that every item pushed was popped, handed
+//! back by the push that displaced it, or is left in the ring, exactly once, and that
+//! the popped ones are in order; its coverage canary ([`loom_tests::explore`]) asserts
+//! that the races it is about were each seen both ways.
+
+use loom::alloc::Track;
+use loom::cell::UnsafeCell;
+use loom::sync::Arc;
+use loom::thread;
+use loom_tests::explore;
+use ringway::spsc::overwriting::{channel, Consumer, Producer};
+
+type Item = Track<u32>;
+
+/// Pushes and pops `n` items on the calling thread, so the positions of a fresh ring
+/// start at `n` (past a lap end for the capacities used here).
+fn prewrap(tx: &mut Producer<Item>, rx: &mut Consumer<Item>, n: usize) {
+    for _ in 0..n {
+        assert!(tx.push(Track::new(u32::MAX)).is_none());
+        assert!(rx.pop().is_some());
+    }
+    assert!(rx.is_empty());
+}
+
+/// What became of every item: checks exactly-once and order, returns (the items the
+/// consumer's thread got, the items the pushes handed back).
+fn account(
+    pushed: u32,
+    got: Vec<u32>,
+    displaced: Vec<u32>,
+    rx: &mut Consumer<Item>,
+) -> (Vec<u32>, Vec<u32>) {
+    let rest: Vec<u32> = rx.drain().map(Track::into_inner).collect();
+    let popped: Vec<u32> = got.iter().chain(&rest).copied().collect();
+    assert!(
+        popped.windows(2).all(|w| w[0] < w[1]),
+        "popped out of order: {popped:?}"
+    );
+    let mut all: Vec<u32> = popped.iter().chain(&displaced).copied().collect();
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (0..pushed).collect::<Vec<_>>(),
+        "lost or duplicated: got {got:?}, rest {rest:?}, displaced {displaced:?}"
+    );
+    (got, displaced)
+}
+
+/// The displacement race: the producer pushes `pushed` items (`capacity + 1`: the
+/// last one finds the ring full unless the consumer took the oldest first) while the
+/// consumer pops `pops` times, so the consumer and the displacing push race for the
+/// oldest item. The positions start `offset` on. Outcome: (what the consumer got,
+/// what the pushes handed back).
+fn displacement_race(
+    capacity: usize,
+    offset: usize,
+    pops: usize,
+    pushed: u32,
+) -> (Vec<u32>, Vec<u32>) {
+    let (mut tx, mut rx) = channel::<Item>(capacity);
+    prewrap(&mut tx, &mut rx, offset);
+    let producer = thread::spawn(move || {
+        let displaced: Vec<u32> = (0..pushed)
+            .filter_map(|i| tx.push(Track::new(i)))
+            .map(Track::into_inner)
+            .collect();
+        (tx, displaced)
+    });
+    let consumer = thread::spawn(move || {
+        let got: Vec<u32> = (0..pops)
+            .filter_map(|_| rx.pop())
+            .map(Track::into_inner)
+            .collect();
+        (rx, got)
+    });
+    let (tx, displaced) = producer.join().unwrap();
+    let (mut rx, got) = consumer.join().unwrap();
+    let outcome = account(pushed, got, displaced, &mut rx);
+    drop((tx, rx));
+    outcome
+}
+
+#[test]
+fn displacement_race_capacity_1() {
+    explore(
+        "overwriting_displacement_race_capacity_1",
+        &[
+            (vec![], vec![0]),
+            (vec![0], vec![]),
+            (vec![1], vec![0]),
+            (vec![0, 1], vec![]),
+        ],
+        || displacement_race(1, 1, 2, 2),
+    );
+}
+
+#[test]
+fn displacement_race_capacity_2() {
+    explore(
+        "overwriting_displacement_race_capacity_2",
+        &[
+            (vec![], vec![0]),
+            (vec![0], vec![]),
+            (vec![1], vec![0]),
+            (vec![0, 1], vec![]),
+            (vec![1, 2], vec![0]),
+        ],
+        || displacement_race(2, 1, 2, 3),
+    );
+}
+
+/// A capacity that is not a power of two (3 entries, positions skip 3): the pushes
+/// cross the skipped position and the consumer's look-ahead after a displacement
+/// lands past it.
+#[test]
+fn displacement_race_capacity_3() {
+    explore(
+        "overwriting_displacement_race_capacity_3",
+        &[(vec![], vec![0]), (vec![0], vec![]), (vec![1], vec![0])],
+        || displacement_race(3, 2, 1, 4),
+    );
+}
+
+/// `peek` takes the oldest item out of the producer's reach: the producer pushes two
+/// items into a ring of one while the consumer peeks, then pops. Outcome: (what the
+/// consumer peeked, what it got, what the pushes handed back).
+#[test]
+fn peek_takes_the_item_out_of_reach() {
+    explore(
+        "overwriting_peek_takes_the_item_out_of_reach",
+        &[
+            (None, vec![], vec![0]),
+            (Some(0), vec![0], vec![]),
+            (Some(1), vec![1], vec![0]),
+        ],
+        || {
+            let (mut tx, mut rx) = channel::<Item>(1);
+            prewrap(&mut tx, &mut rx, 1);
+            let producer = thread::spawn(move || {
+                let displaced: Vec<u32> = (0..2)
+                    .filter_map(|i| tx.push(Track::new(i)))
+                    .map(Track::into_inner)
+                    .collect();
+                (tx, displaced)
+            });
+            let consumer = thread::spawn(move || {
+                let peeked = rx.peek().map(|t| *t.get_ref());
+                let got: Vec<u32> = rx.pop().map(Track::into_inner).into_iter().collect();
+                if peeked.is_some() {
+                    assert_eq!(peeked, got.first().copied(), "pop returned another item");
+                }
+                (rx, peeked, got)
+            });
+            let (tx, displaced) = producer.join().unwrap();
+            let (mut rx, peeked, got) = consumer.join().unwrap();
+            let (got, displaced) = account(2, got, displaced, &mut rx);
+            drop((tx, rx));
+            (peeked, got, displaced)
+        },
+    );
+}
+
+/// Abandonment: the producer pushes two items into a ring of two and is dropped; a
+/// consumer that sees `is_abandoned` must then find both. Outcome: (items popped
+/// before the look, saw abandoned).
+#[test]
+fn abandoned_producer_items_all_visible() {
+    explore(
+        "overwriting_abandoned_producer_items_all_visible",
+        &[(0, false), (0, true), (1, false), (1, true)],
+        || {
+            let (mut tx, mut rx) = channel::<Item>(2);
+            prewrap(&mut tx, &mut rx, 1);
+            let producer = thread::spawn(move || {
+                assert!(tx.push(Track::new(0)).is_none());
+                assert!(tx.push(Track::new(1)).is_none());
+            });
+            let early = rx.pop().map(Track::into_inner);
+            let abandoned = rx.is_abandoned();
+            let mut got: Vec<u32> = early.into_iter().collect();
+            let before = got.len();
+            if abandoned {
+                got.extend(rx.drain().map(Track::into_inner));
+                assert_eq!(got, [0, 1], "abandoned, but not every item was visible");
+            }
+            producer.join().unwrap();
+            drop(rx);
+            (before, abandoned)
+        },
+    );
+}
+
+/// `Producer::is_abandoned` synchronises with the consumer's drop: the consumer
+/// writes a side cell, then drops its half; a producer that sees `is_abandoned()` must
+/// see that write (a loom cell, so a missing edge is a reported race). Outcome:
+/// (consumer popped an item, producer saw abandoned).
+#[test]
+fn abandoned_consumer_synchronises() {
+    explore(
+        "overwriting_abandoned_consumer_synchronises",
+        &[(false, false), (false, true), (true, false), (true, true)],
+        || {
+            let (mut tx, mut rx) = channel::<Item>(1);
+            prewrap(&mut tx, &mut rx, 1);
+            let side = Arc::new(UnsafeCell::new(0u32));
+            let side_c = Arc::clone(&side);
+            let producer = thread::spawn(move || {
+                assert!(tx.push(Track::new(0)).is_none());
+                let abandoned = tx.is_abandoned();
+                if abandoned {
+                    // SAFETY: the consumer's write happened before its drop, which the
+                    // `true` above synchronises with (else loom reports the race).
+                    let seen = side.with(|p| unsafe { *p });
+                    assert_eq!(seen, 7);
+                }
+                drop(tx);
+                abandoned
+            });
+            let consumer = thread::spawn(move || {
+                let popped = rx.pop().map(Track::into_inner);
+                assert!(matches!(popped, None | Some(0)));
+                // SAFETY: the producer reads the cell only after `is_abandoned()`.
+                side_c.with_mut(|p| unsafe { *p = 7 });
+                drop(rx);
+                popped.is_some()
+            });
+            let abandoned = producer.join().unwrap();
+            let popped = consumer.join().unwrap();
+            (popped, abandoned)
+        },
+    );
+}
+
+/// Cells come back: a cell the consumer read an item from goes back to the producer
+/// through an entry (the consumer leaves it in the next entry it takes from), and the
+/// producer writes its next item into it. Capacity 1, four pushes against three pops,
+/// so a cell read on the consumer's thread is written again on the producer's (in
+/// `([0, 1], [2])`, say: the pop of 1 leaves the cell 0 was read from, the push of 2
+/// takes it, the push of 3 writes it): the
+/// `Release` of the consumer's compare-and-swap and the `Acquire` of the producer's
+/// swap order the read before the write (else loom reports the race on the cell).
+/// Outcome: (what the consumer got, what the pushes handed back).
+#[test]
+fn cells_read_by_the_consumer_come_back_to_the_producer() {
+    explore(
+        "overwriting_cells_read_by_the_consumer_come_back_to_the_producer",
+        &[
+            (vec![], vec![0, 1, 2]),
+            (vec![0, 1], vec![2]),
+            (vec![0, 2], vec![1]),
+            (vec![1, 2], vec![0]),
+            (vec![2, 3], vec![0, 1]),
+            (vec![3], vec![0, 1, 2]),
+        ],
+        || displacement_race(1, 1, 3, 4),
+    );
+}

@@ -1,0 +1,370 @@
+//! Integration tests of the overwriting SPSC ring (`ringway::spsc::overwriting`).
+//!
+//! * a differential model test (proptest, plus a deterministic variant small enough
+//!   for Miri) of push (with what it displaces), pop, peek, pop_slice, drain and len
+//!   against a `VecDeque` that drops its oldest item when full, at capacities that are
+//!   and are not powers of two, across many laps;
+//! * two-thread streams where the producer outruns the consumer: every item is popped
+//!   or handed back by the push that displaced it, exactly once, and the popped ones
+//!   come in order (`u64`, and drop-tracked items);
+//! * drop accounting: items left in the ring, an item taken by `peek` and never
+//!   popped, a forgotten consumer; zero-sized items;
+//! * `is_abandoned` both ways, capacity panics, `Debug`, `Send`/`Sync`.
+//!
+//! No test times anything or pins a thread; loop counts shrink under `cfg!(miri)`.
+
+#![cfg(all(feature = "alloc", target_pointer_width = "64"))]
+
+mod common;
+
+use std::collections::VecDeque;
+use std::thread;
+
+use common::{DropTracker, Rng, ZstDrop};
+use proptest::prelude::*;
+use ringway::spsc::overwriting::{channel, Consumer, Drain, Producer, MAX_CAPACITY};
+use static_assertions::{assert_impl_all, assert_not_impl_any};
+
+// -------------------------------------------------------------------------------------
+// 1. The model
+// -------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+enum Op {
+    Push,
+    Pop,
+    Peek,
+    PopSlice(usize),
+    Drain(usize),
+}
+
+/// The reference: a `VecDeque` of at most `capacity` items that drops its oldest on a
+/// push when full, plus the item `peek` took out of it (which nothing displaces).
+struct Model {
+    capacity: usize,
+    ring: VecDeque<u64>,
+    held: Option<u64>,
+}
+
+impl Model {
+    fn push(&mut self, v: u64) -> Option<u64> {
+        let displaced = if self.ring.len() == self.capacity {
+            self.ring.pop_front()
+        } else {
+            None
+        };
+        self.ring.push_back(v);
+        displaced
+    }
+
+    fn pop(&mut self) -> Option<u64> {
+        self.held.take().or_else(|| self.ring.pop_front())
+    }
+
+    fn peek(&mut self) -> Option<u64> {
+        if self.held.is_none() {
+            self.held = self.ring.pop_front();
+        }
+        self.held
+    }
+
+    fn len(&self) -> usize {
+        self.ring.len() + self.held.is_some() as usize
+    }
+}
+
+fn run_model(capacity: usize, ops: &[Op]) {
+    let (mut tx, mut rx) = channel::<u64>(capacity);
+    let mut model = Model {
+        capacity,
+        ring: VecDeque::new(),
+        held: None,
+    };
+    let mut next = 0u64;
+    for (step, op) in ops.iter().enumerate() {
+        match op {
+            Op::Push => {
+                assert_eq!(tx.push(next), model.push(next), "step {step}: push");
+                next += 1;
+            }
+            Op::Pop => assert_eq!(rx.pop(), model.pop(), "step {step}: pop"),
+            Op::Peek => assert_eq!(rx.peek().copied(), model.peek(), "step {step}: peek"),
+            Op::PopSlice(n) => {
+                let mut buf = vec![u64::MAX; *n];
+                let got = rx.pop_slice(&mut buf);
+                let want: Vec<u64> = (0..*n).map_while(|_| model.pop()).collect();
+                assert_eq!(&buf[..got], &want[..], "step {step}: pop_slice");
+            }
+            Op::Drain(n) => {
+                let got: Vec<u64> = rx.drain().take(*n).collect();
+                let want: Vec<u64> = (0..*n).map_while(|_| model.pop()).collect();
+                assert_eq!(got, want, "step {step}: drain");
+            }
+        }
+        assert_eq!(rx.len(), model.len(), "step {step}: len after {op:?}");
+        assert_eq!(rx.is_empty(), model.len() == 0);
+    }
+}
+
+fn random_op(rng: &mut Rng) -> Op {
+    match rng.below(10) {
+        0..=3 => Op::Push,
+        4 | 5 => Op::Pop,
+        6 => Op::Peek,
+        7 => Op::PopSlice(rng.below(5)),
+        8 => Op::Drain(rng.below(5)),
+        // A burst of pushes: the producer laps the consumer.
+        _ => Op::Push,
+    }
+}
+
+const MODEL_CAPS: &[usize] = &[1, 2, 3, 4, 5, 7, 8, 9, 17, 100];
+
+#[test]
+fn model_deterministic() {
+    let (caps, steps, seeds) = if cfg!(miri) {
+        (&MODEL_CAPS[..4], 150, 1)
+    } else {
+        (MODEL_CAPS, 3000, 6)
+    };
+    for &cap in caps {
+        for seed in 0..seeds {
+            let mut rng = Rng::new(cap as u64 * 1000 + seed);
+            let ops: Vec<Op> = (0..steps).map(|_| random_op(&mut rng)).collect();
+            run_model(cap, &ops);
+        }
+    }
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => Just(Op::Push),
+        2 => Just(Op::Pop),
+        1 => Just(Op::Peek),
+        1 => (0usize..6).prop_map(Op::PopSlice),
+        1 => (0usize..6).prop_map(Op::Drain),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // far too slow under Miri: see `model_deterministic`
+    fn model_random(cap in 1usize..12, ops in prop::collection::vec(op(), 0..300)) {
+        run_model(cap, &ops);
+    }
+}
+
+/// A huge ring of zero-sized items: the producer laps it in a few pushes past its
+/// capacity, and the entries' positions wrap around `usize::MAX`'s share of them.
+#[test]
+fn zero_sized_items_are_counted() {
+    let cap = 5;
+    {
+        let (mut tx, mut rx) = channel::<ZstDrop<0>>(cap);
+        let mut displaced = 0;
+        for _ in 0..100 {
+            if let Some(old) = tx.push(ZstDrop) {
+                displaced += 1;
+                drop(old);
+            }
+        }
+        assert_eq!(displaced, 100 - cap);
+        assert_eq!(rx.len(), cap);
+        assert!(rx.pop().is_some());
+        assert!(rx.peek().is_some());
+    } // 4 in the ring and 1 peeked: dropped here
+    assert_eq!(ZstDrop::<0>::drops(), 100);
+}
+
+// -------------------------------------------------------------------------------------
+// 2. Two threads
+// -------------------------------------------------------------------------------------
+
+/// The producer pushes `0..n` as fast as it can and keeps what its pushes hand back;
+/// the consumer pops (and now and then peeks, or pops a slice) until the producer is
+/// gone and the ring is empty. Every item is popped or displaced, exactly once, and
+/// the popped ones are increasing.
+fn stream(capacity: usize, n: u64, seed: u64) {
+    let (mut tx, mut rx) = channel::<u64>(capacity);
+    let producer = thread::spawn(move || {
+        let mut displaced = Vec::new();
+        for i in 0..n {
+            displaced.extend(tx.push(i));
+        }
+        displaced
+    });
+    let mut popped = Vec::new();
+    let mut rng = Rng::new(seed);
+    loop {
+        let abandoned = rx.is_abandoned();
+        match rng.below(8) {
+            0 => {
+                let mut buf = [0; 3];
+                let k = rx.pop_slice(&mut buf);
+                popped.extend_from_slice(&buf[..k]);
+            }
+            1 => {
+                let _ = rx.peek();
+            }
+            _ => popped.extend(rx.pop()),
+        }
+        if abandoned && rx.is_empty() {
+            popped.extend(rx.drain());
+            break;
+        }
+    }
+    let displaced = common::join_within_watchdog(producer, "producer");
+    assert!(
+        popped.windows(2).all(|w| w[0] < w[1]),
+        "popped out of order"
+    );
+    let mut all: Vec<u64> = popped.iter().chain(&displaced).copied().collect();
+    all.sort_unstable();
+    assert_eq!(all.len() as u64, n, "items lost or duplicated");
+    assert!(all.iter().copied().eq(0..n), "items lost or duplicated");
+    // The last item pushed is never displaced.
+    assert_eq!(popped.last(), Some(&(n - 1)));
+}
+
+#[test]
+fn stream_u64_two_threads() {
+    let n = if cfg!(miri) { 300 } else { 200_000 };
+    for (i, cap) in [1, 2, 3, 5, 64].into_iter().enumerate() {
+        stream(cap, n, i as u64);
+    }
+}
+
+/// As [`stream`], with drop-tracked items: each is dropped exactly once, by whoever
+/// ended up with it (the consumer, the producer's caller, or the ring's drop).
+#[test]
+fn stream_tracked_drops_each_once() {
+    let n = if cfg!(miri) { 200 } else { 20_000 };
+    let tracker = DropTracker::new();
+    for cap in [1, 3, 8] {
+        thread::scope(|s| {
+            let (mut tx, mut rx) = channel(cap);
+            let tracker = &tracker;
+            s.spawn(move || {
+                for _ in 0..n {
+                    drop(tx.push(tracker.item()));
+                }
+            });
+            let mut last = None;
+            while !rx.is_abandoned() {
+                if let Some(item) = rx.pop() {
+                    assert!(last < Some(item.id()), "out of order");
+                    last = Some(item.id());
+                }
+            }
+            // Leave the rest to the ring's drop, and one item to the consumer's.
+            let _ = rx.peek();
+        });
+        tracker.assert_no_double_drop();
+    }
+    tracker.assert_all_dropped_once();
+}
+
+// -------------------------------------------------------------------------------------
+// 3. Drops, abandonment, bad input, traits
+// -------------------------------------------------------------------------------------
+
+#[test]
+fn items_left_and_a_peeked_item_are_dropped_once() {
+    let tracker = DropTracker::new();
+    {
+        let (mut tx, mut rx) = channel(3);
+        for _ in 0..5 {
+            drop(tx.push(tracker.item())); // two displaced, dropped here
+        }
+        assert_eq!(tracker.dropped(), 2);
+        assert_eq!(rx.peek().map(|t| t.id()), Some(2));
+        drop(tx.push(tracker.item())); // the peeked item is not displaced
+        assert_eq!(tracker.dropped(), 2);
+        drop(tx.push(tracker.item())); // item 3 is
+        assert_eq!(tracker.live_ids(), [2, 4, 5, 6]);
+        drop(rx); // the peeked item
+        assert_eq!(tracker.live_ids(), [4, 5, 6]);
+    } // the ring, with the rest
+    tracker.assert_all_dropped_once();
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // leaks the ring on purpose (Miri's leak check would fail)
+fn a_forgotten_consumer_leaks_its_item_and_nothing_drops_twice() {
+    let tracker = DropTracker::new();
+    {
+        let (mut tx, mut rx) = channel(2);
+        drop(tx.push(tracker.item()));
+        drop(tx.push(tracker.item()));
+        assert!(rx.peek().is_some());
+        std::mem::forget(rx);
+        drop(tx.push(tracker.item()));
+        drop(tx.push(tracker.item())); // displaces item 1
+    } // the producer's drop; the ring itself leaks with the forgotten half's `Arc`
+    tracker.assert_no_double_drop();
+    assert_eq!(tracker.dropped(), 1);
+}
+
+#[test]
+fn abandoned_both_ways() {
+    let (mut tx, rx) = channel::<u8>(1);
+    assert!(!tx.is_abandoned() && !rx.is_abandoned());
+    drop(rx);
+    assert!(tx.is_abandoned());
+    assert_eq!(
+        tx.push(1),
+        None,
+        "push after the consumer is gone still works"
+    );
+    assert_eq!(tx.push(2), Some(1));
+    let (tx, mut rx) = channel::<u8>(1);
+    drop(tx);
+    assert!(rx.is_abandoned());
+    assert_eq!(rx.pop(), None);
+}
+
+#[test]
+#[should_panic(expected = "capacity must be at least 1")]
+fn capacity_zero_panics() {
+    let _ = channel::<u8>(0);
+}
+
+#[test]
+#[should_panic(expected = "capacity overflow")]
+fn capacity_above_the_largest_panics() {
+    let _ = channel::<()>(MAX_CAPACITY + 1);
+}
+
+#[test]
+fn the_largest_capacity_works() {
+    if cfg!(miri) {
+        return; // 2^24 entries: too slow to build under Miri
+    }
+    let (mut tx, mut rx) = channel::<()>(MAX_CAPACITY);
+    assert_eq!(tx.capacity(), MAX_CAPACITY);
+    assert_eq!(tx.push(()), None);
+    assert_eq!(rx.pop(), Some(()));
+}
+
+#[test]
+fn debug_without_t_debug() {
+    struct Opaque;
+    let (tx, mut rx) = channel::<Opaque>(2);
+    assert_eq!(format!("{tx:?}"), "Producer { capacity: 2, .. }");
+    assert_eq!(format!("{rx:?}"), "Consumer { capacity: 2, len: 0, .. }");
+    assert_eq!(format!("{:?}", rx.drain()), "Drain { .. }");
+}
+
+assert_impl_all!(Producer<u64>: Send);
+assert_impl_all!(Consumer<u64>: Send);
+assert_not_impl_any!(Producer<u64>: Sync);
+assert_not_impl_any!(Consumer<u64>: Sync);
+assert_not_impl_any!(Producer<std::rc::Rc<u8>>: Send, Sync);
+assert_not_impl_any!(Consumer<std::rc::Rc<u8>>: Send, Sync);
+assert_impl_all!(Drain<'static, u64>: Send);
+assert_not_impl_any!(Drain<'static, u64>: Sync);
