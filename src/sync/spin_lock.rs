@@ -1,0 +1,99 @@
+//! The lock of the waker lists (`crate::wait`) in builds without `std`, which has no
+//! `Mutex`: a test-and-test-and-set spin lock over one `AtomicBool`.
+//!
+//! A spin lock is acceptable there because of how `WaitCell` uses it: it is held only
+//! for a few operations on a short list (a push, a search by key, a swap-remove, a
+//! take), never while foreign code runs (wakers are woken and dropped after it is
+//! released) and never across an `.await`, so a waiter spins for at most a few list
+//! operations of another core. It is taken only by queues built with
+//! `WaitStrategy::SpinPark`: the other strategies never register a waker, so nothing
+//! locks. What a spin lock cannot do is wait for a holder that the spinner itself
+//! pre-empted: an interrupt handler that notifies (pushes to or pops from a `SpinPark`
+//! queue) while the code it interrupted on the same core holds the lock would spin
+//! forever; `crate::wait`'s module docs say so to users.
+//!
+//! Built on the facade's atomics and cell, so under `--cfg ringway_loom` it is
+//! model-checked (`loom-tests/tests/spin_lock.rs`, which also kills the ordering
+//! mutants of this file) even though the loom build's waker lists use loom's `Mutex`.
+//! Accesses go through a closure ([`SpinLock::with`]) rather than a guard that derefs,
+//! because loom's cell lends its contents only inside `with_mut`.
+
+use super::{AtomicBool, Ordering, UnsafeCell};
+
+/// A lock that spins until it is free; see the module docs for when that is fine.
+pub struct SpinLock<T> {
+    /// Whether some thread holds the lock and may be using `data`.
+    locked: AtomicBool,
+    /// Touched only by the holder of the lock.
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands `data` to one thread at a time (the `Acquire` that takes it
+// pairs with the `Release` that gave it up), so sharing the lock shares no `T` between
+// threads at once; moving a `T` between threads needs `T: Send`, as for std's `Mutex`.
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+
+impl<T> SpinLock<T> {
+    loom_const_fn! {
+        /// An unlocked lock around `data` (`const`, for queues in a `static`).
+        pub fn new(data: T) -> Self {
+            SpinLock {
+                locked: AtomicBool::new(false),
+                data: UnsafeCell::new(data),
+            }
+        }
+    }
+
+    /// Runs `f` on the data, holding the lock; spins while another thread holds it.
+    /// The lock is released when `f` returns or unwinds.
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        self.lock();
+        let _unlock = Unlock(&self.locked);
+        self.data.with_mut(|data| {
+            // SAFETY: this thread holds the lock (taken above, released only when
+            // `_unlock` drops, after `f`), and only the holder touches `data`; the
+            // `Acquire` of `lock` makes the previous holder's writes visible.
+            f(unsafe { &mut *data })
+        })
+    }
+
+    /// Whether some thread holds the lock now (tests: wakers run after it is released).
+    #[cfg(test)]
+    pub fn is_locked(&self) -> bool {
+        self.locked.load(Ordering::Relaxed)
+    }
+
+    /// Takes the lock. Spins on a plain load, which keeps the line shared while
+    /// another thread holds it, and tries to take it only when it looks free.
+    fn lock(&self) {
+        loop {
+            // `Acquire`: the previous holder's writes to `data` (before its `Release`
+            // in `Unlock::drop`) happen before this holder's accesses.
+            if !self.locked.swap(true, Ordering::Acquire) {
+                return;
+            }
+            while self.locked.load(Ordering::Relaxed) {
+                super::spin_loop();
+            }
+        }
+    }
+}
+
+impl<T> core::fmt::Debug for SpinLock<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SpinLock")
+            .field("locked", &self.locked.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Releases the lock when dropped (also when the closure under it unwinds).
+struct Unlock<'a>(&'a AtomicBool);
+
+impl Drop for Unlock<'_> {
+    fn drop(&mut self) {
+        // `Release`: this holder's writes to `data` happen before the next holder's
+        // `Acquire` swap sees the lock free.
+        self.0.store(false, Ordering::Release);
+    }
+}
