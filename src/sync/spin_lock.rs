@@ -104,3 +104,56 @@ impl Drop for Unlock<'_> {
         self.0.store(false, Ordering::Release);
     }
 }
+
+/// The lock alone, in the builds that use it (`--no-default-features --features async`;
+/// the loom model is `loom-tests/tests/spin_lock.rs`).
+#[cfg(all(test, not(ringway_loom)))]
+mod tests {
+    use std::sync::{Arc, MutexGuard};
+    use std::thread;
+    use std::vec::Vec;
+
+    use static_assertions::{assert_impl_all, assert_not_impl_any};
+
+    use super::SpinLock;
+
+    // `Sync` exactly when `T: Send`, as std's `Mutex`.
+    assert_impl_all!(SpinLock<core::cell::Cell<u8>>: Send, Sync);
+    assert_not_impl_any!(SpinLock<std::rc::Rc<u8>>: Send, Sync);
+    assert_not_impl_any!(SpinLock<MutexGuard<'static, u8>>: Send, Sync);
+
+    /// Threads that increment a plain counter under the lock lose no increment (a data
+    /// race for Miri's detector if the lock let two in).
+    #[test]
+    fn threads_take_turns() {
+        let per_thread = if cfg!(miri) { 50 } else { 10_000 };
+        let lock = Arc::new(SpinLock::new(0usize));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let lock = Arc::clone(&lock);
+                thread::spawn(move || {
+                    for _ in 0..per_thread {
+                        lock.with(|n| *n += 1);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(lock.with(|n| *n), 4 * per_thread);
+        assert!(!lock.is_locked());
+    }
+
+    /// A panic under the lock releases it.
+    #[test]
+    fn a_panic_under_the_lock_releases_it() {
+        let lock = SpinLock::new(1);
+        let caught = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+            lock.with(|_| panic!("inside"));
+        }));
+        assert!(caught.is_err());
+        assert!(!lock.is_locked());
+        assert_eq!(lock.with(|n| *n), 1);
+    }
+}
