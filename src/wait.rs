@@ -65,9 +65,12 @@
 //! * The list's lock is the facade's spin lock (`src/sync/spin_lock.rs`), held only for
 //!   a few list operations and never while a waker runs. Only `SpinPark` queues take
 //!   it. A spin lock cannot wait for a holder its own core pre-empted: an interrupt
-//!   handler that pushes to or pops from a `SpinPark` queue (which notifies) while the
-//!   code it interrupted is inside one of that queue's futures' `poll` or `drop`
-//!   (which lock) spins forever. [`WaitStrategy`] says so to users.
+//!   handler that pushes to or pops from a `SpinPark` queue (which may lock, in
+//!   `wake_all`) while the code it interrupted holds the same cell's lock (in a poll or
+//!   drop of one of that queue's futures, or in a push or pop of its own that wakes
+//!   waiters) spins forever. [`WaitStrategy`] says so to users. (A notifier that never
+//!   spins, leaving the wake-up to the holder when the lock is taken, would lift
+//!   this; not done.)
 //! * A waker's panic cannot be caught (`catch_unwind` is `std`'s; `no_std` builds
 //!   usually abort on panic): [`isolated`] calls the waker directly, so a panicking
 //!   waker unwinds into the queue operation that woke it, where the `std` build would
@@ -107,10 +110,12 @@ use crate::sync::{current, park, Thread};
 /// `std` would yield), and a `SpinPark` future sleeps until woken. The `embedded-io`
 /// traits spin whatever the strategy. A `SpinPark` queue's list of sleeping wakers is
 /// then guarded by a spin lock, held only for a few list operations: do not push to or
-/// pop from a `SpinPark` queue in an interrupt handler that can interrupt a poll or a
-/// drop of one of that queue's futures on the same core (the handler would spin on the
-/// lock forever); the other strategies never take the lock. A panicking waker is not
-/// contained as with `std` (no `catch_unwind`).
+/// pop from a `SpinPark` queue in an interrupt handler that can interrupt other code
+/// using the same queue on the same core (polling or dropping its futures, pushing or
+/// popping): the handler could spin forever on a lock the interrupted code holds. The
+/// other strategies never take the lock (their futures wake themselves), so an
+/// interrupt handler may push to a `SpinYield` queue that a task awaits. A panicking
+/// waker is not contained as with `std` (no `catch_unwind`).
 ///
 /// # Examples
 ///

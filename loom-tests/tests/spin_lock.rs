@@ -29,7 +29,7 @@ fn spin_lock_hands_its_data_from_holder_to_holder() {
             };
             lock.with(|ids| ids.push(1));
             other.join().unwrap();
-            lock.with(|ids| core::mem::take(ids))
+            lock.with(core::mem::take)
         },
     );
 }

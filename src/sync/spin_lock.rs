@@ -10,7 +10,7 @@
 //! locks. What a spin lock cannot do is wait for a holder that the spinner itself
 //! pre-empted: an interrupt handler that notifies (pushes to or pops from a `SpinPark`
 //! queue) while the code it interrupted on the same core holds the lock would spin
-//! forever; `crate::wait`'s module docs say so to users.
+//! forever; `WaitStrategy`'s docs say so to users.
 //!
 //! Built on the facade's atomics and cell, so under `--cfg ringway_loom` it is
 //! model-checked (`loom-tests/tests/spin_lock.rs`, which also kills the ordering
