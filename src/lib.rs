@@ -49,11 +49,13 @@
 //! |---|---|---|
 //! | `alloc` | yes (via `std`) | the heap forms: [`spsc::channel`], [`mpmc::Queue::new`] |
 //! | `std` | yes | implies `alloc`; the waiting operations and [`WaitStrategy`], `std::io` for byte rings, `std::error::Error` for the errors |
-//! | `async` | yes | implies `std`; `push_async` / `pop_async` |
+//! | `async` | yes | implies `alloc` (not `std`); `push_async` / `pop_async` and [`WaitStrategy`], also in `no_std` builds on an embedded executor (needs a global allocator, and compare-and-swap: not Cortex-M0) |
 //! | `embedded-io` | no | the `embedded_io` traits (`Read`, `Write`, `ReadReady`, `WriteReady`) for a byte ring's halves, with or without `std` |
 //!
 //! With `default-features = false` only the static forms exist, and the SPSC ring
-//! builds for targets without compare-and-swap (Cortex-M0). The README has the
+//! builds for targets without compare-and-swap (Cortex-M0). Add `async` for the futures
+//! without `std` (the blocking operations need `std`'s threads; see [`WaitStrategy`]
+//! for what differs there). The README has the
 //! longer tour (static storage on embedded targets, the waiting operations) and
 //! `PERFORMANCE.md` the measured figures.
 #![no_std]
@@ -113,14 +115,31 @@ mod error;
 pub mod mpmc;
 pub mod spsc;
 mod sync;
-#[cfg(feature = "std")]
+// The wait strategies and the waker lists: with `std` (threads park) or `async` (tasks
+// sleep; without `std` the lists sit behind a spin lock, which needs compare-and-swap).
+#[cfg(any(feature = "std", feature = "async"))]
 mod wait;
-#[cfg(not(feature = "std"))]
+#[cfg(not(any(feature = "std", feature = "async")))]
 #[path = "wait_none.rs"]
 mod wait;
+
+#[cfg(all(
+    feature = "async",
+    not(feature = "std"),
+    not(target_has_atomic = "ptr")
+))]
+compile_error!(
+    "ringway: the `async` feature without `std` needs compare-and-swap \
+     (`target_has_atomic = \"ptr\"`; not Cortex-M0 / thumbv6m) for the lock of its waker lists"
+);
 
 pub use error::{ChunkError, Disconnected, PushError};
 #[cfg(feature = "std")]
 pub use error::{PopTimeoutError, PushTimeoutError};
-#[cfg(feature = "std")]
+/// The spin lock of the waker lists without `std`, for its loom model
+/// (`loom-tests/tests/spin_lock.rs`); loom builds only.
+#[cfg(ringway_loom)]
+#[doc(hidden)]
+pub use sync::SpinLock as LoomSpinLock;
+#[cfg(any(feature = "std", feature = "async"))]
 pub use wait::WaitStrategy;

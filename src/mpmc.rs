@@ -84,11 +84,11 @@ use crossbeam_utils::CachePadded;
 use crate::backoff::Backoff;
 use crate::sync::{self, load_mut, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 use crate::wait::Waiters;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "async"))]
 use crate::WaitStrategy;
 use crate::{Disconnected, InvariantIn, PushError};
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "async"))]
 mod waiting;
 #[cfg(feature = "async")]
 pub use waiting::{PopFuture, PushFuture};
@@ -370,11 +370,7 @@ impl<T> Queue<T> {
     /// let _ = ringway::mpmc::Queue::<u8>::new(0); // panics: capacity must be at least 1
     /// ```
     pub fn new(capacity: usize) -> Self {
-        #[cfg(feature = "std")]
-        let waiters = Waiters::new(WaitStrategy::SPIN_YIELD);
-        #[cfg(not(feature = "std"))]
-        let waiters = Waiters;
-        Self::with_waiters(capacity, waiters)
+        Self::with_waiters(capacity, Waiters::spin_yield())
     }
 
     /// Creates a queue like [`Queue::new`] whose waiting operations
@@ -398,7 +394,7 @@ impl<T> Queue<T> {
     /// let q = Queue::<u32>::with_wait_strategy(16, WaitStrategy::BusySpin);
     /// assert_eq!(q.wait_strategy(), WaitStrategy::BusySpin);
     /// ```
-    #[cfg(feature = "std")]
+    #[cfg(any(feature = "std", feature = "async"))]
     pub fn with_wait_strategy(capacity: usize, strategy: WaitStrategy) -> Self {
         Self::with_waiters(capacity, Waiters::new(strategy))
     }
@@ -1314,7 +1310,8 @@ pub struct StaticQueue<T, const N: usize> {
 impl<T, const N: usize> StaticQueue<T, N> {
     loom_const_fn! {
         /// Creates an empty queue of capacity `N` whose waiting operations never sleep,
-        /// like [`Queue::new`]'s (`WaitStrategy::SPIN_YIELD` with the `std` feature).
+        /// like [`Queue::new`]'s (`WaitStrategy::SPIN_YIELD` with the `std` or `async`
+        /// feature).
         ///
         /// `const`: usable in a `static` (in ordinary builds; under `--cfg ringway_loom` it is
         /// a plain function).
@@ -1331,12 +1328,8 @@ impl<T, const N: usize> StaticQueue<T, N> {
         /// assert_eq!(Q.pop(), Some("hello"));
         /// ```
         pub fn new() -> Self {
-            #[cfg(feature = "std")]
-            let waiters = Waiters::new(WaitStrategy::SPIN_YIELD);
-            #[cfg(not(feature = "std"))]
-            let waiters = Waiters;
             StaticQueue {
-                queue: Queue::inline(waiters),
+                queue: Queue::inline(Waiters::spin_yield()),
             }
         }
     }
@@ -1357,7 +1350,7 @@ impl<T, const N: usize> StaticQueue<T, N> {
         /// Q.push_blocking(9).unwrap();
         /// assert_eq!(consumer.join().unwrap(), Ok(9));
         /// ```
-        #[cfg(feature = "std")]
+        #[cfg(any(feature = "std", feature = "async"))]
         pub fn with_wait_strategy(strategy: WaitStrategy) -> Self {
             StaticQueue {
                 queue: Queue::inline(Waiters::new(strategy)),

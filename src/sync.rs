@@ -22,6 +22,10 @@
 //! tracks each slot with a separate `UnsafeCell<()>` instead (see `buffer.rs`).
 
 //!
+//! The lock of the waker lists (`crate::wait`) comes from here too, with `locked` to
+//! use it: std's `Mutex` with `std`, loom's under loom, and without `std` the spin lock
+//! of `sync/spin_lock.rs` (which says why a spin lock is acceptable there).
+//!
 //! The loom-only code lives here too: loom's stand-ins for what std gives the waiting
 //! operations (a token parker, a timed park), the per-thread count of sleeps that the
 //! loom models read as a coverage canary ([`count_sleep`]), and [`model_panicked`],
@@ -32,17 +36,44 @@
 /// Storage that loom does not track itself (see the module docs).
 pub(crate) use core::cell::UnsafeCell as UntrackedUnsafeCell;
 
+// The lock of the waker lists without `std`; compiled under loom too, for its model.
+#[cfg(any(ringway_loom, all(feature = "async", not(feature = "std"))))]
+mod spin_lock;
+#[cfg(any(ringway_loom, all(feature = "async", not(feature = "std"))))]
+pub use spin_lock::SpinLock;
+
 #[cfg(not(ringway_loom))]
 mod imp {
     #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
     pub(crate) use alloc::sync::Arc;
-    #[cfg(feature = "std")]
+    #[cfg(any(feature = "std", feature = "async"))]
     pub(crate) use core::sync::atomic::fence;
     pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     #[cfg(feature = "std")]
-    pub(crate) use std::sync::{Mutex, MutexGuard};
+    pub(crate) use std::sync::Mutex;
     #[cfg(feature = "std")]
     pub(crate) use std::thread::{current, park, park_timeout, Thread};
+
+    /// The lock of the waker lists: std's `Mutex`, or without `std` a spin lock
+    /// (`spin_lock.rs` says why that is acceptable there).
+    #[cfg(all(feature = "async", not(feature = "std")))]
+    pub(crate) type Mutex<T> = super::SpinLock<T>;
+
+    /// Runs `f` on the data behind `mutex`, holding the lock. A poisoned lock (a panic
+    /// under it) is still used: the crate holds its locks only for list operations that
+    /// cannot leave the data half-changed.
+    #[cfg(feature = "std")]
+    pub(crate) fn locked<T, R>(mutex: &Mutex<T>, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut mutex
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Runs `f` on the data behind `mutex`, holding the lock.
+    #[cfg(all(feature = "async", not(feature = "std")))]
+    pub(crate) fn locked<T, R>(mutex: &Mutex<T>, f: impl FnOnce(&mut T) -> R) -> R {
+        mutex.with(f)
+    }
 
     /// An `UnsafeCell` whose accesses go through closures, as loom's does; outside loom
     /// the closures compile to a plain pointer access.
@@ -100,7 +131,7 @@ mod imp {
 
     /// Counts a sleep for the loom models' canaries: nothing outside loom.
     #[inline(always)]
-    #[cfg(feature = "std")]
+    #[cfg(any(feature = "std", feature = "async"))]
     pub(crate) fn count_sleep() {}
 
     /// Whether a loom model is unwinding from a failure: never outside loom.
@@ -114,8 +145,16 @@ mod imp {
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
-    pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+    pub(crate) use loom::sync::{Arc, Mutex};
     pub(crate) use parker::{current, park, Thread};
+
+    /// Runs `f` on the data behind `mutex`, holding the lock (poisoning ignored, as in
+    /// ordinary builds).
+    pub(crate) fn locked<T, R>(mutex: &Mutex<T>, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut mutex
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
 
     /// loom has no timed park: model the timeout as expiring at once (a spurious
     /// wake-up, which every caller must tolerate anyway).

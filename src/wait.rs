@@ -1,5 +1,6 @@
 //! Waiting for room or items without burning a core: the wait strategies and the
-//! wake-up protocol that both queues share (needs the `std` feature).
+//! wake-up protocol that both queues share (needs the `std` or the `async` feature;
+//! without `std`, see [below](#without-std)).
 //!
 //! # The protocol: no lost wake-ups
 //!
@@ -53,16 +54,42 @@
 //! entry per waiting call or live, pending future, however many futures are
 //! cancelled (a future leaked with `mem::forget` keeps its entry until the next
 //! notification takes it, or the queue is dropped).
+//!
+//! # Without `std`
+//!
+//! With `async` and without `std` this module serves the futures alone: there are no
+//! threads to park, so the blocking operations (`push_blocking`, `pop_timeout`, ...)
+//! and thread entries do not exist, and the `embedded-io` traits spin whatever the
+//! strategy (as they do without `async`). Three things differ:
+//!
+//! * The list's lock is the facade's spin lock (`src/sync/spin_lock.rs`), held only for
+//!   a few list operations and never while a waker runs. Only `SpinPark` queues take
+//!   it. A spin lock cannot wait for a holder its own core pre-empted: an interrupt
+//!   handler that pushes to or pops from a `SpinPark` queue (which may lock, in
+//!   `wake_all`) while the code it interrupted holds the same cell's lock (in a poll or
+//!   drop of one of that queue's futures, or in a push or pop of its own that wakes
+//!   waiters) spins forever. [`WaitStrategy`] says so to users. (A notifier that never
+//!   spins, leaving the wake-up to the holder when the lock is taken, would lift
+//!   this; not done.)
+//! * A waker's panic cannot be caught (`catch_unwind` is `std`'s; `no_std` builds
+//!   usually abort on panic): [`isolated`] calls the waker directly, so a panicking
+//!   waker unwinds into the queue operation that woke it, where the `std` build would
+//!   contain it.
+//! * The spin lock needs compare-and-swap: `async` without `std` is refused at compile
+//!   time on targets without `target_has_atomic = "ptr"` (Cortex-M0), see `lib.rs`.
 
+use alloc::vec::Vec;
 use core::task::Waker;
 #[cfg(feature = "async")]
 use core::task::{Context, Poll};
+#[cfg(feature = "std")]
 use std::time::Instant;
-use std::vec::Vec;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{self, current, fence, park, AtomicUsize, Mutex, Ordering, Thread};
+use crate::sync::{self, fence, AtomicUsize, Mutex, Ordering};
+#[cfg(feature = "std")]
+use crate::sync::{current, park, Thread};
 
 /// How a queue's waiting operations (`push_blocking`, `pop_timeout`, `pop_async`, ...)
 /// wait, chosen once when the queue is built (disruptor's wait strategies).
@@ -74,6 +101,21 @@ use crate::sync::{self, current, fence, park, AtomicUsize, Mutex, Ordering, Thre
 /// | `BusySpin` | spins on the queue (lowest wake-up latency, burns its core) | wakes itself at once (the executor polls it again) | none |
 /// | `SpinYield` ([`SPIN_YIELD`](Self::SPIN_YIELD), the [default](Self::default): what `spsc::channel` and `mpmc::Queue::new` use) | spins `spins` times, then yields its time slice between looks | as `BusySpin` | none |
 /// | `SpinPark` ([`SPIN_PARK`](Self::SPIN_PARK), for queues built to block) | spins `spins` times, then sleeps until woken | sleeps until woken | a `SeqCst` fence and one load |
+///
+/// # Without `std`
+///
+/// With the `async` feature and without `std` the strategies exist for the futures:
+/// there are no blocking operations (no threads to park), a `BusySpin` or `SpinYield`
+/// future wakes itself at once (there is no thread to yield: `SpinYield` spins where
+/// `std` would yield), and a `SpinPark` future sleeps until woken. The `embedded-io`
+/// traits spin whatever the strategy. A `SpinPark` queue's list of sleeping wakers is
+/// then guarded by a spin lock, held only for a few list operations: do not push to or
+/// pop from a `SpinPark` queue in an interrupt handler that can interrupt other code
+/// using the same queue on the same core (polling or dropping its futures, pushing or
+/// popping): the handler could spin forever on a lock the interrupted code holds. The
+/// other strategies never take the lock (their futures wake themselves), so an
+/// interrupt handler may push to a `SpinYield` queue that a task awaits. A panicking
+/// waker is not contained as with `std` (no `catch_unwind`).
 ///
 /// # Examples
 ///
@@ -90,7 +132,8 @@ use crate::sync::{self, current, fence, park, AtomicUsize, Mutex, Ordering, Thre
 pub enum WaitStrategy {
     /// Spin with [`core::hint::spin_loop`] until the operation can go ahead.
     BusySpin,
-    /// Spin `spins` times, then [`std::thread::yield_now`] between looks.
+    /// Spin `spins` times, then yield the thread (`std::thread::yield_now`) between
+    /// looks; without `std`, keep spinning.
     SpinYield {
         /// Looks (each after a spin hint) before the first yield.
         spins: u32,
@@ -170,9 +213,10 @@ impl Default for WaitStrategy {
     }
 }
 
-/// A registered waiter.
+/// A registered waiter (threads only with `std`).
 #[cfg_attr(not(feature = "async"), allow(dead_code))]
 enum Entry {
+    #[cfg(feature = "std")]
     Thread(Thread),
     Task(Waker),
 }
@@ -180,6 +224,7 @@ enum Entry {
 impl Entry {
     fn wake(self) {
         match self {
+            #[cfg(feature = "std")]
             Entry::Thread(thread) => thread.unpark(),
             Entry::Task(waker) => waker.wake(),
         }
@@ -189,8 +234,10 @@ impl Entry {
     /// not be replaced by `other`).
     fn wakes_as(&self, other: &Entry) -> bool {
         match (self, other) {
+            #[cfg(feature = "std")]
             (Entry::Thread(a), Entry::Thread(b)) => a.id() == b.id(),
             (Entry::Task(a), Entry::Task(b)) => a.will_wake(b),
+            #[cfg(feature = "std")]
             _ => false,
         }
     }
@@ -228,7 +275,8 @@ pub(crate) struct WaitCell {
     /// had announced itself before the notifier's publish became visible to it.
     waiting: AtomicUsize,
     /// The announced waiters; a notification takes them all. Never held while a waker
-    /// runs or is dropped (see the module docs).
+    /// runs or is dropped (see the module docs). std's `Mutex`, or a spin lock
+    /// without `std` (the facade's `Mutex`).
     entries: Mutex<Entries>,
 }
 
@@ -262,11 +310,10 @@ impl WaitCell {
     #[cold]
     #[inline(never)]
     fn wake_all(&self) {
-        let taken = {
-            let mut entries = self.lock();
+        let taken = self.locked(|entries| {
             self.waiting.store(0, Ordering::Relaxed);
             core::mem::take(&mut entries.list)
-        };
+        });
         for (_, entry) in taken {
             // `wake` consumes the entry, so its drop runs inside too.
             isolated(|| entry.wake());
@@ -276,9 +323,8 @@ impl WaitCell {
     /// Registers a waiter, or refreshes its entry if `registration` says it has one
     /// still in the list; the caller must look at the queue again before sleeping.
     fn announce(&self, registration: &mut Registration, entry: Entry) {
-        let replaced = {
-            let mut entries = self.lock();
-            let Entries { list, next_key } = &mut *entries;
+        let replaced = self.locked(|entries| {
+            let Entries { list, next_key } = entries;
             let mine = match *registration {
                 Registration::Key(key) => list.iter_mut().find(|(k, _)| *k == key),
                 _ => None,
@@ -295,7 +341,7 @@ impl WaitCell {
             };
             self.waiting.store(list.len(), Ordering::Relaxed);
             replaced
-        };
+        });
         // Dropped outside the lock: dropping a waker runs foreign code too.
         isolated(|| drop(replaced));
         // Orders the store above before the caller's next look at the queue (the
@@ -310,8 +356,7 @@ impl WaitCell {
             return;
         };
         *registration = Registration::None;
-        let removed = {
-            let mut entries = self.lock();
+        let removed = self.locked(|entries| {
             let list = &mut entries.list;
             let removed = list
                 .iter()
@@ -319,7 +364,7 @@ impl WaitCell {
                 .map(|i| list.swap_remove(i));
             self.waiting.store(list.len(), Ordering::Relaxed);
             removed
-        };
+        });
         // Dropped outside the lock and isolated, as in `announce`.
         isolated(|| drop(removed));
     }
@@ -327,16 +372,14 @@ impl WaitCell {
     /// The number of entries in the list (tests: the list stays bounded).
     #[cfg(all(test, not(ringway_loom)))]
     fn len(&self) -> usize {
-        self.lock().list.len()
+        self.locked(|entries| entries.list.len())
     }
 
-    fn lock(&self) -> sync::MutexGuard<'_, Entries> {
-        // A panic while holding the lock cannot leave the list inconsistent (no
-        // foreign code runs under it; pushes, removals and takes only), so a poisoned
-        // lock is still good.
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Runs `f` on the list under the lock. A panic while holding it cannot leave the
+    /// list inconsistent (no foreign code runs under it; pushes, removals and takes
+    /// only), so a poisoned lock is still good (`sync::locked` ignores poisoning).
+    fn locked<R>(&self, f: impl FnOnce(&mut Entries) -> R) -> R {
+        sync::locked(&self.entries, f)
     }
 }
 
@@ -348,7 +391,7 @@ impl Drop for WaitCell {
         if sync::model_panicked() {
             return;
         }
-        let left = core::mem::take(&mut self.lock().list);
+        let left = self.locked(|entries| core::mem::take(&mut entries.list));
         for (_, entry) in left {
             isolated(|| drop(entry));
         }
@@ -358,6 +401,7 @@ impl Drop for WaitCell {
 /// Runs `foreign` (a waker's `wake` or drop) so that a panic in it goes no further:
 /// the payload is caught and dropped (and forgotten if dropping it panics too). See
 /// the module docs for why the queue cannot let it unwind.
+#[cfg(feature = "std")]
 fn isolated(foreign: impl FnOnce()) {
     if let Err(payload) = std::panic::catch_unwind(core::panic::AssertUnwindSafe(foreign)) {
         if let Err(again) =
@@ -366,6 +410,13 @@ fn isolated(foreign: impl FnOnce()) {
             core::mem::forget(again);
         }
     }
+}
+
+/// Without `std` a panic cannot be caught: runs `foreign` directly (see the module
+/// docs, "Without `std`").
+#[cfg(not(feature = "std"))]
+fn isolated(foreign: impl FnOnce()) {
+    foreign();
 }
 
 impl core::fmt::Debug for WaitCell {
@@ -394,6 +445,7 @@ pub(crate) enum Awaited {
 /// once the awaited progress (or the other side's departure, or the queue's close) is
 /// visible: it runs again after every announcement. A thread that announced itself
 /// withdraws its entry before returning, so no entry outlives the call.
+#[cfg(feature = "std")]
 pub(crate) fn block<C: ?Sized, R>(
     ctx: &mut C,
     waiters: impl Fn(&C) -> &Waiters,
@@ -445,6 +497,7 @@ pub(crate) fn block<C: ?Sized, R>(
 }
 
 /// [`block`] without a deadline: runs `attempt(ctx)` until it returns `Some`.
+#[cfg(feature = "std")]
 pub(crate) fn until<C: ?Sized, R>(
     ctx: &mut C,
     waiters: impl Fn(&C) -> &Waiters,
@@ -452,6 +505,24 @@ pub(crate) fn until<C: ?Sized, R>(
     attempt: impl FnMut(&mut C) -> Option<R>,
 ) -> R {
     block(ctx, waiters, awaited, None, attempt).expect("waits without a deadline")
+}
+
+/// Runs `attempt(ctx)` until it returns `Some`. Without `std` nothing can park or
+/// yield, so it spins between attempts whatever the strategy (the `embedded-io`
+/// traits, as in the build without `async`, `wait_none.rs`).
+#[cfg(all(not(feature = "std"), feature = "embedded-io"))]
+pub(crate) fn until<C: ?Sized, R>(
+    ctx: &mut C,
+    _waiters: impl Fn(&C) -> &Waiters,
+    _awaited: Awaited,
+    mut attempt: impl FnMut(&mut C) -> Option<R>,
+) -> R {
+    loop {
+        if let Some(done) = attempt(ctx) {
+            return done;
+        }
+        sync::spin_loop();
+    }
 }
 
 /// One poll of a waiting future: `Ready` if `attempt(ctx)` succeeds, otherwise
@@ -521,6 +592,13 @@ impl Waiters {
                 item_waiters: CachePadded::new(WaitCell::new()),
                 slot_waiters: CachePadded::new(WaitCell::new()),
             }
+        }
+    }
+
+    loom_const_fn! {
+        /// The waiters of the plain constructors: [`WaitStrategy::SPIN_YIELD`].
+        pub(crate) fn spin_yield() -> Self {
+            Self::new(WaitStrategy::SPIN_YIELD)
         }
     }
 
@@ -614,7 +692,10 @@ mod tests {
 
     impl Wake for Reentrant {
         fn wake(self: Arc<Self>) {
+            #[cfg(feature = "std")]
             let free = self.cell.entries.try_lock().is_ok();
+            #[cfg(not(feature = "std"))]
+            let free = !self.cell.entries.is_locked();
             self.lock_was_free.store(free, Ordering::Relaxed);
             if free {
                 let again = Entry::Task(Waker::from(Arc::clone(&self)));
@@ -623,8 +704,10 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "std")]
     struct Panicking;
 
+    #[cfg(feature = "std")]
     impl Wake for Panicking {
         fn wake(self: Arc<Self>) {
             panic!("hostile waker");
@@ -653,6 +736,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "std")] // without `std` a waker's panic is not caught
     fn a_panicking_waker_does_not_keep_the_others_asleep() {
         let cell = WaitCell::new();
         let (before, entry) = counter();

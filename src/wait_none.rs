@@ -1,11 +1,17 @@
-//! Without the `std` feature nothing can sleep, so nothing needs waking: the queues'
-//! notification hooks compile to nothing.
+//! Without the `std` and `async` features nothing can sleep, so nothing needs waking:
+//! the queues' notification hooks compile to nothing (`wait.rs` serves the builds with
+//! either feature).
 
-/// The no-`std` stand-in for the waiters of a queue: no strategy, no cells.
+/// The stand-in for the waiters of a queue: no strategy, no cells.
 #[derive(Debug)]
 pub(crate) struct Waiters;
 
 impl Waiters {
+    /// What the plain constructors use (with `std` or `async`: `WaitStrategy::SPIN_YIELD`).
+    pub(crate) const fn spin_yield() -> Self {
+        Waiters
+    }
+
     /// Nothing sleeps.
     #[inline(always)]
     pub(crate) fn parks(&self) -> bool {
@@ -21,7 +27,7 @@ impl Waiters {
     pub(crate) fn slots_freed(&self) {}
 }
 
-/// Which progress a waiter waits for (as in the `std` build).
+/// Which progress a waiter waits for (as in `wait.rs`).
 #[cfg(feature = "embedded-io")]
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Awaited {
@@ -33,7 +39,7 @@ pub(crate) enum Awaited {
 
 /// Runs `attempt(ctx)` until it returns `Some`. Without `std` nothing can sleep or
 /// yield, so it spins between attempts (the `std` build waits as the queue's strategy
-/// says).
+/// says; `wait.rs` has the same loop for `async` without `std`).
 #[cfg(feature = "embedded-io")]
 pub(crate) fn until<C: ?Sized, R>(
     ctx: &mut C,

@@ -26,10 +26,17 @@
 //! be cut short uses a timeout of `LONG`, so a lost wake-up shows as a `Timeout`.
 //! Item counts shrink for the spinning strategies and under `cfg(miri)`.
 //!
-//! The waiting operations need the `std` feature and the futures `async` (which
-//! implies `std`), so the file is empty without `async`.
+//! The waiting operations need the `std` feature and the futures `async`, so the file
+//! is empty without `async`. With `async` and without `std` (`cargo test -p ringway
+//! --no-default-features --features async --test waiting`, a stage of `.ci/run`) the
+//! tests of the blocking operations, the timeouts, the error types and the contained
+//! waker panics (all `std`-only in the crate) are left out (`cfg(feature = "std")`),
+//! and the rest test the futures of the crate's `no_std` build: the test binary has
+//! `std`, the crate does not.
 
 #![cfg(feature = "async")]
+// Without `std`, helpers of the left-out tests go unused.
+#![cfg_attr(not(feature = "std"), allow(dead_code, unused_imports))]
 // The static-storage tests are left out of loom builds (their `static`s need `const`).
 #![cfg_attr(ringway_loom, allow(unused_imports))]
 
@@ -51,7 +58,9 @@ use common::{
 };
 use ringway::mpmc::{self, Queue, StaticQueue};
 use ringway::spsc::{self, channel_with_wait_strategy, Consumer, Producer, StaticRing};
-use ringway::{Disconnected, PopTimeoutError, PushTimeoutError, WaitStrategy};
+use ringway::{Disconnected, WaitStrategy};
+#[cfg(feature = "std")]
+use ringway::{PopTimeoutError, PushTimeoutError};
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 
 // ---------------------------------------------------------------------------------
@@ -193,6 +202,7 @@ fn check_exactly_once_in_order(
 // ---------------------------------------------------------------------------------
 
 #[test]
+#[cfg(feature = "std")]
 fn spsc_blocking_stream_keeps_order_exactly_once() {
     let _serial = one_stream_at_a_time();
     for &strategy in stream_strategies() {
@@ -224,6 +234,7 @@ fn spsc_blocking_stream_keeps_order_exactly_once() {
 }
 
 #[test]
+#[cfg(feature = "std")]
 fn spsc_push_blocking_waits_on_a_full_ring_until_a_pop() {
     for strategy in STRATEGIES {
         let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(2, strategy);
@@ -255,6 +266,7 @@ fn spsc_push_blocking_waits_on_a_full_ring_until_a_pop() {
 }
 
 #[test]
+#[cfg(feature = "std")]
 fn spsc_pop_blocking_waits_on_an_empty_ring_until_a_push() {
     for strategy in STRATEGIES {
         let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(2, strategy);
@@ -282,6 +294,7 @@ fn spsc_pop_blocking_waits_on_an_empty_ring_until_a_push() {
 /// (or about to) in `pop_blocking`, which then reports `Disconnected`. Many short
 /// rounds so the drop lands at different points of the consumer's wait.
 #[test]
+#[cfg(feature = "std")]
 fn spsc_pop_blocking_drains_then_reports_disconnected() {
     let _serial = one_stream_at_a_time();
     for strategy in STRATEGIES {
@@ -316,6 +329,7 @@ fn spsc_pop_blocking_drains_then_reports_disconnected() {
 }
 
 #[test]
+#[cfg(feature = "std")]
 fn spsc_blocked_push_wakes_when_the_consumer_drops() {
     static TRACKER: DropTracker = DropTracker::new();
     for strategy in STRATEGIES {
@@ -360,6 +374,7 @@ fn spsc_blocked_push_wakes_when_the_consumer_drops() {
 }
 
 #[test]
+#[cfg(feature = "std")]
 fn spsc_blocked_pop_wakes_when_the_producer_drops() {
     for strategy in STRATEGIES {
         let (mut tx, mut rx) = channel_with_wait_strategy::<u32>(2, strategy);
@@ -387,6 +402,7 @@ fn spsc_blocked_pop_wakes_when_the_producer_drops() {
 }
 
 #[test]
+#[cfg(feature = "std")]
 fn spsc_timeouts_single_thread() {
     let tracker = DropTracker::new();
     for strategy in STRATEGIES {
@@ -455,6 +471,7 @@ fn spsc_timeouts_single_thread() {
 
 /// A timed wait must end when the other side acts, long before its time limit.
 #[test]
+#[cfg(feature = "std")]
 fn spsc_timed_waits_are_woken_by_the_other_side() {
     for strategy in STRATEGIES {
         // push_timeout on a full ring, woken by a pop.
@@ -539,6 +556,7 @@ fn spsc_timed_waits_are_woken_by_the_other_side() {
 /// (on a `SpinPark` ring: sleeps), the other side's slices, iterators, chunks and
 /// drains must wake it.
 #[test]
+#[cfg(feature = "std")]
 fn spsc_bulk_operations_wake_blocked_threads() {
     let _serial = one_stream_at_a_time();
     for &strategy in stream_strategies() {
@@ -621,6 +639,7 @@ fn spsc_bulk_operations_wake_blocked_threads() {
 }
 
 #[test]
+#[cfg(feature = "std")]
 fn spsc_every_value_dropped_exactly_once() {
     for strategy in STRATEGIES {
         let tracker = DropTracker::new();
@@ -1070,9 +1089,12 @@ where
                         }
                     });
                 } else {
+                    #[cfg(feature = "std")]
                     for seq in 0..per_producer {
                         q.push_blocking(tag(p, seq)).unwrap();
                     }
+                    #[cfg(not(feature = "std"))]
+                    unreachable!("the blocking operations need the `std` feature");
                 }
             })
         })
@@ -1092,12 +1114,15 @@ where
                         }
                     });
                 } else {
+                    #[cfg(feature = "std")]
                     loop {
                         match q.pop_blocking() {
                             Ok(STOP) => break,
                             v => got.push(v.unwrap()),
                         }
                     }
+                    #[cfg(not(feature = "std"))]
+                    unreachable!("the blocking operations need the `std` feature");
                 }
                 got
             })
@@ -1108,11 +1133,24 @@ where
     }
     for _ in 0..consumers {
         // Timed, so that a lost wake-up fails the test instead of hanging it.
+        #[cfg(feature = "std")]
         assert_eq!(
             q.push_timeout(STOP, LONG),
             Ok(()),
             "{what}: stop item not taken: a lost wake-up?"
         );
+        // Without the crate's `std` (no `push_timeout`): retried until `LONG` passes.
+        #[cfg(not(feature = "std"))]
+        {
+            let deadline = std::time::Instant::now() + LONG;
+            while q.push(STOP).is_err() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{what}: stop item not taken: a lost wake-up?"
+                );
+                thread::yield_now();
+            }
+        }
     }
     let per_consumer: Vec<Vec<u64>> = consumer_threads
         .into_iter()
@@ -1124,6 +1162,7 @@ where
 }
 
 #[test]
+#[cfg(feature = "std")]
 fn mpmc_blocking_producers_and_consumers_exactly_once_in_order() {
     let _serial = one_stream_at_a_time();
     for &strategy in stream_strategies() {
@@ -1148,6 +1187,7 @@ fn mpmc_async_producers_and_consumers_exactly_once_in_order() {
 }
 
 #[test]
+#[cfg(feature = "std")]
 fn mpmc_parked_consumers_are_all_released() {
     let n = 4;
     for strategy in STRATEGIES {
@@ -1181,6 +1221,7 @@ fn mpmc_parked_consumers_are_all_released() {
 }
 
 #[test]
+#[cfg(feature = "std")]
 fn mpmc_parked_producers_are_all_released() {
     let n = 4;
     for strategy in STRATEGIES {
@@ -1216,6 +1257,7 @@ fn mpmc_parked_producers_are_all_released() {
 }
 
 #[test]
+#[cfg(feature = "std")]
 fn mpmc_timeouts_single_thread() {
     let tracker = DropTracker::new();
     for strategy in STRATEGIES {
@@ -1247,6 +1289,7 @@ fn mpmc_timeouts_single_thread() {
 }
 
 #[test]
+#[cfg(feature = "std")]
 fn mpmc_timed_waits_are_woken_by_the_other_side() {
     for strategy in STRATEGIES {
         let q = Arc::new(Queue::<u32>::with_wait_strategy(1, strategy));
@@ -1330,6 +1373,7 @@ fn mpmc_spin_park_futures_are_woken_by_the_other_side() {
 }
 
 #[test]
+#[cfg(feature = "std")]
 fn mpmc_futures_are_cancel_safe_and_drop_values_once() {
     for strategy in STRATEGIES {
         let tracker = DropTracker::new();
@@ -1503,6 +1547,7 @@ fn wakers_that_poll_inline_and_wait_again_do_not_deadlock() {
 /// taken entries unwoken, the thread slept on with an item in the queue, and the
 /// panic came out of `push`; out of a pop it would have dropped the popped item.)
 #[test]
+#[cfg(feature = "std")]
 fn a_panicking_waker_does_not_strand_a_parked_thread() {
     let hostile = Waker::from(Arc::new(PanickingWaker));
     for strategy in PARKING {
@@ -1613,6 +1658,7 @@ fn cancelled_futures_leave_no_wakers_registered() {
 /// Threads blocked in `pop_blocking` and `pop_timeout` on an empty queue all wake when
 /// it is closed, and report it: `Disconnected`, not a timeout (the limit is `LONG`).
 #[test]
+#[cfg(feature = "std")]
 fn mpmc_blocked_pops_wake_on_close() {
     for strategy in STRATEGIES {
         let q = Arc::new(Queue::<u32>::with_wait_strategy(2, strategy));
@@ -1657,6 +1703,7 @@ fn mpmc_blocked_pops_wake_on_close() {
 /// A consumer blocked on a queue that is then filled and closed pops what was pushed
 /// and then reports the close: the drain comes first.
 #[test]
+#[cfg(feature = "std")]
 fn mpmc_pop_blocking_drains_then_reports_closed() {
     for strategy in STRATEGIES {
         // Room for all three items, whether or not the consumer took the first yet.
@@ -1692,6 +1739,7 @@ fn mpmc_pop_blocking_drains_then_reports_closed() {
 /// it is closed and get their own values back; the item that was queued stays, for
 /// the drain, and every value is dropped exactly once.
 #[test]
+#[cfg(feature = "std")]
 fn mpmc_blocked_pushes_wake_on_close_and_get_their_values_back() {
     static TRACKER: DropTracker = DropTracker::new();
     for strategy in STRATEGIES {
@@ -1798,6 +1846,7 @@ fn mpmc_pending_futures_complete_on_close() {
 /// the close. Every item arrives exactly once, in each producer's order, and every
 /// consumer stops.
 #[test]
+#[cfg(feature = "std")]
 fn mpmc_close_ends_a_stream() {
     let _serial = one_stream_at_a_time();
     for &strategy in stream_strategies() {
@@ -1866,24 +1915,51 @@ fn mpmc_close_ends_a_stream() {
 fn static_ring_waiting_operations() {
     static RING: StaticRing<u64, 2> =
         StaticRing::with_wait_strategy(WaitStrategy::SpinPark { spins: 0 });
-    let n = stream_len(PARKING[0], false, 1_000, 30) as u64;
     let (mut tx, mut rx) = RING.try_split().expect("split once");
     assert_eq!(rx.wait_strategy(), PARKING[0]);
-    let producer = thread::spawn(move || {
-        for i in 0..n {
-            tx.push_blocking(i).expect("the consumer is alive");
-        }
-    });
-    let consumer = thread::spawn(move || {
-        let mut next = 0;
-        while let Ok(v) = rx.pop_blocking() {
-            assert_eq!(v, next, "StaticRing: out of order");
-            next += 1;
-        }
-        next
-    });
-    join_within_watchdog(producer, "StaticRing: producer");
-    assert_eq!(join_within_watchdog(consumer, "StaticRing: consumer"), n);
+    #[cfg(feature = "std")]
+    {
+        let n = stream_len(PARKING[0], false, 1_000, 30) as u64;
+        let producer = thread::spawn(move || {
+            for i in 0..n {
+                tx.push_blocking(i).expect("the consumer is alive");
+            }
+        });
+        let consumer = thread::spawn(move || {
+            let mut next = 0;
+            while let Ok(v) = rx.pop_blocking() {
+                assert_eq!(v, next, "StaticRing: out of order");
+                next += 1;
+            }
+            next
+        });
+        join_within_watchdog(producer, "StaticRing: producer");
+        assert_eq!(join_within_watchdog(consumer, "StaticRing: consumer"), n);
+    }
+    // Without the crate's `std`: the same stream through the futures.
+    #[cfg(not(feature = "std"))]
+    {
+        let n = stream_len(PARKING[0], true, 1_000, 30) as u64;
+        let producer = thread::spawn(move || {
+            block_on(async {
+                for i in 0..n {
+                    tx.push_async(i).await.expect("the consumer is alive");
+                }
+            })
+        });
+        let consumer = thread::spawn(move || {
+            block_on(async {
+                let mut next = 0;
+                while let Ok(v) = rx.pop_async().await {
+                    assert_eq!(v, next, "StaticRing: out of order");
+                    next += 1;
+                }
+                next
+            })
+        });
+        join_within_watchdog(producer, "StaticRing: producer");
+        assert_eq!(join_within_watchdog(consumer, "StaticRing: consumer"), n);
+    }
 
     for strategy in PARKING {
         let mut ring = StaticRing::<u32, 2>::with_wait_strategy(strategy);
@@ -1904,6 +1980,7 @@ fn static_ring_waiting_operations() {
         }
         // Split again: not abandoned any more, so waits wait again.
         let (mut tx, mut rx) = ring.split();
+        #[cfg(feature = "std")]
         assert_eq!(rx.pop_timeout(SHORT), Err(PopTimeoutError::Timeout));
         let (waker, wakes) = counting_waker();
         let mut fut = rx.pop_async();
@@ -1933,6 +2010,7 @@ fn static_queue_waiting_operations() {
         StaticQueue::with_wait_strategy(WaitStrategy::SpinPark { spins: 0 });
     let _serial = one_stream_at_a_time();
     let per_producer = stream_len(PARKING[0], false, 300, 8);
+    #[cfg(feature = "std")]
     mpmc_run(&*Q, 2, 2, per_producer, false);
     mpmc_run(&*Q, 2, 2, per_producer, true);
 }
@@ -1966,6 +2044,7 @@ fn queues_report_their_strategy() {
 struct Opaque;
 
 #[test]
+#[cfg(feature = "std")]
 fn debug_and_display_without_t_debug() {
     assert_eq!(format!("{:?}", Disconnected(Opaque)), "Disconnected(..)");
     assert_eq!(
@@ -2006,6 +2085,7 @@ fn debug_and_display_without_t_debug() {
 /// The errors convert into `Box<dyn Error + Send + Sync>`, so `?` works in the usual
 /// error-boxing functions.
 #[test]
+#[cfg(feature = "std")]
 fn errors_box_into_dyn_error_send_sync() {
     fn push_to_gone_consumer() -> Result<(), Box<dyn Error + Send + Sync>> {
         let (mut tx, rx) = channel_with_wait_strategy::<String>(1, WaitStrategy::SPIN_PARK);
@@ -2062,12 +2142,21 @@ assert_impl_all!(mpmc::PopFuture<'static, Opaque>: Debug);
 
 // The error types: `Error + Send + Sync` for `Send + Sync` items (and `Send` for
 // `Send` items), `Debug`/`Display`/`Error` without `T: Debug`.
+// (`std::error::Error` impls need the crate's `std`.)
+#[cfg(feature = "std")]
 assert_impl_all!(Disconnected<String>: Error, Send, Sync, Clone, PartialEq, Eq, std::hash::Hash);
+#[cfg(feature = "std")]
 assert_impl_all!(Disconnected: Error, Send, Sync, Copy, PartialEq, Eq);
+#[cfg(feature = "std")]
 assert_impl_all!(PushTimeoutError<String>: Error, Send, Sync, Clone, PartialEq, Eq, std::hash::Hash);
+#[cfg(feature = "std")]
 assert_impl_all!(PopTimeoutError: Error, Send, Sync, Copy, PartialEq, Eq, std::hash::Hash);
+#[cfg(feature = "std")]
 assert_impl_all!(Disconnected<Cell<u8>>: Error, Send);
+#[cfg(feature = "std")]
 assert_impl_all!(PushTimeoutError<Cell<u8>>: Error, Send);
+#[cfg(feature = "std")]
 assert_impl_all!(Disconnected<Opaque>: Debug, std::fmt::Display, Error);
+#[cfg(feature = "std")]
 assert_impl_all!(PushTimeoutError<Opaque>: Debug, std::fmt::Display, Error);
 assert_impl_all!(WaitStrategy: Send, Sync, Copy, Debug, Default, Eq, std::hash::Hash);

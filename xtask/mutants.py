@@ -83,6 +83,9 @@ FENCE = re.compile(r"\bfence\((?:Ordering::)?\w+\);")
 # The first matching prefix wins, so the waiting files come before "src/spsc/".
 MODELS_FOR = {
     "src/wait.rs": ["waiting"],
+    # The no-`std` lock of the waker lists: the loom build's lists use loom's Mutex, so
+    # only its own model reaches it.
+    "src/sync/spin_lock.rs": ["spin_lock"],
     "src/spsc/waiting.rs": ["waiting"],
     "src/spsc/overwriting.rs": ["overwriting"],
     "src/mpmc/waiting.rs": ["waiting"],

@@ -4,7 +4,8 @@
 //! in a `static`, and the SPSC and MPMC operations, without `std` or `alloc`.
 //!
 //! `.ci/run` builds it for `thumbv7em-none-eabihf` (Cortex-M4) and `thumbv6m-none-eabi`
-//! (Cortex-M0: loads and stores only, so no `mpmc` and no `try_split`).
+//! (Cortex-M0: loads and stores only, so no `mpmc` and no `try_split`), and with its
+//! `async` feature (ringway's futures without `std` or an executor) for Cortex-M4.
 
 #![no_std]
 
@@ -72,4 +73,62 @@ pub fn events(v: u32) -> Option<u32> {
     let mut out = [0; 4];
     EVENTS.pop_slice(&mut out);
     EVENTS.pop()
+}
+
+/// The futures of a `static` ring and queue, as an embedded executor polls them: with
+/// `SpinPark` a pending future registers its waker (in the spin-locked list), and a
+/// push or pop wakes it. Each function polls one future once, so that its code is
+/// generated for the target.
+#[cfg(feature = "async")]
+pub mod futures {
+    use core::future::Future;
+    use core::pin::Pin;
+    use core::task::{Context, Poll};
+
+    use ringway::mpmc::StaticQueue;
+    use ringway::spsc::{Borrowed, Consumer, Producer, StaticRing};
+    use ringway::{Disconnected, WaitStrategy};
+
+    /// A ring whose waiting futures sleep until the other side wakes them.
+    pub static PARKED: StaticRing<u32, 16> =
+        StaticRing::with_wait_strategy(WaitStrategy::SPIN_PARK);
+
+    /// A queue whose waiting futures sleep until woken.
+    pub static PARKED_EVENTS: StaticQueue<u32, 8> =
+        StaticQueue::with_wait_strategy(WaitStrategy::SPIN_PARK);
+
+    /// Splits [`PARKED`] once.
+    pub fn split_parked() -> Option<(
+        Producer<u32, Borrowed<'static>>,
+        Consumer<u32, Borrowed<'static>>,
+    )> {
+        PARKED.try_split()
+    }
+
+    /// One poll of `push_async`.
+    pub fn poll_push(
+        tx: &mut Producer<u32, Borrowed<'static>>,
+        v: u32,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Disconnected<u32>>> {
+        let mut fut = tx.push_async(v);
+        Pin::new(&mut fut).poll(cx)
+    }
+
+    /// One poll of `pop_async`.
+    pub fn poll_pop(
+        rx: &mut Consumer<u32, Borrowed<'static>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<u32, Disconnected>> {
+        let mut fut = core::pin::pin!(rx.pop_async());
+        fut.as_mut().poll(cx)
+    }
+
+    /// One poll each of the static queue's `push_async` and `pop_async`.
+    pub fn poll_events(v: u32, cx: &mut Context<'_>) -> (bool, Poll<Result<u32, Disconnected>>) {
+        let mut push = PARKED_EVENTS.push_async(v);
+        let pushed = Pin::new(&mut push).poll(cx).is_ready();
+        let mut pop = core::pin::pin!(PARKED_EVENTS.pop_async());
+        (pushed, pop.as_mut().poll(cx))
+    }
 }

@@ -1,5 +1,5 @@
-//! Waiting operations of the MPMC queue: blocking, with a time limit, and async (the
-//! protocol is in `crate::wait`). They wait for room or items until the queue is
+//! Waiting operations of the MPMC queue: blocking, with a time limit (`std`), and
+//! async (`async`, with or without `std`; the protocol is in `crate::wait`). They wait for room or items until the queue is
 //! [closed](Queue::close), which wakes them all and ends the wait with SPSC's
 //! disconnection errors.
 
@@ -11,6 +11,7 @@ use core::{
     pin::Pin,
     task::{Context, Poll},
 };
+#[cfg(feature = "std")]
 use std::time::{Duration, Instant};
 
 #[cfg(feature = "async")]
@@ -19,7 +20,9 @@ use super::{Queue, Storage};
 #[cfg(feature = "async")]
 use crate::wait::Registration;
 use crate::wait::{self, Awaited, Waiters};
-use crate::{Disconnected, PopTimeoutError, PushError, PushTimeoutError, WaitStrategy};
+use crate::{Disconnected, PushError, WaitStrategy};
+#[cfg(feature = "std")]
+use crate::{PopTimeoutError, PushTimeoutError};
 
 fn waiters_of<'a, T, S: Storage<T>>(q: &'a &Queue<T, S>) -> &'a Waiters {
     &q.waiters
@@ -86,6 +89,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// producers.into_iter().for_each(|t| t.join().unwrap());
     /// assert_eq!(sum, (0..3).map(|p| p * 1000 * 100 + 4950).sum::<i32>());
     /// ```
+    #[cfg(feature = "std")]
     pub fn push_blocking(&self, value: T) -> Result<(), Disconnected<T>> {
         let mut value = Some(value);
         let mut q = self;
@@ -116,6 +120,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// q.close();
     /// assert_eq!(q.push_timeout(3, Duration::from_millis(10)), Err(PushTimeoutError::Disconnected(3)));
     /// ```
+    #[cfg(feature = "std")]
     pub fn push_timeout(&self, value: T, timeout: Duration) -> Result<(), PushTimeoutError<T>> {
         let mut value = Some(value);
         let mut q = self;
@@ -151,6 +156,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// q.close();
     /// assert_eq!(consumer.join().unwrap(), (Ok("hi"), Err(Disconnected(()))));
     /// ```
+    #[cfg(feature = "std")]
     pub fn pop_blocking(&self) -> Result<T, Disconnected> {
         let mut q = self;
         wait::until(&mut q, waiters_of, Awaited::Item, |q| attempt_pop(q))
@@ -178,6 +184,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// assert_eq!(q.pop_timeout(Duration::from_millis(10)), Ok(3));
     /// assert_eq!(q.pop_timeout(Duration::from_millis(10)), Err(PopTimeoutError::Disconnected));
     /// ```
+    #[cfg(feature = "std")]
     pub fn pop_timeout(&self, timeout: Duration) -> Result<T, PopTimeoutError> {
         let mut q = self;
         match wait::block(&mut q, waiters_of, Awaited::Item, deadline(timeout), |q| {
@@ -312,6 +319,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
 }
 
 /// A deadline `timeout` from now; `None` (wait forever) if that overflows `Instant`.
+#[cfg(feature = "std")]
 fn deadline(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }

@@ -93,7 +93,7 @@ mod io;
 pub mod overwriting;
 pub mod stamped;
 mod static_ring;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "async"))]
 mod waiting;
 
 pub use crate::buffer::{Indexed, Layout, Stamped};
@@ -115,7 +115,7 @@ use crate::buffer::{sealed::LayoutImpl, Slots};
 use crate::sync::Arc;
 use crate::sync::{self, load_mut, AtomicBool, AtomicUsize, Ordering};
 use crate::wait::Waiters;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "async"))]
 use crate::WaitStrategy;
 use crate::{ChunkError, PushError};
 
@@ -349,18 +349,9 @@ impl<T, L: Layout> Drop for HeapShared<T, L> {
 /// ```
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
-    with_waiters::<T, Indexed>(capacity, default_waiters())
+    with_waiters::<T, Indexed>(capacity, Waiters::spin_yield())
 }
 
-/// The waiters of a ring built without a wait strategy: `WaitStrategy::SPIN_YIELD`.
-#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-fn default_waiters() -> Waiters {
-    #[cfg(feature = "std")]
-    let waiters = Waiters::new(WaitStrategy::SPIN_YIELD);
-    #[cfg(not(feature = "std"))]
-    let waiters = Waiters;
-    waiters
-}
 /// Creates a bounded SPSC ring like [`channel`], whose waiting operations
 /// ([`Producer::push_blocking`], [`Consumer::pop_async`], ...) wait as `strategy` says.
 ///
@@ -405,7 +396,7 @@ fn default_waiters() -> Waiters {
 /// drop(tx);
 /// assert_eq!(consumer.join().unwrap(), 5050);
 /// ```
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "async"))]
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub fn channel_with_wait_strategy<T>(
     capacity: usize,
@@ -1380,7 +1371,7 @@ mod tests {
             for back in 0..2 * capacity.next_power_of_two() + 2 {
                 let start = usize::MAX - back;
                 let (mut tx, mut rx) =
-                    with_waiters_at::<Vec<usize>, L>(capacity, default_waiters(), start);
+                    with_waiters_at::<Vec<usize>, L>(capacity, Waiters::spin_yield(), start);
                 assert!(rx.is_empty() && tx.is_empty());
                 assert_eq!(
                     rx.pop(),

@@ -67,9 +67,8 @@
 //! ```
 
 use super::{Heap, Stamped};
-#[cfg(feature = "std")]
 use crate::wait::Waiters;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "async"))]
 use crate::WaitStrategy;
 
 /// The sending half of a stamped ring: [`spsc::Producer`](super::Producer) with
@@ -118,7 +117,7 @@ pub type StaticRing<T, const N: usize> = super::StaticRing<T, N, Stamped>;
 /// let _ = ringway::spsc::stamped::channel::<u8>(0); // panics: capacity must be at least 1
 /// ```
 pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
-    super::with_waiters::<T, Stamped>(capacity, super::default_waiters())
+    super::with_waiters::<T, Stamped>(capacity, Waiters::spin_yield())
 }
 
 /// Creates a stamped SPSC ring like [`channel`] whose waiting operations wait as
@@ -139,7 +138,7 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 /// tx.push(7).unwrap(); // wakes it
 /// assert_eq!(consumer.join().unwrap(), Ok(7));
 /// ```
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "async"))]
 pub fn channel_with_wait_strategy<T>(
     capacity: usize,
     strategy: WaitStrategy,

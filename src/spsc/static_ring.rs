@@ -9,7 +9,7 @@ use crate::buffer::InlineSlots;
 #[cfg(target_has_atomic = "8")]
 use crate::sync::{AtomicBool, Ordering};
 use crate::wait::Waiters;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "async"))]
 use crate::WaitStrategy;
 
 /// An SPSC ring that holds exactly `N` items in place: no allocation, a `const`
@@ -142,8 +142,8 @@ impl<T, const N: usize, L: Layout> StaticRing<T, N, L> {
     loom_const_fn! {
         /// Creates an empty ring of capacity `N` whose waiting operations
         /// ([`Consumer::pop_blocking`], ...) never sleep, like
-        /// [`channel`](super::channel)'s (`WaitStrategy::SPIN_YIELD` with the `std`
-        /// feature).
+        /// [`channel`](super::channel)'s (`WaitStrategy::SPIN_YIELD` with the `std` or
+        /// `async` feature).
         ///
         /// `const`: usable in a `static` (in ordinary builds; under `--cfg ringway_loom` it is
         /// a plain function).
@@ -160,11 +160,7 @@ impl<T, const N: usize, L: Layout> StaticRing<T, N, L> {
         /// assert_eq!(RING.capacity(), 8);
         /// ```
         pub fn new() -> Self {
-            #[cfg(feature = "std")]
-            let waiters = Waiters::new(WaitStrategy::SPIN_YIELD);
-            #[cfg(not(feature = "std"))]
-            let waiters = Waiters;
-            Self::with_waiters(waiters)
+            Self::with_waiters(Waiters::spin_yield())
         }
     }
 
@@ -184,7 +180,7 @@ impl<T, const N: usize, L: Layout> StaticRing<T, N, L> {
         /// tx.push(7).unwrap();
         /// assert_eq!(consumer.join().unwrap(), Ok(7));
         /// ```
-        #[cfg(feature = "std")]
+        #[cfg(any(feature = "std", feature = "async"))]
         pub fn with_wait_strategy(strategy: WaitStrategy) -> Self {
             Self::with_waiters(Waiters::new(strategy))
         }

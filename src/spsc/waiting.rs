@@ -1,5 +1,5 @@
-//! Waiting operations of the SPSC halves: blocking, with a time limit, and async
-//! (the protocol is in `crate::wait`).
+//! Waiting operations of the SPSC halves: blocking, with a time limit (`std`), and
+//! async (`async`, with or without `std`; the protocol is in `crate::wait`).
 
 #[cfg(feature = "async")]
 use core::{
@@ -8,13 +8,18 @@ use core::{
     pin::Pin,
     task::{Context, Poll},
 };
+#[cfg(feature = "std")]
 use std::time::{Duration, Instant};
 
-use super::{Consumer, Heap, Producer, Storage};
+#[cfg(feature = "async")]
+use super::Heap;
+use super::{Consumer, Producer, Storage};
 #[cfg(feature = "async")]
 use crate::wait::Registration;
 use crate::wait::{self, Awaited, Waiters};
-use crate::{Disconnected, PopTimeoutError, PushTimeoutError, WaitStrategy};
+use crate::{Disconnected, WaitStrategy};
+#[cfg(feature = "std")]
+use crate::{PopTimeoutError, PushTimeoutError};
 
 fn waiters_of_producer<T, S: Storage>(p: &Producer<T, S>) -> &Waiters {
     &p.header().waiters
@@ -25,6 +30,7 @@ fn waiters_of_consumer<T, S: Storage>(c: &Consumer<T, S>) -> &Waiters {
 }
 
 /// A deadline `timeout` from now; `None` (wait forever) if that overflows `Instant`.
+#[cfg(feature = "std")]
 fn deadline(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
@@ -71,6 +77,7 @@ impl<T, S: Storage> Producer<T, S> {
     /// assert_eq!(rx.pop_blocking(), Ok(2));
     /// t.join().unwrap();
     /// ```
+    #[cfg(feature = "std")]
     pub fn push_blocking(&mut self, value: T) -> Result<(), Disconnected<T>> {
         let mut value = Some(value);
         wait::until(self, waiters_of_producer, Awaited::Slot, |p| {
@@ -99,6 +106,7 @@ impl<T, S: Storage> Producer<T, S> {
     /// drop(rx);
     /// assert_eq!(tx.push_timeout(3, Duration::from_millis(10)), Err(PushTimeoutError::Disconnected(3)));
     /// ```
+    #[cfg(feature = "std")]
     pub fn push_timeout(&mut self, value: T, timeout: Duration) -> Result<(), PushTimeoutError<T>> {
         let mut value = Some(value);
         let done = wait::block(
@@ -227,6 +235,7 @@ impl<T, S: Storage> Consumer<T, S> {
     /// assert_eq!(rx.pop_blocking(), Ok("b"));
     /// assert_eq!(rx.pop_blocking(), Err(Disconnected(())));
     /// ```
+    #[cfg(feature = "std")]
     pub fn pop_blocking(&mut self) -> Result<T, Disconnected> {
         wait::until(
             self,
@@ -257,6 +266,7 @@ impl<T, S: Storage> Consumer<T, S> {
     /// assert_eq!(rx.pop_timeout(Duration::from_millis(10)), Ok(9));
     /// assert_eq!(rx.pop_timeout(Duration::from_millis(10)), Err(PopTimeoutError::Disconnected));
     /// ```
+    #[cfg(feature = "std")]
     pub fn pop_timeout(&mut self, timeout: Duration) -> Result<T, PopTimeoutError> {
         match wait::block(
             self,
