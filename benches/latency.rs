@@ -6,7 +6,8 @@
 //!   available, or `--cores A,B`). With fewer than two cores the run says so, runs unpinned and
 //!   every wait loop yields (figures are then not comparable).
 //! * **Contenders** (`common::spsc_contenders`, `common::mpmc_contenders`). SPSC: ringway's
-//!   `spsc` (single, slice, chunk) and `spsc::stamped`, rtrb (single, chunk), ringbuf (single,
+//!   `spsc` (single, slice, chunk), `spsc::stamped` and `spsc::overwriting` (pushing only while
+//!   `is_full` is false: its cost when nothing is overwritten), rtrb (single, chunk), ringbuf (single,
 //!   slice), disruptor, heapless. MPMC queues and channels (MPMC throughput, and single-item in
 //!   the round trip): ringway `mpmc`, crossbeam `ArrayQueue`, crossbeam-channel, kanal and flume
 //!   (`bounded`, `try_send` / `try_recv`), thingbuf; std `sync_channel` in the round trip only.
@@ -34,6 +35,9 @@
 //!   is one round trip, stored as raw ticks into a preallocated, pre-touched `Vec` (nothing else
 //!   on the timed path); the HDR histograms are built from it afterwards. Warm-up round trips
 //!   are discarded.
+//! * **Overwrite** (`spsc::overwriting` alone, issue #16): the producer pushes as fast as it
+//!   can and never waits, the consumer pops as fast as it can; the table gives the push rate
+//!   and the share of items popped and displaced, at capacities 16 and 1024.
 //! * **Wake-up round trip** (the waiting operations): the same ping-pong through two queues,
 //!   but both threads wait only in the queue's own blocking receive (ringway's `pop_blocking`
 //!   with each wait strategy: busy-spin, spin-then-yield, spin-then-park, park at once; the
@@ -98,7 +102,7 @@
 //! per run, default 500 000), `--warmup N` (round trips, default 50 000), `--rounds N`,
 //! `--stuck-after S` (seconds, 0: never), `--only NAME,...` (contenders whose name contains a
 //! word; the floor always runs),
-//! `--workloads roundtrip,wakeup,spsc,mpmc`. Unknown flags (cargo's `--bench`) are ignored.
+//! `--workloads roundtrip,wakeup,spsc,mpmc,overwrite`. Unknown flags (cargo's `--bench`) are ignored.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -157,6 +161,7 @@ fn parse_opts() -> Opts {
             "wakeup".into(),
             "spsc".into(),
             "mpmc".into(),
+            "overwrite".into(),
         ],
     };
     let (mut items, mut mpmc_items) = (None, None);
@@ -959,6 +964,43 @@ fn latency_row(name: &str, rounds: &[LatStats]) -> Vec<String> {
     ]
 }
 
+/// `spsc::overwriting` with a producer that never waits (see `common::overwrite_stream`):
+/// the rate of its pushes, and the share of the items the consumer got (the rest were
+/// displaced), at capacities 16 and 1024 (or `--capacity`), `--rounds` times each.
+fn run_overwrite(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) {
+    let caps = o.capacity.map_or(vec![16, 1024], |c| vec![c]);
+    let items: u64 = if o.quick { 2_000_000 } else { 20_000_000 };
+    println!(
+        "{items} items per run, the producer never waits; {} rounds\n",
+        o.rounds
+    );
+    println!("| capacity | round | pushes, M/s | popped | displaced |");
+    println!("|---:|---:|---:|---:|---:|");
+    for &cap in &caps {
+        for round in 0..o.rounds {
+            let (run, _) = timed("overwrite", "ringway overwriting", "run", || {
+                common::overwrite_stream(cap, items, cores, &tb.clock)
+            });
+            let per_s = items as f64 / run.push_time.as_secs_f64();
+            let share = |n: u64| 100.0 * n as f64 / items as f64;
+            println!(
+                "| {cap} | {} | {:.1} | {:.1} % | {:.1} % |",
+                round + 1,
+                per_s / 1e6,
+                share(run.popped),
+                share(run.displaced)
+            );
+            let _ = writeln!(
+                csv,
+                "overwrite cap {cap},{},ringway overwriting,{items},{:.6},{:.0}",
+                round + 1,
+                run.push_time.as_secs_f64(),
+                per_s
+            );
+        }
+    }
+}
+
 fn run_wakeup(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) {
     let capacity = o.capacity.unwrap_or(1024);
     let samples = if o.quick { 1_000 } else { 4_000 };
@@ -1204,7 +1246,11 @@ fn main() {
         );
         run_mpmc_throughput(&o, cores, &tb, &mut csv);
     }
-    if want("spsc") || want("mpmc") {
+    if want("overwrite") {
+        println!("\n# The overwriting SPSC ring when the consumer cannot keep up (u64, pinned)");
+        run_overwrite(&o, cores, &tb, &mut csv);
+    }
+    if want("spsc") || want("mpmc") || want("overwrite") {
         std::fs::write(dir.join("throughput.csv"), csv).expect("write throughput.csv");
     }
     println!(

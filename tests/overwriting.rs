@@ -102,6 +102,11 @@ fn run_model(capacity: usize, ops: &[Op]) {
             }
         }
         assert_eq!(rx.len(), model.len(), "step {step}: len after {op:?}");
+        assert_eq!(
+            tx.is_full(),
+            model.ring.len() == capacity,
+            "step {step}: is_full after {op:?}"
+        );
         assert_eq!(rx.is_empty(), model.len() == 0);
     }
 }

@@ -441,6 +441,37 @@ pub mod ringway_adapters {
         }
     }
 
+    /// ringway's overwriting SPSC ring (`spsc::overwriting`), pushing only while
+    /// `is_full` is false: its cost as a plain bounded queue, when nothing is
+    /// overwritten (issue #16).
+    pub struct RingwayOverwriting;
+    pub struct OverwritingTx(ringway::spsc::overwriting::Producer<u64>);
+    impl Tx for OverwritingTx {
+        #[inline(always)]
+        fn try_push(&mut self, v: u64) -> bool {
+            if self.0.is_full() {
+                return false;
+            }
+            let displaced = self.0.push(v);
+            debug_assert!(displaced.is_none());
+            true
+        }
+    }
+    impl Rx for ringway::spsc::overwriting::Consumer<u64> {
+        #[inline(always)]
+        fn try_pop(&mut self) -> Option<u64> {
+            self.pop()
+        }
+    }
+    impl Spsc for RingwayOverwriting {
+        type Tx = OverwritingTx;
+        type Rx = ringway::spsc::overwriting::Consumer<u64>;
+        fn channel(capacity: usize) -> Option<(Self::Tx, Self::Rx)> {
+            let (tx, rx) = ringway::spsc::overwriting::channel(capacity);
+            Some((OverwritingTx(tx), rx))
+        }
+    }
+
     /// ringway MPMC queue.
     pub type RingwayMpmc = ringway::mpmc::Queue<u64>;
     impl Mpmc for ringway::mpmc::Queue<u64> {
@@ -458,7 +489,8 @@ pub mod ringway_adapters {
     }
 }
 pub use ringway_adapters::{
-    RingwayMpmc, RingwaySpsc, RingwaySpscChunk, RingwaySpscSlice, RingwayStamped,
+    RingwayMpmc, RingwayOverwriting, RingwaySpsc, RingwaySpscChunk, RingwaySpscSlice,
+    RingwayStamped,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1201,6 +1233,62 @@ pub fn push_pop_cost<S: Spsc>(capacity: usize, iters: u64, clock: &Clock) -> Opt
     Some(clock.delta(start, clock.raw()))
 }
 
+/// What [`overwrite_stream`] measured.
+pub struct OverwriteRun {
+    /// The producer's time for all its pushes (none waits).
+    pub push_time: Duration,
+    /// Items the consumer popped.
+    pub popped: u64,
+    /// Items the pushes displaced and handed back.
+    pub displaced: u64,
+}
+
+/// The overwriting ring when the consumer cannot keep up (issue #16): the producer
+/// (core A) pushes `0..items` as fast as it can, never waiting; the consumer (core B)
+/// pops as fast as it can until the producer is done and the ring is empty, checking
+/// that what it gets is increasing. Every item must be popped or displaced, once.
+pub fn overwrite_stream(capacity: usize, items: u64, cores: Cores, clock: &Clock) -> OverwriteRun {
+    let (mut tx, mut rx) = ringway::spsc::overwriting::channel::<u64>(capacity);
+    let barrier = &Barrier::new(2);
+    let done = &Padded(AtomicBool::new(false));
+    thread::scope(|s| {
+        let consumer = s.spawn(move || {
+            pin(cores.b);
+            barrier.wait();
+            let (mut popped, mut last) = (0u64, None);
+            loop {
+                let finished = done.0.load(Ordering::Acquire);
+                match rx.pop() {
+                    Some(v) => {
+                        assert!(last < Some(v), "popped out of order");
+                        last = Some(v);
+                        popped += 1;
+                    }
+                    None if finished => break,
+                    None => spin_loop(),
+                }
+            }
+            popped
+        });
+        pin(cores.a);
+        barrier.wait();
+        let t0 = clock.raw();
+        let mut displaced = 0u64;
+        for i in 0..items {
+            displaced += tx.push(i).is_some() as u64;
+        }
+        let t1 = clock.raw();
+        done.0.store(true, Ordering::Release);
+        let popped = consumer.join().expect("consumer panicked");
+        assert_eq!(popped + displaced, items, "items lost or duplicated");
+        OverwriteRun {
+            push_time: clock.delta(t0, t1),
+            popped,
+            displaced,
+        }
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // The contender lists
 // ---------------------------------------------------------------------------------------------
@@ -1247,6 +1335,7 @@ pub fn spsc_contenders() -> Vec<SpscEntry> {
     vec![
         spsc::<RingwaySpsc>("ringway spsc", true, false, true),
         spsc::<RingwayStamped>("ringway stamped", true, false, true),
+        spsc::<RingwayOverwriting>("ringway overwriting", true, false, true),
         spsc::<RingwaySpscSlice>("ringway spsc slice", true, true, true),
         spsc::<RingwaySpscChunk>("ringway spsc chunk", true, true, true),
         spsc::<RingwayMpmc>("ringway mpmc", true, false, false),

@@ -411,6 +411,32 @@ impl<T> Producer<T> {
         }
     }
 
+    /// Whether the ring is full, so that the next [`push`](Self::push) would displace
+    /// the oldest item (a snapshot: the consumer may take that item at any moment).
+    ///
+    /// `false` stays `false` until the next push: only the producer fills the ring. So
+    /// a producer that must not lose items can push only while this is `false`, and
+    /// the ring then works as a plain bounded queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (mut tx, mut rx) = ringway::spsc::overwriting::channel(1);
+    /// assert!(!tx.is_full());
+    /// tx.push(1);
+    /// assert!(tx.is_full());
+    /// assert_eq!(rx.pop(), Some(1));
+    /// assert!(!tx.is_full());
+    /// ```
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        // The entry of `tail` holds the previous lap's item until the consumer takes it
+        // (then only this producer changes the entry again): `Relaxed` suffices, a
+        // stale "full" only under-reports room.
+        let entry = self.shared.entry(self.tail).load(Ordering::Relaxed);
+        self.geometry.is_full(entry)
+    }
+
     /// The number of items the ring holds when full.
     ///
     /// # Examples
