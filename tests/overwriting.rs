@@ -373,3 +373,101 @@ assert_not_impl_any!(Producer<std::rc::Rc<u8>>: Send, Sync);
 assert_not_impl_any!(Consumer<std::rc::Rc<u8>>: Send, Sync);
 assert_impl_all!(Drain<'static, u64>: Send);
 assert_not_impl_any!(Drain<'static, u64>: Sync);
+
+// -------------------------------------------------------------------------------------
+// 4. Waiting pops
+// -------------------------------------------------------------------------------------
+
+mod waiting {
+    use std::task::Poll;
+    use std::thread;
+    use std::time::Duration;
+
+    use ringway::spsc::overwriting::{channel, channel_with_wait_strategy};
+    use ringway::{Disconnected, PopTimeoutError, WaitStrategy};
+
+    use crate::common::{block_on, counting_waker, join_within_watchdog, poll_once};
+
+    const STRATEGIES: [WaitStrategy; 3] = [
+        WaitStrategy::BusySpin,
+        WaitStrategy::SPIN_YIELD,
+        WaitStrategy::SpinPark { spins: 0 },
+    ];
+
+    /// A consumer that waits (and, with `SpinPark`, sleeps) for every item gets each
+    /// of a stream the producer paces by `is_full` (nothing displaced), then
+    /// `Disconnected` once the producer is gone.
+    #[test]
+    fn pop_blocking_gets_every_item_then_disconnected() {
+        let n = if cfg!(miri) { 30 } else { 3_000 };
+        for strategy in STRATEGIES {
+            let (mut tx, mut rx) = channel_with_wait_strategy::<u64>(2, strategy);
+            assert_eq!(rx.wait_strategy(), strategy);
+            let producer = thread::spawn(move || {
+                for i in 0..n {
+                    while tx.is_full() {
+                        thread::yield_now();
+                    }
+                    assert_eq!(tx.push(i), None);
+                }
+            });
+            for i in 0..n {
+                assert_eq!(rx.pop_blocking(), Ok(i), "{strategy:?}");
+            }
+            assert_eq!(rx.pop_blocking(), Err(Disconnected(())), "{strategy:?}");
+            join_within_watchdog(producer, "producer");
+        }
+    }
+
+    /// A consumer asleep on an empty ring wakes when the producer is dropped.
+    #[test]
+    fn a_sleeping_consumer_wakes_when_the_producer_goes() {
+        let (tx, mut rx) = channel_with_wait_strategy::<u8>(1, WaitStrategy::SpinPark { spins: 0 });
+        let consumer = thread::spawn(move || rx.pop_blocking());
+        thread::sleep(Duration::from_millis(if cfg!(miri) { 1 } else { 20 }));
+        drop(tx);
+        assert_eq!(
+            join_within_watchdog(consumer, "consumer"),
+            Err(Disconnected(()))
+        );
+    }
+
+    #[test]
+    fn pop_timeout_times_out_then_pops_then_disconnects() {
+        for strategy in STRATEGIES {
+            let (mut tx, mut rx) = channel_with_wait_strategy::<u8>(1, strategy);
+            let short = Duration::from_millis(5);
+            assert_eq!(rx.pop_timeout(short), Err(PopTimeoutError::Timeout));
+            tx.push(1);
+            tx.push(2); // displaces 1
+            assert_eq!(rx.pop_timeout(short), Ok(2));
+            drop(tx);
+            assert_eq!(rx.pop_timeout(short), Err(PopTimeoutError::Disconnected));
+        }
+    }
+
+    /// The future: pending on an empty ring (a parking ring registers the waker, and a
+    /// push wakes it), ready with the item, `Disconnected` after the producer goes, and
+    /// a cancelled future pops nothing.
+    #[test]
+    fn pop_async_waits_for_a_push() {
+        let (mut tx, mut rx) = channel_with_wait_strategy::<u8>(2, WaitStrategy::SPIN_PARK);
+        let (waker, wakes) = counting_waker();
+        {
+            let mut future = rx.pop_async();
+            assert_eq!(poll_once(&mut future, &waker), Poll::Pending);
+            assert_eq!(wakes.count(), 0);
+            tx.push(3);
+            assert_eq!(wakes.count(), 1, "the push did not wake the pending future");
+            assert_eq!(poll_once(&mut future, &waker), Poll::Ready(Ok(3)));
+        }
+        tx.push(4);
+        drop(rx.pop_async()); // cancelled
+        assert_eq!(block_on(rx.pop_async()), Ok(4));
+        drop(tx);
+        assert_eq!(block_on(rx.pop_async()), Err(Disconnected(())));
+        let (_tx, mut rx) = channel::<u8>(1);
+        let mut future = rx.pop_async();
+        assert_eq!(poll_once(&mut future, &waker), Poll::Pending);
+    }
+}

@@ -18,7 +18,8 @@ use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::explore;
-use ringway::spsc::overwriting::{channel, Consumer, Producer};
+use ringway::spsc::overwriting::{channel, channel_with_wait_strategy, Consumer, Producer};
+use ringway::WaitStrategy;
 
 type Item = Track<u32>;
 
@@ -263,5 +264,56 @@ fn cells_read_by_the_consumer_come_back_to_the_producer() {
             (vec![3], vec![0, 1, 2]),
         ],
         || displacement_race(1, 1, 3, 4),
+    );
+}
+
+/// The overwriting consumer's waiting pop (`SpinPark`, no spins): it pops two items
+/// with `pop_blocking` while the producer (the main thread) pushes one into a ring of
+/// one, then another (displacing the first unless it was taken), and is dropped. Each
+/// pop that sleeps must be woken by the push or the drop that follows its
+/// announcement (a lost wake-up leaves it asleep: loom reports the deadlock). The
+/// second pop gets the second item or, if the producer displaced nothing and is gone,
+/// `Disconnected`. Outcome: (first pop got, second pop got, first slept, second slept).
+#[test]
+fn pop_blocking_vs_push_and_producer_drop() {
+    explore(
+        "overwriting_pop_blocking_vs_push_and_producer_drop",
+        &[
+            (Some(0), Some(1), false, false),
+            (Some(0), Some(1), true, false),
+            (Some(0), Some(1), false, true),
+            (Some(0), Some(1), true, true),
+            (Some(1), None, false, false),
+            (Some(1), None, false, true),
+        ],
+        || {
+            let park = WaitStrategy::SpinPark { spins: 0 };
+            let (mut tx, mut rx) = channel_with_wait_strategy::<Item>(1, park);
+            let consumer = thread::spawn(move || {
+                let sleeps = |rx: &mut Consumer<Item>| {
+                    let before = WaitStrategy::loom_sleeps();
+                    let got = rx.pop_blocking().ok().map(Track::into_inner);
+                    (got, WaitStrategy::loom_sleeps() > before)
+                };
+                let (first, slept_first) = sleeps(&mut rx);
+                let (second, slept_second) = sleeps(&mut rx);
+                (first, second, slept_first, slept_second)
+            });
+            let displaced: Vec<u32> = (0..2)
+                .filter_map(|i| tx.push(Track::new(i)))
+                .map(Track::into_inner)
+                .collect();
+            drop(tx);
+            let (first, second, slept_first, slept_second) = consumer.join().unwrap();
+            let got: Vec<u32> = first.into_iter().chain(second).collect();
+            let mut all: Vec<u32> = got.iter().chain(&displaced).copied().collect();
+            all.sort_unstable();
+            assert_eq!(all, [0, 1], "lost or duplicated");
+            assert!(
+                first.is_some(),
+                "the first pop cannot see the ring empty and gone"
+            );
+            (first, second, slept_first, slept_second)
+        },
     );
 }

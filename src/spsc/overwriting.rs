@@ -63,9 +63,17 @@
 //!
 //! Entries are a machine word of 64 bits: the module exists on 64-bit targets only.
 //!
-//! # The static form, waiting pops
+//! # Waiting
 //!
-//! Not yet: this ring has a heap form ([`channel`]) and non-blocking operations only.
+//! The producer never waits. The consumer's waiting pops ([`Consumer::pop_blocking`],
+//! [`Consumer::pop_timeout`], [`Consumer::pop_async`]) wait as the ring's
+//! [`WaitStrategy`](crate::WaitStrategy) says, as for [`spsc::channel`](super::channel)
+//! ([`channel_with_wait_strategy`] picks it), and report [`Disconnected`] once the
+//! producer is gone and the ring is empty.
+//!
+//! # Not yet
+//!
+//! A static form (this ring is heap-allocated).
 
 use alloc::boxed::Box;
 use core::fmt;
@@ -74,6 +82,9 @@ use core::mem::MaybeUninit;
 use crossbeam_utils::CachePadded;
 
 use crate::sync::{self, Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+use crate::wait::Waiters;
+#[cfg(any(feature = "std", feature = "async"))]
+use crate::Disconnected;
 use crate::InvariantIn;
 
 /// The largest capacity of an overwriting ring: `2^24 - 2` (its `capacity + 2` cells
@@ -106,6 +117,10 @@ struct Shared<T> {
     cells: Box<[UnsafeCell<MaybeUninit<T>>]>,
     /// The geometry, as the halves copy it.
     geometry: Geometry,
+    /// The consumer's wait strategy and its sleeping waiters (the producer never
+    /// waits): the producer notifies after every push and when it is dropped (only
+    /// with `WaitStrategy::SpinPark`).
+    waiters: Waiters,
     /// Makes the ring (and both halves) invariant in `T` (see `InvariantIn`).
     _invariant: InvariantIn<T>,
 }
@@ -210,6 +225,39 @@ impl Geometry {
 /// let _ = ringway::spsc::overwriting::channel::<u8>(0); // panics: capacity must be at least 1
 /// ```
 pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    with_waiters(capacity, Waiters::spin_yield())
+}
+
+/// Creates an overwriting SPSC ring like [`channel`], whose consumer's waiting pops
+/// ([`Consumer::pop_blocking`], [`Consumer::pop_async`], ...) wait as `strategy`
+/// says (see [`spsc::channel_with_wait_strategy`](super::channel_with_wait_strategy):
+/// with [`WaitStrategy::SpinPark`](crate::WaitStrategy::SpinPark) they sleep, and
+/// every push pays a fence to wake them).
+///
+/// # Panics
+///
+/// As [`channel`].
+///
+/// # Examples
+///
+/// ```
+/// use ringway::WaitStrategy;
+///
+/// let (mut tx, mut rx) =
+///     ringway::spsc::overwriting::channel_with_wait_strategy(4, WaitStrategy::SPIN_PARK);
+/// let consumer = std::thread::spawn(move || rx.pop_blocking()); // sleeps until woken
+/// tx.push(7);
+/// assert_eq!(consumer.join().unwrap(), Ok(7));
+/// ```
+#[cfg(any(feature = "std", feature = "async"))]
+pub fn channel_with_wait_strategy<T>(
+    capacity: usize,
+    strategy: crate::WaitStrategy,
+) -> (Producer<T>, Consumer<T>) {
+    with_waiters(capacity, Waiters::new(strategy))
+}
+
+fn with_waiters<T>(capacity: usize, waiters: Waiters) -> (Producer<T>, Consumer<T>) {
     let geometry = Geometry::new(capacity);
     let lap = geometry.mask + 1;
     // Every entry starts out "taken" at its position of the lap before the first
@@ -231,9 +279,11 @@ pub fn channel<T>(capacity: usize) -> (Producer<T>, Consumer<T>) {
         entries,
         cells,
         geometry,
+        waiters,
         _invariant: InvariantIn::default(),
     });
     let producer = Producer {
+        parks: shared.waiters.parks(),
         shared: Arc::clone(&shared),
         geometry,
         tail: 0,
@@ -331,6 +381,9 @@ pub struct Producer<T> {
     tail: usize,
     /// The producer's cell: named by no entry, holds no value.
     spare: usize,
+    /// The consumer's waiters may sleep (`WaitStrategy::parks`), so each push must
+    /// notify; read once, so the hot path reads no shared line for it.
+    parks: bool,
 }
 
 /// The reading half of an overwriting ring.
@@ -402,6 +455,9 @@ impl<T> Producer<T> {
         self.spare = g.cell(old);
         self.tail = g.next(tail);
         self.shared.tail.store(self.tail, Ordering::Relaxed);
+        if self.parks {
+            self.shared.waiters.items_published();
+        }
         if g.is_full(old) {
             // SAFETY: the entry was full, so its cell held the previous lap's item,
             // which nobody took; the swap made the cell the producer's.
@@ -470,6 +526,8 @@ impl<T> Drop for Producer<T> {
     fn drop(&mut self) {
         // Every push is in the entries already; this orders them before the flag.
         self.shared.abandoned.store(true, Ordering::Release);
+        // A consumer asleep waiting for items must wake to see it never gets more.
+        self.shared.waiters.items_published();
     }
 }
 
@@ -688,6 +746,196 @@ impl<T> Consumer<T> {
     #[inline]
     pub fn is_abandoned(&self) -> bool {
         self.shared.abandoned.load(Ordering::Acquire)
+    }
+}
+
+/// The consumer's waiting pops: the protocol is `crate::wait`'s, as for every queue.
+impl<T> Consumer<T> {
+    /// One attempt of a waiting pop: `Some(Ok)` with an item, `Some(Err)` once the
+    /// producer is gone and the ring is empty, `None` to wait.
+    #[cfg(any(feature = "std", feature = "async"))]
+    fn attempt_pop(&mut self) -> Option<Result<T, Disconnected>> {
+        if let Some(v) = self.pop() {
+            return Some(Ok(v));
+        }
+        if self.is_abandoned() {
+            // Every push came before the flag, and the `Acquire` above makes it
+            // visible: one more look is final.
+            return Some(self.pop().ok_or(Disconnected(())));
+        }
+        None
+    }
+
+    /// Removes and returns the oldest item, waiting for one as the ring's
+    /// [`WaitStrategy`](crate::WaitStrategy) says.
+    ///
+    /// # Errors
+    ///
+    /// [`Disconnected`] once the [`Producer`] has been dropped and every item it left
+    /// has been popped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::Disconnected;
+    ///
+    /// let (mut tx, mut rx) = ringway::spsc::overwriting::channel(2);
+    /// std::thread::spawn(move || {
+    ///     tx.push("a");
+    /// });
+    /// assert_eq!(rx.pop_blocking(), Ok("a"));
+    /// assert_eq!(rx.pop_blocking(), Err(Disconnected(())));
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn pop_blocking(&mut self) -> Result<T, Disconnected> {
+        crate::wait::until(
+            self,
+            |c: &Self| &c.shared.waiters,
+            crate::wait::Awaited::Item,
+            Self::attempt_pop,
+        )
+    }
+
+    /// Removes and returns the oldest item, waiting at most `timeout` for one.
+    ///
+    /// # Errors
+    ///
+    /// [`PopTimeoutError::Timeout`](crate::PopTimeoutError::Timeout) if the ring was
+    /// still empty when the time ran out,
+    /// [`PopTimeoutError::Disconnected`](crate::PopTimeoutError::Disconnected) once the
+    /// [`Producer`] has been dropped and every item it left has been popped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ringway::PopTimeoutError;
+    ///
+    /// let (mut tx, mut rx) = ringway::spsc::overwriting::channel(1);
+    /// assert_eq!(rx.pop_timeout(Duration::from_millis(10)), Err(PopTimeoutError::Timeout));
+    /// tx.push(9);
+    /// drop(tx);
+    /// assert_eq!(rx.pop_timeout(Duration::from_millis(10)), Ok(9));
+    /// assert_eq!(rx.pop_timeout(Duration::from_millis(10)), Err(PopTimeoutError::Disconnected));
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn pop_timeout(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> Result<T, crate::PopTimeoutError> {
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        match crate::wait::block(
+            self,
+            |c: &Self| &c.shared.waiters,
+            crate::wait::Awaited::Item,
+            deadline,
+            Self::attempt_pop,
+        ) {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(Disconnected(()))) => Err(crate::PopTimeoutError::Disconnected),
+            None => Err(crate::PopTimeoutError::Timeout),
+        }
+    }
+
+    /// Returns a future that removes and returns the oldest item, pending until there
+    /// is one (woken as the ring's [`WaitStrategy`](crate::WaitStrategy) says), or
+    /// [`Disconnected`] once the producer is gone and the ring is empty.
+    ///
+    /// Cancel-safe: dropping the future before it completes pops nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     use std::task::{Context, Poll, Waker};
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     let mut cx = Context::from_waker(Waker::noop());
+    /// #     loop {
+    /// #         if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+    /// #             return v;
+    /// #         }
+    /// #     }
+    /// # }
+    /// let (mut tx, mut rx) = ringway::spsc::overwriting::channel(2);
+    /// tx.push(5);
+    /// assert_eq!(block_on(rx.pop_async()), Ok(5));
+    /// ```
+    #[cfg(feature = "async")]
+    pub fn pop_async(&mut self) -> PopFuture<'_, T> {
+        PopFuture {
+            consumer: self,
+            registration: crate::wait::Registration::None,
+        }
+    }
+
+    /// The strategy the ring's waiting pops use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, rx) = ringway::spsc::overwriting::channel::<u8>(1);
+    /// assert_eq!(rx.wait_strategy(), ringway::WaitStrategy::SPIN_YIELD);
+    /// ```
+    #[cfg(any(feature = "std", feature = "async"))]
+    pub fn wait_strategy(&self) -> crate::WaitStrategy {
+        self.shared.waiters.strategy()
+    }
+}
+
+/// The future of [`Consumer::pop_async`].
+///
+/// # Panics
+///
+/// Polling it again after it returned `Ready` panics (it does not pop a second item).
+///
+/// # Examples
+///
+/// ```
+/// let (_tx, mut rx) = ringway::spsc::overwriting::channel::<u8>(1);
+/// let future = rx.pop_async();
+/// drop(future); // cancelled: pops nothing
+/// ```
+#[cfg(feature = "async")]
+#[must_use = "futures do nothing unless polled"]
+pub struct PopFuture<'a, T> {
+    consumer: &'a mut Consumer<T>,
+    registration: crate::wait::Registration,
+}
+
+#[cfg(feature = "async")]
+impl<T> core::future::Future for PopFuture<'_, T> {
+    type Output = Result<T, Disconnected>;
+
+    fn poll(
+        self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Self::Output> {
+        let this = self.get_mut();
+        crate::wait::poll(
+            this.consumer,
+            |c: &Consumer<T>| &c.shared.waiters,
+            crate::wait::Awaited::Item,
+            &mut this.registration,
+            cx,
+            Consumer::attempt_pop,
+        )
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> Drop for PopFuture<'_, T> {
+    fn drop(&mut self) {
+        self.consumer
+            .shared
+            .waiters
+            .withdraw(crate::wait::Awaited::Item, &mut self.registration);
+    }
+}
+
+#[cfg(feature = "async")]
+impl<T> fmt::Debug for PopFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PopFuture").finish_non_exhaustive()
     }
 }
 
