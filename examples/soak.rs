@@ -21,7 +21,14 @@
 //! * progress: a watchdog reports a stall (no item moved for `--stall-secs`, default
 //!   10) as a violation instead of hanging; a panic in a worker is a violation.
 //!
-//! Every fourth round is a *waiting* round: an SPSC ring of `u64`s built with a random
+//! Every fifth round is an *overwriting* round (`spsc::overwriting`): the producer
+//! pushes freely (the ring overwrites), only while not full (nothing may be
+//! displaced), or both; the consumer pops, peeks, drains and, with a wait strategy,
+//! waits. Items popped and items handed back by a displacing push must each come out
+//! in increasing order, and popped + displaced + left over must be exactly the items
+//! pushed (counts, and a sum of per-item fingerprints).
+//!
+//! One round in five is a *waiting* round: an SPSC ring of `u64`s built with a random
 //! wait strategy, whose producer and consumer pick among the waiting operations
 //! (`push_blocking`, `push_timeout`, `push_async`, and the pops' twins) and the plain
 //! ones, and pause now and then so that the other side goes to sleep (and the
@@ -1223,6 +1230,193 @@ fn waiting_round(cfg: &Cfg, strategy: WaitStrategy, stall: Duration) -> RoundSta
 }
 
 // ---------------------------------------------------------------------------------
+// Overwriting SPSC
+
+/// How an overwriting round's producer paces itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pace {
+    /// Pushes as fast as it can: the ring overwrites whenever the consumer lags.
+    Free,
+    /// Pushes only while `is_full` is false: nothing may be displaced.
+    Bounded,
+    /// Either, at random, item by item.
+    Mixed,
+}
+
+/// A fingerprint of an item's sequence number, summed (wrapping) over a set of items:
+/// the items popped, displaced and left over must add up to those pushed.
+fn print_of(seq: u64) -> u64 {
+    splitmix(seq ^ 0x4F56_4552)
+}
+
+/// An `spsc::overwriting` ring of `T`s, built with `strategy`: the producer pushes for
+/// the round's duration at the given pace and checks that what its pushes hand back
+/// is the oldest (increasing); the consumer pops, peeks, drains and waits (a waiting
+/// pop only when the strategy is given), checks that what it gets is increasing and
+/// intact, and in `Mode::Leave` stops early and leaves the rest to the drop. Checked
+/// at the end: every item pushed was popped, displaced or left in the ring, once
+/// (counts and a sum of fingerprints), nothing displaced at the bounded pace, and drop
+/// accounting.
+fn overwriting_round<T: Item>(
+    cfg: &Cfg,
+    pace: Pace,
+    strategy: WaitStrategy,
+    stall: Duration,
+) -> RoundStats {
+    let live_before = LIVE.load(Ordering::SeqCst);
+    let (tx, rx) = spsc::overwriting::channel_with_wait_strategy::<T>(cfg.cap, strategy);
+    let progress = progress_slots(2);
+    let (p1, p2) = (progress.clone(), progress.clone());
+    let (seed, dur, mode) = (cfg.seed, cfg.dur, cfg.mode);
+    /// Checks one item that came out (popped, or handed back), `last` the previous
+    /// sequence number out by the same way; adds its fingerprint to `prints`.
+    fn out<T: Item>(v: &T, last: &mut Option<u64>, prints: &mut u64, how: &str) {
+        if T::HAS_ID {
+            let (_, seq) = v.id();
+            if *last >= Some(seq) {
+                violation(format!("overwriting: {how} {seq} after {last:?}"));
+            }
+            *last = Some(seq);
+            *prints = prints.wrapping_add(print_of(seq));
+        }
+        if !v.intact() {
+            violation(format!("overwriting: {how} item with a bad checksum"));
+        }
+    }
+    let producer = spawn("overwrite-producer".to_owned(), move || {
+        let mut tx = tx;
+        let mut rng = Rng::new(seed ^ 0x4F56_5750);
+        let deadline = Instant::now() + dur;
+        let (mut seq, mut displaced, mut prints, mut last) = (0u64, 0u64, 0u64, None);
+        while !aborted() && Instant::now() < deadline {
+            let bounded = match pace {
+                Pace::Free => false,
+                Pace::Bounded => true,
+                Pace::Mixed => rng.chance(1, 2),
+            };
+            if bounded && tx.is_full() {
+                std::hint::spin_loop();
+                continue;
+            }
+            if let Some(old) = tx.push(T::make(0, seq)) {
+                if bounded {
+                    violation("overwriting: a push displaced an item although not full");
+                }
+                out(&old, &mut last, &mut prints, "displaced");
+                displaced += 1;
+            }
+            seq += 1;
+            p1[0].0.store(seq, Ordering::Relaxed);
+        }
+        // Dropped here: the consumer then sees the ring abandoned, and drains it.
+        drop(tx);
+        (None, seq, displaced, prints)
+    });
+    let consumer = spawn("overwrite-consumer".to_owned(), move || {
+        let mut rx = rx;
+        let mut rng = Rng::new(seed ^ 0x4F56_5243);
+        let waits = strategy != WaitStrategy::BusySpin;
+        let stop_early = Instant::now() + dur / 2;
+        let (mut popped, mut ops, mut prints, mut last) = (0u64, 0u64, 0u64, None);
+        let mut take = |v: T, popped: &mut u64| {
+            out(&v, &mut last, &mut prints, "popped");
+            *popped += 1;
+            p2[1].0.store(*popped, Ordering::Relaxed);
+        };
+        loop {
+            if aborted() || (mode == Mode::Leave && Instant::now() >= stop_early) {
+                break;
+            }
+            ops += 1;
+            match rng.below(8) {
+                0 => {
+                    let _ = rx.peek(); // the next pop returns it
+                }
+                1 => {
+                    let n = rng.upto(4);
+                    for v in rx.drain().take(n) {
+                        take(v, &mut popped);
+                    }
+                }
+                2 if waits => match rx.pop_timeout(random_timeout(&mut rng)) {
+                    Ok(v) => take(v, &mut popped),
+                    Err(PopTimeoutError::Timeout) => {}
+                    Err(PopTimeoutError::Disconnected) => break,
+                },
+                3 if waits => match rx.pop_blocking() {
+                    Ok(v) => take(v, &mut popped),
+                    Err(Disconnected(())) => break,
+                },
+                _ => match rx.pop() {
+                    Some(v) => take(v, &mut popped),
+                    None if rx.is_abandoned() => {
+                        if let Some(v) = rx.pop() {
+                            take(v, &mut popped);
+                        } else {
+                            break;
+                        }
+                    }
+                    None => std::hint::spin_loop(),
+                },
+            }
+            // Pauses now and then, so that the producer laps the consumer.
+            if rng.chance(1, 256) {
+                thread::sleep(Duration::from_micros(rng.below(100)));
+            }
+        }
+        (Some(rx), popped, ops, prints)
+    });
+    // One result type for `supervise`: the consumer returns its half, and each worker
+    // three counts.
+    let mut results = supervise(vec![producer, consumer], &progress, stall);
+    let mut stats = RoundStats::default();
+    if results.len() == 2 {
+        let (rx, popped, cops, cprints) = results.pop().unwrap();
+        let (_, pushed, displaced, pprints) = results.pop().unwrap();
+        let mut rx = rx.expect("the consumer returns its half");
+        stats.ops = pushed + cops;
+        stats.items = pushed + popped + displaced;
+        if !rx.is_abandoned() {
+            violation("overwriting: the consumer does not see the dropped producer");
+        }
+        // What is left (`Mode::Leave`: the consumer stopped early): drained here,
+        // checked and counted like the rest.
+        let mut left = 0u64;
+        let mut lprints = 0u64;
+        let mut last = None;
+        for v in rx.drain() {
+            out(&v, &mut last, &mut lprints, "left");
+            left += 1;
+        }
+        if !aborted() {
+            if popped + displaced + left != pushed {
+                violation(format!(
+                    "overwriting: {pushed} pushed but {popped} popped + {displaced} displaced + {left} left"
+                ));
+            }
+            let all = (0..pushed).fold(0u64, |a, s| a.wrapping_add(print_of(s)));
+            if T::HAS_ID && cprints.wrapping_add(pprints).wrapping_add(lprints) != all {
+                violation("overwriting: the items out are not the items pushed (fingerprints)");
+            }
+            if mode == Mode::Drain && left > cfg.cap as u64 {
+                violation(format!(
+                    "overwriting: {left} items left, above the capacity"
+                ));
+            }
+        }
+        drop(rx);
+    }
+    let live = LIVE.load(Ordering::SeqCst) - live_before;
+    if T::TRACKED && live != 0 {
+        violation(format!(
+            "overwriting drop accounting: {live} items alive after both halves were dropped"
+        ));
+        LIVE.fetch_sub(live, Ordering::SeqCst);
+    }
+    stats
+}
+
+// ---------------------------------------------------------------------------------
 // MPMC
 
 struct MpmcState {
@@ -1551,9 +1745,10 @@ fn main() {
     let (mut spsc_ops, mut spsc_items, mut mpmc_ops, mut mpmc_items) = (0u64, 0u64, 0u64, 0u64);
     let (mut stamped_rounds, mut stamped_ops, mut stamped_items) = (0u64, 0u64, 0u64);
     let (mut waiting_rounds, mut waiting_ops, mut waiting_items) = (0u64, 0u64, 0u64);
+    let (mut overwriting_rounds, mut overwriting_ops, mut overwriting_items) = (0u64, 0u64, 0u64);
     let mut last_print = Instant::now();
     let mut since_print = 0u64;
-    // Round kinds in turn: SPSC, MPMC, stamped SPSC, waiting SPSC.
+    // Round kinds in turn: SPSC, MPMC, stamped SPSC, waiting SPSC, overwriting SPSC.
     let mut turn = 0u64;
     loop {
         let elapsed = start.elapsed();
@@ -1579,7 +1774,30 @@ fn main() {
         let desc;
         ABORT.store(false, Ordering::SeqCst);
         let violations_before = VIOLATIONS.load(Ordering::SeqCst);
-        let stats = if turn % 4 == 3 {
+        let stats = if turn % 5 == 4 {
+            cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave]);
+            let pace = rng.pick(&[Pace::Free, Pace::Bounded, Pace::Mixed]);
+            let strategy = if rng.chance(1, 2) {
+                WaitStrategy::BusySpin
+            } else {
+                random_strategy(&mut rng)
+            };
+            desc = format!(
+                "round {rounds} seed {seed}: overwriting {} cap={cap} {:?} {pace:?} {strategy:?}",
+                TYPES[ty], cfg.mode
+            );
+            *ROUND.lock().unwrap() = desc.clone();
+            let s = match ty {
+                0 => overwriting_round::<u64>(&cfg, pace, strategy, stall),
+                1 => overwriting_round::<Big>(&cfg, pace, strategy, stall),
+                2 => overwriting_round::<Boxed>(&cfg, pace, strategy, stall),
+                _ => overwriting_round::<Ghost>(&cfg, pace, strategy, stall),
+            };
+            overwriting_rounds += 1;
+            overwriting_ops += s.ops;
+            overwriting_items += s.items;
+            s
+        } else if turn % 5 == 3 {
             let strategy = random_strategy(&mut rng);
             desc = format!("round {rounds} seed {seed}: waiting spsc u64 cap={cap} {strategy:?}");
             *ROUND.lock().unwrap() = desc.clone();
@@ -1588,7 +1806,7 @@ fn main() {
             waiting_ops += s.ops;
             waiting_items += s.items;
             s
-        } else if turn % 4 == 2 {
+        } else if turn % 5 == 2 {
             cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave, Mode::Abandon]);
             // Every SPSC operation but the chunks, which this layout does not have.
             let (p, c): (&[u8], &[u8]) = if COPY[ty] {
@@ -1619,7 +1837,7 @@ fn main() {
             stamped_ops += s.ops;
             stamped_items += s.items;
             s
-        } else if turn % 4 == 0 {
+        } else if turn % 5 == 0 {
             cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave, Mode::Abandon]);
             let (p, c): (&[u8], &[u8]) = if COPY[ty] {
                 (
@@ -1725,7 +1943,7 @@ fn main() {
     }
     let violations = VIOLATIONS.load(Ordering::SeqCst);
     println!(
-        "soak: {:.1} s, {rounds} rounds, seed {seed}\n  spsc: {spsc_rounds} rounds, {} ops, {} items in+out\n  stamped spsc: {stamped_rounds} rounds, {} ops, {} items in+out\n  mpmc: {mpmc_rounds} rounds, {} ops, {} items in+out\n  waiting spsc: {waiting_rounds} rounds, {} calls, {} items in+out\n  violations: {violations}",
+        "soak: {:.1} s, {rounds} rounds, seed {seed}\n  spsc: {spsc_rounds} rounds, {} ops, {} items in+out\n  stamped spsc: {stamped_rounds} rounds, {} ops, {} items in+out\n  mpmc: {mpmc_rounds} rounds, {} ops, {} items in+out\n  waiting spsc: {waiting_rounds} rounds, {} calls, {} items in+out\n  overwriting spsc: {overwriting_rounds} rounds, {} ops, {} items in+out\n  violations: {violations}",
         start.elapsed().as_secs_f64(),
         human(spsc_ops),
         human(spsc_items),
@@ -1735,6 +1953,8 @@ fn main() {
         human(mpmc_items),
         human(waiting_ops),
         human(waiting_items),
+        human(overwriting_ops),
+        human(overwriting_items),
     );
     if violations > 0 {
         std::process::exit(1);
