@@ -84,13 +84,13 @@ mod chunks;
 mod embedded_io;
 #[cfg(feature = "std")]
 mod io;
-#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 #[cfg(all(
     feature = "alloc",
     target_has_atomic = "ptr",
     target_pointer_width = "64"
 ))]
 pub mod overwriting;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub mod stamped;
 mod static_ring;
 #[cfg(any(feature = "std", feature = "async"))]
@@ -447,7 +447,13 @@ fn with_waiters_at<T, L: Layout>(
     (producer, consumer)
 }
 
-/// A producer and a consumer of one ring.
+/// A producer and a consumer of one ring (for the heap constructors and
+/// `StaticRing::try_split`, so unused on a target with neither, Cortex-M0 without
+/// `alloc`).
+#[cfg(any(
+    all(feature = "alloc", target_has_atomic = "ptr"),
+    target_has_atomic = "8"
+))]
 type Halves<T, S> = (Producer<T, S>, Consumer<T, S>);
 
 /// The sending half of an SPSC ring, created by [`channel`] or [`StaticRing::split`].

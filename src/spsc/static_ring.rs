@@ -4,7 +4,9 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use super::{Borrowed, Consumer, Halves, Header, Indexed, Layout, Producer};
+#[cfg(target_has_atomic = "8")]
+use super::Halves;
+use super::{Borrowed, Consumer, Header, Indexed, Layout, Producer};
 use crate::buffer::InlineSlots;
 #[cfg(target_has_atomic = "8")]
 use crate::sync::{AtomicBool, Ordering};
