@@ -12,6 +12,9 @@
 //! does not abort the process (checked in a child process). A panic in a waker's
 //! `clone` comes out of the poll, with nothing registered.
 
+// Every test here waits: the blocking operations need `std`, the futures `async`.
+#![cfg(all(feature = "std", feature = "async"))]
+
 mod common;
 
 use std::future::Future;

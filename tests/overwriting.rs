@@ -378,6 +378,7 @@ assert_not_impl_any!(Drain<'static, u64>: Sync);
 // 4. Waiting pops
 // -------------------------------------------------------------------------------------
 
+#[cfg(all(feature = "std", feature = "async"))] // blocking pops and futures
 mod waiting {
     use std::task::Poll;
     use std::thread;

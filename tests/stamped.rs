@@ -512,6 +512,7 @@ fn static_ring_of_a_capacity_that_is_not_a_power_of_two() {
 /// The waiting operations work the same on stamped slots (the wake-ups follow the
 /// stamps: single pushes do not store the counter).
 #[test]
+#[cfg(feature = "std")] // the blocking operations
 fn waiting_operations() {
     use ringway::WaitStrategy;
     let (mut tx, mut rx) =
@@ -534,6 +535,7 @@ fn waiting_operations() {
 
 /// A byte ring with stamped slots is a `std::io` pipe like an indexed one.
 #[test]
+#[cfg(feature = "std")] // `std::io`
 fn io_read_write() {
     use std::io::{Read, Write};
     let (mut tx, mut rx) = channel::<u8>(8);
