@@ -416,9 +416,10 @@ unsafe impl<T: Send> Sync for HeapRing<T> {}
 
 impl<T> HeapRing<T> {
     fn view(&self) -> View<T> {
-        let cells = NonNull::from(&self.cells[0]);
+        // From the whole slices, so the pointers may reach every element.
+        let cells = NonNull::from(&*self.cells).cast::<Cell<T>>();
         View {
-            entries: NonNull::from(&self.entries[0]),
+            entries: NonNull::from(&*self.entries).cast::<AtomicUsize>(),
             cells,
             // SAFETY: the cells are `capacity + 2` long, so `capacity` is in bounds.
             extra: unsafe { NonNull::new_unchecked(cells.as_ptr().add(self.geometry.capacity)) },
