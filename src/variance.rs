@@ -74,6 +74,10 @@ pin_invariant! {
     OverwritingProducer: ["ringway::spsc::overwriting::Producer<", ">"];
     OverwritingConsumer: ["ringway::spsc::overwriting::Consumer<", ">"];
     OverwritingDrain: ["ringway::spsc::overwriting::Drain<'c, ", ">"];
+    OverwritingProducerBorrowed: ["ringway::spsc::overwriting::Producer<", ", ringway::spsc::overwriting::Borrowed<'c>>"];
+    OverwritingHeap: ["ringway::spsc::overwriting::Heap<", ">"];
+    OverwritingStaticRing: ["ringway::spsc::overwriting::StaticRing<", ", 3>"];
+    OverwritingPopFuture: ["ringway::spsc::overwriting::PopFuture<'c, ", ">"];
     MpmcQueueHeap: ["ringway::mpmc::Queue<", ">"];
     MpmcQueueInline: ["ringway::mpmc::Queue<", ", ringway::mpmc::Inline<", ", 3>>"];
     MpmcHeap: ["ringway::mpmc::Heap<", ">"];

@@ -22,7 +22,9 @@ use std::thread;
 
 use common::{DropTracker, Rng, ZstDrop};
 use proptest::prelude::*;
-use ringway::spsc::overwriting::{channel, Consumer, Drain, Producer, MAX_CAPACITY};
+use ringway::spsc::overwriting::{
+    channel, Borrowed, Consumer, Drain, Producer, StaticRing, Storage, MAX_CAPACITY,
+};
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 
 // -------------------------------------------------------------------------------------
@@ -75,12 +77,23 @@ impl Model {
 
 fn run_model(capacity: usize, ops: &[Op]) {
     let (mut tx, mut rx) = channel::<u64>(capacity);
+    run_model_on(&mut tx, &mut rx, capacity, ops, 0);
+}
+
+/// Runs `ops` on halves of an empty ring (whose next pushed item is `next`) against
+/// the model; leaves the ring empty and returns the next item to push.
+fn run_model_on<S: Storage>(
+    tx: &mut Producer<u64, S>,
+    rx: &mut Consumer<u64, S>,
+    capacity: usize,
+    ops: &[Op],
+    mut next: u64,
+) -> u64 {
     let mut model = Model {
         capacity,
         ring: VecDeque::new(),
         held: None,
     };
-    let mut next = 0u64;
     for (step, op) in ops.iter().enumerate() {
         match op {
             Op::Push => {
@@ -109,6 +122,9 @@ fn run_model(capacity: usize, ops: &[Op]) {
         );
         assert_eq!(rx.is_empty(), model.len() == 0);
     }
+    // Leave the ring empty for the next run.
+    assert!(rx.drain().eq(std::iter::from_fn(|| model.pop())));
+    next
 }
 
 fn random_op(rng: &mut Rng) -> Op {
@@ -184,6 +200,88 @@ fn zero_sized_items_are_counted() {
         assert!(rx.peek().is_some());
     } // 4 in the ring and 1 peeked: dropped here
     assert_eq!(ZstDrop::<0>::drops(), 100);
+}
+
+/// The model on `StaticRing`s (capacities that are and are not powers of two), split
+/// again between runs: each split starts from the positions the last halves left.
+#[test]
+fn model_static_split_again() {
+    fn on<const N: usize>(runs: u64, steps: usize) {
+        let mut ring = StaticRing::<u64, N>::new();
+        let mut next = 0;
+        for run in 0..runs {
+            let mut rng = Rng::new(N as u64 * 77 + run);
+            let ops: Vec<Op> = (0..steps).map(|_| random_op(&mut rng)).collect();
+            let (mut tx, mut rx) = ring.split();
+            next = run_model_on(&mut tx, &mut rx, N, &ops, next);
+        }
+    }
+    let (runs, steps) = if cfg!(miri) { (3, 60) } else { (20, 500) };
+    on::<1>(runs, steps);
+    on::<2>(runs, steps);
+    on::<3>(runs, steps);
+    on::<5>(runs, steps);
+    on::<8>(runs, steps);
+}
+
+/// Splitting a static ring again with items in it: the new consumer starts at the
+/// oldest item left, whatever the last consumer took or the producer displaced; the
+/// item the last consumer peeked and dropped is gone (dropped once), one a forgotten
+/// consumer peeked is leaked (never dropped twice); the ring's drop drops the rest.
+#[test]
+fn static_split_again_with_items_left() {
+    let tracker = DropTracker::new();
+    {
+        let mut ring = StaticRing::<common::Tracked<'_>, 3>::new();
+        let (mut tx, mut rx) = ring.split();
+        for _ in 0..5 {
+            drop(tx.push(tracker.item())); // 0 and 1 displaced
+        }
+        assert_eq!(rx.pop().map(|t| t.id()), Some(2));
+        assert_eq!(rx.peek().map(|t| t.id()), Some(3));
+        drop((tx, rx)); // the consumer drops 3
+        assert_eq!(tracker.live_ids(), [4]);
+
+        let (mut tx, mut rx) = ring.split();
+        assert!(!rx.is_abandoned() && !tx.is_abandoned());
+        assert_eq!(rx.len(), 1);
+        for _ in 0..3 {
+            drop(tx.push(tracker.item())); // 5, 6, then 7 displaces 4
+        }
+        assert_eq!(tracker.live_ids(), [5, 6, 7]);
+        assert_eq!(rx.peek().map(|t| t.id()), Some(5));
+        std::mem::forget(rx); // 5 is leaked with it
+        drop(tx);
+
+        let (mut tx, mut rx) = ring.split();
+        assert_eq!(rx.pop().map(|t| t.id()), Some(6));
+        drop(tx.push(tracker.item())); // 8
+        drop((tx, rx));
+    } // the ring drops 7 and 8
+    tracker.assert_no_double_drop();
+    assert_eq!(
+        tracker.live_ids(),
+        [5],
+        "only the forgotten consumer's item is left"
+    );
+}
+
+#[test]
+#[cfg(not(ringway_loom))] // `const` constructors (a `static`) are not `const` under loom
+fn static_ring_in_a_static_hands_out_its_halves_once() {
+    static RING: StaticRing<u64, 5> = StaticRing::new();
+    let (mut tx, mut rx) = RING.try_split().unwrap();
+    assert!(RING.try_split().is_none());
+    let n = if cfg!(miri) { 200 } else { 100_000 };
+    let producer = thread::spawn(move || (0..n).filter_map(|i| tx.push(i)).count() as u64);
+    let mut popped = Vec::new();
+    while !rx.is_abandoned() || !rx.is_empty() {
+        popped.extend(rx.pop());
+    }
+    let displaced = common::join_within_watchdog(producer, "producer");
+    assert!(popped.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(popped.len() as u64 + displaced, n);
+    assert_eq!(popped.last(), Some(&(n - 1)));
 }
 
 // -------------------------------------------------------------------------------------
@@ -372,6 +470,10 @@ assert_not_impl_any!(Consumer<u64>: Sync);
 assert_not_impl_any!(Producer<std::rc::Rc<u8>>: Send, Sync);
 assert_not_impl_any!(Consumer<std::rc::Rc<u8>>: Send, Sync);
 assert_impl_all!(Drain<'static, u64>: Send);
+assert_impl_all!(StaticRing<u64, 4>: Send, Sync);
+assert_not_impl_any!(StaticRing<std::rc::Rc<u8>, 4>: Send, Sync);
+assert_impl_all!(Producer<u64, Borrowed<'static>>: Send);
+assert_not_impl_any!(Producer<u64, Borrowed<'static>>: Sync);
 assert_not_impl_any!(Drain<'static, u64>: Sync);
 
 // -------------------------------------------------------------------------------------

@@ -18,14 +18,16 @@ use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::explore;
-use ringway::spsc::overwriting::{channel, channel_with_wait_strategy, Consumer, Producer};
+use ringway::spsc::overwriting::{
+    channel, channel_with_wait_strategy, Consumer, Producer, StaticRing, Storage,
+};
 use ringway::WaitStrategy;
 
 type Item = Track<u32>;
 
 /// Pushes and pops `n` items on the calling thread, so the positions of a fresh ring
 /// start at `n` (past a lap end for the capacities used here).
-fn prewrap(tx: &mut Producer<Item>, rx: &mut Consumer<Item>, n: usize) {
+fn prewrap<S: Storage>(tx: &mut Producer<Item, S>, rx: &mut Consumer<Item, S>, n: usize) {
     for _ in 0..n {
         assert!(tx.push(Track::new(u32::MAX)).is_none());
         assert!(rx.pop().is_some());
@@ -35,11 +37,11 @@ fn prewrap(tx: &mut Producer<Item>, rx: &mut Consumer<Item>, n: usize) {
 
 /// What became of every item: checks exactly-once and order, returns (the items the
 /// consumer's thread got, the items the pushes handed back).
-fn account(
+fn account<S: Storage>(
     pushed: u32,
     got: Vec<u32>,
     displaced: Vec<u32>,
-    rx: &mut Consumer<Item>,
+    rx: &mut Consumer<Item, S>,
 ) -> (Vec<u32>, Vec<u32>) {
     let rest: Vec<u32> = rx.drain().map(Track::into_inner).collect();
     let popped: Vec<u32> = got.iter().chain(&rest).copied().collect();
@@ -68,7 +70,22 @@ fn displacement_race(
     pops: usize,
     pushed: u32,
 ) -> (Vec<u32>, Vec<u32>) {
-    let (mut tx, mut rx) = channel::<Item>(capacity);
+    let (tx, rx) = channel::<Item>(capacity);
+    let (tx, mut rx, got, displaced) = race_on(tx, rx, offset, pops, pushed);
+    let outcome = account(pushed, got, displaced, &mut rx);
+    drop((tx, rx));
+    outcome
+}
+
+/// The threads of [`displacement_race`] on `tx` and `rx`: returns the halves, what
+/// the consumer's thread got and what the pushes handed back.
+fn race_on<S: Storage + Send + 'static>(
+    mut tx: Producer<Item, S>,
+    mut rx: Consumer<Item, S>,
+    offset: usize,
+    pops: usize,
+    pushed: u32,
+) -> (Producer<Item, S>, Consumer<Item, S>, Vec<u32>, Vec<u32>) {
     prewrap(&mut tx, &mut rx, offset);
     let producer = thread::spawn(move || {
         let displaced: Vec<u32> = (0..pushed)
@@ -85,10 +102,42 @@ fn displacement_race(
         (rx, got)
     });
     let (tx, displaced) = producer.join().unwrap();
-    let (mut rx, got) = consumer.join().unwrap();
-    let outcome = account(pushed, got, displaced, &mut rx);
-    drop((tx, rx));
-    outcome
+    let (rx, got) = consumer.join().unwrap();
+    (tx, rx, got, displaced)
+}
+
+/// The displacement race of capacity 3 on a `StaticRing` (borrowed halves), then the
+/// halves are dropped with items left and the ring is split again: the new consumer
+/// must start at the oldest item left (recovered from the entries), and the ring's
+/// drop drops what the second halves leave (`Track`: each once). Outcome: as
+/// [`displacement_race`]'s.
+#[test]
+fn static_displacement_race_then_split_again() {
+    explore(
+        "overwriting_static_displacement_race_then_split_again",
+        &[(vec![], vec![0]), (vec![0], vec![]), (vec![1], vec![0])],
+        || {
+            let ring: &'static mut StaticRing<Item, 3> = Box::leak(Box::new(StaticRing::new()));
+            let raw: *mut StaticRing<Item, 3> = ring;
+            // SAFETY: `raw` is the leaked box, valid until freed below; the halves of
+            // each split are dropped before the next split or the free.
+            let (tx, rx) = unsafe { (*raw).split() };
+            let (tx, rx, got, displaced) = race_on(tx, rx, 2, 1, 4);
+            drop((tx, rx));
+            // SAFETY: as above; the first halves are gone.
+            let (mut tx, mut rx) = unsafe { (*raw).split() };
+            let outcome = account(4, got, displaced, &mut rx);
+            assert!(
+                tx.push(Track::new(9)).is_none(),
+                "a push after the drain displaced"
+            );
+            drop((tx, rx));
+            // SAFETY: from `Box::leak`, freed once, after every half is gone; its drop
+            // drops the 9 left in it.
+            drop(unsafe { Box::from_raw(raw) });
+            outcome
+        },
+    );
 }
 
 #[test]

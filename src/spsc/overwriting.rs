@@ -71,13 +71,17 @@
 //! ([`channel_with_wait_strategy`] picks it), and report [`Disconnected`] once the
 //! producer is gone and the ring is empty.
 //!
-//! # Not yet
+//! # Storage
 //!
-//! A static form (this ring is heap-allocated).
+//! [`channel`] puts the ring on the heap ([`Heap`] storage); [`StaticRing`] holds it in
+//! place, `const`-constructible for a `static`, and lends it to halves of
+//! [`Borrowed`] storage. Both run the same code.
 
 use alloc::boxed::Box;
 use core::fmt;
+use core::marker::PhantomData;
 use core::mem::MaybeUninit;
+use core::ptr::NonNull;
 
 use crossbeam_utils::CachePadded;
 
@@ -94,35 +98,342 @@ pub const MAX_CAPACITY: usize = (1 << 24) - 2;
 /// An entry's flag bit (above its cell bits): the item is still there.
 const FULL: usize = 1;
 
-/// What the two halves share.
-struct Shared<T> {
+/// The counters and flags both halves share, wherever the ring lives.
+struct Header {
     /// The producer's count of pushes, as a position (stored after every push,
-    /// `Relaxed`): only `Consumer::len` reads it, for a snapshot of the length. The
-    /// items themselves are published through the entries.
+    /// `Relaxed`): `Consumer::len` reads it for a snapshot of the length, and a
+    /// `StaticRing` split again starts from it. The items themselves are published
+    /// through the entries.
     tail: CachePadded<AtomicUsize>,
     /// Set with `Release` by whichever half is dropped first; the producer's pushes
     /// (their entry swaps) come before it, so an `Acquire` load that sees it is
-    /// followed by pops that see every item pushed.
+    /// followed by pops that see every item pushed. Cleared only with exclusive access
+    /// to the ring (a `StaticRing` split again).
     abandoned: AtomicBool,
-    /// `capacity` entries, each `position << (cell_bits + 1) | flag << cell_bits | cell`.
-    /// The entry of position `pos` is `entries[pos & mask]`. Each names a distinct
-    /// cell: the cells named by entries, the producer's spare and the consumer's cell
-    /// are `capacity + 2` distinct cells, each owned by one of them at a time.
-    /// Dense (eight to a 64-byte line), as crossbeam's `ArrayQueue` slots are: a
-    /// streaming consumer then pulls several entries per line it takes over.
-    entries: Box<[AtomicUsize]>,
-    /// `capacity + 2` cells. A cell holds a value exactly when a *full* entry names it,
-    /// or it is the consumer's and the consumer has taken an item it has not yet
-    /// returned (`Consumer::holds_item`).
-    cells: Box<[UnsafeCell<MaybeUninit<T>>]>,
-    /// The geometry, as the halves copy it.
-    geometry: Geometry,
     /// The consumer's wait strategy and its sleeping waiters (the producer never
     /// waits): the producer notifies after every push and when it is dropped (only
     /// with `WaitStrategy::SpinPark`).
     waiters: Waiters,
-    /// Makes the ring (and both halves) invariant in `T` (see `InvariantIn`).
+}
+
+impl Header {
+    loom_const_fn! {
+        fn new(waiters: Waiters) -> Self {
+            Header {
+                tail: CachePadded::new(AtomicUsize::new(0)),
+                abandoned: AtomicBool::new(false),
+                waiters,
+            }
+        }
+    }
+}
+
+/// One cell: a place for one value.
+type Cell<T> = UnsafeCell<MaybeUninit<T>>;
+
+/// A raw view of a ring's entries and cells, copied into both halves; the storage
+/// that owns them (a [`Heap`] ring or a [`StaticRing`]) outlives every view of them.
+///
+/// The ring is `capacity` entries, each one atomic word
+/// `position << (cell_bits + 1) | full << cell_bits | cell`; the entry of position
+/// `pos` is `entries[pos & mask]`. The entries name distinct cells, and the cells they
+/// name, the producer's spare and the consumer's cell are the `capacity + 2` cells,
+/// each owned by one of them at a time. A cell holds a value exactly when a *full*
+/// entry names it, or it is the consumer's and holds the item `peek` took. Entries are
+/// dense (eight to a 64-byte line), as crossbeam's `ArrayQueue` slots are: a streaming
+/// consumer then pulls several per line it takes over.
+struct View<T> {
+    /// The `capacity` entries.
+    entries: NonNull<AtomicUsize>,
+    /// Cells `0 .. capacity`.
+    cells: NonNull<Cell<T>>,
+    /// Cells `capacity` and `capacity + 1` (right after the others on the heap; a
+    /// separate array in a `StaticRing`, whose type cannot say `N + 2`).
+    extra: NonNull<Cell<T>>,
+    geometry: Geometry,
+    /// Makes the view, and every type built on it, invariant in `T` (see
+    /// `InvariantIn`).
     _invariant: InvariantIn<T>,
+}
+
+impl<T> Clone for View<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for View<T> {}
+
+impl<T> View<T> {
+    /// The entry of `pos`.
+    #[inline(always)]
+    fn entry(&self, pos: usize) -> &AtomicUsize {
+        let i = pos & self.geometry.mask;
+        debug_assert!(
+            i < self.geometry.capacity,
+            "position {pos} maps past the entries"
+        );
+        // SAFETY: positions are made by `Geometry::next` (and the consumer's jumps land
+        // on such positions), so `pos & mask < capacity`, the number of entries, which
+        // outlive the view (type docs).
+        unsafe { &*self.entries.as_ptr().add(i) }
+    }
+
+    /// Cell `cell`.
+    #[inline(always)]
+    fn cell(&self, cell: usize) -> &Cell<T> {
+        let n = self.geometry.capacity;
+        debug_assert!(cell < n + 2, "cell {cell} out of range");
+        // SAFETY: a cell index from an entry or a half is below `capacity + 2`: the
+        // first `capacity` are at `cells`, the other two at `extra`; the storage
+        // outlives the view (type docs).
+        unsafe {
+            if cell < n {
+                &*self.cells.as_ptr().add(cell)
+            } else {
+                &*self.extra.as_ptr().add(cell - n)
+            }
+        }
+    }
+
+    /// Moves `value` into `cell`.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns `cell`, which holds no value (one it held is leaked).
+    #[inline(always)]
+    unsafe fn write(&self, cell: usize, value: T) {
+        // SAFETY: the caller owns the cell, so no other access can race.
+        self.cell(cell)
+            .with_mut(|slot| unsafe { (*slot).write(value) });
+    }
+
+    /// Moves the value out of `cell`, which then holds none.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns `cell`, which holds a value, and treats it as empty afterwards.
+    #[inline(always)]
+    unsafe fn read(&self, cell: usize) -> T {
+        // SAFETY: owned and initialised (caller).
+        self.cell(cell)
+            .with_mut(|slot| unsafe { (*slot).assume_init_read() })
+    }
+
+    /// The value in `cell`.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns `cell`, which holds a value, for `'a`, and nobody moves it out
+    /// meanwhile.
+    #[inline(always)]
+    unsafe fn get<'a>(&self, cell: usize) -> &'a T {
+        // SAFETY: owned and initialised for `'a` (caller).
+        self.cell(cell)
+            .with(|slot| unsafe { (*slot).assume_init_ref() })
+    }
+
+    /// Writes the entries of an empty ring whose counters start at 0: entry `i` is
+    /// *taken* at its position of the lap before the first (`i - lap`) and names cell
+    /// `i`, so the producer's first lap finds each entry taken, and a consumer finds
+    /// each position not yet pushed. The producer's spare is then cell `capacity`, and
+    /// the consumer's `capacity + 1`.
+    ///
+    /// # Safety
+    ///
+    /// No half of the ring is alive, and its cells hold no values that need dropping
+    /// (they would be leaked).
+    unsafe fn reset(&self) {
+        let g = self.geometry;
+        let lap = g.mask + 1;
+        for i in 0..g.capacity {
+            self.entry(i)
+                .store(g.entry(i.wrapping_sub(lap), false, i), Ordering::Relaxed);
+        }
+    }
+
+    /// Where the halves of a ring whose producer's counter is `tail` start, from its
+    /// entries (`StaticRing` split again): `(head, spare, consumer's cell)`. `head` is
+    /// the oldest position still *full* (or `tail` if none is): every earlier one was
+    /// taken or displaced. The two cells no entry names are the spare and the
+    /// consumer's, in either order: a consumer that was dropped dropped the item it
+    /// held, and one that was forgotten leaks it (the cell is reused as empty).
+    ///
+    /// Call only while no half is alive (the entries do not change meanwhile).
+    fn start(&self, tail: usize) -> (usize, usize, usize) {
+        let g = self.geometry;
+        let lap = g.mask + 1;
+        let lap_start = tail & !g.mask;
+        let (mut head, mut oldest) = (tail, usize::MAX);
+        let mut unnamed = 0; // the xor of the two cells no entry names
+        for c in 0..g.capacity + 2 {
+            unnamed ^= c;
+        }
+        for i in 0..g.capacity {
+            let entry = self.entry(i).load(Ordering::Relaxed);
+            unnamed ^= g.cell(entry);
+            if g.is_full(entry) {
+                // Entry `i`'s position is the one in `tail - lap .. tail` on it.
+                let pos = if i >= (tail & g.mask) {
+                    lap_start.wrapping_sub(lap).wrapping_add(i)
+                } else {
+                    lap_start.wrapping_add(i)
+                };
+                let age = tail.wrapping_sub(pos); // 1 ..= lap: larger is older
+                if oldest == usize::MAX || age > oldest {
+                    (head, oldest) = (pos, age);
+                }
+            }
+        }
+        // Split the two by a bit in which they differ (they are distinct), and xor
+        // each group apart again (the "two missing numbers" trick): no allocation.
+        let bit = unnamed & unnamed.wrapping_neg();
+        let mut one = 0;
+        for c in 0..g.capacity + 2 {
+            if c & bit != 0 {
+                one ^= c;
+            }
+        }
+        for i in 0..g.capacity {
+            let c = g.cell(self.entry(i).load(Ordering::Relaxed));
+            if c & bit != 0 {
+                one ^= c;
+            }
+        }
+        (head, one, unnamed ^ one)
+    }
+
+    /// Drops the items of the *full* entries (the ring's drop; a consumer drops the
+    /// item it holds itself).
+    ///
+    /// # Safety
+    ///
+    /// No half of the ring is alive, and its entries are as the protocol left them.
+    unsafe fn drop_items(&self) {
+        if sync::model_panicked() {
+            return;
+        }
+        let g = self.geometry;
+        for i in 0..g.capacity {
+            let entry = self.entry(i).load(Ordering::Relaxed);
+            if g.is_full(entry) {
+                // SAFETY: no half is alive, so nothing else touches the cell, and a
+                // full entry's cell holds its item; the entry is not read again.
+                drop(unsafe { self.read(g.cell(entry)) });
+            }
+        }
+    }
+}
+
+/// The storage of the halves made by [`channel`]: the ring is one heap allocation,
+/// shared by reference counting, which the last half dropped frees.
+///
+/// # Examples
+///
+/// ```
+/// use ringway::spsc::overwriting::{Heap, Producer};
+///
+/// // `Producer<T>` is `Producer<T, Heap<T>>`.
+/// let (tx, _rx): (Producer<u8, Heap<u8>>, _) = ringway::spsc::overwriting::channel(4);
+/// ```
+pub struct Heap<T> {
+    _ring: Arc<HeapRing<T>>,
+}
+
+impl<T> fmt::Debug for Heap<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Heap")
+    }
+}
+
+/// The storage of the halves made by [`StaticRing::split`]: they borrow the ring for
+/// `'a`.
+///
+/// # Examples
+///
+/// ```
+/// use ringway::spsc::overwriting::{Borrowed, Producer, StaticRing};
+///
+/// let mut ring = StaticRing::<u8, 4>::new();
+/// let (tx, _rx): (Producer<u8, Borrowed<'_>>, _) = ring.split();
+/// # drop(tx);
+/// ```
+pub struct Borrowed<'a>(PhantomData<&'a ()>);
+
+impl fmt::Debug for Borrowed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Borrowed")
+    }
+}
+
+/// The storages an overwriting ring's halves can have: [`Heap<T>`] and
+/// [`Borrowed<'a>`](Borrowed). Sealed; it exists for code generic over both.
+///
+/// # Examples
+///
+/// ```
+/// use ringway::spsc::overwriting::{Consumer, Storage};
+///
+/// fn newest<S: Storage>(rx: &mut Consumer<u64, S>) -> Option<u64> {
+///     rx.drain().last()
+/// }
+///
+/// let (mut tx, mut rx) = ringway::spsc::overwriting::channel(2);
+/// tx.push(1);
+/// tx.push(2);
+/// assert_eq!(newest(&mut rx), Some(2));
+/// ```
+pub trait Storage: sealed::Sealed {}
+
+impl<T> Storage for Heap<T> {}
+impl Storage for Borrowed<'_> {}
+
+mod sealed {
+    /// Keeps [`Storage`](super::Storage) to this module's types.
+    pub trait Sealed {}
+    impl<T> Sealed for super::Heap<T> {}
+    impl Sealed for super::Borrowed<'_> {}
+}
+
+/// The heap allocation behind [`Heap`]: the header, the entries and the cells, and
+/// what is left in them, dropped when the last half goes.
+struct HeapRing<T> {
+    header: Header,
+    /// `capacity` entries (see [`View`]).
+    entries: Box<[AtomicUsize]>,
+    /// `capacity + 2` cells (see [`View`]).
+    cells: Box<[Cell<T>]>,
+    geometry: Geometry,
+}
+
+// SAFETY: the ring owns `T`s in its cells, reached only through views, one side per
+// cell at a time (see `View`); the rest is atomics. Sending or sharing it (through
+// the `Arc` of the halves' `Heap` storage) moves `T`s between threads, so `T: Send` is
+// needed and sufficient.
+unsafe impl<T: Send> Send for HeapRing<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Send> Sync for HeapRing<T> {}
+
+impl<T> HeapRing<T> {
+    fn view(&self) -> View<T> {
+        // From the whole slices, so the pointers may reach every element.
+        let cells = NonNull::from(&*self.cells).cast::<Cell<T>>();
+        View {
+            entries: NonNull::from(&*self.entries).cast::<AtomicUsize>(),
+            cells,
+            // SAFETY: the cells are `capacity + 2` long, so `capacity` is in bounds.
+            extra: unsafe { NonNull::new_unchecked(cells.as_ptr().add(self.geometry.capacity)) },
+            geometry: self.geometry,
+            _invariant: InvariantIn::default(),
+        }
+    }
+}
+
+impl<T> Drop for HeapRing<T> {
+    fn drop(&mut self) {
+        // SAFETY: both halves are gone (this is the last `Arc`).
+        unsafe { self.view().drop_items() };
+    }
 }
 
 /// The fixed numbers of a ring, copied into both halves.
@@ -259,100 +570,271 @@ pub fn channel_with_wait_strategy<T>(
 
 fn with_waiters<T>(capacity: usize, waiters: Waiters) -> (Producer<T>, Consumer<T>) {
     let geometry = Geometry::new(capacity);
-    let lap = geometry.mask + 1;
-    // Every entry starts out "taken" at its position of the lap before the first
-    // (`i - lap`), naming cell `i`; cell `capacity` is the producer's spare and cell
-    // `capacity + 1` the consumer's: the producer's first lap finds each entry taken,
-    // and a consumer finds each position not yet pushed.
-    let entries = (0..capacity)
-        .map(|i| {
-            let pos = i.wrapping_sub(lap);
-            AtomicUsize::new(geometry.entry(pos, false, i))
-        })
-        .collect();
-    let cells = (0..capacity + 2)
-        .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
-        .collect();
-    let shared = Arc::new(Shared {
-        tail: CachePadded::new(AtomicUsize::new(0)),
-        abandoned: AtomicBool::new(false),
-        entries,
-        cells,
+    let ring = Arc::new(HeapRing {
+        header: Header::new(waiters),
+        entries: (0..capacity).map(|_| AtomicUsize::new(0)).collect(),
+        cells: (0..capacity + 2)
+            .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+            .collect(),
         geometry,
-        waiters,
-        _invariant: InvariantIn::default(),
     });
-    let producer = Producer {
-        parks: shared.waiters.parks(),
-        shared: Arc::clone(&shared),
-        geometry,
-        tail: 0,
-        spare: capacity,
+    let view = ring.view();
+    // SAFETY: the ring is new: no half, no values.
+    unsafe { view.reset() };
+    let header = NonNull::from(&ring.header);
+    let storage = || Heap {
+        _ring: Arc::clone(&ring),
     };
-    let consumer = Consumer {
-        shared,
-        geometry,
-        head: 0,
-        cell: capacity + 1,
-        holds_item: false,
-    };
-    (producer, consumer)
+    let start = (0, capacity, capacity + 1);
+    (
+        Producer::new(header, view, start, storage()),
+        Consumer::new(header, view, start, storage()),
+    )
 }
 
-impl<T> Shared<T> {
-    /// The entry of `pos`.
-    #[inline(always)]
-    fn entry(&self, pos: usize) -> &AtomicUsize {
-        let i = pos & self.geometry.mask;
-        debug_assert!(
-            i < self.geometry.capacity,
-            "position {pos} maps past the entries"
-        );
-        // SAFETY: positions are made by `Geometry::next` from 0 (and the consumer's
-        // jumps land on such positions), so `pos & mask < capacity`, the number of
-        // entries.
-        unsafe { self.entries.get_unchecked(i) }
-    }
-
-    /// Moves `value` into `cell`.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns `cell`, which holds no value.
-    #[inline(always)]
-    unsafe fn write(&self, cell: usize, value: T) {
-        // SAFETY: the caller owns the cell (no other access can race), and a cell index
-        // from an entry or a half is below `capacity + 2`.
-        self.cells[cell].with_mut(|slot| unsafe { (*slot).write(value) });
-    }
-
-    /// Moves the value out of `cell`, which then holds none.
-    ///
-    /// # Safety
-    ///
-    /// The caller owns `cell`, which holds a value, and treats it as empty afterwards.
-    #[inline(always)]
-    unsafe fn read(&self, cell: usize) -> T {
-        // SAFETY: owned and initialised (caller).
-        self.cells[cell].with_mut(|slot| unsafe { (*slot).assume_init_read() })
-    }
+/// `[e; N]` for a non-`Copy` `e` (an atomic, a cell), in a `const fn` (under loom,
+/// whose atomics and cells are not `const`, an `array::from_fn`).
+#[cfg(not(ringway_loom))]
+macro_rules! array_of {
+    ($n:expr, $e:expr) => {
+        [const { $e }; $n]
+    };
+}
+#[cfg(ringway_loom)]
+macro_rules! array_of {
+    ($n:expr, $e:expr) => {
+        core::array::from_fn(|_| $e)
+    };
 }
 
-impl<T> Drop for Shared<T> {
-    /// Drops the items left in the entries (the consumer drops the one it holds).
-    fn drop(&mut self) {
-        if sync::model_panicked() {
-            return;
+/// An overwriting SPSC ring that holds up to `N` items in place: no allocation, a
+/// `const` constructor, so it can live in a `static`. The same protocol code as
+/// [`channel`]'s; only the storage differs. Any `N` from 1 to [`MAX_CAPACITY`] (`N =
+/// 0` is a compile-time error).
+///
+/// [`split`](Self::split) lends it to a [`Producer`] and a [`Consumer`] (generic over
+/// [`Borrowed<'a>`](Borrowed) storage), [`try_split`](Self::try_split) hands them out
+/// once from `&'static self`. Once both halves are dropped it can be split again: the
+/// new halves go on with the items left (the consumer from the oldest). Dropping the
+/// ring drops the items left in it, once. If a consumer is forgotten (`mem::forget`)
+/// rather than dropped, an item it took with [`peek`](Consumer::peek) and never
+/// popped is leaked, never dropped twice.
+///
+/// `StaticRing<T, N>` is `Send` and `Sync` when `T: Send`.
+///
+/// # Examples
+///
+/// ```
+/// use ringway::spsc::overwriting::StaticRing;
+///
+/// static LATEST: StaticRing<[f32; 4], 3> = StaticRing::new();
+///
+/// let (mut tx, mut rx) = LATEST.try_split().expect("split once");
+/// for i in 0..10 {
+///     tx.push([i as f32; 4]); // never waits; the oldest readings go
+/// }
+/// assert_eq!(rx.drain().map(|r| r[0]).collect::<Vec<_>>(), [7.0, 8.0, 9.0]);
+/// assert!(LATEST.try_split().is_none());
+/// ```
+///
+/// ```compile_fail
+/// static EMPTY: ringway::spsc::overwriting::StaticRing<u8, 0> =
+///     ringway::spsc::overwriting::StaticRing::new(); // N must be at least 1
+/// ```
+pub struct StaticRing<T, const N: usize> {
+    header: Header,
+    /// The `N` entries (see [`View`]), written at the first split.
+    entries: [AtomicUsize; N],
+    /// Cells `0 .. N`.
+    cells: [Cell<T>; N],
+    /// Cells `N` and `N + 1`.
+    extra: [Cell<T>; 2],
+    /// Whether the first split has written the entries. Read and written only with
+    /// no half alive (exclusive access, or the one `try_split`).
+    started: AtomicBool,
+    /// Whether [`try_split`](Self::try_split) has handed out the halves.
+    split_taken: AtomicBool,
+    /// Invariant in `T` (see `InvariantIn`).
+    _invariant: InvariantIn<T>,
+}
+
+// SAFETY: the cells are reached only through views, one side per cell at a time (see
+// `View`), and the rest is atomics; sharing `&StaticRing` gives `try_split` (one pair
+// of halves, each `Send` when `T: Send`), nothing that reads a `T`. So `T: Send` is
+// needed and sufficient, as for the heap ring.
+unsafe impl<T: Send, const N: usize> Sync for StaticRing<T, N> {}
+
+impl<T, const N: usize> StaticRing<T, N> {
+    /// `N` is at least 1 and at most [`MAX_CAPACITY`] (checked when the ring is built,
+    /// so a bad `N` fails the build).
+    const VALID_CAPACITY: () = assert!(
+        N >= 1 && N <= MAX_CAPACITY,
+        "ringway: overwriting::StaticRing<T, N> needs 1 <= N <= MAX_CAPACITY"
+    );
+
+    loom_const_fn! {
+        /// An empty ring whose consumer's waiting pops never sleep (as [`channel`]'s);
+        /// `const`, for a `static`.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// static RING: ringway::spsc::overwriting::StaticRing<u64, 5> =
+        ///     ringway::spsc::overwriting::StaticRing::new();
+        /// assert_eq!(RING.capacity(), 5);
+        /// ```
+        pub fn new() -> Self {
+            Self::with_waiters(Waiters::spin_yield())
         }
-        let g = self.geometry;
-        for i in 0..g.capacity {
-            let entry = sync::load_mut(&mut self.entries[i]);
-            if g.is_full(entry) {
-                // SAFETY: both halves are gone (this is the last `Arc`), so nothing
-                // else touches the cell, and a full entry's cell holds its item.
-                drop(unsafe { self.read(g.cell(entry)) });
+    }
+
+    loom_const_fn! {
+        /// An empty ring whose consumer's waiting pops wait as `strategy` says (see
+        /// [`channel_with_wait_strategy`]); `const`, like [`new`](Self::new).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use ringway::{spsc::overwriting::StaticRing, WaitStrategy};
+        ///
+        /// static RING: StaticRing<u32, 2> = StaticRing::with_wait_strategy(WaitStrategy::SPIN_PARK);
+        /// let (mut tx, mut rx) = RING.try_split().unwrap();
+        /// let consumer = std::thread::spawn(move || rx.pop_blocking()); // sleeps until woken
+        /// tx.push(1);
+        /// assert_eq!(consumer.join().unwrap(), Ok(1));
+        /// ```
+        #[cfg(any(feature = "std", feature = "async"))]
+        pub fn with_wait_strategy(strategy: crate::WaitStrategy) -> Self {
+            Self::with_waiters(Waiters::new(strategy))
+        }
+    }
+
+    loom_const_fn! {
+        fn with_waiters(waiters: Waiters) -> Self {
+            #[allow(clippy::let_unit_value)]
+            let () = Self::VALID_CAPACITY;
+            StaticRing {
+                header: Header::new(waiters),
+                entries: array_of!(N, AtomicUsize::new(0)),
+                cells: array_of!(N, UnsafeCell::new(MaybeUninit::uninit())),
+                extra: array_of!(2, UnsafeCell::new(MaybeUninit::uninit())),
+                started: AtomicBool::new(false),
+                split_taken: AtomicBool::new(false),
+                _invariant: PhantomData,
             }
         }
+    }
+
+    /// The number of items the ring holds when full: `N`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ring = ringway::spsc::overwriting::StaticRing::<u8, 3>::new();
+    /// assert_eq!(ring.capacity(), 3);
+    /// ```
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Lends the ring to a producer and a consumer, which borrow it until both are
+    /// dropped; split again, the new halves go on with the items left.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut ring = ringway::spsc::overwriting::StaticRing::<u32, 2>::new();
+    /// let (mut tx, rx) = ring.split();
+    /// tx.push(1);
+    /// tx.push(2);
+    /// tx.push(3); // displaces 1
+    /// drop((tx, rx));
+    /// let (_tx, mut rx) = ring.split();
+    /// assert_eq!(rx.drain().collect::<Vec<_>>(), [2, 3]);
+    /// ```
+    pub fn split(&mut self) -> (Producer<T, Borrowed<'_>>, Consumer<T, Borrowed<'_>>) {
+        // `&mut self`: no half is alive, and what the last ones did happened before.
+        self.halves()
+    }
+
+    /// Lends a shared ring to a producer and a consumer, the first time it is called
+    /// on this ring; `None` every later time. For a ring in a `static`: the halves
+    /// are then `'static`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// static RING: ringway::spsc::overwriting::StaticRing<u8, 4> =
+    ///     ringway::spsc::overwriting::StaticRing::new();
+    /// let (mut tx, mut rx) = RING.try_split().unwrap();
+    /// tx.push(1);
+    /// assert_eq!(rx.pop(), Some(1));
+    /// assert!(RING.try_split().is_none());
+    /// ```
+    pub fn try_split(&self) -> Option<(Producer<T, Borrowed<'_>>, Consumer<T, Borrowed<'_>>)> {
+        // The swap's atomicity alone makes the halves unique; the callers that lose
+        // touch nothing. No half of an earlier `split` is alive (that borrow was
+        // exclusive), and its end happened before this shared borrow.
+        if self.split_taken.swap(true, Ordering::Relaxed) {
+            return None;
+        }
+        Some(self.halves())
+    }
+
+    /// The ring's view.
+    fn view(&self) -> View<T> {
+        View {
+            entries: NonNull::from(&self.entries).cast(),
+            cells: NonNull::from(&self.cells).cast(),
+            extra: NonNull::from(&self.extra).cast(),
+            geometry: Geometry::new(N),
+            _invariant: InvariantIn::default(),
+        }
+    }
+
+    /// The halves; the caller has made sure no other half of this ring is alive for
+    /// `'_`.
+    fn halves(&self) -> (Producer<T, Borrowed<'_>>, Consumer<T, Borrowed<'_>>) {
+        let view = self.view();
+        // No half is alive (caller), so `Relaxed` suffices for these flags.
+        let start = if self.started.load(Ordering::Relaxed) {
+            view.start(self.header.tail.load(Ordering::Relaxed))
+        } else {
+            self.started.store(true, Ordering::Relaxed);
+            // SAFETY: no half has ever been alive: no values, nobody to race.
+            unsafe { view.reset() };
+            (0, N, N + 1)
+        };
+        self.header.abandoned.store(false, Ordering::Relaxed);
+        let header = NonNull::from(&self.header);
+        (
+            Producer::new(header, view, start, Borrowed(PhantomData)),
+            Consumer::new(header, view, start, Borrowed(PhantomData)),
+        )
+    }
+}
+
+impl<T, const N: usize> Default for StaticRing<T, N> {
+    /// [`StaticRing::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, const N: usize> Drop for StaticRing<T, N> {
+    fn drop(&mut self) {
+        if self.started.load(Ordering::Relaxed) {
+            // SAFETY: `&mut self`: no half is alive.
+            unsafe { self.view().drop_items() };
+        }
+    }
+}
+
+impl<T, const N: usize> fmt::Debug for StaticRing<T, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticRing")
+            .field("capacity", &N)
+            .finish_non_exhaustive()
     }
 }
 
@@ -373,8 +855,12 @@ impl<T> Drop for Shared<T> {
 /// .unwrap();
 /// assert_eq!(rx.pop(), Some(999));
 /// ```
-pub struct Producer<T> {
-    shared: Arc<Shared<T>>,
+pub struct Producer<T, S: Storage = Heap<T>> {
+    /// The ring's header, valid while this half lives (`_storage` keeps the ring alive
+    /// or borrows it).
+    header: NonNull<Header>,
+    /// The ring's entries and cells, valid as `header`.
+    view: View<T>,
     geometry: Geometry,
     /// The position of the next push; its entry names position `tail - lap` (the
     /// previous lap's), full or taken. Only the producer writes entries there.
@@ -384,6 +870,8 @@ pub struct Producer<T> {
     /// The consumer's waiters may sleep (`WaitStrategy::parks`), so each push must
     /// notify; read once, so the hot path reads no shared line for it.
     parks: bool,
+    /// Keeps `header` and `view` valid.
+    _storage: S,
 }
 
 /// The reading half of an overwriting ring.
@@ -398,8 +886,11 @@ pub struct Producer<T> {
 /// assert_eq!(rx.peek(), Some(&"a"));
 /// assert_eq!(rx.pop(), Some("a"));
 /// ```
-pub struct Consumer<T> {
-    shared: Arc<Shared<T>>,
+pub struct Consumer<T, S: Storage = Heap<T>> {
+    /// As [`Producer`]'s.
+    header: NonNull<Header>,
+    /// As [`Producer`]'s.
+    view: View<T>,
     geometry: Geometry,
     /// The position of the next item to take; every item before it was taken by this
     /// consumer or displaced by the producer.
@@ -409,16 +900,81 @@ pub struct Consumer<T> {
     cell: usize,
     /// Whether `cell` holds an item (taken by `peek`, the oldest in the ring).
     holds_item: bool,
+    /// Keeps `header` and `view` valid.
+    _storage: S,
 }
 
 // SAFETY: a half moves `T`s to or from the other half's thread through the cells, so
-// `T: Send` is needed and sufficient; the shared state is reached through atomics, and
-// each cell through the side that owns it at the time (see `Shared::entries`).
-unsafe impl<T: Send> Send for Producer<T> {}
+// `T: Send` is needed and sufficient; the header and entries are reached through
+// atomics, and each cell through the side that owns it at the time (see `View`). The
+// storage is `Heap<T>` (an `Arc` of the ring, `Send` exactly when `T: Send`) or
+// `Borrowed` (a lifetime); written over any `S: Send`, as for `spsc::Producer`.
+unsafe impl<T: Send, S: Storage + Send> Send for Producer<T, S> {}
 // SAFETY: as for `Producer`.
-unsafe impl<T: Send> Send for Consumer<T> {}
+unsafe impl<T: Send, S: Storage + Send> Send for Consumer<T, S> {}
 
-impl<T> Producer<T> {
+impl<T, S: Storage> Producer<T, S> {
+    /// The producer of a ring whose push position, spare cell and consumer's cell are
+    /// `start`, kept valid by `storage`.
+    fn new(
+        header: NonNull<Header>,
+        view: View<T>,
+        start: (usize, usize, usize),
+        storage: S,
+    ) -> Self {
+        // SAFETY: `storage` keeps the header alive (caller).
+        let parks = unsafe { header.as_ref() }.waiters.parks();
+        // The producer's counter is the header's: stored after every push.
+        // SAFETY: as above.
+        let tail = unsafe { header.as_ref() }.tail.load(Ordering::Relaxed);
+        Producer {
+            header,
+            view,
+            geometry: view.geometry,
+            tail,
+            spare: start.1,
+            parks,
+            _storage: storage,
+        }
+    }
+
+    /// The ring's header.
+    #[inline(always)]
+    fn header(&self) -> &Header {
+        // SAFETY: the header outlives this half (field invariant on `header`).
+        unsafe { self.header.as_ref() }
+    }
+}
+
+impl<T, S: Storage> Consumer<T, S> {
+    /// The consumer of a ring whose oldest item's position and whose consumer's cell
+    /// are in `start`, kept valid by `storage`.
+    fn new(
+        header: NonNull<Header>,
+        view: View<T>,
+        start: (usize, usize, usize),
+        storage: S,
+    ) -> Self {
+        Consumer {
+            header,
+            view,
+            geometry: view.geometry,
+            head: start.0,
+            cell: start.2,
+            holds_item: false,
+            _storage: storage,
+        }
+    }
+
+    /// The ring's header.
+    #[inline(always)]
+    fn header(&self) -> &Header {
+        // SAFETY: the header outlives this half (field invariant on `header`).
+        unsafe { self.header.as_ref() }
+    }
+}
+
+impl<T, S: Storage> Producer<T, S> {
     /// Appends `value`; if the ring was full, displaces the oldest item and returns it.
     ///
     /// Never fails and never waits: the consumer cannot hold the producer up. A
@@ -438,13 +994,13 @@ impl<T> Producer<T> {
         let g = self.geometry;
         let tail = self.tail;
         // SAFETY: the spare is the producer's and holds no value (field invariant).
-        unsafe { self.shared.write(self.spare, value) };
+        unsafe { self.view.write(self.spare, value) };
         // The entry names the previous lap's position, full or taken, whichever it is
         // now: the swap takes its cell either way. It publishes the spare's value
         // (`Release`) and takes the entry's cell (`Acquire`: the consumer's reads of a
         // cell it left there are finished).
         let old = self
-            .shared
+            .view
             .entry(tail)
             .swap(g.entry(tail, true, self.spare), Ordering::AcqRel);
         debug_assert_eq!(
@@ -454,14 +1010,14 @@ impl<T> Producer<T> {
         );
         self.spare = g.cell(old);
         self.tail = g.next(tail);
-        self.shared.tail.store(self.tail, Ordering::Relaxed);
+        self.header().tail.store(self.tail, Ordering::Relaxed);
         if self.parks {
-            self.shared.waiters.items_published();
+            self.header().waiters.items_published();
         }
         if g.is_full(old) {
             // SAFETY: the entry was full, so its cell held the previous lap's item,
             // which nobody took; the swap made the cell the producer's.
-            Some(unsafe { self.shared.read(self.spare) })
+            Some(unsafe { self.view.read(self.spare) })
         } else {
             None
         }
@@ -489,7 +1045,7 @@ impl<T> Producer<T> {
         // The entry of `tail` holds the previous lap's item until the consumer takes it
         // (then only this producer changes the entry again): `Relaxed` suffices, a
         // stale "full" only under-reports room.
-        let entry = self.shared.entry(self.tail).load(Ordering::Relaxed);
+        let entry = self.view.entry(self.tail).load(Ordering::Relaxed);
         self.geometry.is_full(entry)
     }
 
@@ -518,20 +1074,20 @@ impl<T> Producer<T> {
     /// ```
     #[inline]
     pub fn is_abandoned(&self) -> bool {
-        self.shared.abandoned.load(Ordering::Acquire)
+        self.header().abandoned.load(Ordering::Acquire)
     }
 }
 
-impl<T> Drop for Producer<T> {
+impl<T, S: Storage> Drop for Producer<T, S> {
     fn drop(&mut self) {
         // Every push is in the entries already; this orders them before the flag.
-        self.shared.abandoned.store(true, Ordering::Release);
+        self.header().abandoned.store(true, Ordering::Release);
         // A consumer asleep waiting for items must wake to see it never gets more.
-        self.shared.waiters.items_published();
+        self.header().waiters.items_published();
     }
 }
 
-impl<T> Consumer<T> {
+impl<T, S: Storage> Consumer<T, S> {
     /// Takes the oldest item into the consumer's cell, unless it holds one already;
     /// whether it holds one afterwards.
     #[inline]
@@ -542,7 +1098,7 @@ impl<T> Consumer<T> {
         let g = self.geometry;
         loop {
             let head = self.head;
-            let entry = self.shared.entry(head);
+            let entry = self.view.entry(head);
             let seen = entry.load(Ordering::Relaxed);
             match g.place(seen, head) {
                 // The entry still names the previous lap: not pushed yet.
@@ -591,7 +1147,7 @@ impl<T> Consumer<T> {
         self.holds_item = false;
         // SAFETY: `take` made the cell the consumer's, holding the item; it holds none
         // from here on (`holds_item` is false).
-        Some(unsafe { self.shared.read(self.cell) })
+        Some(unsafe { self.view.read(self.cell) })
     }
 
     /// Returns a reference to the oldest item without popping it, or `None` if the
@@ -620,7 +1176,9 @@ impl<T> Consumer<T> {
         }
         // SAFETY: the consumer's cell holds the taken item (`take`), and only `&mut
         // self` methods move it out.
-        Some(self.shared.cells[self.cell].with(|slot| unsafe { (*slot).assume_init_ref() }))
+        // SAFETY: the consumer's cell holds the taken item (`take`), and only `&mut
+        // self` methods move it out.
+        Some(unsafe { self.view.get(self.cell) })
     }
 
     /// Pops up to `dst.len()` of the oldest items into the front of `dst`; returns how
@@ -666,7 +1224,7 @@ impl<T> Consumer<T> {
     /// assert_eq!(rx.pop(), None);
     /// ```
     #[inline]
-    pub fn drain(&mut self) -> Drain<'_, T> {
+    pub fn drain(&mut self) -> Drain<'_, T, S> {
         Drain { consumer: self }
     }
 
@@ -687,7 +1245,7 @@ impl<T> Consumer<T> {
     #[inline]
     pub fn len(&self) -> usize {
         let g = self.geometry;
-        let tail = self.shared.tail.load(Ordering::Relaxed);
+        let tail = self.header().tail.load(Ordering::Relaxed);
         let lap = g.mask + 1;
         let d = tail.wrapping_sub(self.head);
         let in_ring = if d > usize::MAX / 2 {
@@ -745,12 +1303,12 @@ impl<T> Consumer<T> {
     /// ```
     #[inline]
     pub fn is_abandoned(&self) -> bool {
-        self.shared.abandoned.load(Ordering::Acquire)
+        self.header().abandoned.load(Ordering::Acquire)
     }
 }
 
 /// The consumer's waiting pops: the protocol is `crate::wait`'s, as for every queue.
-impl<T> Consumer<T> {
+impl<T, S: Storage> Consumer<T, S> {
     /// One attempt of a waiting pop: `Some(Ok)` with an item, `Some(Err)` once the
     /// producer is gone and the ring is empty, `None` to wait.
     #[cfg(any(feature = "std", feature = "async"))]
@@ -790,7 +1348,7 @@ impl<T> Consumer<T> {
     pub fn pop_blocking(&mut self) -> Result<T, Disconnected> {
         crate::wait::until(
             self,
-            |c: &Self| &c.shared.waiters,
+            |c: &Self| &c.header().waiters,
             crate::wait::Awaited::Item,
             Self::attempt_pop,
         )
@@ -826,7 +1384,7 @@ impl<T> Consumer<T> {
         let deadline = std::time::Instant::now().checked_add(timeout);
         match crate::wait::block(
             self,
-            |c: &Self| &c.shared.waiters,
+            |c: &Self| &c.header().waiters,
             crate::wait::Awaited::Item,
             deadline,
             Self::attempt_pop,
@@ -861,7 +1419,7 @@ impl<T> Consumer<T> {
     /// assert_eq!(block_on(rx.pop_async()), Ok(5));
     /// ```
     #[cfg(feature = "async")]
-    pub fn pop_async(&mut self) -> PopFuture<'_, T> {
+    pub fn pop_async(&mut self) -> PopFuture<'_, T, S> {
         PopFuture {
             consumer: self,
             registration: crate::wait::Registration::None,
@@ -878,7 +1436,7 @@ impl<T> Consumer<T> {
     /// ```
     #[cfg(any(feature = "std", feature = "async"))]
     pub fn wait_strategy(&self) -> crate::WaitStrategy {
-        self.shared.waiters.strategy()
+        self.header().waiters.strategy()
     }
 }
 
@@ -897,13 +1455,13 @@ impl<T> Consumer<T> {
 /// ```
 #[cfg(feature = "async")]
 #[must_use = "futures do nothing unless polled"]
-pub struct PopFuture<'a, T> {
-    consumer: &'a mut Consumer<T>,
+pub struct PopFuture<'a, T, S: Storage = Heap<T>> {
+    consumer: &'a mut Consumer<T, S>,
     registration: crate::wait::Registration,
 }
 
 #[cfg(feature = "async")]
-impl<T> core::future::Future for PopFuture<'_, T> {
+impl<T, S: Storage> core::future::Future for PopFuture<'_, T, S> {
     type Output = Result<T, Disconnected>;
 
     fn poll(
@@ -913,7 +1471,7 @@ impl<T> core::future::Future for PopFuture<'_, T> {
         let this = self.get_mut();
         crate::wait::poll(
             this.consumer,
-            |c: &Consumer<T>| &c.shared.waiters,
+            |c: &Consumer<T, S>| &c.header().waiters,
             crate::wait::Awaited::Item,
             &mut this.registration,
             cx,
@@ -923,30 +1481,30 @@ impl<T> core::future::Future for PopFuture<'_, T> {
 }
 
 #[cfg(feature = "async")]
-impl<T> Drop for PopFuture<'_, T> {
+impl<T, S: Storage> Drop for PopFuture<'_, T, S> {
     fn drop(&mut self) {
         self.consumer
-            .shared
+            .header()
             .waiters
             .withdraw(crate::wait::Awaited::Item, &mut self.registration);
     }
 }
 
 #[cfg(feature = "async")]
-impl<T> fmt::Debug for PopFuture<'_, T> {
+impl<T, S: Storage> fmt::Debug for PopFuture<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PopFuture").finish_non_exhaustive()
     }
 }
 
-impl<T> Drop for Consumer<T> {
+impl<T, S: Storage> Drop for Consumer<T, S> {
     fn drop(&mut self) {
         if self.holds_item && !sync::model_panicked() {
             self.holds_item = false;
             // SAFETY: the consumer's cell holds the item it took (`holds_item`).
-            drop(unsafe { self.shared.read(self.cell) });
+            drop(unsafe { self.view.read(self.cell) });
         }
-        self.shared.abandoned.store(true, Ordering::Release);
+        self.header().abandoned.store(true, Ordering::Release);
     }
 }
 
@@ -961,11 +1519,11 @@ impl<T> Drop for Consumer<T> {
 /// assert_eq!(drain.next(), Some("a"));
 /// assert_eq!(drain.next(), None);
 /// ```
-pub struct Drain<'a, T> {
-    consumer: &'a mut Consumer<T>,
+pub struct Drain<'a, T, S: Storage = Heap<T>> {
+    consumer: &'a mut Consumer<T, S>,
 }
 
-impl<T> Iterator for Drain<'_, T> {
+impl<T, S: Storage> Iterator for Drain<'_, T, S> {
     type Item = T;
 
     #[inline]
@@ -974,7 +1532,7 @@ impl<T> Iterator for Drain<'_, T> {
     }
 }
 
-impl<T> fmt::Debug for Producer<T> {
+impl<T, S: Storage> fmt::Debug for Producer<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Producer")
             .field("capacity", &self.capacity())
@@ -982,7 +1540,7 @@ impl<T> fmt::Debug for Producer<T> {
     }
 }
 
-impl<T> fmt::Debug for Consumer<T> {
+impl<T, S: Storage> fmt::Debug for Consumer<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Consumer")
             .field("capacity", &self.capacity())
@@ -991,7 +1549,7 @@ impl<T> fmt::Debug for Consumer<T> {
     }
 }
 
-impl<T> fmt::Debug for Drain<'_, T> {
+impl<T, S: Storage> fmt::Debug for Drain<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Drain").finish_non_exhaustive()
     }
