@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | one producer thread and one consumer thread: single items, slices, iterators, zero-copy chunks, byte streams (`io::Read`/`io::Write`) | [`spsc::channel`], or [`spsc::StaticRing`] without an allocator | wait-free push and pop, no read-modify-write |
 //! | the same, mostly single items streamed between two polling threads | the same ring with the [`Stamped`](spsc::Stamped) layout, [`spsc::stamped::channel`] (each slot its own ready flag: one cache line per hand-off; every operation but the zero-copy chunks) | the same |
-//! | one producer that must never wait, and a consumer that only wants the newest items (meters, telemetry, snapshots) | [`spsc::overwriting::channel`]: a push into a full ring displaces the oldest item and hands it back | wait-free push, lock-free pop (one read-modify-write each) |
+//! | one producer that must never wait, and a consumer that only wants the newest items (meters, telemetry, snapshots) | [`spsc::overwriting::channel`], or [`spsc::overwriting::StaticRing`] without an allocator: a push into a full ring displaces the oldest item and hands it back | wait-free push, lock-free pop (one read-modify-write each) |
 //! | several producers or several consumers | [`mpmc::Queue`], or [`mpmc::StaticQueue`] without an allocator | see [`mpmc`]: a pre-empted thread between claiming and publishing a slot stalls that slot |
 //! | threads or tasks that should sleep while the queue is empty or full | any of them built with [`WaitStrategy::SPIN_PARK`] (`spsc::channel_with_wait_strategy`, `with_wait_strategy`), then `pop_blocking`, `pop_timeout`, `pop_async`, ... | the waiting operations sleep; `push` and `pop` stay as above |
 //!
