@@ -14,6 +14,18 @@ use ringway::spsc::{Borrowed, Consumer, Producer, StaticRing};
 /// A ring an interrupt handler fills, built at compile time.
 pub static SAMPLES: StaticRing<u32, 64> = StaticRing::new();
 
+/// A ring of a capacity that is not a power of two (its positions skip at the end of
+/// each lap), driven through the same operations.
+pub static FRAMES: StaticRing<u16, 48> = StaticRing::new();
+
+/// Splits the odd-sized ring the caller owns and moves a batch through it.
+pub fn frames(ring: &'static mut StaticRing<u16, 48>, items: &[u16], out: &mut [u16]) -> usize {
+    let (mut tx, mut rx) = ring.split();
+    let n = tx.push_slice(items);
+    let _ = tx.push(1);
+    n + rx.pop_slice(out) + rx.drain().count()
+}
+
 /// Splits a ring the caller owns (on Cortex-M0 from a `&'static mut`, e.g.
 /// `cortex_m::singleton!`).
 pub fn split(
