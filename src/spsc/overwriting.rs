@@ -1176,8 +1176,6 @@ impl<T, S: Storage> Consumer<T, S> {
         }
         // SAFETY: the consumer's cell holds the taken item (`take`), and only `&mut
         // self` methods move it out.
-        // SAFETY: the consumer's cell holds the taken item (`take`), and only `&mut
-        // self` methods move it out.
         Some(unsafe { self.view.get(self.cell) })
     }
 
