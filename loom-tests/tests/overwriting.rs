@@ -77,15 +77,18 @@ fn displacement_race(
     outcome
 }
 
-/// The threads of [`displacement_race`] on `tx` and `rx`: returns the halves, what
-/// the consumer's thread got and what the pushes handed back.
+/// What [`race_on`] returns: the halves, what the consumer's thread got and what the
+/// pushes handed back.
+type Raced<S> = (Producer<Item, S>, Consumer<Item, S>, Vec<u32>, Vec<u32>);
+
+/// The threads of [`displacement_race`] on `tx` and `rx`.
 fn race_on<S: Storage + Send + 'static>(
     mut tx: Producer<Item, S>,
     mut rx: Consumer<Item, S>,
     offset: usize,
     pops: usize,
     pushed: u32,
-) -> (Producer<Item, S>, Consumer<Item, S>, Vec<u32>, Vec<u32>) {
+) -> Raced<S> {
     prewrap(&mut tx, &mut rx, offset);
     let producer = thread::spawn(move || {
         let displaced: Vec<u32> = (0..pushed)
