@@ -50,7 +50,7 @@
 //! |---|---|---|
 //! | `alloc` | yes (via `std`) | the heap forms: [`spsc::channel`], [`mpmc::Queue::new`] |
 //! | `std` | yes | implies `alloc`; the waiting operations and [`WaitStrategy`], `std::io` for byte rings, `std::error::Error` for the errors |
-//! | `async` | yes | implies `alloc` (not `std`); `push_async` / `pop_async` and [`WaitStrategy`], also in `no_std` builds on an embedded executor (needs a global allocator, and compare-and-swap: not Cortex-M0) |
+//! | `async` | yes | `push_async` / `pop_async` and [`WaitStrategy`], also in `no_std` builds on an embedded executor, with or without an allocator (without `alloc`, a queue lists up to four sleeping futures per direction, and one beyond them wakes itself; needs compare-and-swap: not Cortex-M0) |
 //! | `embedded-io` | no | the `embedded_io` traits (`Read`, `Write`, `ReadReady`, `WriteReady`) for a byte ring's halves, with or without `std` |
 //!
 //! With `default-features = false` only the static forms exist, and the SPSC ring

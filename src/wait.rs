@@ -77,7 +77,15 @@
 //!   contain it.
 //! * The spin lock needs compare-and-swap: `async` without `std` is refused at compile
 //!   time on targets without `target_has_atomic = "ptr"` (Cortex-M0), see `lib.rs`.
+//!
+//! Without `alloc` as well (static forms only, no global allocator) the list is an
+//! array of `FIXED_WAITERS` (4) places instead of a `Vec`. A waiter that finds it full
+//! is not listed, and [`WaitCell::announce`] says so: its future then wakes itself
+//! (the executor polls it again), as a non-parking strategy's does, so it is never
+//! stranded. An SPSC half has one waiting future at a time, so only forgotten futures
+//! (whose entries stay until the next notification) or many MPMC waiters fill it.
 
+#[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 use core::task::Waker;
 #[cfg(feature = "async")]
@@ -115,7 +123,9 @@ use crate::sync::{current, park, Thread};
 /// popping): the handler could spin forever on a lock the interrupted code holds. The
 /// other strategies never take the lock (their futures wake themselves), so an
 /// interrupt handler may push to a `SpinYield` queue that a task awaits. A panicking
-/// waker is not contained as with `std` (no `catch_unwind`).
+/// waker is not contained as with `std` (no `catch_unwind`). Without `alloc` either, a
+/// `SpinPark` queue lists up to four sleeping futures per direction (an SPSC half has
+/// one); a future beyond them wakes itself instead of sleeping.
 ///
 /// # Examples
 ///
@@ -262,9 +272,100 @@ pub(crate) enum Registration {
 /// The list behind a [`WaitCell`]'s lock.
 struct Entries {
     /// The announced waiters with their keys, in no particular order.
-    list: Vec<(u64, Entry)>,
+    list: List,
     /// The key of the next new entry.
     next_key: u64,
+}
+
+/// How many waiters a cell lists without `alloc` (`async` on a target with no global
+/// allocator): room for an SPSC half's one waiting future and a few forgotten ones,
+/// or a few MPMC waiters. A waiter that finds the list full is not listed: its future
+/// wakes itself (the executor polls it again) instead of sleeping, so it is never
+/// stranded, only busier.
+#[cfg(not(feature = "alloc"))]
+const FIXED_WAITERS: usize = 4;
+
+/// The waiters of a cell with their keys: a `Vec` with `alloc`, else an array of
+/// [`FIXED_WAITERS`] places.
+#[derive(Default)]
+struct List {
+    #[cfg(feature = "alloc")]
+    items: Vec<(u64, Entry)>,
+    /// Places `0 .. len` are `Some`.
+    #[cfg(not(feature = "alloc"))]
+    items: [Option<(u64, Entry)>; FIXED_WAITERS],
+    #[cfg(not(feature = "alloc"))]
+    len: usize,
+}
+
+impl List {
+    loom_const_fn! {
+        fn new() -> Self {
+            List {
+                #[cfg(feature = "alloc")]
+                items: Vec::new(),
+                #[cfg(not(feature = "alloc"))]
+                items: [const { None }; FIXED_WAITERS],
+                #[cfg(not(feature = "alloc"))]
+                len: 0,
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        #[cfg(feature = "alloc")]
+        return self.items.len();
+        #[cfg(not(feature = "alloc"))]
+        return self.len;
+    }
+
+    /// The entries with their keys.
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut (u64, Entry)> {
+        #[cfg(feature = "alloc")]
+        return self.items.iter_mut();
+        #[cfg(not(feature = "alloc"))]
+        return self.items[..self.len].iter_mut().flatten();
+    }
+
+    /// Adds `item`, or hands it back if the list is full (only without `alloc`).
+    fn push(&mut self, item: (u64, Entry)) -> Result<(), (u64, Entry)> {
+        #[cfg(feature = "alloc")]
+        {
+            self.items.push(item);
+            Ok(())
+        }
+        #[cfg(not(feature = "alloc"))]
+        {
+            if self.len == FIXED_WAITERS {
+                return Err(item);
+            }
+            self.items[self.len] = Some(item);
+            self.len += 1;
+            Ok(())
+        }
+    }
+
+    /// Removes the entry of `key`, if listed.
+    fn remove(&mut self, key: u64) -> Option<Entry> {
+        let i = self.iter_mut().position(|(k, _)| *k == key)?;
+        #[cfg(feature = "alloc")]
+        return Some(self.items.swap_remove(i).1);
+        #[cfg(not(feature = "alloc"))]
+        {
+            self.len -= 1;
+            self.items.swap(i, self.len);
+            self.items[self.len].take().map(|(_, entry)| entry)
+        }
+    }
+
+    /// Takes every entry out, leaving the list empty.
+    fn take(&mut self) -> impl Iterator<Item = Entry> {
+        let taken = core::mem::take(self);
+        #[cfg(feature = "alloc")]
+        return taken.items.into_iter().map(|(_, entry)| entry);
+        #[cfg(not(feature = "alloc"))]
+        return taken.items.into_iter().flatten().map(|(_, entry)| entry);
+    }
 }
 
 /// The waiters for one kind of progress ("an item was published" or "a slot was
@@ -287,7 +388,7 @@ impl WaitCell {
             WaitCell {
                 waiting: AtomicUsize::new(0),
                 entries: Mutex::new(Entries {
-                    list: Vec::new(),
+                    list: List::new(),
                     next_key: 0,
                 }),
             }
@@ -312,9 +413,9 @@ impl WaitCell {
     fn wake_all(&self) {
         let taken = self.locked(|entries| {
             self.waiting.store(0, Ordering::Relaxed);
-            core::mem::take(&mut entries.list)
+            entries.list.take()
         });
-        for (_, entry) in taken {
+        for entry in taken {
             // `wake` consumes the entry, so its drop runs inside too.
             isolated(|| entry.wake());
         }
@@ -322,31 +423,36 @@ impl WaitCell {
 
     /// Registers a waiter, or refreshes its entry if `registration` says it has one
     /// still in the list; the caller must look at the queue again before sleeping.
-    fn announce(&self, registration: &mut Registration, entry: Entry) {
-        let replaced = self.locked(|entries| {
+    /// Returns whether the waiter is listed: only without `alloc`, when the list is
+    /// full, is it not, and then it must not sleep (a future wakes itself instead).
+    fn announce(&self, registration: &mut Registration, entry: Entry) -> bool {
+        let (replaced, listed) = self.locked(|entries| {
             let Entries { list, next_key } = entries;
             let mine = match *registration {
                 Registration::Key(key) => list.iter_mut().find(|(k, _)| *k == key),
                 _ => None,
             };
-            let replaced = match mine {
-                Some((_, old)) if old.wakes_as(&entry) => Some(entry),
-                Some((_, old)) => Some(core::mem::replace(old, entry)),
-                None => {
-                    list.push((*next_key, entry));
-                    *registration = Registration::Key(*next_key);
-                    *next_key = next_key.wrapping_add(1);
-                    None
-                }
+            let outcome = match mine {
+                Some((_, old)) if old.wakes_as(&entry) => (Some(entry), true),
+                Some((_, old)) => (Some(core::mem::replace(old, entry)), true),
+                None => match list.push((*next_key, entry)) {
+                    Ok(()) => {
+                        *registration = Registration::Key(*next_key);
+                        *next_key = next_key.wrapping_add(1);
+                        (None, true)
+                    }
+                    Err((_, entry)) => (Some(entry), false),
+                },
             };
             self.waiting.store(list.len(), Ordering::Relaxed);
-            replaced
+            outcome
         });
         // Dropped outside the lock: dropping a waker runs foreign code too.
         isolated(|| drop(replaced));
         // Orders the store above before the caller's next look at the queue (the
         // other half of the fence in `notify`).
         fence(Ordering::SeqCst);
+        listed
     }
 
     /// Removes the waiter's entry if a notifier has not taken it yet, and forgets the
@@ -357,12 +463,8 @@ impl WaitCell {
         };
         *registration = Registration::None;
         let removed = self.locked(|entries| {
-            let list = &mut entries.list;
-            let removed = list
-                .iter()
-                .position(|(k, _)| *k == key)
-                .map(|i| list.swap_remove(i));
-            self.waiting.store(list.len(), Ordering::Relaxed);
+            let removed = entries.list.remove(key);
+            self.waiting.store(entries.list.len(), Ordering::Relaxed);
             removed
         });
         // Dropped outside the lock and isolated, as in `announce`.
@@ -391,8 +493,8 @@ impl Drop for WaitCell {
         if sync::model_panicked() {
             return;
         }
-        let left = self.locked(|entries| core::mem::take(&mut entries.list));
-        for (_, entry) in left {
+        let left = self.locked(|entries| entries.list.take());
+        for entry in left {
             isolated(|| drop(entry));
         }
     }
@@ -476,9 +578,11 @@ pub(crate) fn block<C: ?Sized, R>(
             }
             WaitStrategy::SpinYield { .. } => sync::yield_now(),
             WaitStrategy::SpinPark { .. } => {
-                waiters(ctx)
+                let listed = waiters(ctx)
                     .cell(awaited)
                     .announce(&mut registration, Entry::Thread(current()));
+                // With `std` the list is a `Vec`: a thread is always listed.
+                debug_assert!(listed, "a thread not listed");
                 if let Some(done) = attempt(ctx) {
                     break Some(done);
                 }
@@ -552,11 +656,18 @@ pub(crate) fn poll<C: ?Sized, R>(
     if done.is_none() {
         let w = waiters(ctx);
         if w.strategy.parks() {
-            w.cell(awaited)
+            let listed = w
+                .cell(awaited)
                 .announce(registration, Entry::Task(cx.waker().clone()));
             done = attempt(ctx);
             if done.is_none() {
-                sync::count_sleep();
+                if listed {
+                    sync::count_sleep();
+                } else {
+                    // The list is full (no `alloc`): nobody will wake us, so ask to be
+                    // polled again, as the non-parking strategies do.
+                    cx.waker().wake_by_ref();
+                }
             }
         } else {
             // Nobody will wake us: ask to be polled again (the executor's yield).
@@ -665,6 +776,7 @@ mod tests {
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
     use std::task::Wake;
+    use std::vec::Vec;
 
     use super::*;
 
@@ -779,12 +891,17 @@ mod tests {
         );
         assert_eq!(Arc::strong_count(&second), 2);
 
-        // Many waiters that withdraw (cancelled futures) leave nothing behind.
-        let mut others: Vec<Registration> = (0..1000).map(|_| Registration::None).collect();
+        // Many waiters that withdraw (cancelled futures) leave nothing behind (as many
+        // as the list has room for, without `alloc`).
+        #[cfg(feature = "alloc")]
+        let many = 1000;
+        #[cfg(not(feature = "alloc"))]
+        let many = FIXED_WAITERS - 1;
+        let mut others: Vec<Registration> = (0..many).map(|_| Registration::None).collect();
         for r in &mut others {
-            cell.announce(r, counter().1);
+            assert!(cell.announce(r, counter().1));
         }
-        assert_eq!(cell.waiting.load(Ordering::Relaxed), 1001);
+        assert_eq!(cell.waiting.load(Ordering::Relaxed), many + 1);
         for r in &mut others {
             cell.withdraw(r);
             assert!(matches!(r, Registration::None));
@@ -808,5 +925,46 @@ mod tests {
             0,
             "a withdrawn waiter was woken"
         );
+    }
+
+    /// Without `alloc` the list has `FIXED_WAITERS` places: one waiter more is not
+    /// listed (and told so, so that its future wakes itself instead of sleeping),
+    /// those listed are still woken, and once a notification empties the list there is
+    /// room again.
+    #[test]
+    #[cfg(not(feature = "alloc"))]
+    fn a_full_fixed_list_refuses_a_waiter_and_wakes_the_others() {
+        let cell = WaitCell::new();
+        let listed: Vec<Arc<Counter>> = (0..FIXED_WAITERS)
+            .map(|_| {
+                let (count, entry) = counter();
+                assert!(cell.announce(&mut Registration::None, entry));
+                count
+            })
+            .collect();
+        let (refused, entry) = counter();
+        let mut registration = Registration::None;
+        assert!(
+            !cell.announce(&mut registration, entry),
+            "listed past the room"
+        );
+        assert!(matches!(registration, Registration::None));
+        assert_eq!(
+            Arc::strong_count(&refused),
+            1,
+            "the refused waker is still held"
+        );
+        assert_eq!((cell.len(), cell.waiting.load(Ordering::Relaxed)), (4, 4));
+        cell.notify();
+        for count in &listed {
+            assert_eq!(count.0.load(Ordering::Relaxed), 1);
+        }
+        let (again, entry) = counter();
+        assert!(
+            cell.announce(&mut registration, entry),
+            "no room after the notification"
+        );
+        cell.notify();
+        assert_eq!(again.0.load(Ordering::Relaxed), 1);
     }
 }

@@ -115,7 +115,11 @@ use crate::buffer::{sealed::LayoutImpl, Slots};
 use crate::sync::Arc;
 use crate::sync::{self, load_mut, AtomicBool, AtomicUsize, Ordering};
 use crate::wait::Waiters;
-#[cfg(any(feature = "std", feature = "async"))]
+#[cfg(all(
+    any(feature = "std", feature = "async"),
+    feature = "alloc",
+    target_has_atomic = "ptr"
+))]
 use crate::WaitStrategy;
 use crate::{ChunkError, PushError};
 
