@@ -600,6 +600,27 @@ pub(crate) fn block<C: ?Sized, R>(
     done
 }
 
+/// One attempt of a waiting pop from an SPSC ring whose producer may be gone (the
+/// `attempt` of [`block`] and [`poll`] for both SPSC rings): `Some(Ok(item))`,
+/// `Some(Err(Disconnected(())))` once the producer is gone and everything it left has
+/// been popped, or `None` to wait.
+///
+/// `gone` is the consumer's `is_abandoned`, an `Acquire` load of the flag the producer
+/// sets with `Release` after its last push: once it is true, one more `pop` is final.
+pub(crate) fn pop_or_disconnected<C: ?Sized, T>(
+    consumer: &mut C,
+    mut pop: impl FnMut(&mut C) -> Option<T>,
+    gone: impl Fn(&C) -> bool,
+) -> Option<Result<T, crate::Disconnected>> {
+    if let Some(v) = pop(consumer) {
+        return Some(Ok(v));
+    }
+    if gone(consumer) {
+        return Some(pop(consumer).ok_or(crate::Disconnected(())));
+    }
+    None
+}
+
 /// [`block`] without a deadline: runs `attempt(ctx)` until it returns `Some`.
 #[cfg(feature = "std")]
 pub(crate) fn until<C: ?Sized, R>(

@@ -1311,15 +1311,8 @@ impl<T, S: Storage> Consumer<T, S> {
     /// producer is gone and the ring is empty, `None` to wait.
     #[cfg(any(feature = "std", feature = "async"))]
     fn attempt_pop(&mut self) -> Option<Result<T, Disconnected>> {
-        if let Some(v) = self.pop() {
-            return Some(Ok(v));
-        }
-        if self.is_abandoned() {
-            // Every push came before the flag, and the `Acquire` above makes it
-            // visible: one more look is final.
-            return Some(self.pop().ok_or(Disconnected(())));
-        }
-        None
+        // Every push comes before the flag (the producer's drop).
+        crate::wait::pop_or_disconnected(self, Self::pop, Self::is_abandoned)
     }
 
     /// Removes and returns the oldest item, waiting for one as the ring's

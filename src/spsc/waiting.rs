@@ -200,15 +200,8 @@ impl<T, S: Storage> Consumer<T, S> {
     /// One attempt of a waiting pop: `Some(Ok(item))`, `Some(Err(Disconnected(())))`
     /// once the producer is gone and everything it pushed has been popped, or `None`.
     fn attempt_pop(&mut self) -> Option<Result<T, Disconnected>> {
-        if let Some(v) = self.pop() {
-            return Some(Ok(v));
-        }
-        if self.is_abandoned() {
-            // The producer published everything before setting the flag, and the
-            // `Acquire` above makes it visible: one more look is final.
-            return Some(self.pop().ok_or(Disconnected(())));
-        }
-        None
+        // The producer publishes everything before it sets the flag.
+        wait::pop_or_disconnected(self, Self::pop, Self::is_abandoned)
     }
 }
 
