@@ -46,8 +46,23 @@ pub use spin_lock::SpinLock;
 mod imp {
     #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
     pub(crate) use alloc::sync::Arc;
-    #[cfg(any(feature = "std", feature = "async"))]
+    #[cfg(any(
+        feature = "std",
+        feature = "async",
+        all(
+            feature = "alloc",
+            target_has_atomic = "ptr",
+            target_pointer_width = "64"
+        )
+    ))]
     pub(crate) use core::sync::atomic::fence;
+    /// The broadcast ring's list of consumer cursors.
+    #[cfg(all(
+        feature = "alloc",
+        target_has_atomic = "ptr",
+        target_pointer_width = "64"
+    ))]
+    pub(crate) use core::sync::atomic::AtomicPtr;
     pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     #[cfg(feature = "std")]
     pub(crate) use std::sync::Mutex;
@@ -144,7 +159,7 @@ mod imp {
 #[cfg(ringway_loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
     pub(crate) use loom::sync::{Arc, Mutex};
     pub(crate) use parker::{current, park, Thread};
 
