@@ -257,9 +257,22 @@ struct Node {
     /// item. `IDLE` while no consumer holds the node. Stored by the consumer (`Release`
     /// after each pop), loaded by the producer (`Acquire`).
     cursor: CachePadded<AtomicUsize>,
-    /// The node added before this one; set before the node is published on the list
-    /// and never changed after.
-    next: *mut Node,
+    /// The node added before this one; written before the node is published on the
+    /// list (a `Release` compare-and-swap of `Shared::nodes`), read after an `Acquire`
+    /// load of a pointer to it, never changed after. (A facade cell, so that loom sees a
+    /// read that is not ordered after the write.)
+    next: UnsafeCell<*mut Node>,
+}
+
+impl Node {
+    /// The node added before this one (null for the first).
+    #[inline]
+    fn next(&self) -> *mut Node {
+        // SAFETY: written once before the node was published, and this thread reached
+        // the node through an `Acquire` load of a pointer published after that write
+        // (or owns it, in `Shared::drop`): no write races this read.
+        self.next.with(|next| unsafe { *next })
+    }
 }
 
 /// What the producer and every consumer share.
@@ -269,8 +282,7 @@ struct Shared<T> {
     /// `slots.len() - 1`: `pos & mask` is the slot of `pos`.
     mask: usize,
     policy: Policy,
-    /// The number of items pushed so far: stored (`Release`) by the producer after each
-    /// push. Read by subscribers, `len` and lagged consumers, never per item.
+    /// The number of items pushed so far: stored by the producer after each push. Read by subscribers, `len` and lagged consumers, never per item.
     tail: CachePadded<AtomicUsize>,
     /// The newest node of the cursor list (`Backpressure`), or null. Nodes are added at
     /// the head and freed only with the ring, so a pointer read from the list stays
@@ -413,7 +425,7 @@ impl<T> Shared<T> {
                 debug_assert!(cursor <= tail, "a cursor past the producer");
                 slowest = slowest.min(cursor);
             }
-            node = n.next;
+            node = n.next();
         }
         slowest
     }
@@ -432,16 +444,16 @@ impl<T> Shared<T> {
             {
                 return n;
             }
-            node = n.next;
+            node = n.next();
         }
         let new = Box::into_raw(Box::new(Node {
             cursor: CachePadded::new(AtomicUsize::new(cursor)),
-            next: ptr::null_mut(),
+            next: UnsafeCell::new(ptr::null_mut()),
         }));
         let mut head = self.nodes.load(Ordering::Relaxed);
         loop {
             // SAFETY: `new` is not on the list yet: only this thread sees it.
-            unsafe { (*new).next = head };
+            unsafe { (*new).next.with_mut(|next| *next = head) };
             // `Release`: the producer that finds the node sees its fields.
             match self
                 .nodes
@@ -458,11 +470,12 @@ impl<T> Shared<T> {
 
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
-        let mut node = *self.nodes.get_mut();
+        // `Relaxed`: the last handle's drop synchronised with the others' (`Arc`).
+        let mut node = self.nodes.load(Ordering::Relaxed);
         while !node.is_null() {
             // SAFETY: the last handle is gone: the nodes are ours, each freed once.
             let n = unsafe { Box::from_raw(node) };
-            node = n.next;
+            node = n.next();
         }
         if sync::model_panicked() {
             return;
@@ -585,7 +598,8 @@ impl<T> Producer<T> {
             }
         };
         self.tail = tail + 1;
-        shared.tail.store(self.tail, Ordering::Release);
+        // `Relaxed`: a count, not a publication (the stamps publish the items).
+        shared.tail.store(self.tail, Ordering::Relaxed);
         shared.waiters.items_published();
         // Dropped last: a panicking `Drop` of the old item leaves the ring consistent.
         drop(old);
@@ -767,8 +781,9 @@ impl<T> Consumer<T> {
             panic!("ringway: a broadcast ring has at most {MAX_CONSUMERS} consumers");
         }
         let (pos, node) = match shared.policy {
-            // Items pushed after this load are at or after its value.
-            Policy::Lossy => (shared.tail.load(Ordering::Acquire), ptr::null()),
+            // Items pushed after this load are at or after its value (the stamps, not
+            // `tail`, publish them: `Relaxed`).
+            Policy::Lossy => (shared.tail.load(Ordering::Relaxed), ptr::null()),
             Policy::Backpressure => {
                 // A conservative cursor first, then the fence, then the start: see the
                 // module docs (the fence pairs with the producer's in `slowest_cursor`).
@@ -831,7 +846,7 @@ impl<T> Consumer<T> {
     /// how many it skipped.
     #[cold]
     fn skip_lagged(&mut self) -> Lagged {
-        let tail = self.shared.tail.load(Ordering::Acquire);
+        let tail = self.shared.tail.load(Ordering::Relaxed);
         // At least one: the item at `pos` is gone. `tail` may be stale (below `pos`).
         let oldest = tail.saturating_sub(self.shared.lap()).max(self.pos + 1);
         let missed = oldest - self.pos;
@@ -890,7 +905,7 @@ impl<T> Consumer<T> {
     /// assert_eq!(rx.len(), 2);
     /// ```
     pub fn len(&self) -> usize {
-        let tail = self.shared.tail.load(Ordering::Acquire);
+        let tail = self.shared.tail.load(Ordering::Relaxed);
         tail.saturating_sub(self.pos).min(self.shared.lap())
     }
 

@@ -78,6 +78,10 @@ pin_invariant! {
     OverwritingHeap: ["ringway::spsc::overwriting::Heap<", ">"];
     OverwritingStaticRing: ["ringway::spsc::overwriting::StaticRing<", ", 3>"];
     OverwritingPopFuture: ["ringway::spsc::overwriting::PopFuture<'c, ", ">"];
+    BroadcastProducer: ["ringway::broadcast::Producer<", ">"];
+    BroadcastConsumer: ["ringway::broadcast::Consumer<", ">"];
+    BroadcastPopFuture: ["ringway::broadcast::PopFuture<'c, ", ">"];
+    BroadcastPushFuture: ["ringway::broadcast::PushFuture<'c, ", ">"];
     MpmcQueueHeap: ["ringway::mpmc::Queue<", ">"];
     MpmcQueueInline: ["ringway::mpmc::Queue<", ", ringway::mpmc::Inline<", ", 3>>"];
     MpmcHeap: ["ringway::mpmc::Heap<", ">"];

@@ -88,6 +88,7 @@ MODELS_FOR = {
     "src/sync/spin_lock.rs": ["spin_lock"],
     "src/spsc/waiting.rs": ["waiting"],
     "src/spsc/overwriting.rs": ["overwriting"],
+    "src/broadcast.rs": ["broadcast"],
     "src/mpmc/waiting.rs": ["waiting"],
     "src/spsc/": ["spsc"],
     "src/buffer.rs": ["spsc"],
