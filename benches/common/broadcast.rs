@@ -217,6 +217,52 @@ impl Fanout for TokioBroadcast {
     }
 }
 
+/// ringway broadcast (`Backpressure`) read with `pop_slice` of up to
+/// [`common::SLICE_BATCH`] items into a local buffer (one cursor publish per batch), then
+/// served one by one: the batched counterpart of disruptor's own handlers.
+pub struct RingwayBroadcastSlice;
+
+pub struct BcSliceRx {
+    rx: BcConsumer<u64>,
+    buf: Box<[u64; common::SLICE_BATCH]>,
+    at: usize,
+    len: usize,
+}
+
+impl FanRx for BcSliceRx {
+    #[inline(always)]
+    fn poll(&mut self) -> Polled {
+        if self.at == self.len {
+            match self.rx.pop_slice(&mut self.buf[..]) {
+                Ok(0) => return Polled::Empty,
+                Ok(n) => (self.at, self.len) = (0, n),
+                Err(ringway::broadcast::Lagged(n)) => return Polled::Lagged(n),
+            }
+        }
+        let v = self.buf[self.at];
+        self.at += 1;
+        Polled::Item(v)
+    }
+}
+
+impl Fanout for RingwayBroadcastSlice {
+    type Tx = BcProducer<u64>;
+    type Rx = BcSliceRx;
+    fn channel(capacity: usize, readers: usize) -> Option<(Self::Tx, Vec<Self::Rx>)> {
+        let (tx, rxs) = <RingwayBroadcast<false> as Fanout>::channel(capacity, readers)?;
+        let rxs = rxs
+            .into_iter()
+            .map(|rx| BcSliceRx {
+                rx,
+                buf: Box::new([0; common::SLICE_BATCH]),
+                at: 0,
+                len: 0,
+            })
+            .collect();
+        Some((tx, rxs))
+    }
+}
+
 /// disruptor 4.x, single producer, one `EventPoller` per reader (`take(1)`: one event per
 /// poll, like the other single-item readers), polled by the harness's threads. The producer
 /// waits for the slowest reader (`try_publish` fails while the ring is full for any of them).
@@ -461,6 +507,10 @@ pub fn fanout_contenders() -> Vec<FanoutEntry> {
     vec![
         e::<RingwayBroadcast<false>>("ringway broadcast backpressure", true, false),
         e::<RingwayBroadcast<true>>("ringway broadcast lossy", true, true),
+        FanoutEntry {
+            batched: true,
+            ..e::<RingwayBroadcastSlice>("ringway broadcast backpressure slice", true, false)
+        },
         e::<DisruptorPollers>("disruptor", false, false),
         FanoutEntry {
             name: "disruptor handlers",
