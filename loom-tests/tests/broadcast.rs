@@ -212,7 +212,7 @@ fn backpressure_two_consumers_capacity_2() {
 fn backpressure_subscribe_races_push() {
     explore(
         "broadcast_backpressure_subscribe_races_push",
-        &[(1, -1), (1, 0), (2, 0), (2, 1), (3, 0)],
+        &[(1, -1), (1, 0), (2, 0), (2, 1), (3, 1)],
         || {
             let (mut tx, first) = broadcast::channel::<Item>(1, Policy::Backpressure);
             let subscriber = thread::spawn(move || {
