@@ -1672,6 +1672,68 @@ fn threads_subscribers_joining_midway() {
     }
 }
 
+/// A consumer that has popped item `v` and then subscribes gets a consumer that starts
+/// after `v`: `v` was pushed before the `subscribe` call (this thread saw it), and a
+/// new consumer "gets every item pushed after this call returns" / "starts after the
+/// newest item". Here a reader re-subscribes after every item it pops (dropping the
+/// old consumer) while the producer streams; the first item of each new consumer must
+/// be later than the last item of the old one.
+fn resubscribe_after_every_pop(policy: Policy, n: u64) -> Vec<(u64, u64)> {
+    let (mut tx, rx) = channel::<u64>(4, policy);
+    let reader = thread::spawn(move || {
+        let mut rx = rx;
+        let mut last: Option<u64> = None;
+        let mut fresh = false;
+        let mut bad = Vec::new();
+        loop {
+            let gone = rx.is_abandoned();
+            match rx.pop() {
+                Ok(Some(v)) => {
+                    if let Some(l) = last {
+                        if v <= l {
+                            assert!(fresh, "{policy:?}: {v} after {l} from one consumer");
+                            bad.push((l, v));
+                        }
+                    }
+                    last = Some(v);
+                    rx = rx.subscribe(); // the old consumer is dropped
+                    fresh = true;
+                }
+                Ok(None) if gone => return bad,
+                Ok(None) => thread::yield_now(),
+                Err(Lagged(_)) => {}
+            }
+        }
+    });
+    for i in 0..n {
+        let mut v = i;
+        while let Err(e) = tx.push(v) {
+            v = e.into_inner();
+            thread::yield_now();
+        }
+    }
+    drop(tx);
+    join_within_watchdog(reader, "reader")
+}
+
+#[test]
+#[ignore = "BUG: Consumer::subscribe reads the producer's tail with a Relaxed load, and push \
+            stores tail after the item's stamp: a thread that has popped item k can start a \
+            new consumer at k (it gets k again). Reproduces in well under a second here"]
+fn subscribe_from_a_consumer_starts_after_what_it_has_seen() {
+    let n = n(300_000, 400) as u64;
+    for policy in POLICIES {
+        let bad = resubscribe_after_every_pop(policy, n);
+        assert!(
+            bad.is_empty(),
+            "{policy:?}: {} new consumers got an item their parent had already popped \
+             (parent's last, new consumer's first): {:?}",
+            bad.len(),
+            &bad[..bad.len().min(5)]
+        );
+    }
+}
+
 /// Drop accounting under threads: originals and clones, both policies, with a reader
 /// that stops early.
 #[test]
