@@ -12,7 +12,10 @@
 //!   the round trip): ringway `mpmc`, crossbeam `ArrayQueue`, crossbeam-channel, kanal and flume
 //!   (`bounded`, `try_send` / `try_recv`), thingbuf; std `sync_channel` in the round trip only.
 //!   No BBQ: its one Rust crate (bbq-rs 0.1.1) needs nightly and has no non-blocking push / pop
-//!   (see `benches/common/mod.rs`).
+//!   (see `benches/common/mod.rs`). Broadcast (`benches/common/broadcast.rs`): ringway
+//!   `broadcast` (`Policy::Backpressure` and `Policy::Lossy`), disruptor (one `EventPoller` per
+//!   reader, and its own `handle_events_with` consumer threads), tokio `sync::broadcast`
+//!   (`send` / `try_recv`).
 //! * **Same loop for everyone.** Every queue goes through the same generic drivers
 //!   (`benches/common/mod.rs`) with the same item type (`u64`), capacity, pinning and wait loop
 //!   (a busy spin on `core::hint::spin_loop()` after each failed push or pop). Each queue only
@@ -58,6 +61,36 @@
 //! * **MPMC throughput:** 1 producer + 1 consumer pinned (A, B), and 2 producers + 2 consumers
 //!   unpinned (4 threads on the 2 cores), capacity 1024. Per-producer order and the total count
 //!   and checksum are verified.
+//! * **Broadcast** (`ringway::broadcast`, issue #16 part 2; `benches/common/broadcast.rs`):
+//!   - *Round trip 1 -> 1*: the ping-pong above through two broadcast channels (one each way,
+//!     one consumer each), in its own rounds with the floor probes at the start and end of each
+//!     round, so the ratios are to the floor of the same run: ringway broadcast (both
+//!     policies), tokio broadcast, and ringway `spsc` and disruptor as single-consumer
+//!     references. Table "Broadcast round trip 1 -> 1"; `broadcast-roundtrip.csv`.
+//!   - *Fan-out 1 -> k* (`--fanout-readers`, default 2 and 3): one producer streams `u64`s,
+//!     each its sequence number, and each of `k` readers gets (and checks) every item; the
+//!     readers are already polling the empty ring when the producer starts (the SPSC tables'
+//!     empty start); timed from the producer's first push to the last reader's last item (raw
+//!     ticks compared across threads, as in MPMC); items/s is items pushed per second. Capacities 1024 and
+//!     65536 (1024 only with `--quick`). Contenders: ringway broadcast `Backpressure` (the
+//!     producer waits for the slowest reader) and `Lossy` (never waits; a reader that falls
+//!     behind is told how many items it missed), disruptor with one `EventPoller` per reader
+//!     (`take(1)`, the shared wait loop; it waits for the slowest reader), disruptor with
+//!     `handle_events_with` consumers (the crate's own threads and `BusySpin` loop, reading
+//!     every available event as one batch: how the crate is meant to fan out, but not the
+//!     shared loop, so it is the table's batched peer), tokio `sync::broadcast` (`send` never
+//!     waits, a lagging `try_recv` says how many it missed). For the lossy ones the table gives
+//!     the share of deliveries (items x readers) missed and the most items missed in one run,
+//!     and `throughput.csv` its `lagged` column. Items per run as MPMC (`--broadcast-items`).
+//!     Pinned (producer on A, readers on B and further cores) only when there is a core per
+//!     thread; **on the 2-vCPU guest 1 -> 2 and 1 -> 3 are unpinned and oversubscribed** (3
+//!     and 4 threads on 2 cores), and the printed header and table titles say so. Then every
+//!     wait loop yields instead of spinning (the harness's, and the wait strategy given to
+//!     disruptor's consumer threads), as on a one-core machine: a spinning waiter would hold
+//!     a core that the thread it waits for needs, and a `Backpressure` producer would stall
+//!     for a whole time slice whenever its slowest reader is descheduled (tens of K items/s
+//!     at capacity 1024, a run of minutes). `--fanout-spin` spins anyway. Such figures are not
+//!     comparable with a run on enough cores.
 //! * **Items per run.** Every contender of a table streams the same number of items. By
 //!   default that is 100 M (SPSC) and 10 M (MPMC), cut per table to what the table's *slowest*
 //!   contender streams in about 1 s at the rate of its warm-up run (`--run-budget`; rounded down
@@ -89,7 +122,9 @@
 //! batched contender too); each footer gives the table's items per run. Also written under
 //! `<target>/ringway-report/`: `roundtrip.csv` (per round), `wakeup.csv` (per round),
 //! `roundtrip-percentiles.csv` (the curves), `roundtrip.svg` (latency against percentile,
-//! log-scaled tail), `throughput.csv` (per run).
+//! log-scaled tail), `broadcast-roundtrip.csv` (per round, the columns of `roundtrip.csv`),
+//! `throughput.csv` (per run, with the broadcast fan-out; `lagged`: items a lossy broadcast's
+//! readers missed, empty for the others).
 //!
 //! # Flags (after `--`)
 //!
@@ -101,9 +136,14 @@
 //! when the counts are not given; 0: always the default maximum), `--samples N` (round trips
 //! per run, default 500 000), `--warmup N` (round trips, default 50 000), `--rounds N`,
 //! `--stuck-after S` (seconds, 0: never), `--only NAME,...` (contenders whose name contains a
-//! word; the floor always runs),
-//! `--workloads roundtrip,wakeup,spsc,mpmc,overwrite`. Unknown flags (cargo's `--bench`) are ignored.
+//! word; the floor always runs), `--broadcast-items N` (broadcast fan-out items per run;
+//! default as MPMC), `--fanout-readers K,...` (broadcast fan-out 1 -> K for each K; default
+//! `2,3`), `--fanout-spin` (spin in the fan-out even when oversubscribed),
+//! `--workloads roundtrip,wakeup,spsc,mpmc,overwrite,broadcast` (default: all). Unknown flags
+//! (cargo's `--bench`) are ignored.
 
+#[path = "common/broadcast.rs"]
+mod broadcast;
 #[path = "common/mod.rs"]
 mod common;
 #[path = "common/wakeup.rs"]
@@ -132,6 +172,13 @@ struct Opts {
     /// MPMC streaming: `k` producers + `k` consumers for each `k` (1: pinned to A and B;
     /// more: unpinned).
     mpmc_threads: Vec<usize>,
+    /// Broadcast fan-out: items per run.
+    broadcast_items: Count,
+    /// Broadcast fan-out: 1 producer -> `k` readers for each `k`.
+    fanout_readers: Vec<usize>,
+    /// Broadcast fan-out: keep spinning in the wait loop when there are more threads than
+    /// cores (by default the loop then yields).
+    fanout_spin: bool,
     samples: usize,
     warmup: usize,
     rounds: usize,
@@ -151,6 +198,9 @@ fn parse_opts() -> Opts {
         items: Count::Fixed(0),
         mpmc_items: Count::Fixed(0),
         mpmc_threads: vec![1, 2],
+        broadcast_items: Count::Fixed(0),
+        fanout_readers: vec![2, 3],
+        fanout_spin: args.iter().any(|a| a == "--fanout-spin"),
         samples: if quick { 100_000 } else { 500_000 },
         warmup: if quick { 10_000 } else { 50_000 },
         rounds: 3,
@@ -162,9 +212,10 @@ fn parse_opts() -> Opts {
             "spsc".into(),
             "mpmc".into(),
             "overwrite".into(),
+            "broadcast".into(),
         ],
     };
-    let (mut items, mut mpmc_items) = (None, None);
+    let (mut items, mut mpmc_items, mut broadcast_items) = (None, None, None);
     let mut budget_s: f64 = if quick { 0.25 } else { 1.0 };
     let num = |flag: &str, v: Option<&String>| -> u64 {
         let v = v.unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -196,6 +247,14 @@ fn parse_opts() -> Opts {
             "--capacity" => o.capacity = Some(num(a, v) as usize),
             "--items" => items = Some(num(a, v)),
             "--mpmc-items" => mpmc_items = Some(num(a, v)),
+            "--broadcast-items" => broadcast_items = Some(num(a, v)),
+            "--fanout-readers" => {
+                o.fanout_readers = list(v)
+                    .iter()
+                    .map(|k| k.trim().parse::<usize>().expect("--fanout-readers K,..."))
+                    .filter(|&k| k >= 1)
+                    .collect();
+            }
             "--mpmc-threads" => {
                 o.mpmc_threads = list(v)
                     .iter()
@@ -231,6 +290,11 @@ fn parse_opts() -> Opts {
     let max_items = if quick { 10_000_000 } else { 100_000_000 };
     o.items = items.map_or(adaptive(max_items), Count::Fixed);
     o.mpmc_items = match (mpmc_items, items) {
+        (Some(n), _) => Count::Fixed(n),
+        (None, Some(n)) => Count::Fixed((n / 10).max(1_000)),
+        (None, None) => adaptive(max_items / 10),
+    };
+    o.broadcast_items = match (broadcast_items, items) {
         (Some(n), _) => Count::Fixed(n),
         (None, Some(n)) => Count::Fixed((n / 10).max(1_000)),
         (None, None) => adaptive(max_items / 10),
@@ -493,12 +557,40 @@ struct RtResult {
 }
 
 fn run_roundtrip(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) -> Vec<RtResult> {
-    let capacity = o.capacity.unwrap_or(1024);
-    let floor = common::floor_entry();
     let contenders: Vec<SpscEntry> = common::spsc_contenders()
         .into_iter()
         .filter(|c| !c.batched && common::name_selected(c.name, &o.only))
         .collect();
+    let capacity = o.capacity.unwrap_or(1024);
+    let heading = format!("Round trip (ping-pong through two queues), u64, capacity {capacity}");
+    roundtrip_rounds(
+        o,
+        cores,
+        tb,
+        csv,
+        "roundtrip",
+        &heading,
+        "Round trip",
+        contenders,
+    )
+}
+
+/// The ping-pong of `contenders` against the floor, interleaved in `--rounds` rounds (each
+/// round: floor probe, every contender, floor probe; re-run when the floor moved), then one
+/// table. `workload` names the `[time]` lines, `heading` the section, `title` the table.
+#[allow(clippy::too_many_arguments)]
+fn roundtrip_rounds(
+    o: &Opts,
+    cores: Cores,
+    tb: &Timebase,
+    csv: &mut String,
+    workload: &str,
+    heading: &str,
+    title: &str,
+    contenders: Vec<SpscEntry>,
+) -> Vec<RtResult> {
+    let capacity = o.capacity.unwrap_or(1024);
+    let floor = common::floor_entry();
     // Skip contenders that cannot have this capacity (e.g. heapless' other size).
     let contenders: Vec<SpscEntry> = contenders
         .into_iter()
@@ -515,7 +607,7 @@ fn run_roundtrip(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) -> Vec
         })
         .collect();
     let run = |c: &SpscEntry| Samples {
-        ticks: timed("roundtrip", c.name, "run", || {
+        ticks: timed(workload, c.name, "run", || {
             (c.roundtrip)(capacity, o.warmup, o.samples, cores, &tb.clock)
         })
         .0
@@ -524,8 +616,7 @@ fn run_roundtrip(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) -> Vec
     let rt_started = Instant::now();
 
     println!(
-        "\n# Round trip (ping-pong through two queues), u64, capacity {capacity}, {} samples per run \
-         after {} warm-up, {} rounds",
+        "\n# {heading}, {} samples per run after {} warm-up, {} rounds",
         o.samples, o.warmup, o.rounds
     );
     let mut reruns = 0;
@@ -597,7 +688,7 @@ fn run_roundtrip(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) -> Vec
 
     let mut table = Table::new(
         format!(
-            "Round trip, ns (median of {} rounds), capacity {capacity}",
+            "{title}, ns (median of {} rounds), capacity {capacity}",
             o.rounds
         ),
         &[
@@ -622,7 +713,7 @@ fn run_roundtrip(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) -> Vec
     ));
     table.print();
     eprintln!(
-        "[time] roundtrip: {:.1} s ({} rounds, {reruns} re-run)",
+        "[time] {workload}: {:.1} s ({} rounds, {reruns} re-run)",
         rt_started.elapsed().as_secs_f64(),
         o.rounds
     );
@@ -633,13 +724,29 @@ fn run_roundtrip(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) -> Vec
 // Throughput
 // ---------------------------------------------------------------------------------------------
 
-/// One throughput contender: `run(items)` streams and returns the timed duration (the dynamic
+/// What one throughput run measured.
+#[derive(Clone, Copy)]
+struct Streamed {
+    /// The timed part of the run.
+    time: Duration,
+    /// Lossy broadcast channels only: the items their readers missed (all readers together)
+    /// and the deliveries a run without loss makes (items x readers).
+    lagged: Option<(u64, u64)>,
+}
+
+impl From<Duration> for Streamed {
+    fn from(time: Duration) -> Self {
+        Streamed { time, lagged: None }
+    }
+}
+
+/// One throughput contender: `run(items)` streams and returns what it measured (the dynamic
 /// call is outside the timed region, which is inside the driver).
 struct TputContender<'a> {
     name: &'static str,
     ringway: bool,
     batched: bool,
-    run: Box<dyn Fn(u64) -> Option<Duration> + 'a>,
+    run: Box<dyn Fn(u64) -> Option<Streamed> + 'a>,
 }
 
 /// How many items each run of a table streams: the same count for every contender of the table.
@@ -702,6 +809,8 @@ fn throughput_tables_inner(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut 
         ringway: bool,
         batched: bool,
         rates: Vec<f64>,
+        /// Per round: (items missed, deliveries without loss), lossy contenders only.
+        lagged: Vec<(u64, u64)>,
         wall_s: f64,
     }
     let started = Instant::now();
@@ -719,7 +828,7 @@ fn throughput_tables_inner(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut 
             let (Some(d), _) = timed(&table.workload, c.name, "warm-up", || (c.run)(warm)) else {
                 continue;
             };
-            slowest = slowest.min(warm as f64 / d.as_secs_f64().max(1e-9));
+            slowest = slowest.min(warm as f64 / d.time.as_secs_f64().max(1e-9));
             runs.push((t, c));
         }
         counts.push(match table.count {
@@ -745,6 +854,7 @@ fn throughput_tables_inner(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut 
             ringway: c.ringway,
             batched: c.batched,
             rates: vec![],
+            lagged: vec![],
             wall_s: 0.0,
         })
         .collect();
@@ -756,16 +866,18 @@ fn throughput_tables_inner(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut 
             let (d, wall) = timed(&workloads[*table], c.name, "run", || (c.run)(items));
             let d = d.expect("ran in warm-up");
             rows[i].wall_s += wall.as_secs_f64();
-            let rate = items as f64 / d.as_secs_f64();
+            let rate = items as f64 / d.time.as_secs_f64();
             rows[i].rates.push(rate);
+            rows[i].lagged.extend(d.lagged);
             let _ = writeln!(
                 csv,
-                "{},{},{},{items},{:.6},{:.0}",
+                "{},{},{},{items},{:.6},{:.0},{}",
                 workloads[*table],
                 round + 1,
                 c.name,
-                d.as_secs_f64(),
-                rate
+                d.time.as_secs_f64(),
+                rate,
+                d.lagged.map_or(String::new(), |l| l.0.to_string())
             );
         }
     }
@@ -791,12 +903,16 @@ fn throughput_tables_inner(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut 
             continue;
         }
         let batched_table = in_table.iter().any(|&i| rows[i].batched);
+        let lossy_table = in_table.iter().any(|&i| !rows[i].lagged.is_empty());
         let mut header = vec!["queue", "M items/s (median)", "min", "max"];
         header.extend(if batched_table {
             &["x best batched peer", "x best single-item peer"][..]
         } else {
             &["x best peer"][..]
         });
+        if lossy_table {
+            header.push("lagged: median % of deliveries (max items)");
+        }
         let mut table = Table::new(title, &header);
         for &i in &in_table {
             let (r, m) = (&rows[i], med[i]);
@@ -807,6 +923,9 @@ fn throughput_tables_inner(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut 
                 cells.push(ratio(m, best_batched));
             }
             cells.push(ratio(m, best_single));
+            if lossy_table {
+                cells.push(lagged_cell(&r.lagged));
+            }
             table.rows.push(cells);
         }
         let mut note = match specs[ti] {
@@ -848,6 +967,14 @@ fn throughput_tables_inner(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut 
                 name_of(best_single)
             );
         }
+        if lossy_table {
+            note.push_str(
+                " lagged: the items a lossy channel's readers missed (it overwrote them before \
+                 they read them), over items x readers; median over rounds, and the most items \
+                 missed in one run (all readers). Its items/s counts every item pushed, missed \
+                 or not.",
+            );
+        }
         table.notes.push(note);
         table.print();
     }
@@ -862,6 +989,22 @@ fn throughput_tables_inner(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut 
         workloads.join(" + "),
         counts
     );
+}
+
+/// The lagged cell of a lossy contender: median share of deliveries missed, and the most items
+/// missed in one run; "-" for a contender that never loses items.
+fn lagged_cell(rounds: &[(u64, u64)]) -> String {
+    if rounds.is_empty() {
+        return "-".into();
+    }
+    let share = median(
+        rounds
+            .iter()
+            .map(|&(l, d)| 100.0 * l as f64 / d.max(1) as f64)
+            .collect(),
+    );
+    let max = rounds.iter().map(|r| r.0).max().unwrap_or(0);
+    format!("{share:.2} % ({max})")
 }
 
 fn run_spsc_throughput(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) {
@@ -896,7 +1039,9 @@ fn run_spsc_throughput(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) 
                                     name: e.name,
                                     ringway: e.ringway,
                                     batched: e.batched,
-                                    run: Box::new(move |n| f(cap, n, regime, cores, &tb.clock)),
+                                    run: Box::new(move |n| {
+                                        f(cap, n, regime, cores, &tb.clock).map(Into::into)
+                                    }),
                                 }
                             })
                             .collect(),
@@ -924,7 +1069,7 @@ fn run_mpmc_throughput(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) 
                     name: e.name,
                     ringway: e.ringway,
                     batched: false,
-                    run: Box::new(move |n| f(cap, n, p, c, cores, &tb.clock)),
+                    run: Box::new(move |n| f(cap, n, p, c, cores, &tb.clock).map(Into::into)),
                 }
             })
             .collect();
@@ -992,13 +1137,128 @@ fn run_overwrite(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) {
             );
             let _ = writeln!(
                 csv,
-                "overwrite cap {cap},{},ringway overwriting,{items},{:.6},{:.0}",
+                "overwrite cap {cap},{},ringway overwriting,{items},{:.6},{:.0},",
                 round + 1,
                 run.push_time.as_secs_f64(),
                 per_s
             );
         }
     }
+}
+
+/// The broadcast workload (issue #16 part 2, `benches/common/broadcast.rs`): the 1 -> 1 round
+/// trip through two broadcast channels against the floor of the same rounds (into `rt_csv`),
+/// then fan-out throughput, 1 producer -> `k` readers for each `--fanout-readers` `k`, at
+/// capacities 1024 and 65536 (1024 only with `--quick`; or `--capacity`, rounded up to a power
+/// of two as the channels do).
+fn run_broadcast(o: &Opts, cores: Cores, tb: &Timebase, rt_csv: &mut String, csv: &mut String) {
+    let started = Instant::now();
+    let capacity = o.capacity.unwrap_or(1024);
+    let contenders: Vec<SpscEntry> = broadcast::roundtrip_contenders()
+        .into_iter()
+        .filter(|c| common::name_selected(c.name, &o.only))
+        .collect();
+    let heading = format!(
+        "Broadcast round trip 1 -> 1 (ping-pong through two broadcast channels, one each way, \
+         one consumer each), u64, capacity {capacity}"
+    );
+    roundtrip_rounds(
+        o,
+        cores,
+        tb,
+        rt_csv,
+        "broadcast roundtrip",
+        &heading,
+        "Broadcast round trip 1 -> 1",
+        contenders,
+    );
+
+    let caps = match o.capacity {
+        Some(c) => vec![c.next_power_of_two()],
+        None if o.quick => vec![1024],
+        None => vec![1024, 65536],
+    };
+    let entries: Vec<broadcast::FanoutEntry> = broadcast::fanout_contenders()
+        .into_iter()
+        .filter(|c| common::name_selected(c.name, &o.only))
+        .collect();
+    let placements: Vec<(usize, broadcast::Placement)> = o
+        .fanout_readers
+        .iter()
+        .map(|&k| (k, broadcast::fanout_placement(cores, k)))
+        .collect();
+    let crowded: Vec<String> = placements
+        .iter()
+        .filter(|p| p.1.oversubscribed)
+        .map(|p| format!("1 -> {}", p.0))
+        .collect();
+    let ncores = core_affinity::get_core_ids().map_or(0, |ids| ids.len());
+    println!(
+        "\n# Broadcast fan-out throughput: 1 producer -> k readers, each reader gets and checks \
+         every item (u64, its sequence number); timed from the producer's first push to the last \
+         reader's last item. Pinned (producer on core A, readers on B and further cores) when \
+         there is a core per thread; this machine has {ncores}."
+    );
+    if !crowded.is_empty() {
+        println!(
+            "{}: UNPINNED and OVERSUBSCRIBED (more threads than cores), so {}; not comparable \
+             with a run on enough cores.",
+            crowded.join(", "),
+            if o.fanout_spin {
+                "every wait loop spins anyway (--fanout-spin): a waiting thread holds a core \
+                 until the scheduler preempts it, and the rates mostly measure time slices"
+            } else {
+                "every wait loop (the harness's, and disruptor handlers' wait strategy) yields \
+                 instead of spinning, as on a one-core machine (--fanout-spin: spin anyway)"
+            }
+        );
+    }
+    for &cap in &caps {
+        for (k, place) in &placements {
+            let k = *k;
+            let pins = &place.pins[..];
+            let contenders = entries
+                .iter()
+                .map(|e| {
+                    let (f, lossy) = (e.stream, e.lossy);
+                    TputContender {
+                        name: e.name,
+                        ringway: e.ringway,
+                        batched: e.batched,
+                        run: Box::new(move |n| {
+                            f(cap, n, k, pins, &tb.clock).map(|r| Streamed {
+                                time: r.time,
+                                lagged: lossy.then_some((r.lagged, n * k as u64)),
+                            })
+                        }),
+                    }
+                })
+                .collect();
+            let yields = place.oversubscribed && !o.fanout_spin;
+            let was = common::yield_when_waiting();
+            common::set_yield_when_waiting(was || yields);
+            let how = &place.how;
+            let waits = if common::yield_when_waiting() {
+                "waits yield"
+            } else {
+                "waits spin"
+            };
+            let table = TputTable {
+                title: format!(
+                    "Broadcast fan-out, 1 producer -> {k} reader(s), capacity {cap}, {how}, {waits}"
+                ),
+                workload: format!("broadcast 1->{k} cap={cap}"),
+                count: o.broadcast_items,
+                contenders,
+            };
+            throughput_tables(o.rounds, vec![table], csv);
+            common::set_yield_when_waiting(was);
+        }
+    }
+    eprintln!(
+        "[time] broadcast: {:.1} s (round trip and fan-out)",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 fn run_wakeup(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) {
@@ -1196,6 +1456,9 @@ fn plot_roundtrip(
 
 // ---------------------------------------------------------------------------------------------
 
+/// The columns of `roundtrip.csv` and `broadcast-roundtrip.csv`.
+const ROUNDTRIP_CSV_HEADER: &str = "round,queue,floor_probe,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_fastest99_ns,x_floor,floor_ns\n";
+
 fn main() {
     let o = parse_opts();
     start_watchdog(o.stuck_after);
@@ -1221,7 +1484,7 @@ fn main() {
     let want = |w: &str| o.workloads.iter().any(|x| x == w);
 
     if want("roundtrip") {
-        let mut csv = String::from("round,queue,floor_probe,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_fastest99_ns,x_floor,floor_ns\n");
+        let mut csv = String::from(ROUNDTRIP_CSV_HEADER);
         let results = run_roundtrip(&o, cores, &tb, &mut csv);
         std::fs::write(dir.join("roundtrip.csv"), csv).expect("write roundtrip.csv");
         match plot_roundtrip(&results, &dir, o.capacity.unwrap_or(1024)) {
@@ -1235,7 +1498,7 @@ fn main() {
         run_wakeup(&o, cores, &tb, &mut csv);
         std::fs::write(dir.join("wakeup.csv"), csv).expect("write wakeup.csv");
     }
-    let mut csv = String::from("workload,round,queue,items,seconds,items_per_s\n");
+    let mut csv = String::from("workload,round,queue,items,seconds,items_per_s,lagged\n");
     if want("spsc") {
         println!("\n# SPSC streaming throughput, u64, each item its sequence number (checked)");
         run_spsc_throughput(&o, cores, &tb, &mut csv);
@@ -1250,7 +1513,17 @@ fn main() {
         println!("\n# The overwriting SPSC ring when the consumer cannot keep up (u64, pinned)");
         run_overwrite(&o, cores, &tb, &mut csv);
     }
-    if want("spsc") || want("mpmc") || want("overwrite") {
+    if want("broadcast") {
+        println!(
+            "\n# Broadcast: one producer, every consumer gets every item (ringway::broadcast, \
+             issue #16 part 2)"
+        );
+        let mut rt_csv = String::from(ROUNDTRIP_CSV_HEADER);
+        run_broadcast(&o, cores, &tb, &mut rt_csv, &mut csv);
+        std::fs::write(dir.join("broadcast-roundtrip.csv"), rt_csv)
+            .expect("write broadcast-roundtrip.csv");
+    }
+    if want("spsc") || want("mpmc") || want("overwrite") || want("broadcast") {
         std::fs::write(dir.join("throughput.csv"), csv).expect("write throughput.csv");
     }
     println!(

@@ -3,8 +3,10 @@
 //! For market-data fan-out, logging taps and pipelines with several readers. Consumers
 //! join at any time ([`Producer::subscribe`], [`Consumer::subscribe`]) and leave by
 //! being dropped; each one reads at its own pace and gets a clone of every item pushed
-//! after it subscribed. The ring keeps the original, and drops it when a later push
-//! reuses its slot or when the last handle goes: every item is dropped exactly once.
+//! after it subscribed ([`Consumer::pop`], [`Consumer::pop_slice`]), or borrows it
+//! ([`Consumer::pop_with`], for items that are not `Clone`). The ring keeps the
+//! original, and drops it when a later push reuses its slot or when the last handle
+//! goes: every item is dropped exactly once.
 //!
 //! ```
 //! use ringway::broadcast::{self, Policy};
@@ -969,6 +971,50 @@ impl<T> Consumer<T> {
     pub fn is_abandoned(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
     }
+
+    /// Lends the next item to `read` and returns what it made of it, `None` if there is
+    /// no item yet: the borrowing read, for items that are not `Clone` (or to look at a
+    /// field without cloning the rest). The item stays in the ring for the other
+    /// consumers.
+    ///
+    /// Under [`Policy::Lossy`], `read` runs while this consumer holds the slot's read
+    /// count, and a push that would overwrite that item waits for it: keep it short.
+    ///
+    /// # Errors
+    ///
+    /// [`Lagged`] as [`pop`](Self::pop) (`read` is not called).
+    ///
+    /// # Panics
+    ///
+    /// If `read` panics (the consumer stays where it was, and the ring usable).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::broadcast::{self, Policy};
+    ///
+    /// struct Quote {
+    ///     bid: u64,
+    ///     ask: u64,
+    /// } // not `Clone`
+    ///
+    /// let (mut tx, mut rx) = broadcast::channel(4, Policy::Lossy);
+    /// tx.push(Quote { bid: 99, ask: 101 }).unwrap();
+    /// assert_eq!(rx.pop_with(|q| q.ask - q.bid), Ok(Some(2)));
+    /// assert_eq!(rx.pop_with(|q| q.bid), Ok(None));
+    /// ```
+    #[inline]
+    pub fn pop_with<R>(&mut self, read: impl FnOnce(&T) -> R) -> Result<Option<R>, Lagged> {
+        match self.read_with(read) {
+            Read::Item(r) => {
+                self.pos += 1;
+                self.release();
+                Ok(Some(r))
+            }
+            Read::Empty => Ok(None),
+            Read::Lagged => Err(self.skip_lagged()),
+        }
+    }
 }
 
 impl<T: Clone> Consumer<T> {
@@ -996,15 +1042,7 @@ impl<T: Clone> Consumer<T> {
     /// ```
     #[inline]
     pub fn pop(&mut self) -> Result<Option<T>, Lagged> {
-        match self.read_with(T::clone) {
-            Read::Item(v) => {
-                self.pos += 1;
-                self.release();
-                Ok(Some(v))
-            }
-            Read::Empty => Ok(None),
-            Read::Lagged => Err(self.skip_lagged()),
-        }
+        self.pop_with(T::clone)
     }
 
     /// Clones the next items into `dst` (with `clone_from`, which reuses what `dst`'s

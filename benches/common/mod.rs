@@ -39,6 +39,11 @@ pub fn set_yield_when_waiting(yield_: bool) {
     YIELD_WHEN_WAITING.store(yield_, Ordering::Relaxed);
 }
 
+/// Whether the wait loop yields now (see [`set_yield_when_waiting`]).
+pub fn yield_when_waiting() -> bool {
+    YIELD_WHEN_WAITING.load(Ordering::Relaxed)
+}
+
 /// The one wait step used by every driver for every contender.
 #[inline(always)]
 pub fn wait() {
@@ -1323,6 +1328,12 @@ fn spsc<S: Spsc>(name: &'static str, ringway: bool, batched: bool, streams: bool
         stream: stream::<S>,
         push_pop: push_pop_cost::<S>,
     }
+}
+
+/// A single-item contender of the ping-pong only (not in the SPSC streaming tables), for
+/// workloads that build their own lists (`benches/common/broadcast.rs`).
+pub fn spsc_entry<S: Spsc>(name: &'static str, ringway: bool) -> SpscEntry {
+    spsc::<S>(name, ringway, false, false)
 }
 
 /// The floor of the ping-pong (not a queue).

@@ -385,3 +385,46 @@ fn push_blocking_vs_pop() {
         slept
     });
 }
+
+/// The abandonment hand-off without waiting: the producer pushes one item and is
+/// dropped while a consumer pops, looks at `is_abandoned` and pops again. Once it sees
+/// the producer gone, the pop after must find the item if the first did not (the drop's
+/// flag comes after every push). Outcome: (first pop got it, saw it gone, second got
+/// it).
+fn abandonment_hand_off(name: &str, policy: Policy) {
+    explore(
+        name,
+        &[
+            (false, false, false),
+            (false, true, true),
+            (true, true, false),
+            (false, false, true),
+        ],
+        move || {
+            let (mut tx, mut rx) = broadcast::channel::<Item>(1, policy);
+            let reader = thread::spawn(move || {
+                let first = event(rx.pop()).is_some();
+                let gone = rx.is_abandoned();
+                let second = event(rx.pop()).is_some();
+                assert!(!gone || first || second, "the item hidden by the drop");
+                (first, gone, second)
+            });
+            assert!(tx.push(Item::new(1)).is_ok());
+            drop(tx);
+            reader.join().unwrap()
+        },
+    );
+}
+
+#[test]
+fn backpressure_abandonment_hand_off() {
+    abandonment_hand_off(
+        "broadcast_backpressure_abandonment_hand_off",
+        Policy::Backpressure,
+    );
+}
+
+#[test]
+fn lossy_abandonment_hand_off() {
+    abandonment_hand_off("broadcast_lossy_abandonment_hand_off", Policy::Lossy);
+}
