@@ -372,6 +372,8 @@ enum Op {
     Push,
     /// Pop from the live consumer `i % live`.
     Pop(usize),
+    /// `pop_with` (the borrowing read) from the live consumer `i % live`.
+    PopWith(usize),
     /// `pop_slice` of a `dst` of this length.
     PopSlice(usize, usize),
     /// Subscribe from the producer (`None`) or from a consumer.
@@ -436,6 +438,29 @@ fn run_model(asked: usize, policy: Policy, ops: &[Op]) {
                         let c = got.unwrap().unwrap();
                         assert_eq!(c.id, pushed[p as usize], "step {step}: pop");
                         assert!(!c.original, "step {step}: a consumer got the original");
+                        pos[i] += 1;
+                    }
+                }
+                Op::PopWith(i) if !rxs.is_empty() => {
+                    let i = i % rxs.len();
+                    let clones = ledger.clones_made.load(SeqCst);
+                    let mut called = false;
+                    let got = rxs[i].pop_with(|c| {
+                        called = true;
+                        assert!(c.original, "pop_with lends the ring's item");
+                        c.id
+                    });
+                    assert_eq!(ledger.clones_made.load(SeqCst), clones, "pop_with cloned");
+                    let p = pos[i];
+                    if tail - p > cap {
+                        assert_eq!(got, Err(Lagged(tail - cap - p)), "step {step}: pop_with");
+                        assert!(!called, "step {step}: read called on a lag");
+                        pos[i] = tail - cap;
+                    } else if p == tail {
+                        assert_eq!(got, Ok(None), "step {step}: pop_with");
+                        assert!(!called, "step {step}: read called with no item");
+                    } else {
+                        assert_eq!(got, Ok(Some(pushed[p as usize])), "step {step}: pop_with");
                         pos[i] += 1;
                     }
                 }
@@ -529,7 +554,8 @@ fn ledger_fillers_dropped(ledger: &Ledger, pushed: &[usize], refused: usize) -> 
 fn random_op(rng: &mut Rng) -> Op {
     match rng.below(16) {
         0..=6 => Op::Push,
-        7..=10 => Op::Pop(rng.below(8)),
+        7..=9 => Op::Pop(rng.below(8)),
+        10 => Op::PopWith(rng.below(8)),
         11 | 12 => Op::PopSlice(rng.below(8), rng.below(6)),
         13 => Op::Subscribe(if rng.one_in(2) {
             None
@@ -565,7 +591,8 @@ fn model_deterministic() {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => Just(Op::Push),
-        4 => (0usize..8).prop_map(Op::Pop),
+        3 => (0usize..8).prop_map(Op::Pop),
+        1 => (0usize..8).prop_map(Op::PopWith),
         2 => (0usize..8, 0usize..7).prop_map(|(i, n)| Op::PopSlice(i, n)),
         1 => prop::option::of(0usize..8).prop_map(Op::Subscribe),
         1 => (0usize..8).prop_map(Op::DropConsumer),
@@ -883,6 +910,100 @@ fn lossy_len_is_at_most_the_capacity() {
     assert_eq!(rx.len(), 4);
     assert_eq!(drain(&mut rx), [36, 37, 38, 39]);
     assert!(rx.is_empty());
+}
+
+/// `pop_with` lends items that are not `Clone`: in order, each to every consumer,
+/// `read` not called on a lag or with nothing to read; the items stay in the ring.
+#[test]
+fn pop_with_reads_items_that_are_not_clone() {
+    #[derive(Debug, PartialEq)]
+    struct Tick(u32); // not Clone
+    for policy in POLICIES {
+        let (mut tx, mut a) = channel::<Tick>(2, policy);
+        let mut b = a.subscribe();
+        tx.push(Tick(1)).unwrap();
+        tx.push(Tick(2)).unwrap();
+        assert_eq!(a.pop_with(|t| t.0), Ok(Some(1)));
+        assert_eq!(a.pop_with(|t| t.0 * 10), Ok(Some(20)));
+        assert_eq!(
+            a.pop_with(|_| -> u32 { panic!("called with no item") }),
+            Ok(None)
+        );
+        assert_eq!(
+            b.pop_with(|t| t.0),
+            Ok(Some(1)),
+            "{policy:?}: b has its own copy"
+        );
+        assert_eq!(b.len(), 1);
+        if policy == Policy::Lossy {
+            for i in 3..8 {
+                tx.push(Tick(i)).unwrap(); // positions 2..=6: held 5, 6 (ticks 6, 7)
+            }
+            assert_eq!(
+                a.pop_with(|_| -> u32 { panic!("called on a lag") }),
+                Err(Lagged(3)) // a at 2 missed 2, 3, 4
+            );
+            assert_eq!(
+                b.pop_with(|_| -> u32 { panic!("called on a lag") }),
+                Err(Lagged(4)) // b at 1 missed 1 ..= 4
+            );
+            assert_eq!(a.pop_with(|t| t.0), Ok(Some(6)));
+            assert_eq!(b.pop_with(|t| t.0), Ok(Some(6)));
+        } else {
+            // a is caught up, b one behind: room for one more, then b holds it back.
+            assert_eq!(tx.push(Tick(3)), Ok(()));
+            assert_eq!(tx.push(Tick(4)), Err(PushError::Full(Tick(4))));
+            assert_eq!(b.pop_with(|t| t.0), Ok(Some(2)));
+            assert_eq!(tx.push(Tick(4)), Ok(()));
+        }
+    }
+}
+
+/// A `read` that panics: the consumer stays where it was (documented), the producer
+/// is not held up by the read count it held (under Lossy a push that overwrites that
+/// slot would wait for it forever: the pushes run on a thread under a watchdog), and a
+/// `read` that reads the same slot through another consumer works.
+#[test]
+fn pop_with_panicking_or_nested_read() {
+    for policy in POLICIES {
+        let (mut tx, mut a) = channel::<u64>(2, policy);
+        let mut b = a.subscribe();
+        tx.push(0).unwrap();
+        tx.push(1).unwrap();
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            a.pop_with(|&v| -> u64 { panic!("read of {v} panics, as asked") })
+        }));
+        assert!(r.is_err());
+        // Nested: while `a` holds item 0, `b` reads it too.
+        let nested = a.pop_with(|&v| (v, b.pop_with(|&w| w)));
+        assert_eq!(nested, Ok(Some((0, Ok(Some(0))))), "{policy:?}");
+        assert_eq!(a.pop(), Ok(Some(1)));
+        assert_eq!(b.pop(), Ok(Some(1)));
+        // Laps over both slots: a read count left behind would hang these pushes.
+        let producer = thread::spawn(move || {
+            for i in 2..40 {
+                let mut v = i;
+                while let Err(e) = tx.push(v) {
+                    v = e.into_inner();
+                    thread::yield_now();
+                }
+            }
+        });
+        let mut got = Vec::new();
+        while got.len() < 38 {
+            match (a.pop(), b.pop()) {
+                (Ok(Some(x)), _) => got.push(x),
+                (Err(Lagged(_)), _) => {
+                    assert_eq!(policy, Policy::Lossy);
+                    break;
+                }
+                (Ok(None), _) if a.is_abandoned() && a.is_empty() => break,
+                _ => thread::yield_now(),
+            }
+        }
+        join_within_watchdog(producer, "producer after a panicking read");
+        assert!(got.windows(2).all(|w| w[0] < w[1]));
+    }
 }
 
 // -------------------------------------------------------------------------------------
@@ -1435,8 +1556,8 @@ impl Seen {
     }
 }
 
-/// Reads `rx` until the producer is gone and nothing is left (mixing `pop` and
-/// `pop_slice`), checking that every item is exactly the next position it expects
+/// Reads `rx` until the producer is gone and nothing is left (mixing `pop`,
+/// `pop_with` and `pop_slice`), checking that every item is exactly the next position it expects
 /// (after adding each lag); `start` is its first position if known. Stops early after
 /// `stop_after` items, dropping the consumer midway.
 fn read_all(
@@ -1466,6 +1587,13 @@ fn read_all(
                     seen.item(v, &mut known, "pop_slice");
                 }
                 got_any = got > 0;
+            })
+        } else if rng.one_in(3) {
+            rx.pop_with(|&v| v).map(|o| {
+                if let Some(v) = o {
+                    seen.item(v, &mut known, "pop_with");
+                    got_any = true;
+                }
             })
         } else {
             rx.pop().map(|o| {
