@@ -284,7 +284,10 @@ struct Shared<T> {
     /// `slots.len() - 1`: `pos & mask` is the slot of `pos`.
     mask: usize,
     policy: Policy,
-    /// The number of items pushed so far: stored by the producer after each push. Read by subscribers, `len` and lagged consumers, never per item.
+    /// The number of pushes begun (refused ones aside): stored by the producer before it
+    /// writes the item, so it runs at most one ahead of the stamps, and a thread that has
+    /// seen an item's stamp sees a `tail` past it. Read by subscribers, `len` and lagged
+    /// consumers, never per item.
     tail: CachePadded<AtomicUsize>,
     /// The newest node of the cursor list (`Backpressure`), or null. Nodes are added at
     /// the head and freed only with the ring, so a pointer read from the list stays
@@ -563,18 +566,24 @@ impl<T> Producer<T> {
         let shared = &*self.shared;
         let tail = self.tail;
         let slot = shared.slot(tail);
+        if shared.policy == Policy::Backpressure && tail.wrapping_sub(self.slowest) >= shared.lap()
+        {
+            self.slowest = shared.slowest_cursor(tail);
+            if tail.wrapping_sub(self.slowest) >= shared.lap() {
+                return Err(PushError::Full(value));
+            }
+        }
+        self.tail = tail + 1;
+        // Before the item's stamp, so that a thread that has seen the item (through the
+        // stamp's `Release`) also sees a `tail` past it, and a consumer it subscribes
+        // starts after it. `Relaxed`: a count, not a publication.
+        shared.tail.store(self.tail, Ordering::Relaxed);
         let old = match shared.policy {
             Policy::Backpressure => {
-                if tail.wrapping_sub(self.slowest) >= shared.lap() {
-                    self.slowest = shared.slowest_cursor(tail);
-                    if tail.wrapping_sub(self.slowest) >= shared.lap() {
-                        return Err(PushError::Full(value));
-                    }
-                }
                 // SAFETY: every live consumer's cursor is past `tail - lap`, the item this
                 // slot holds (gating, above), and new ones start at or after `tail`: no
                 // consumer reads the slot until the stamp store below publishes it anew.
-                let old = unsafe { self.replace(slot, value) };
+                let old = unsafe { self.replace(tail, slot, value) };
                 slot.state.store(stamp(tail), Ordering::Release);
                 old
             }
@@ -590,7 +599,7 @@ impl<T> Producer<T> {
                 }
                 // SAFETY: the writing bit turns every new reader away, and the count says
                 // no reader that came before it is still cloning.
-                let old = unsafe { self.replace(slot, value) };
+                let old = unsafe { self.replace(tail, slot, value) };
                 // Moves the stamp from the old item's to `tail`'s and clears the bit in one
                 // addition, leaving the counts of readers that came meanwhile (they see
                 // the bit and leave).
@@ -599,24 +608,21 @@ impl<T> Producer<T> {
                 old
             }
         };
-        self.tail = tail + 1;
-        // `Relaxed`: a count, not a publication (the stamps publish the items).
-        shared.tail.store(self.tail, Ordering::Relaxed);
         shared.waiters.items_published();
         // Dropped last: a panicking `Drop` of the old item leaves the ring consistent.
         drop(old);
         Ok(())
     }
 
-    /// Writes `value` into `slot`, the slot of `self.tail`, and returns the item it held
-    /// (from the previous lap), if any.
+    /// Writes `value` into `slot`, the slot of `tail`, and returns the item it held (from
+    /// the previous lap), if any.
     ///
     /// # Safety
     ///
     /// No consumer reads the slot until its state is stored again.
     #[inline(always)]
-    unsafe fn replace(&self, slot: &Slot<T>, value: T) -> Option<T> {
-        let held = self.tail >= self.shared.lap();
+    unsafe fn replace(&self, tail: usize, slot: &Slot<T>, value: T) -> Option<T> {
+        let held = tail >= self.shared.lap();
         // SAFETY: exclusive access (caller); the slot holds an item from the previous lap
         // exactly when this is not the first lap (`Slot::value`).
         slot.value.with_mut(|p| unsafe {

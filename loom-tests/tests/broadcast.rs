@@ -212,7 +212,7 @@ fn backpressure_two_consumers_capacity_2() {
 fn backpressure_subscribe_races_push() {
     explore(
         "broadcast_backpressure_subscribe_races_push",
-        &[(1, -1), (1, 0), (2, 0), (2, 1), (3, 0)],
+        &[(1, -1), (1, 0), (2, 0), (2, 1), (3, 1)],
         || {
             let (mut tx, first) = broadcast::channel::<Item>(1, Policy::Backpressure);
             let subscriber = thread::spawn(move || {
@@ -427,4 +427,51 @@ fn backpressure_abandonment_hand_off() {
 #[test]
 fn lossy_abandonment_hand_off() {
     abandonment_hand_off("broadcast_lossy_abandonment_hand_off", Policy::Lossy);
+}
+
+/// A consumer that has popped an item subscribes a new consumer, which must start after
+/// that item (the producer stores `tail` before the item's stamp). Outcome: (what the
+/// first consumer got, the new consumer's first item or -1).
+fn subscribe_after_pop(name: &str, policy: Policy) {
+    explore(
+        name,
+        &[(None, -1), (Some(0), 1), (Some(0), -1)],
+        move || {
+            let (mut tx, mut rx) = broadcast::channel::<Item>(2, policy);
+            let reader = thread::spawn(move || {
+                let got = event(rx.pop());
+                let late = rx.subscribe();
+                (got, late)
+            });
+            for i in 0..2 {
+                assert!(tx.push(Item::new(i)).is_ok());
+            }
+            let (got, mut late) = reader.join().unwrap();
+            let first = event(late.pop()).unwrap_or(-1);
+            if let Some(g) = got {
+                assert!(
+                    first == -1 || first > g,
+                    "the new consumer got {first} after {g}"
+                );
+            }
+            drop(tx);
+            (got, first)
+        },
+    );
+}
+
+#[test]
+fn backpressure_subscribe_after_pop_starts_after_it() {
+    subscribe_after_pop(
+        "broadcast_backpressure_subscribe_after_pop_starts_after_it",
+        Policy::Backpressure,
+    );
+}
+
+#[test]
+fn lossy_subscribe_after_pop_starts_after_it() {
+    subscribe_after_pop(
+        "broadcast_lossy_subscribe_after_pop_starts_after_it",
+        Policy::Lossy,
+    );
 }
