@@ -1845,9 +1845,6 @@ fn resubscribe_after_every_pop(policy: Policy, n: u64) -> Vec<(u64, u64)> {
 }
 
 #[test]
-#[ignore = "BUG: Consumer::subscribe reads the producer's tail with a Relaxed load, and push \
-            stores tail after the item's stamp: a thread that has popped item k can start a \
-            new consumer at k (it gets k again). Reproduces in well under a second here"]
 fn subscribe_from_a_consumer_starts_after_what_it_has_seen() {
     let n = n(300_000, 400) as u64;
     for policy in POLICIES {
