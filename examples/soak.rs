@@ -1,5 +1,6 @@
-//! Soak test: runs the SPSC ring (both slot layouts) and the MPMC queue in turn, in short
-//! randomised rounds, for a given time, and checks every item that comes out.
+//! Soak test: runs the SPSC ring (both slot layouts), the MPMC queue, the overwriting
+//! SPSC ring and the broadcast ring in turn, in short randomised rounds, for a given
+//! time, and checks every item that comes out.
 //!
 //! Each round picks a queue kind (in turn), an item type, a capacity from
 //! (1, 2, 3, 7, 1024), a maximum batch size, a random subset of the operations, a way
@@ -21,20 +22,36 @@
 //! * progress: a watchdog reports a stall (no item moved for `--stall-secs`, default
 //!   10) as a violation instead of hanging; a panic in a worker is a violation.
 //!
-//! Every fifth round is an *overwriting* round (`spsc::overwriting`): the producer
+//! Every sixth round is an *overwriting* round (`spsc::overwriting`): the producer
 //! pushes freely (the ring overwrites), only while not full (nothing may be
 //! displaced), or both; the consumer pops, peeks, drains and, with a wait strategy,
 //! waits. Items popped and items handed back by a displacing push must each come out
 //! in increasing order, and popped + displaced + left over must be exactly the items
 //! pushed (counts, and a sum of per-item fingerprints).
 //!
-//! One round in five is a *waiting* round: an SPSC ring of `u64`s built with a random
+//! One round in six is a *waiting* round: an SPSC ring of `u64`s built with a random
 //! wait strategy, whose producer and consumer pick among the waiting operations
 //! (`push_blocking`, `push_timeout`, `push_async`, and the pops' twins) and the plain
 //! ones, and pause now and then so that the other side goes to sleep (and the
 //! producer often pauses before its drop, which must wake a sleeping consumer); the
 //! consumer runs until `Disconnected`. Order and the count are checked, and a lost
 //! wake-up is a stall that the watchdog reports.
+//!
+//! One round in six is a *broadcast* round (`broadcast`, either policy, a random wait
+//! strategy): one producer and 1 to 4 readers subscribed before the first push (from
+//! the producer or from the first consumer), plus, in half the rounds, a late reader
+//! the producer subscribes at a known position. The producer uses every push its
+//! policy allows (`push`, `push_timeout`, `push_blocking`, `push_async`); a
+//! `Backpressure` refusal must hand the value back, a `Lossy` push must never fail.
+//! Readers mix `pop`, `pop_slice` and, with a waiting strategy, the waiting pops;
+//! some re-subscribe from their own consumer now and then (the new consumer's first
+//! item must come after the last one seen), and in `Mode::Leave` some drop their
+//! consumer halfway (a `Backpressure` producer must not be held back by them). Each
+//! item must be exactly the reader's next position once its reported lags are added
+//! (no lag at all under `Backpressure`), so every item is seen once per reader or
+//! counted as lagged; a reader that read to the end covered every position from its
+//! start to the last pushed; and the boxed and zero-sized items (whose clones count
+//! too) are all dropped once every handle is gone.
 //!
 //! Run: `cargo run --release --example soak -- --seconds N [--seed S] [--verbose]`.
 //! The seed (printed at the start) fixes the rounds' parameters and the threads' random
@@ -51,6 +68,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use ringway::broadcast;
 use ringway::mpmc::Queue;
 use ringway::spsc::{self, stamped, Consumer, Heap, Indexed, Producer, Storage};
 use ringway::{ChunkError, Disconnected, PopTimeoutError, PushTimeoutError, WaitStrategy};
@@ -406,6 +424,18 @@ impl Drop for Payload {
 /// A heap value that counts itself alive.
 struct Boxed(Box<Payload>);
 
+/// A clone is one more value alive (broadcast consumers get clones).
+impl Clone for Boxed {
+    fn clone(&self) -> Self {
+        LIVE.fetch_add(1, Ordering::Relaxed);
+        Boxed(Box::new(Payload {
+            producer: self.0.producer,
+            seq: self.0.seq,
+            check: self.0.check,
+        }))
+    }
+}
+
 impl Item for Boxed {
     const NAME: &'static str = "boxed";
     const TRACKED: bool = true;
@@ -427,6 +457,13 @@ impl Item for Boxed {
 
 /// A zero-sized value that counts itself alive.
 struct Ghost;
+
+impl Clone for Ghost {
+    fn clone(&self) -> Self {
+        LIVE.fetch_add(1, Ordering::Relaxed);
+        Ghost
+    }
+}
 
 impl Drop for Ghost {
     fn drop(&mut self) {
@@ -1417,6 +1454,428 @@ fn overwriting_round<T: Item>(
 }
 
 // ---------------------------------------------------------------------------------
+// Broadcast
+
+/// What one broadcast reader did.
+#[derive(Default)]
+struct ReaderEnd {
+    /// Items popped.
+    seen: u64,
+    /// Sum of the lags reported.
+    lagged: u64,
+    /// Its position at the end: every position below it was seen or reported lagged.
+    end: u64,
+    /// Whether it knew its start (from the round's start, or the producer's subscribe
+    /// at a known position) for the whole run; a reader that re-subscribed from its own
+    /// consumer did not.
+    from_start: bool,
+    /// Its start, when known.
+    start: u64,
+    /// It stopped early (`Mode::Leave`) and dropped its consumer.
+    left: bool,
+    ops: u64,
+}
+
+/// Reads a broadcast consumer until the producer is gone (or, with `leave_at`, until
+/// then), with the operations its strategy allows, checking every item: it must be
+/// exactly the next position (after adding each reported lag), intact, and never a lag
+/// under `Backpressure`. Now and then (when `resubscribe`) it swaps its consumer for a
+/// new one from `subscribe`, whose first item must come after the last one seen.
+#[allow(clippy::too_many_arguments)]
+fn broadcast_reader<T: Item + Clone + Sync>(
+    rx: broadcast::Consumer<T>,
+    start: u64,
+    policy: broadcast::Policy,
+    waits: bool,
+    resubscribe: bool,
+    leave_at: Option<Instant>,
+    seed: u64,
+    progress: Arc<Vec<Progress>>,
+    me: usize,
+    who: String,
+) -> ReaderEnd {
+    use broadcast::{Lagged, Policy, PopError};
+    let mut rx = rx;
+    let mut rng = Rng::new(seed);
+    let mut end = ReaderEnd {
+        end: start,
+        start,
+        from_start: true,
+        ..ReaderEnd::default()
+    };
+    // Whether `end.end` is the exact next position (false after a re-subscribe, until
+    // the first item; a lag before that item is counted but not placed).
+    let mut placed = true;
+    let mut last_seen: Option<u64> = None;
+    let mut slice: Vec<T> = Vec::new();
+    let lagged = |n: u64, end: &mut ReaderEnd, placed: bool| {
+        if policy == Policy::Backpressure {
+            violation(format!("broadcast {who}: Lagged({n}) under Backpressure"));
+        }
+        if n == 0 {
+            violation(format!("broadcast {who}: Lagged(0)"));
+        }
+        end.lagged += n;
+        if placed {
+            end.end += n;
+        }
+    };
+    let take = |v: &T, end: &mut ReaderEnd, placed: &mut bool, last: &mut Option<u64>| {
+        if !v.intact() {
+            violation(format!("broadcast {who}: an item with a bad checksum"));
+        }
+        if T::HAS_ID {
+            let (_, seq) = v.id();
+            if !*placed {
+                if last.is_some_and(|l| seq <= l) {
+                    violation(format!(
+                        "broadcast {who}: a new subscriber starts at {seq}, after {last:?}"
+                    ));
+                }
+                end.end = seq;
+                *placed = true;
+            } else if seq != end.end {
+                violation(format!(
+                    "broadcast {who}: got {seq}, expected {} ({} lagged so far)",
+                    end.end, end.lagged
+                ));
+            }
+            *last = Some(seq);
+        }
+        end.end += 1;
+        end.seen += 1;
+        progress[me].0.fetch_add(1, Ordering::Relaxed);
+    };
+    loop {
+        if aborted() {
+            break;
+        }
+        if leave_at.is_some_and(|t| Instant::now() >= t) {
+            end.left = true;
+            break;
+        }
+        if resubscribe && rng.chance(1, 4096) {
+            rx = rx.subscribe(); // the old one is dropped
+            end.from_start = false;
+            placed = !T::HAS_ID; // a ZST carries no position to place it by
+        }
+        end.ops += 1;
+        let gone = rx.is_abandoned();
+        let got_any = match rng.below(if waits { 8 } else { 5 }) {
+            0 => {
+                let k = rng.batch(8).max(1);
+                slice.clear();
+                slice.extend((0..k).map(|_| T::make(0, u64::MAX >> 16)));
+                let r = rx.pop_slice(&mut slice);
+                let got = match r {
+                    Ok(got) => got,
+                    Err(Lagged(n)) => {
+                        lagged(n, &mut end, placed);
+                        continue;
+                    }
+                };
+                if got > k {
+                    violation(format!("broadcast {who}: pop_slice returned {got} > {k}"));
+                }
+                for v in &slice[..got.min(k)] {
+                    take(v, &mut end, &mut placed, &mut last_seen);
+                }
+                got > 0
+            }
+            5 => match rx.pop_timeout(random_timeout(&mut rng)) {
+                Ok(v) => {
+                    take(&v, &mut end, &mut placed, &mut last_seen);
+                    true
+                }
+                Err(PopError::Lagged(n)) => {
+                    lagged(n, &mut end, placed);
+                    continue;
+                }
+                Err(PopError::Timeout) => continue,
+                Err(PopError::Disconnected) => break,
+            },
+            6 => match rx.pop_blocking() {
+                Ok(v) => {
+                    take(&v, &mut end, &mut placed, &mut last_seen);
+                    true
+                }
+                Err(PopError::Lagged(n)) => {
+                    lagged(n, &mut end, placed);
+                    continue;
+                }
+                Err(PopError::Timeout) => {
+                    violation(format!("broadcast {who}: pop_blocking timed out"));
+                    break;
+                }
+                Err(PopError::Disconnected) => break,
+            },
+            7 => match block_on(rx.pop_async()) {
+                Ok(v) => {
+                    take(&v, &mut end, &mut placed, &mut last_seen);
+                    true
+                }
+                Err(PopError::Lagged(n)) => {
+                    lagged(n, &mut end, placed);
+                    continue;
+                }
+                Err(PopError::Timeout) => {
+                    violation(format!("broadcast {who}: pop_async timed out"));
+                    break;
+                }
+                Err(PopError::Disconnected) => break,
+            },
+            _ => match rx.pop() {
+                Ok(Some(v)) => {
+                    take(&v, &mut end, &mut placed, &mut last_seen);
+                    true
+                }
+                Ok(None) => false,
+                Err(Lagged(n)) => {
+                    lagged(n, &mut end, placed);
+                    continue;
+                }
+            },
+        };
+        if !got_any {
+            // Nothing, and the producer was gone before we looked: nothing more comes.
+            if gone {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        if rx.len() > rx.capacity() {
+            violation(format!(
+                "broadcast {who}: len {} above the capacity",
+                rx.len()
+            ));
+        }
+        // Pauses now and then, so that the producer laps (Lossy) or fills (Backpressure).
+        if rng.chance(1, 512) {
+            thread::sleep(Duration::from_micros(rng.below(150)));
+        }
+    }
+    end
+}
+
+/// One broadcast round: a producer pushes for the round's duration (every push
+/// operation its policy allows; under `Backpressure` a refused value must come back
+/// unchanged, under `Lossy` nothing may be refused) to `cfg.consumers` readers
+/// subscribed before the first push, plus, now and then, a late reader the producer
+/// subscribes at a known position. Readers may re-subscribe from their own consumer
+/// and, in `Mode::Leave`, drop it halfway. Checked: each reader's items are exactly
+/// the positions it did not report as lagged (and it reports none under
+/// `Backpressure`); a reader that read to the end covered every item from its start
+/// to the last pushed; drop accounting (every original and clone dropped once the
+/// handles are gone).
+fn broadcast_round<T: Item + Clone + Sync>(
+    cfg: &Cfg,
+    policy: broadcast::Policy,
+    strategy: WaitStrategy,
+    stall: Duration,
+) -> RoundStats {
+    use broadcast::{Policy, Producer};
+    let live_before = LIVE.load(Ordering::SeqCst);
+    let readers = cfg.consumers;
+    // Slot 0: the producer; 1 ..= readers: the readers; readers + 1: a late reader.
+    let progress = progress_slots(readers + 2);
+    let (seed, dur, mode) = (cfg.seed, cfg.dur, cfg.mode);
+    let waits = strategy != WaitStrategy::BusySpin;
+    let (tx, rx) = broadcast::channel_with_wait_strategy::<T>(cfg.cap, policy, strategy);
+    let mut rxs = vec![rx];
+    while rxs.len() < readers {
+        rxs.push(if rng_pick_from_producer(seed, rxs.len()) {
+            tx.subscribe()
+        } else {
+            rxs[0].subscribe()
+        });
+    }
+    if tx.consumer_count() != readers {
+        violation(format!(
+            "broadcast: consumer_count {} with {readers} consumers",
+            tx.consumer_count()
+        ));
+    }
+    let mut rng = Rng::new(seed ^ 0x4252_4344);
+    let mut handles = Vec::new();
+    for (i, rx) in rxs.into_iter().enumerate() {
+        let leave_at = (mode == Mode::Leave && rng.chance(1, 2))
+            .then(|| Instant::now() + dur.mul_f64(0.2 + 0.6 * (rng.below(100) as f64 / 100.0)));
+        let resubscribe = rng.chance(1, 3);
+        let progress = progress.clone();
+        let rseed = rng.next();
+        handles.push(spawn(format!("bcast-reader-{i}"), move || {
+            let end = broadcast_reader(
+                rx,
+                0,
+                policy,
+                waits,
+                resubscribe,
+                leave_at,
+                rseed,
+                progress,
+                1 + i,
+                format!("reader {i}"),
+            );
+            (vec![end], 0u64, 0u64)
+        }));
+    }
+    let pprogress = progress.clone();
+    let producer = spawn("bcast-producer".to_owned(), move || {
+        let mut tx: Producer<T> = tx;
+        let mut rng = Rng::new(seed ^ 0x4250_5553);
+        let deadline = Instant::now() + dur;
+        let late_at = rng.chance(1, 2).then(|| rng.below(20_000));
+        let mut late = None;
+        let (mut seq, mut ops) = (0u64, 0u64);
+        while !aborted() && Instant::now() < deadline {
+            if late_at == Some(seq) && late.is_none() {
+                // Sees exactly the items from `seq` on.
+                let c = tx.subscribe();
+                let progress = pprogress.clone();
+                let (start, lseed, me) = (seq, rng.next(), readers + 1);
+                late = Some(spawn("bcast-late-reader".to_owned(), move || {
+                    broadcast_reader(
+                        c,
+                        start,
+                        policy,
+                        waits,
+                        false,
+                        None,
+                        lseed,
+                        progress,
+                        me,
+                        "late reader".to_owned(),
+                    )
+                }));
+            }
+            ops += 1;
+            let v = T::make(0, seq);
+            let pushed = match (policy, rng.below(if waits { 5 } else { 3 })) {
+                (Policy::Backpressure, 0 | 1) => match tx.push(v) {
+                    Ok(()) => true,
+                    Err(ringway::PushError::Full(back)) => {
+                        if T::HAS_ID && back.id().1 != seq {
+                            violation("broadcast: Full handed back another value");
+                        }
+                        std::hint::spin_loop();
+                        false
+                    }
+                    Err(e) => {
+                        violation(format!("broadcast: push failed with {e:?}"));
+                        false
+                    }
+                },
+                (Policy::Backpressure, 2) => match tx.push_timeout(v, random_timeout(&mut rng)) {
+                    Ok(()) => true,
+                    Err(PushTimeoutError::Timeout(back)) => {
+                        if T::HAS_ID && back.id().1 != seq {
+                            violation("broadcast: push_timeout handed back another value");
+                        }
+                        false
+                    }
+                    Err(PushTimeoutError::Disconnected(_)) => {
+                        violation("broadcast: push_timeout reported Disconnected");
+                        false
+                    }
+                },
+                (_, 3) => {
+                    tx.push_blocking(v);
+                    true
+                }
+                (_, 4) => {
+                    block_on(tx.push_async(v));
+                    true
+                }
+                (Policy::Lossy, _) => {
+                    if tx.push(v).is_err() {
+                        violation("broadcast: a Lossy push was refused");
+                    }
+                    true
+                }
+                (Policy::Backpressure, _) => unreachable!(),
+            };
+            if pushed {
+                seq += 1;
+                pprogress[0].0.store(seq, Ordering::Relaxed);
+            }
+            // Pauses now and then, so that the readers run dry and go to sleep.
+            if rng.chance(1, 1024) {
+                thread::sleep(Duration::from_micros(rng.below(100)));
+            }
+        }
+        if rng.chance(1, 2) {
+            thread::sleep(Duration::from_micros(rng.below(300)));
+        }
+        drop(tx); // the readers drain what is left, then see the producer gone
+        let late = late.map(|h| match h.join() {
+            Ok(end) => end,
+            Err(_) => {
+                violation("broadcast: the late reader panicked");
+                ReaderEnd::default()
+            }
+        });
+        (late.into_iter().collect::<Vec<_>>(), seq, ops)
+    });
+    handles.push(producer);
+    let results = supervise(handles, &progress, stall);
+    let mut stats = RoundStats::default();
+    if results.len() == readers + 1 {
+        let (ref late, pushed, pops) = results[readers];
+        stats.ops += pops;
+        stats.items += pushed;
+        let ends = results[..readers]
+            .iter()
+            .flat_map(|r| r.0.iter())
+            .chain(late.iter());
+        for (i, e) in ends.enumerate() {
+            stats.ops += e.ops;
+            stats.items += e.seen;
+            if aborted() || e.left {
+                continue;
+            }
+            // Read to the end: every position from its start to the last pushed was
+            // seen or reported lagged.
+            if e.from_start && T::HAS_ID && e.end != pushed {
+                violation(format!(
+                    "broadcast reader {i}: ended at {} ({} seen + {} lagged from {}), {pushed} pushed",
+                    e.end, e.seen, e.lagged, e.start
+                ));
+            }
+            if e.from_start && e.seen + e.lagged != pushed - e.start {
+                violation(format!(
+                    "broadcast reader {i}: {} seen + {} lagged, {} pushed from its start {}",
+                    e.seen,
+                    e.lagged,
+                    pushed - e.start,
+                    e.start
+                ));
+            }
+            if policy == Policy::Backpressure && e.from_start && e.seen != pushed - e.start {
+                violation(format!(
+                    "broadcast reader {i}: saw {} of the {} items pushed from its start",
+                    e.seen,
+                    pushed - e.start
+                ));
+            }
+        }
+    }
+    let live = LIVE.load(Ordering::SeqCst) - live_before;
+    if T::TRACKED && live != 0 {
+        violation(format!(
+            "broadcast drop accounting: {live} items alive after every handle was dropped"
+        ));
+        LIVE.fetch_sub(live, Ordering::SeqCst);
+    }
+    stats
+}
+
+/// Whether the `i`-th extra consumer of a round subscribes from the producer (else from
+/// the first consumer): both start after the newest item, i.e. at 0 here.
+fn rng_pick_from_producer(seed: u64, i: usize) -> bool {
+    splitmix(seed ^ i as u64) & 1 == 0
+}
+
+// ---------------------------------------------------------------------------------
 // MPMC
 
 struct MpmcState {
@@ -1746,9 +2205,11 @@ fn main() {
     let (mut stamped_rounds, mut stamped_ops, mut stamped_items) = (0u64, 0u64, 0u64);
     let (mut waiting_rounds, mut waiting_ops, mut waiting_items) = (0u64, 0u64, 0u64);
     let (mut overwriting_rounds, mut overwriting_ops, mut overwriting_items) = (0u64, 0u64, 0u64);
+    let (mut broadcast_rounds, mut broadcast_ops, mut broadcast_items) = (0u64, 0u64, 0u64);
     let mut last_print = Instant::now();
     let mut since_print = 0u64;
-    // Round kinds in turn: SPSC, MPMC, stamped SPSC, waiting SPSC, overwriting SPSC.
+    // Round kinds in turn: SPSC, MPMC, stamped SPSC, waiting SPSC, overwriting SPSC,
+    // broadcast.
     let mut turn = 0u64;
     loop {
         let elapsed = start.elapsed();
@@ -1774,7 +2235,31 @@ fn main() {
         let desc;
         ABORT.store(false, Ordering::SeqCst);
         let violations_before = VIOLATIONS.load(Ordering::SeqCst);
-        let stats = if turn % 5 == 4 {
+        let stats = if turn % 6 == 5 {
+            cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave]);
+            cfg.consumers = 1 + rng.below(4) as usize;
+            let policy = rng.pick(&[broadcast::Policy::Backpressure, broadcast::Policy::Lossy]);
+            let strategy = if rng.chance(1, 3) {
+                WaitStrategy::BusySpin
+            } else {
+                random_strategy(&mut rng)
+            };
+            desc = format!(
+                "round {rounds} seed {seed}: broadcast {} cap={cap} {} readers {policy:?} {:?} {strategy:?}",
+                TYPES[ty], cfg.consumers, cfg.mode
+            );
+            *ROUND.lock().unwrap() = desc.clone();
+            let s = match ty {
+                0 => broadcast_round::<u64>(&cfg, policy, strategy, stall),
+                1 => broadcast_round::<Big>(&cfg, policy, strategy, stall),
+                2 => broadcast_round::<Boxed>(&cfg, policy, strategy, stall),
+                _ => broadcast_round::<Ghost>(&cfg, policy, strategy, stall),
+            };
+            broadcast_rounds += 1;
+            broadcast_ops += s.ops;
+            broadcast_items += s.items;
+            s
+        } else if turn % 6 == 4 {
             cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave]);
             let pace = rng.pick(&[Pace::Free, Pace::Bounded, Pace::Mixed]);
             let strategy = if rng.chance(1, 2) {
@@ -1797,7 +2282,7 @@ fn main() {
             overwriting_ops += s.ops;
             overwriting_items += s.items;
             s
-        } else if turn % 5 == 3 {
+        } else if turn % 6 == 3 {
             let strategy = random_strategy(&mut rng);
             desc = format!("round {rounds} seed {seed}: waiting spsc u64 cap={cap} {strategy:?}");
             *ROUND.lock().unwrap() = desc.clone();
@@ -1806,7 +2291,7 @@ fn main() {
             waiting_ops += s.ops;
             waiting_items += s.items;
             s
-        } else if turn % 5 == 2 {
+        } else if turn % 6 == 2 {
             cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave, Mode::Abandon]);
             // Every SPSC operation but the chunks, which this layout does not have.
             let (p, c): (&[u8], &[u8]) = if COPY[ty] {
@@ -1837,7 +2322,7 @@ fn main() {
             stamped_ops += s.ops;
             stamped_items += s.items;
             s
-        } else if turn % 5 == 0 {
+        } else if turn % 6 == 0 {
             cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave, Mode::Abandon]);
             let (p, c): (&[u8], &[u8]) = if COPY[ty] {
                 (
@@ -1943,7 +2428,7 @@ fn main() {
     }
     let violations = VIOLATIONS.load(Ordering::SeqCst);
     println!(
-        "soak: {:.1} s, {rounds} rounds, seed {seed}\n  spsc: {spsc_rounds} rounds, {} ops, {} items in+out\n  stamped spsc: {stamped_rounds} rounds, {} ops, {} items in+out\n  mpmc: {mpmc_rounds} rounds, {} ops, {} items in+out\n  waiting spsc: {waiting_rounds} rounds, {} calls, {} items in+out\n  overwriting spsc: {overwriting_rounds} rounds, {} ops, {} items in+out\n  violations: {violations}",
+        "soak: {:.1} s, {rounds} rounds, seed {seed}\n  spsc: {spsc_rounds} rounds, {} ops, {} items in+out\n  stamped spsc: {stamped_rounds} rounds, {} ops, {} items in+out\n  mpmc: {mpmc_rounds} rounds, {} ops, {} items in+out\n  waiting spsc: {waiting_rounds} rounds, {} calls, {} items in+out\n  overwriting spsc: {overwriting_rounds} rounds, {} ops, {} items in+out\n  broadcast: {broadcast_rounds} rounds, {} ops, {} items in+out\n  violations: {violations}",
         start.elapsed().as_secs_f64(),
         human(spsc_ops),
         human(spsc_items),
@@ -1955,6 +2440,8 @@ fn main() {
         human(waiting_items),
         human(overwriting_ops),
         human(overwriting_items),
+        human(broadcast_ops),
+        human(broadcast_items),
     );
     if violations > 0 {
         std::process::exit(1);
