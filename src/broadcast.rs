@@ -182,6 +182,10 @@ pub enum Policy {
 /// A consumer fell behind a [`Policy::Lossy`] producer: it missed `self.0` items, and
 /// its next pop returns the oldest item still held.
 ///
+/// That item is the next to be overwritten: a consumer that is slower than the producer
+/// for good lags again at once, and reads a few items between lag reports. Pace the
+/// producer, or read faster (`pop_slice`), where that matters.
+///
 /// # Examples
 ///
 /// ```
@@ -295,6 +299,9 @@ struct Shared<T> {
     nodes: AtomicPtr<Node>,
     /// Live consumers, at most `MAX_CONSUMERS`.
     consumers: AtomicUsize,
+    /// About how many nodes are idle (a hint: incremented after a node is marked idle,
+    /// decremented after one is claimed, so it may briefly wrap below zero).
+    idle: AtomicUsize,
     /// Set (`Release`) by the producer's drop, after its last push.
     closed: AtomicBool,
     waiters: Waiters,
@@ -386,6 +393,7 @@ fn with_waiters<T>(
         tail: CachePadded::new(AtomicUsize::new(0)),
         nodes: AtomicPtr::new(ptr::null_mut()),
         consumers: AtomicUsize::new(0),
+        idle: AtomicUsize::new(0),
         closed: AtomicBool::new(false),
         waiters,
         _invariant: InvariantIn::default(),
@@ -438,7 +446,13 @@ impl<T> Shared<T> {
     /// Takes a node for a new `Backpressure` consumer and publishes `cursor` in it: an
     /// idle one, or a new one added to the list.
     fn take_node(&self, cursor: usize) -> &Node {
-        let mut node = self.nodes.load(Ordering::Acquire);
+        // Walks the list only when some node is idle, so that subscribing many consumers
+        // one after the other is not quadratic.
+        let mut node = if self.idle.load(Ordering::Relaxed) == 0 {
+            ptr::null_mut()
+        } else {
+            self.nodes.load(Ordering::Acquire)
+        };
         while !node.is_null() {
             // SAFETY: nodes on the list stay allocated as long as the ring (`nodes`).
             let n = unsafe { &*node };
@@ -447,6 +461,7 @@ impl<T> Shared<T> {
                     .compare_exchange(IDLE, cursor, Ordering::Relaxed, Ordering::Relaxed)
                     .is_ok()
             {
+                self.idle.fetch_sub(1, Ordering::Relaxed);
                 return n;
             }
             node = n.next();
@@ -548,6 +563,11 @@ impl<T> Producer<T> {
     /// # Errors
     ///
     /// [`PushError::Full`] with `value` (`Backpressure` only).
+    ///
+    /// # Panics
+    ///
+    /// If the `Drop` of the item it overwrites panics: `value` is pushed by then, and the
+    /// ring stays consistent (the old item is dropped last).
     ///
     /// # Examples
     ///
@@ -1058,7 +1078,8 @@ impl<T: Clone> Consumer<T> {
     /// # Errors
     ///
     /// [`Lagged`] as [`pop`](Self::pop), if the first item is gone; a lag found after
-    /// some items ends the batch, and the next call reports it.
+    /// some items ends the batch, and the next call reports it. An empty `dst` reads
+    /// nothing and reports nothing (`Ok(0)`).
     ///
     /// # Panics
     ///
@@ -1218,6 +1239,7 @@ impl<T> Drop for Consumer<T> {
             // `Release`: this consumer's clones come before the producer's reuse of the
             // slots, which it may now do without waiting for it.
             node.cursor.store(IDLE, Ordering::Release);
+            self.shared.idle.fetch_add(1, Ordering::Relaxed);
             self.shared.waiters.slots_freed();
         }
         self.shared.consumers.fetch_sub(1, Ordering::Relaxed);
