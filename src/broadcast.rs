@@ -43,9 +43,12 @@
 //! consumers' cursors); a pop is a load, a clone and a store. Under `Lossy` a consumer
 //! is wait-free, and so is the producer except for one case: a push waits for consumers
 //! that are cloning *the very item it overwrites* at that moment to finish their clone
-//! (each holds a read count on the slot for the duration of one `clone`). A consumer
-//! pre-empted in the middle of that clone holds the producer up until it runs again;
-//! a consumer that is merely slow, or asleep between pops, never does.
+//! (each holds a read count on the slot for the duration of one `clone`, and registers
+//! only after a plain look found that item, so consumers polling for items not pushed
+//! yet never hold the producer up). A consumer pre-empted in the middle of that clone
+//! (or in the few instructions between registering and seeing the producer's bit) holds
+//! the producer up until it runs again; a consumer that is merely slow, or asleep
+//! between pops, never does.
 //!
 //! # The protocol
 //!
@@ -66,8 +69,8 @@
 //!   full does it load every cursor again (`Acquire`: the consumers' clones of the item
 //!   it is about to drop are finished). The cursors live in a list of nodes that only
 //!   grows; a dropped consumer marks its node idle and a new one reuses it, so the list
-//!   holds as many nodes as the most consumers alive at once, and is freed with the
-//!   ring.
+//!   holds about as many nodes as the most consumers alive at once (a subscriber racing
+//!   a consumer's drop may add one instead of reusing it), and is freed with the ring.
 //! * **Joining under backpressure** is the store-buffering (Dekker) pattern: a new
 //!   consumer writes a conservative cursor (the `tail` it saw) into its node, runs a
 //!   `SeqCst` fence and loads `tail` again, starting there; the producer runs a `SeqCst`
@@ -76,10 +79,11 @@
 //!   past every slot that pass lets the producer reuse.
 //! * **Lossy overwriting** is a per-slot reader count instead (a seqlock whose readers
 //!   register, since a clone must not race with the drop of the item it reads): a
-//!   consumer adds one to the state (`Acquire`), clones only if the stamp is its own and
-//!   no write is in progress, and subtracts one (`Release`). The producer sets the
-//!   writing bit (`Acquire`), waits for the count to reach zero (only clones already
-//!   under way), swaps the item, and moves the stamp on and clears the bit in one
+//!   consumer looks at the state, and only if the stamp is its own and no write is in
+//!   progress adds one to it (`Acquire`), clones if that is still so, and subtracts one
+//!   (`Release`). The producer sets the writing bit (`Acquire`), waits for the count to
+//!   reach zero (clones already under way, and registrations a moment older than the
+//!   bit, which leave at once), swaps the item, and moves the stamp on and clears the bit in one
 //!   `Release` addition that leaves any late readers' counts intact.
 //!
 //! Stamps are positions truncated to 47 bits: a `Lossy` consumer suspended between two
@@ -247,13 +251,15 @@ impl std::error::Error for PopError {}
 
 /// One slot of the ring.
 struct Slot<T> {
-    /// `stamp(pos)` of the item held (0 before the first), plus under `Lossy` the
+    /// `stamp(pos)` of the item held (0 before the first: see `value`), plus under `Lossy` the
     /// `WRITING` bit while the producer replaces it and the number of consumers cloning
     /// it. Only the producer changes the stamp and the bit.
     state: AtomicUsize,
-    /// Initialised exactly while the stamp is not 0. Written only by the producer, while
-    /// no consumer may read it (gating, or the reader count); read by consumers through
-    /// `&T` only.
+    /// Initialised once the slot's first position was pushed (slot `i` once `tail > i`),
+    /// and from then on always (a push replaces the item). Written only by the producer,
+    /// while no consumer may read it (gating, or the reader count); read by consumers
+    /// through `&T` only. (Not "while the stamp is not 0": stamps are truncated, and the
+    /// position `2^47 - 1` and every `2^47` after it have stamp 0.)
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
@@ -500,12 +506,11 @@ impl<T> Drop for Shared<T> {
         if sync::model_panicked() {
             return;
         }
-        for slot in self.slots.iter_mut() {
-            if sync::load_mut(&mut slot.state) & !LOW != 0 {
-                // SAFETY: a non-zero stamp means the slot holds an item (`Slot::value`),
-                // and nobody else can reach it now.
-                slot.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
-            }
+        // Slot `i` holds an item once position `i` was pushed (`Slot::value`).
+        let pushed = sync::load_mut(&mut self.tail);
+        for slot in self.slots.iter_mut().take(pushed) {
+            // SAFETY: the slot holds an item (above), and nobody else can reach it now.
+            slot.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
         }
     }
 }
@@ -819,7 +824,13 @@ impl<T> Consumer<T> {
                 let node = shared.take_node(seen);
                 fence(Ordering::SeqCst);
                 let start = shared.tail.load(Ordering::Relaxed);
-                // Only raises the cursor (`start >= seen`); nothing read yet to release.
+                // Only raises the cursor (`start >= seen`). `Relaxed` suffices for a reused
+                // node too: the previous owner's clones come before its `IDLE` store
+                // (`Release`), which `take_node`'s compare-and-swap read, and the `SeqCst`
+                // fence above is also an acquire fence (after that read) and a release
+                // fence (before this store), so a producer that loads `start` (`Acquire`)
+                // sees those clones finished. Moving the fence below this store would
+                // break that.
                 node.cursor.store(start, Ordering::Relaxed);
                 (start, node as *const Node)
             }
@@ -846,18 +857,31 @@ impl<T> Consumer<T> {
                 Read::Item(slot.value.with(|p| read(unsafe { (*p).assume_init_ref() })))
             }
             Policy::Lossy => {
-                // `Acquire`: sees the item the stamp announces.
-                let state = slot.state.fetch_add(READER, Ordering::Acquire);
-                let reading = Reading(&slot.state);
-                debug_assert!(state & READERS < READERS, "reader count overflow");
-                if state & !LOW == want && state & WRITING == 0 {
+                // A look first, so that a consumer polling for an item not pushed yet
+                // (or one it already missed) writes nothing: the producer's next push
+                // overwrites exactly that slot, and must not wait for pollers. `Relaxed`:
+                // it only decides whether to register; the `Acquire` below orders the read.
+                let ready = |state: usize| state & !LOW == want && state & WRITING == 0;
+                let mut state = slot.state.load(Ordering::Relaxed);
+                let registered = ready(state);
+                if registered {
+                    // `Acquire`: sees the item the stamp announces.
+                    state = slot.state.fetch_add(READER, Ordering::Acquire);
+                }
+                if registered && ready(state) {
+                    // The count is ours: `reading` gives it back, also if `read` panics.
+                    let reading = Reading(&slot.state);
+                    debug_assert!(state & READERS < READERS, "reader count overflow");
                     // SAFETY: the stamp says the item is there, and the count this consumer
                     // holds (until `reading` drops) keeps the producer from replacing it.
                     let r = slot.value.with(|p| read(unsafe { (*p).assume_init_ref() }));
                     drop(reading);
                     return Read::Item(r);
                 }
-                drop(reading);
+                if registered {
+                    // The producer got there first: give the count back.
+                    drop(Reading(&slot.state));
+                }
                 // The difference of the two stamps, as a signed 47-bit number (in the
                 // high bits): negative for an earlier lap (not pushed yet, or being
                 // pushed), otherwise an overwritten item.
@@ -1004,7 +1028,9 @@ impl<T> Consumer<T> {
     /// consumers.
     ///
     /// Under [`Policy::Lossy`], `read` runs while this consumer holds the slot's read
-    /// count, and a push that would overwrite that item waits for it: keep it short.
+    /// count, and a push that would overwrite that item waits for it: keep it short, and
+    /// do not push to the same ring from it (that push may wait for this read forever,
+    /// on the same thread).
     ///
     /// # Errors
     ///

@@ -475,3 +475,43 @@ fn lossy_subscribe_after_pop_starts_after_it() {
         Policy::Lossy,
     );
 }
+
+/// A consumer pops on its thread and is dropped while a third thread subscribes a new
+/// consumer (which may take over the dropped one's idle node) and the producer pushes
+/// into a ring of capacity 1: the push that reuses the popped item's slot must come
+/// after the dropped consumer's clone, also when the producer learns of it only through
+/// the reused node's new cursor (the join's fence orders it). Outcome: items pushed.
+#[test]
+fn backpressure_reused_node_orders_the_old_owners_clone() {
+    explore(
+        "broadcast_backpressure_reused_node_orders_the_old_owners_clone",
+        &[1, 2, 3],
+        || {
+            let (mut tx, mut rx) = broadcast::channel::<Item>(1, Policy::Backpressure);
+            assert!(tx.push(Item::new(0)).is_ok());
+            let seed = tx.subscribe();
+            let reader = thread::spawn(move || {
+                assert_eq!(event(rx.pop()), Some(0));
+                drop(rx);
+            });
+            let subscriber = thread::spawn(move || {
+                let late = seed.subscribe();
+                drop(seed);
+                late
+            });
+            let mut pushed = 1;
+            for _ in 0..2 {
+                if tx.push(Item::new(pushed)).is_ok() {
+                    pushed += 1;
+                }
+            }
+            reader.join().unwrap();
+            let mut late = subscriber.join().unwrap();
+            while let Some(e) = event(late.pop()) {
+                assert!(e >= 1, "the late consumer got an old item");
+            }
+            drop((tx, late));
+            pushed
+        },
+    );
+}
