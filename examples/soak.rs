@@ -1582,48 +1582,29 @@ fn broadcast_reader<T: Item + Clone + Sync>(
                 }
                 got > 0
             }
-            5 => match rx.pop_timeout(random_timeout(&mut rng)) {
-                Ok(v) => {
-                    take(&v, &mut end, &mut placed, &mut last_seen);
-                    true
+            op @ 5..=7 => {
+                let (name, r) = match op {
+                    5 => ("pop_timeout", rx.pop_timeout(random_timeout(&mut rng))),
+                    6 => ("pop_blocking", rx.pop_blocking()),
+                    _ => ("pop_async", block_on(rx.pop_async())),
+                };
+                match r {
+                    Ok(v) => {
+                        take(&v, &mut end, &mut placed, &mut last_seen);
+                        true
+                    }
+                    Err(PopError::Lagged(n)) => {
+                        lagged(n, &mut end, placed);
+                        continue;
+                    }
+                    Err(PopError::Timeout) if op == 5 => continue,
+                    Err(PopError::Timeout) => {
+                        violation(format!("broadcast {who}: {name} timed out"));
+                        break;
+                    }
+                    Err(PopError::Disconnected) => break,
                 }
-                Err(PopError::Lagged(n)) => {
-                    lagged(n, &mut end, placed);
-                    continue;
-                }
-                Err(PopError::Timeout) => continue,
-                Err(PopError::Disconnected) => break,
-            },
-            6 => match rx.pop_blocking() {
-                Ok(v) => {
-                    take(&v, &mut end, &mut placed, &mut last_seen);
-                    true
-                }
-                Err(PopError::Lagged(n)) => {
-                    lagged(n, &mut end, placed);
-                    continue;
-                }
-                Err(PopError::Timeout) => {
-                    violation(format!("broadcast {who}: pop_blocking timed out"));
-                    break;
-                }
-                Err(PopError::Disconnected) => break,
-            },
-            7 => match block_on(rx.pop_async()) {
-                Ok(v) => {
-                    take(&v, &mut end, &mut placed, &mut last_seen);
-                    true
-                }
-                Err(PopError::Lagged(n)) => {
-                    lagged(n, &mut end, placed);
-                    continue;
-                }
-                Err(PopError::Timeout) => {
-                    violation(format!("broadcast {who}: pop_async timed out"));
-                    break;
-                }
-                Err(PopError::Disconnected) => break,
-            },
+            }
             _ => match rx.pop() {
                 Ok(Some(v)) => {
                     take(&v, &mut end, &mut placed, &mut last_seen);
