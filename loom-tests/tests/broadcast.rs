@@ -15,9 +15,12 @@
 use loom::alloc::Track;
 use loom::sync::Arc;
 use loom::thread;
-use loom_tests::explore;
+use loom_tests::{bounded_explore, explore};
 use ringway::broadcast::{self, Consumer, Lagged, Policy, PopError};
 use ringway::WaitStrategy;
+
+/// The pre-emption bound of the three-thread models (see their comments).
+const THREE_THREADS_PREEMPTIONS: usize = 2;
 
 /// Waiters park at once after a failed look.
 const PARK: WaitStrategy = WaitStrategy::SpinPark { spins: 0 };
@@ -320,7 +323,11 @@ fn lossy_pop_blocking_vs_push_and_drop() {
 /// each must get a gap-free run ending at the last item. Outcome: items pushed.
 #[test]
 fn backpressure_two_subscribers_race() {
-    explore(
+    // Three threads: at 3 pre-emptions 92 000 executions (8 s a run, and a run per
+    // ordering mutant of the file); 2 keep the races it is about (the canary, and the
+    // `Relaxed` load of the list head in `take_node`, which it kills) at 8 700.
+    bounded_explore(
+        THREE_THREADS_PREEMPTIONS,
         "broadcast_backpressure_two_subscribers_race",
         &[1, 2],
         || {
@@ -483,7 +490,10 @@ fn lossy_subscribe_after_pop_starts_after_it() {
 /// the reused node's new cursor (the join's fence orders it). Outcome: items pushed.
 #[test]
 fn backpressure_reused_node_orders_the_old_owners_clone() {
-    explore(
+    // Three threads, bounded as `backpressure_two_subscribers_race` (33 000 executions at
+    // 3 pre-emptions, 4 100 at 2; still kills the join fence's removal).
+    bounded_explore(
+        THREE_THREADS_PREEMPTIONS,
         "broadcast_backpressure_reused_node_orders_the_old_owners_clone",
         &[1, 2, 3],
         || {
