@@ -1022,6 +1022,21 @@ impl<T> Consumer<T> {
         self.shared.closed.load(Ordering::Acquire)
     }
 
+    /// The strategy the ring's waiting operations use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::broadcast::{self, Policy};
+    ///
+    /// let (_tx, rx) = broadcast::channel::<u8>(1, Policy::Lossy);
+    /// assert_eq!(rx.wait_strategy(), ringway::WaitStrategy::SPIN_YIELD);
+    /// ```
+    #[cfg(any(feature = "std", feature = "async"))]
+    pub fn wait_strategy(&self) -> crate::WaitStrategy {
+        self.shared.waiters.strategy()
+    }
+
     /// Lends the next item to `read` and returns what it made of it, `None` if there is
     /// no item yet: the borrowing read, for items that are not `Clone` (or to look at a
     /// field without cloning the rest). The item stays in the ring for the other
