@@ -329,6 +329,27 @@ impl<T, L: LayoutImpl> Clone for Slots<T, L> {
 
 impl<T, L: LayoutImpl> Copy for Slots<T, L> {}
 
+#[cfg(all(feature = "shm", not(ringway_loom)))]
+impl<T> Slots<T, Indexed> {
+    /// A view of `count` contiguous `T`s at `ptr`: memory a ring in shared memory
+    /// (`crate::shm`) placed in its mapped region.
+    ///
+    /// # Safety
+    ///
+    /// `count` is a power of two, and `ptr` is aligned for `T` and valid for reads and
+    /// writes of `count` values of `T` for as long as any copy of the view is used.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<MaybeUninit<T>>, count: usize) -> Self {
+        debug_assert!(count.is_power_of_two());
+        debug_assert!(ptr.as_ptr().is_aligned());
+        Slots {
+            ptr,
+            mask: count - 1,
+            len: count,
+            _invariant: PhantomData,
+        }
+    }
+}
+
 impl<T, L: LayoutImpl> Slots<T, L> {
     /// The number of slots.
     #[inline(always)]

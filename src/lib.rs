@@ -120,6 +120,8 @@ mod buffer;
 mod error;
 #[cfg(target_has_atomic = "ptr")]
 pub mod mpmc;
+#[cfg(all(feature = "shm", target_os = "linux", not(ringway_loom)))]
+pub mod shm;
 pub mod spsc;
 mod sync;
 // The wait strategies and the waker lists: with `std` (threads park) or `async` (tasks

@@ -17,12 +17,12 @@ use crate::wait::{self, Awaited, Waiters};
 
 /// The waiters of the ring a producer writes to.
 fn producer_waiters<S: Storage>(tx: &Producer<u8, S>) -> &Waiters {
-    &tx.header().waiters
+    tx.waiters()
 }
 
 /// The waiters of the ring a consumer reads from.
 fn consumer_waiters<S: Storage>(rx: &Consumer<u8, S>) -> &Waiters {
-    &rx.header().waiters
+    rx.waiters()
 }
 
 /// Errors are [`ErrorKind`]s: [`ErrorKind::BrokenPipe`] once the [`Consumer`] is gone.

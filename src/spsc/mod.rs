@@ -113,7 +113,7 @@ use crate::buffer::Buffer;
 use crate::buffer::{sealed::LayoutImpl, Slots};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 use crate::sync::Arc;
-use crate::sync::{self, load_mut, AtomicBool, AtomicUsize, Ordering};
+use crate::sync::{self, load_mut, AtomicUsize, Ordering};
 use crate::wait::Waiters;
 #[cfg(all(
     any(feature = "std", feature = "async"),
@@ -129,7 +129,13 @@ use crate::{ChunkError, PushError};
 const COUNTER_EVERY: usize = 32;
 
 /// The indices and flags both halves share, wherever the slots live.
-struct Header {
+///
+/// Plain words only (`repr(C)`, no pointers, no `bool`): in a ring in shared memory
+/// (`crate::shm`) the header lies in the mapped region, where the other process may
+/// write any bits into it, and every bit pattern of a word is a valid value. The
+/// waiters, which hold pointers, live beside it, never in it.
+#[repr(C)]
+pub(crate) struct Header {
     /// The position of the next item to pop: the items popped so far, as a position
     /// (`Slots::advance` from the start; for a static ring whose `N` is not a power of
     /// two, positions skip at the end of each lap, see `buffer.rs`). Stored only by the
@@ -150,39 +156,78 @@ struct Header {
     /// counter; an `Acquire` load that sees it therefore sees every item or free slot
     /// the other half published. Cleared only with exclusive access to the ring (a
     /// `StaticRing` split again).
-    abandoned: AtomicBool,
-    /// The wait strategy and the sleeping waiters: the producer wakes the consumer's
-    /// cell after every publish, the consumer the producer's after every release, and
-    /// each half the other's when it is dropped (only with `WaitStrategy::SpinPark`).
-    waiters: Waiters,
+    abandoned: Flag,
     /// Set when a `StaticRing` hands out a consumer, cleared when that consumer is
     /// dropped (after it stored its counter). Read only while no half is alive: still
     /// set then means the consumer was forgotten (`mem::forget`), possibly after moving
     /// items out through a forgotten `Drain` without releasing their slots, so `head`
     /// may lag what was moved out (see `start_split`). (A forgotten heap half leaks the
     /// whole ring instead, so the heap form never sets it.)
-    consumer_out: AtomicBool,
+    consumer_out: Flag,
+}
+
+/// A flag kept in a word rather than an `AtomicBool`, whose load of a byte other than
+/// 0 or 1 would be undefined behaviour: in shared memory another process may store
+/// anything there. Any value but 0 reads as set.
+#[repr(transparent)]
+struct Flag(AtomicUsize);
+
+impl Flag {
+    loom_const_fn! {
+        /// A flag that is set if `set`.
+        fn new(set: bool) -> Self {
+            Flag(AtomicUsize::new(set as usize))
+        }
+    }
+
+    /// Whether the flag is set.
+    #[inline(always)]
+    fn load(&self, order: Ordering) -> bool {
+        self.0.load(order) != 0
+    }
+
+    /// Sets or clears the flag.
+    #[inline(always)]
+    fn store(&self, set: bool, order: Ordering) {
+        self.0.store(set as usize, order);
+    }
 }
 
 impl Header {
     loom_const_fn! {
         /// A header for an empty ring whose counters start at 0.
-        fn new(waiters: Waiters) -> Self {
-            Self::new_at(waiters, 0)
+        fn new() -> Self {
+            Self::new_at(0)
         }
     }
 
     loom_const_fn! {
         /// A header for an empty ring whose counters start at `start`.
-        fn new_at(waiters: Waiters, start: usize) -> Self {
+        pub(crate) fn new_at(start: usize) -> Self {
             Header {
                 head: CachePadded::new(AtomicUsize::new(start)),
                 tail: CachePadded::new(AtomicUsize::new(start)),
-                abandoned: AtomicBool::new(false),
-                waiters,
-                consumer_out: AtomicBool::new(false),
+                abandoned: Flag::new(false),
+                consumer_out: Flag::new(false),
             }
         }
+    }
+
+    /// The counters `(head, tail)` as they are now, for a half of a ring in shared
+    /// memory that attaches to it (`crate::shm`, which checks them before use).
+    #[cfg(feature = "shm")]
+    pub(crate) fn counters(&self) -> (usize, usize) {
+        (
+            self.head.load(Ordering::Acquire),
+            self.tail.load(Ordering::Acquire),
+        )
+    }
+
+    /// Clears the abandoned flag: a new half of a ring in shared memory attached to it
+    /// (`crate::shm`), so the other side has a peer again.
+    #[cfg(feature = "shm")]
+    pub(crate) fn reattached(&self) {
+        self.abandoned.store(false, Ordering::Release);
     }
 
     /// Drops the items left in `slots` (positions `head .. tail`); call only when no
@@ -296,6 +341,8 @@ impl<L: Layout> fmt::Debug for Borrowed<'_, L> {
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 struct HeapShared<T, L: Layout> {
     header: Header,
+    /// The wait strategy and the sleeping waiters (see `Producer::waiters`).
+    waiters: Waiters,
     /// The slots: `capacity` rounded up to a power of two.
     buffer: Buffer<T, L>,
     /// The exact number of items the ring holds, `>= 1`.
@@ -426,14 +473,17 @@ fn with_waiters_at<T, L: Layout>(
     // SAFETY: the buffer is new (no half exists yet), and `tail - head = 0`.
     unsafe { buffer.slots().reset_stamps(start, start) };
     let shared = Arc::new(HeapShared {
-        header: Header::new_at(waiters, start),
+        header: Header::new_at(start),
+        waiters,
         buffer,
         capacity,
     });
     let header = NonNull::from(&shared.header);
+    let waiters = NonNull::from(&shared.waiters);
     let slots = shared.buffer.slots();
     let producer = Producer::new(
         header,
+        waiters,
         slots,
         capacity,
         (start, start),
@@ -443,6 +493,7 @@ fn with_waiters_at<T, L: Layout>(
     );
     let consumer = Consumer::new(
         header,
+        waiters,
         slots,
         capacity,
         (start, start),
@@ -490,6 +541,11 @@ pub struct Producer<T, S: Storage = Heap<T>> {
     /// The ring's header. Valid for as long as this half lives: `_storage` keeps the
     /// ring alive (`Heap`) or ties the half to the ring's borrow (`Borrowed`).
     header: NonNull<Header>,
+    /// The ring's wait strategy and sleeping waiters, valid as `header`: the producer
+    /// wakes the consumer's cell after every publish (and when it is dropped), the
+    /// consumer the producer's after every release, only with `WaitStrategy::SpinPark`.
+    /// Beside the header, not in it, so that the header holds no pointer.
+    waiters: NonNull<Waiters>,
     /// The ring's slots, valid as `header`. The producer owns those outside
     /// `head .. tail`.
     slots: Slots<T, S::Layout>,
@@ -559,7 +615,7 @@ impl<L: Layout> Storage for Borrowed<'_, L> {
     type Layout = L;
 }
 
-mod sealed {
+pub(crate) mod sealed {
     use super::Layout;
 
     /// Keeps [`Storage`](super::Storage) to this crate's types.
@@ -569,6 +625,22 @@ mod sealed {
         /// to a power of two, so its positions never skip, and a constant `false` here
         /// keeps the test out of its hot path.
         const SKIPS: bool;
+
+        /// Whether the other half may be a process that stores anything at all into
+        /// the header (a ring in shared memory, `crate::shm`). The counters it loads
+        /// from the other side are then checked before use: a count above the
+        /// capacity is never cached and reads as no room (producer) or no new items
+        /// (consumer). A constant: the checks compile away for the in-process storages,
+        /// whose other half is this crate's own code.
+        const UNTRUSTED: bool = false;
+
+        /// Whether the other half is gone without having said so in the header (a
+        /// process that died); [`Producer::is_abandoned`](super::Producer::is_abandoned)
+        /// and the consumer's read it after the header's flag. Never, in process.
+        #[inline(always)]
+        fn peer_gone(&self) -> bool {
+            false
+        }
     }
     impl<T, L: Layout> Sealed for super::Heap<T, L> {
         const SKIPS: bool = false;
@@ -604,8 +676,9 @@ fn distance<S: Storage, T>(slots: &Slots<T, S::Layout>, from: usize, to: usize) 
 impl<T, S: Storage> Producer<T, S> {
     /// The producer of a ring whose counters are `(head, tail)`, kept valid by
     /// `storage`.
-    fn new(
+    pub(crate) fn new(
         header: NonNull<Header>,
+        waiters: NonNull<Waiters>,
         slots: Slots<T, S::Layout>,
         capacity: usize,
         (head, tail): (usize, usize),
@@ -613,10 +686,11 @@ impl<T, S: Storage> Producer<T, S> {
     ) -> Self {
         debug_assert!(capacity >= 1 && capacity <= slots.count());
         debug_assert!(slots.distance(head, tail) <= capacity, "ring invariant");
-        // SAFETY: `storage` keeps the header alive (caller).
-        let parks = unsafe { header.as_ref() }.waiters.parks();
+        // SAFETY: `storage` keeps the header and the waiters alive (caller).
+        let parks = unsafe { waiters.as_ref() }.parks();
         Producer {
             header,
+            waiters,
             slots,
             capacity,
             tail,
@@ -635,6 +709,13 @@ impl<T, S: Storage> Producer<T, S> {
         unsafe { self.header.as_ref() }
     }
 
+    /// The ring's waiters.
+    #[inline(always)]
+    pub(super) fn waiters(&self) -> &Waiters {
+        // SAFETY: as for `header` (field invariant on `waiters`).
+        unsafe { self.waiters.as_ref() }
+    }
+
     /// Marks the ring abandoned (the producer's drop): everything pushed is published
     /// (by its stamps, or by `tail`, which this stores once more), so the `Release`
     /// makes all of it visible to an `Acquire` of the flag.
@@ -644,7 +725,7 @@ impl<T, S: Storage> Producer<T, S> {
         self.header().tail.store(self.tail, Ordering::Release);
         self.header().abandoned.store(true, Ordering::Release);
         // A consumer asleep waiting for items must wake to see it never gets more.
-        self.header().waiters.items_published();
+        self.waiters().items_published();
     }
 
     /// Returns the number of free slots, reloading the consumer's counter only when
@@ -654,8 +735,15 @@ impl<T, S: Storage> Producer<T, S> {
         let capacity = self.capacity;
         let mut len = distance::<S, T>(&self.slots, self.cached_head, self.tail);
         if capacity - len < wanted {
-            self.cached_head = self.header().head.load(Ordering::Acquire);
-            len = distance::<S, T>(&self.slots, self.cached_head, self.tail);
+            let head = self.header().head.load(Ordering::Acquire);
+            let loaded = distance::<S, T>(&self.slots, head, self.tail);
+            if S::UNTRUSTED && loaded > capacity {
+                // No consumer of this ring could have stored that `head`: keep the last
+                // good one, and report no room rather than trust it.
+                return 0;
+            }
+            self.cached_head = head;
+            len = loaded;
         }
         debug_assert!(len <= capacity, "ring invariant: len {len} > capacity");
         capacity - len
@@ -690,7 +778,7 @@ impl<T, S: Storage> Producer<T, S> {
         }
         self.header().tail.store(tail, Ordering::Release);
         if self.parks {
-            self.header().waiters.items_published();
+            self.waiters().items_published();
         }
     }
 }
@@ -833,6 +921,10 @@ impl<T, S: Storage> Producer<T, S> {
     pub fn len(&self) -> usize {
         let head = self.header().head.load(Ordering::Acquire);
         let len = distance::<S, T>(&self.slots, head, self.tail);
+        if S::UNTRUSTED {
+            // A `head` no consumer could have stored: read it as full, as `room` does.
+            return len.min(self.capacity);
+        }
         debug_assert!(len <= self.capacity);
         len
     }
@@ -879,7 +971,7 @@ impl<T, S: Storage> Producer<T, S> {
     /// ```
     #[inline]
     pub fn is_abandoned(&self) -> bool {
-        self.header().abandoned.load(Ordering::Acquire)
+        self.header().abandoned.load(Ordering::Acquire) || self._storage.peer_gone()
     }
 }
 
@@ -953,6 +1045,8 @@ impl<T, S: Storage> fmt::Debug for Producer<T, S> {
 pub struct Consumer<T, S: Storage = Heap<T>> {
     /// The ring's header, valid as in [`Producer`].
     header: NonNull<Header>,
+    /// The ring's waiters, valid as `header`, as in [`Producer`].
+    waiters: NonNull<Waiters>,
     /// The ring's slots, valid as `header`. The consumer owns those in `head .. tail`.
     slots: Slots<T, S::Layout>,
     /// The exact number of items the ring holds, in `1 ..= slots.count()`.
@@ -989,8 +1083,9 @@ unsafe impl<T: Send, S: Storage + Send> Send for Consumer<T, S> {}
 impl<T, S: Storage> Consumer<T, S> {
     /// The consumer of a ring whose counters are `(head, tail)`, kept valid by
     /// `storage`.
-    fn new(
+    pub(crate) fn new(
         header: NonNull<Header>,
+        waiters: NonNull<Waiters>,
         slots: Slots<T, S::Layout>,
         capacity: usize,
         (head, tail): (usize, usize),
@@ -998,10 +1093,11 @@ impl<T, S: Storage> Consumer<T, S> {
     ) -> Self {
         debug_assert!(capacity >= 1 && capacity <= slots.count());
         debug_assert!(slots.distance(head, tail) <= capacity, "ring invariant");
-        // SAFETY: `storage` keeps the header alive (caller).
-        let parks = unsafe { header.as_ref() }.waiters.parks();
+        // SAFETY: `storage` keeps the header and the waiters alive (caller).
+        let parks = unsafe { waiters.as_ref() }.parks();
         Consumer {
             header,
+            waiters,
             slots,
             capacity,
             head,
@@ -1020,6 +1116,13 @@ impl<T, S: Storage> Consumer<T, S> {
         unsafe { self.header.as_ref() }
     }
 
+    /// The ring's waiters.
+    #[inline(always)]
+    pub(super) fn waiters(&self) -> &Waiters {
+        // SAFETY: as for `header` (field invariant on `waiters`).
+        unsafe { self.waiters.as_ref() }
+    }
+
     /// Releases everything moved out and marks the ring abandoned (the consumer's drop).
     fn abandon(&mut self) {
         // A forgotten `Drain` may have moved items out without releasing their slots:
@@ -1032,7 +1135,7 @@ impl<T, S: Storage> Consumer<T, S> {
         // only once no half is alive, so `Relaxed`.
         self.header().consumer_out.store(false, Ordering::Relaxed);
         // A producer asleep waiting for room must wake to see it never gets any.
-        self.header().waiters.slots_freed();
+        self.waiters().slots_freed();
     }
 
     /// Returns the number of items available, reloading the producer's counter only
@@ -1117,7 +1220,7 @@ impl<T, S: Storage> Consumer<T, S> {
         self.head = head;
         self.header().head.store(head, Ordering::Release);
         if self.parks {
-            self.header().waiters.slots_freed();
+            self.waiters().slots_freed();
         }
     }
 }
@@ -1318,7 +1421,7 @@ impl<T, S: Storage> Consumer<T, S> {
     /// ```
     #[inline]
     pub fn is_abandoned(&self) -> bool {
-        self.header().abandoned.load(Ordering::Acquire)
+        self.header().abandoned.load(Ordering::Acquire) || self._storage.peer_gone()
     }
 }
 

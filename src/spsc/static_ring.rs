@@ -123,6 +123,8 @@ use crate::WaitStrategy;
 /// ```
 pub struct StaticRing<T, const N: usize, L: Layout = Indexed> {
     header: Header,
+    /// The wait strategy and the sleeping waiters.
+    waiters: Waiters,
     /// The `N` slots; the header's invariants say which hold items. With the stamped
     /// layout, every split writes the stamps afresh (`halves`).
     slots: InlineSlots<T, N, L>,
@@ -193,7 +195,8 @@ impl<T, const N: usize, L: Layout> StaticRing<T, N, L> {
             #[allow(clippy::let_unit_value)]
             let () = Self::VALID_CAPACITY;
             StaticRing {
-                header: Header::new(waiters),
+                header: Header::new(),
+                waiters,
                 slots: InlineSlots::new(),
                 #[cfg(target_has_atomic = "8")]
                 split_taken: AtomicBool::new(false),
@@ -298,12 +301,27 @@ impl<T, const N: usize, L: Layout> StaticRing<T, N, L> {
         tail: usize,
     ) -> (Producer<T, Borrowed<'_, L>>, Consumer<T, Borrowed<'_, L>>) {
         let header = NonNull::from(&self.header);
+        let waiters = NonNull::from(&self.waiters);
         let slots = self.slots.slots();
         // SAFETY: no other half of this ring is alive (caller), and the header's
         // invariant bounds the distance from `head` to `tail` by `N`, the slot count.
         unsafe { slots.reset_stamps(head, tail) };
-        let producer = Producer::new(header, slots, N, (head, tail), Borrowed(PhantomData));
-        let consumer = Consumer::new(header, slots, N, (head, tail), Borrowed(PhantomData));
+        let producer = Producer::new(
+            header,
+            waiters,
+            slots,
+            N,
+            (head, tail),
+            Borrowed(PhantomData),
+        );
+        let consumer = Consumer::new(
+            header,
+            waiters,
+            slots,
+            N,
+            (head, tail),
+            Borrowed(PhantomData),
+        );
         (producer, consumer)
     }
 }

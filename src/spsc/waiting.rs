@@ -22,11 +22,11 @@ use crate::{Disconnected, WaitStrategy};
 use crate::{PopTimeoutError, PushTimeoutError};
 
 fn waiters_of_producer<T, S: Storage>(p: &Producer<T, S>) -> &Waiters {
-    &p.header().waiters
+    p.waiters()
 }
 
 fn waiters_of_consumer<T, S: Storage>(c: &Consumer<T, S>) -> &Waiters {
-    &c.header().waiters
+    c.waiters()
 }
 
 /// A deadline `timeout` from now; `None` (wait forever) if that overflows `Instant`.

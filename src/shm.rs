@@ -1,0 +1,1016 @@
+//! SPSC rings in shared memory, between processes (feature `shm`, Linux).
+//!
+//! A [`Ring`] is a file (under `/dev/shm`, a `tmpfs`, for memory speed) that holds the
+//! same SPSC ring as [`spsc::channel`](crate::spsc::channel): one process creates it
+//! with [`Ring::create`], any process maps it with [`Ring::open`], and each side takes
+//! its half with [`Ring::producer`] or [`Ring::consumer`]. The halves are the crate's
+//! own [`spsc::Producer`](crate::spsc::Producer) and
+//! [`spsc::Consumer`](crate::spsc::Consumer) over the [`Shm`] storage, so every
+//! operation (`push`, `pop`, slices, iterators, zero-copy chunks, `drain`, the waiting
+//! operations) is the same code as in process, and the in-process loom models cover
+//! its protocol; only where the memory comes from, and how far the other side is
+//! trusted, differ.
+//!
+//! # Items are plain data
+//!
+//! An item crosses into another address space, where a pointer or a reference means
+//! nothing, and the other process may write any bytes into the region; so the item
+//! type must be [`Pod`] (`bytemuck::Pod`, derivable: `Copy`, no padding, no pointers,
+//! every bit pattern valid). A buggy or hostile peer can then only make this side
+//! read items with garbage values, never an invalid value.
+//!
+//! # The region
+//!
+//! ```text
+//! offset 0    Meta (repr(C)): magic, layout version, word size, the item type's size,
+//!             alignment and name (a hash of `type_name`), capacity, slot count,
+//!             the offsets below and the region's length, each side's pid and count
+//!             of attachments
+//! offset 128  the SPSC header (repr(C)): `head` and `tail` on their own cache lines,
+//!             the abandoned flag, all plain words
+//! offset 512  the slots: the capacity rounded up to a power of two, of `T`
+//! ```
+//!
+//! (Offsets as on x86_64, where cache lines are padded to 128 bytes; the header stores
+//! them, and both sides compute and compare them.) No pointer is ever stored in the
+//! region. [`Ring::open`] checks every field of `Meta` against the item type and
+//! against the file's length before it touches anything else, and fails with an
+//! [`Error`] that says which check failed.
+//!
+//! # Trust
+//!
+//! The region is shared with a process this one cannot vouch for, so the halves copy
+//! the geometry once, when they attach, and never read it again; a slot is found with
+//! that private mask, so no index can point outside the region. The counters the other
+//! side stores are checked each time they are loaded: a distance from `head` to `tail`
+//! above the capacity is never believed (the producer sees no room, the consumer no new
+//! items). What a hostile peer can still do is write garbage items, or claim to have
+//! freed slots it has not read (its own loss). Two limits Linux leaves open: a peer
+//! that shrinks the file makes this process's next access to the lost pages raise
+//! `SIGBUS` (only a sealed `memfd` could forbid that), and [`Ring::open`] trusts a
+//! file that a hostile peer initialises consistently (it is the peer's ring, after all).
+//!
+//! # Peers that die
+//!
+//! Each half holds an open file description lock (`F_OFD_SETLK`) on its own byte of
+//! the file (byte 0 the producer's, byte 1 the consumer's) for as long as it lives. The
+//! kernel drops the lock when the process exits, however it exits, so:
+//!
+//! * a second producer (or consumer) of one ring, in any process, fails with
+//!   [`Error::RoleTaken`], which names the pid of the holder;
+//! * [`is_abandoned`](crate::spsc::Producer::is_abandoned) is true when the other half
+//!   was dropped, or when it attached once and its lock is gone (its process died).
+//!   The lock is tested on the first call and then on every 64th, so a waiting
+//!   operation (`pop_blocking`, ...), which asks once per attempt, stops waiting on a
+//!   dead peer within 64 attempts, at the price of a system call per 64;
+//! * a new half may attach in place of the one that went: a restarted consumer starts at
+//!   the first item not yet released, and a restarted producer at the last published
+//!   position, and `is_abandoned` is false again for the other side (unlike in
+//!   process, where it stays true).
+//!
+//! What is lost when a process dies: a producer's items that it had written but not yet
+//! published (its last `push_slice` or chunk not committed); a consumer's items that it
+//! had moved out but whose slots it had not yet released (a [`Drain`] not dropped, a
+//! chunk not committed) are delivered again to the next consumer. Items published and
+//! not yet popped stay in the ring for whoever attaches next, and the file outlives
+//! both processes until someone removes it (`std::fs::remove_file`).
+//!
+//! # Waiting
+//!
+//! The halves wait as [`WaitStrategy::SPIN_YIELD`](crate::WaitStrategy::SPIN_YIELD)
+//! says (spin, then yield the thread), across processes exactly as in process. A
+//! sleeping strategy (`SpinPark`, a futex in the region) is not offered yet: a waiter
+//! in one process cannot be woken from another through the in-process waiter lists.
+//!
+//! [`Drain`]: crate::spsc::Drain
+//!
+//! # Examples
+//!
+//! Both halves in one process here, to keep the example self-contained; in practice
+//! each runs in its own process (see `examples/shm_producer.rs` and
+//! `examples/shm_consumer.rs`):
+//!
+//! ```
+//! use ringway::shm::Ring;
+//!
+//! #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+//! #[repr(C)]
+//! struct Tick {
+//!     price: u64,
+//!     size: u32,
+//!     side: u32,
+//! }
+//!
+//! let path = format!("/dev/shm/ringway-doc-{}", std::process::id());
+//! let ring = Ring::<Tick>::create(&path, 1024)?;
+//! let mut tx = ring.producer()?;
+//!
+//! // In another process: `Ring::<Tick>::open(&path)?.consumer()?`.
+//! let mut rx = Ring::<Tick>::open(&path)?.consumer()?;
+//! assert!(matches!(ring.producer(), Err(ringway::shm::Error::RoleTaken { .. })));
+//!
+//! tx.push(Tick { price: 101, size: 5, side: 0 }).unwrap();
+//! assert_eq!(rx.pop().map(|t| t.price), Some(101));
+//! std::fs::remove_file(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use core::cell::Cell;
+use core::fmt;
+use core::mem::{align_of, size_of, MaybeUninit};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crossbeam_utils::CachePadded;
+
+pub use bytemuck::Pod;
+
+use crate::buffer::{Indexed, Slots};
+use crate::spsc::{self, Header, Storage};
+use crate::wait::Waiters;
+use crate::InvariantIn;
+
+/// The first word of every ringway region: `RINGWAY` and a format byte.
+const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\x01");
+
+/// The version of the region's layout ([`Meta`] and the SPSC header). A region of
+/// another version is refused with [`Error::Version`].
+pub const LAYOUT_VERSION: u32 = 1;
+
+/// The largest item alignment a region supports: the mapping starts on a page, and the
+/// slots' offset is a multiple of the item's alignment, so up to a page (4096 bytes,
+/// the smallest page Linux uses) it is honoured.
+const MAX_ALIGN: usize = 4096;
+
+/// The largest capacity a region may have: the slot count is the capacity rounded up
+/// to a power of two, and counts are stored in 64-bit words.
+pub const MAX_CAPACITY: usize = 1 << 62;
+
+/// How many calls of `peer_gone` share one test of the peer's lock.
+const PROBE_EVERY: u32 = 64;
+
+/// A side of a ring: which half a process holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The half that pushes ([`Ring::producer`]).
+    Producer,
+    /// The half that pops ([`Ring::consumer`]).
+    Consumer,
+}
+
+impl Role {
+    /// The byte of the file whose lock this role holds.
+    fn lock_byte(self) -> i64 {
+        match self {
+            Role::Producer => 0,
+            Role::Consumer => 1,
+        }
+    }
+
+    /// The other side.
+    fn peer(self) -> Role {
+        match self {
+            Role::Producer => Role::Consumer,
+            Role::Consumer => Role::Producer,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Producer => "producer",
+            Role::Consumer => "consumer",
+        })
+    }
+}
+
+/// The item type a region was made for, as its header records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ItemType {
+    /// `size_of::<T>()`.
+    pub size: u64,
+    /// `align_of::<T>()`.
+    pub align: u64,
+    /// A hash (64-bit FNV-1a) of `core::any::type_name::<T>()`: two programs agree on
+    /// it when they name the type by the same path and are built by the same compiler.
+    pub name_hash: u64,
+}
+
+impl ItemType {
+    /// The record of `T`.
+    fn of<T>() -> Self {
+        ItemType {
+            size: size_of::<T>() as u64,
+            align: align_of::<T>() as u64,
+            name_hash: fnv1a(core::any::type_name::<T>().as_bytes()),
+        }
+    }
+}
+
+/// 64-bit FNV-1a.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// Why a region could not be created, opened or attached to.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be created, opened, sized or mapped (a missing file is
+    /// [`io::ErrorKind::NotFound`], an existing one given to [`Ring::create`]
+    /// [`io::ErrorKind::AlreadyExists`]).
+    Io(io::Error),
+    /// The file is shorter than its header says the region is (or than a header).
+    Truncated {
+        /// The file's length in bytes.
+        len: u64,
+        /// The length it needs.
+        needed: u64,
+    },
+    /// The file does not start with the ringway magic number: not a ringway ring, or
+    /// one whose creator has not finished writing its header yet.
+    NotARing,
+    /// The region was made by a ringway whose layout version differs.
+    Version {
+        /// The version in the file.
+        found: u32,
+        /// This build's, [`LAYOUT_VERSION`].
+        expected: u32,
+    },
+    /// The region holds items of another type.
+    WrongType {
+        /// The type the region was made for.
+        found: ItemType,
+        /// The type it was opened as.
+        expected: ItemType,
+    },
+    /// The header contradicts itself (its offsets, slot count or counters do not follow
+    /// from its capacity); the string says which field.
+    Corrupt(&'static str),
+    /// The role is held by a live half, in this process or another.
+    RoleTaken {
+        /// The role asked for.
+        role: Role,
+        /// The pid the holder recorded when it attached (as the region says; the
+        /// holder may have forked since).
+        pid: u64,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "ringway shm: {e}"),
+            Error::Truncated { len, needed } => write!(
+                f,
+                "ringway shm: the file is truncated: {len} bytes, the region needs {needed}"
+            ),
+            Error::NotARing => f.write_str(
+                "ringway shm: not a ringway ring (no magic number; or its creator has not finished)",
+            ),
+            Error::Version { found, expected } => write!(
+                f,
+                "ringway shm: layout version {found}, this build reads version {expected}"
+            ),
+            Error::WrongType { found, expected } => write!(
+                f,
+                "ringway shm: the ring holds another item type (size {}, align {}, name hash {:#x}; \
+                 opened as size {}, align {}, name hash {:#x})",
+                found.size, found.align, found.name_hash, expected.size, expected.align, expected.name_hash
+            ),
+            Error::Corrupt(what) => write!(f, "ringway shm: corrupt header: {what}"),
+            Error::RoleTaken { role, pid } => {
+                write!(f, "ringway shm: the ring already has a live {role} (pid {pid})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+/// The region's first bytes. Every field is an atomic word: the other process may
+/// store into any of them at any time, and every bit pattern is a valid value.
+#[repr(C)]
+struct Meta {
+    /// [`MAGIC`], stored last (`Release`) by the creator; loaded first (`Acquire`).
+    magic: AtomicU64,
+    /// [`LAYOUT_VERSION`].
+    version: AtomicU32,
+    /// `size_of::<usize>()` of the creator: the header's counters are `usize`s.
+    word_size: AtomicU32,
+    /// [`ItemType::size`].
+    item_size: AtomicU64,
+    /// [`ItemType::align`].
+    item_align: AtomicU64,
+    /// [`ItemType::name_hash`].
+    item_name: AtomicU64,
+    /// The exact number of items the ring holds.
+    capacity: AtomicU64,
+    /// The number of slots: `capacity` rounded up to a power of two.
+    slot_count: AtomicU64,
+    /// Where the SPSC header starts.
+    header_offset: AtomicU64,
+    /// Where the slots start.
+    slots_offset: AtomicU64,
+    /// The region's length in bytes.
+    region_len: AtomicU64,
+    /// The pid of the last producer and consumer to attach (for [`Error::RoleTaken`]).
+    pids: [AtomicU64; 2],
+    /// How many times a producer and a consumer have attached: a side that never had a
+    /// peer is not abandoned.
+    attaches: [AtomicU64; 2],
+}
+
+/// Where everything is in a region of a given item type and capacity; computed by
+/// each side from the capacity and compared with what the header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Geometry {
+    capacity: usize,
+    slot_count: usize,
+    header_offset: usize,
+    slots_offset: usize,
+    len: usize,
+}
+
+/// `n` rounded up to a multiple of `align` (a power of two), or `None` on overflow.
+fn round_up(n: usize, align: usize) -> Option<usize> {
+    Some(n.checked_add(align - 1)? & !(align - 1))
+}
+
+impl Geometry {
+    /// The geometry of a region of `capacity` items of `item`'s size and alignment;
+    /// `None` if it overflows or the capacity is out of range.
+    fn of(item: ItemType, capacity: usize) -> Option<Geometry> {
+        let size = usize::try_from(item.size).ok()?;
+        let align = usize::try_from(item.align).ok()?;
+        if capacity == 0 || capacity > MAX_CAPACITY || !align.is_power_of_two() || align > MAX_ALIGN
+        {
+            return None;
+        }
+        let slot_count = capacity.checked_next_power_of_two()?;
+        let header_offset = round_up(size_of::<Meta>(), align_of::<Header>())?;
+        let line = align_of::<CachePadded<u8>>();
+        let slots_offset = round_up(
+            header_offset.checked_add(size_of::<Header>())?,
+            align.max(line),
+        )?;
+        let len = slots_offset.checked_add(slot_count.checked_mul(size)?)?;
+        // The region must fit in an `isize` (a mapping, like any allocation, does).
+        if len > isize::MAX as usize {
+            return None;
+        }
+        Some(Geometry {
+            capacity,
+            slot_count,
+            header_offset,
+            slots_offset,
+            len,
+        })
+    }
+
+    /// Checks a header against the item type `T` and the file's length `file_len`,
+    /// returning the geometry the header describes. Pure: reads only `meta`'s words
+    /// (each once) and compares.
+    fn check<T>(meta: &Meta, file_len: u64) -> Result<Geometry, Error> {
+        if meta.magic.load(Ordering::Acquire) != MAGIC {
+            return Err(Error::NotARing);
+        }
+        let version = meta.version.load(Ordering::Relaxed);
+        if version != LAYOUT_VERSION {
+            return Err(Error::Version {
+                found: version,
+                expected: LAYOUT_VERSION,
+            });
+        }
+        if meta.word_size.load(Ordering::Relaxed) as usize != size_of::<usize>() {
+            return Err(Error::Corrupt(
+                "word size (the ring was made by a program of another pointer width)",
+            ));
+        }
+        let expected = ItemType::of::<T>();
+        let found = ItemType {
+            size: meta.item_size.load(Ordering::Relaxed),
+            align: meta.item_align.load(Ordering::Relaxed),
+            name_hash: meta.item_name.load(Ordering::Relaxed),
+        };
+        if found != expected {
+            return Err(Error::WrongType { found, expected });
+        }
+        let capacity = usize::try_from(meta.capacity.load(Ordering::Relaxed))
+            .map_err(|_| Error::Corrupt("capacity"))?;
+        let geometry = Geometry::of(expected, capacity).ok_or(Error::Corrupt("capacity"))?;
+        let field = |word: &AtomicU64| word.load(Ordering::Relaxed);
+        if field(&meta.slot_count) != geometry.slot_count as u64 {
+            return Err(Error::Corrupt("slot count"));
+        }
+        if field(&meta.header_offset) != geometry.header_offset as u64
+            || field(&meta.slots_offset) != geometry.slots_offset as u64
+        {
+            return Err(Error::Corrupt("offsets"));
+        }
+        if field(&meta.region_len) != geometry.len as u64 {
+            return Err(Error::Corrupt("region length"));
+        }
+        if file_len < geometry.len as u64 {
+            return Err(Error::Truncated {
+                len: file_len,
+                needed: geometry.len as u64,
+            });
+        }
+        Ok(geometry)
+    }
+}
+
+/// The memory behind a region: a shared mapping of its file, or (unit tests, which
+/// run under Miri, where nothing can be mapped) a heap allocation.
+enum Backing {
+    Map {
+        /// The mapping, unmapped when dropped.
+        _map: memmap2::MmapRaw,
+        /// The file's path, reopened by each half for a lock of its own.
+        path: PathBuf,
+        /// The file's device and inode, to tell a reopened path is the same file.
+        id: (u64, u64),
+    },
+    /// The memory, freed when dropped (unit tests).
+    #[cfg(test)]
+    Heap(#[allow(dead_code)] std::vec::Vec<CachePadded<[u8; 128]>>),
+}
+
+/// A mapped region and where it starts.
+struct Region {
+    /// The region's first byte: page-aligned (a mapping) or aligned to a cache line
+    /// (the test heap); valid for reads and writes of the region's length while the
+    /// backing lives.
+    base: NonNull<u8>,
+    backing: Backing,
+}
+
+// SAFETY: the region is memory shared with other threads and processes by design;
+// every access to it goes through atomics (the header, `Meta`) or through the SPSC
+// protocol's slot ownership, as for an in-process ring.
+unsafe impl Send for Region {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Region {}
+
+impl Region {
+    /// The region's `Meta`.
+    fn meta(&self) -> &Meta {
+        // SAFETY: every region is at least `size_of::<Meta>()` long (checked before
+        // one is made) and starts aligned for it; `Meta` is atomics only, valid for
+        // any bits.
+        unsafe { self.base.cast::<Meta>().as_ref() }
+    }
+}
+
+/// A ring in shared memory, mapped into this process: [`create`](Self::create) or
+/// [`open`](Self::open) it, then take a half with [`producer`](Self::producer) or
+/// [`consumer`](Self::consumer).
+///
+/// The mapping lives as long as the `Ring` or any half taken from it. Dropping every
+/// handle unmaps the region; the file stays until removed.
+///
+/// # Examples
+///
+/// ```
+/// use ringway::shm::Ring;
+///
+/// let path = format!("/dev/shm/ringway-doc-ring-{}", std::process::id());
+/// let ring = Ring::<u64>::create(&path, 3)?;
+/// assert_eq!(ring.capacity(), 3);
+/// let (mut tx, mut rx) = (ring.producer()?, ring.consumer()?);
+/// assert_eq!(tx.push_slice(&[1, 2, 3, 4]), 3);
+/// assert_eq!(rx.drain().sum::<u64>(), 6);
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), ringway::shm::Error>(())
+/// ```
+pub struct Ring<T> {
+    region: Arc<Region>,
+    geometry: Geometry,
+    /// The item type, invariantly: a `Ring<T>` makes halves that put `T`s into it.
+    _item: InvariantIn<T>,
+}
+
+impl<T> fmt::Debug for Ring<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ring")
+            .field("capacity", &self.geometry.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Pod> Ring<T> {
+    /// Creates the file at `path` (it must not exist: under `/dev/shm` for a region in
+    /// memory), sizes it for a ring of exactly `capacity` items of `T`, writes its
+    /// header, and maps it.
+    ///
+    /// The file is made with mode `0o600` (the owner alone may open it). The header's
+    /// magic number is written last, so a process that opens the file before this
+    /// returns gets [`Error::NotARing`] and may try again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be created (it exists:
+    /// [`io::ErrorKind::AlreadyExists`]), sized or mapped.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0 or above [`MAX_CAPACITY`], if the region would exceed
+    /// `isize::MAX` bytes, or if `T`'s alignment exceeds 4096.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::shm::{Error, Ring};
+    ///
+    /// let path = format!("/dev/shm/ringway-doc-create-{}", std::process::id());
+    /// let ring = Ring::<[u8; 64]>::create(&path, 16)?;
+    /// assert!(matches!(Ring::<[u8; 64]>::create(&path, 16), Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists));
+    /// drop(ring);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// ```should_panic
+    /// let _ = ringway::shm::Ring::<u64>::create("/dev/shm/ringway-never", 0); // panics: capacity 0
+    /// ```
+    pub fn create(path: impl AsRef<Path>, capacity: usize) -> Result<Self, Error> {
+        let geometry = Self::geometry_for(capacity);
+        let path = path.as_ref();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        file.set_len(geometry.len as u64)?;
+        let map = memmap2::MmapOptions::new()
+            .len(geometry.len)
+            .map_raw(&file)?;
+        let region = Region {
+            base: NonNull::new(map.as_mut_ptr()).expect("a mapping is never at address 0"),
+            backing: Backing::Map {
+                _map: map,
+                path: path.to_path_buf(),
+                id: file_id(&file)?,
+            },
+        };
+        // SAFETY: the region is new and `geometry.len` long; nobody attached yet.
+        unsafe { Self::initialise(&region, geometry) };
+        Ok(Ring {
+            region: Arc::new(region),
+            geometry,
+            _item: InvariantIn::<T>::default(),
+        })
+    }
+
+    /// Maps the ring in the file at `path`, made by [`create`](Self::create) in this
+    /// process or another, after checking its header against `T` and the file.
+    ///
+    /// # Errors
+    ///
+    /// * [`Error::Io`]: the file cannot be opened (missing: [`io::ErrorKind::NotFound`])
+    ///   or mapped;
+    /// * [`Error::Truncated`]: it is shorter than a header, or than its header says;
+    /// * [`Error::NotARing`]: no ringway magic number;
+    /// * [`Error::Version`]: another layout version;
+    /// * [`Error::WrongType`]: another item type (size, alignment or name);
+    /// * [`Error::Corrupt`]: a header field that contradicts the others.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::shm::{Error, Ring};
+    ///
+    /// let path = format!("/dev/shm/ringway-doc-open-{}", std::process::id());
+    /// let _ring = Ring::<u32>::create(&path, 8)?;
+    /// assert_eq!(Ring::<u32>::open(&path)?.capacity(), 8);
+    /// assert!(matches!(Ring::<u64>::open(&path), Err(Error::WrongType { .. })));
+    /// assert!(matches!(Ring::<u32>::open("/dev/shm/ringway-missing"), Err(Error::Io(_))));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let file_len = file.metadata()?.len();
+        if file_len < size_of::<Meta>() as u64 {
+            return Err(Error::Truncated {
+                len: file_len,
+                needed: size_of::<Meta>() as u64,
+            });
+        }
+        let map_len = usize::try_from(file_len).map_err(|_| Error::Corrupt("file length"))?;
+        let map = memmap2::MmapOptions::new().len(map_len).map_raw(&file)?;
+        let region = Region {
+            base: NonNull::new(map.as_mut_ptr()).expect("a mapping is never at address 0"),
+            backing: Backing::Map {
+                _map: map,
+                path: path.to_path_buf(),
+                id: file_id(&file)?,
+            },
+        };
+        let geometry = Geometry::check::<T>(region.meta(), file_len)?;
+        Ok(Ring {
+            region: Arc::new(region),
+            geometry,
+            _item: InvariantIn::<T>::default(),
+        })
+    }
+
+    /// A ring of `capacity` items in a heap region laid out as a mapped one (unit tests:
+    /// Miri cannot map files). Its halves hold no lock, so roles are not exclusive and
+    /// a peer is never found dead.
+    #[cfg(test)]
+    fn on_heap(capacity: usize) -> Self {
+        let geometry = Self::geometry_for(capacity);
+        let lines = geometry.len.div_ceil(128).max(1);
+        let mut memory = std::vec![CachePadded::new([0u8; 128]); lines];
+        let base = NonNull::new(memory.as_mut_ptr().cast::<u8>()).expect("a Vec is never at 0");
+        let region = Region {
+            base,
+            backing: Backing::Heap(memory),
+        };
+        // SAFETY: the region is new and at least `geometry.len` bytes long.
+        unsafe { Self::initialise(&region, geometry) };
+        Ring {
+            region: Arc::new(region),
+            geometry,
+            _item: InvariantIn::<T>::default(),
+        }
+    }
+
+    /// A second handle of this ring's region, checked as [`open`](Self::open) checks
+    /// a file (unit tests).
+    #[cfg(test)]
+    fn reopen<U: Pod>(&self) -> Result<Ring<U>, Error> {
+        let geometry = Geometry::check::<U>(self.region.meta(), self.geometry.len as u64)?;
+        Ok(Ring {
+            region: Arc::clone(&self.region),
+            geometry,
+            _item: InvariantIn::<U>::default(),
+        })
+    }
+
+    /// The geometry of a new region of `capacity` items of `T`.
+    ///
+    /// # Panics
+    ///
+    /// As [`create`](Self::create).
+    fn geometry_for(capacity: usize) -> Geometry {
+        assert!(capacity > 0, "ringway: capacity must be at least 1");
+        assert!(
+            align_of::<T>() <= MAX_ALIGN,
+            "ringway: shm items may be aligned to at most {MAX_ALIGN} bytes"
+        );
+        match Geometry::of(ItemType::of::<T>(), capacity) {
+            Some(geometry) => geometry,
+            None => panic!(
+                "ringway: capacity overflow: a region of {capacity} items of {} bytes exceeds \
+                 isize::MAX bytes (or the capacity exceeds {MAX_CAPACITY})",
+                size_of::<T>()
+            ),
+        }
+    }
+
+    /// Writes a new region's header; the magic number last.
+    ///
+    /// # Safety
+    ///
+    /// `region` is at least `geometry.len` bytes long, and no other handle of it
+    /// exists in this process.
+    unsafe fn initialise(region: &Region, geometry: Geometry) {
+        let header = region
+            .base
+            .as_ptr()
+            .wrapping_add(geometry.header_offset)
+            .cast::<Header>();
+        // SAFETY: the header lies inside the region (the geometry puts it there) and
+        // is aligned (its offset is a multiple of its alignment, and the region starts
+        // on a page or a line); nobody else reads it before the magic is stored.
+        unsafe { header.write(Header::new_at(0)) };
+        let meta = region.meta();
+        let item = ItemType::of::<T>();
+        meta.version.store(LAYOUT_VERSION, Ordering::Relaxed);
+        meta.word_size
+            .store(size_of::<usize>() as u32, Ordering::Relaxed);
+        meta.item_size.store(item.size, Ordering::Relaxed);
+        meta.item_align.store(item.align, Ordering::Relaxed);
+        meta.item_name.store(item.name_hash, Ordering::Relaxed);
+        meta.capacity
+            .store(geometry.capacity as u64, Ordering::Relaxed);
+        meta.slot_count
+            .store(geometry.slot_count as u64, Ordering::Relaxed);
+        meta.header_offset
+            .store(geometry.header_offset as u64, Ordering::Relaxed);
+        meta.slots_offset
+            .store(geometry.slots_offset as u64, Ordering::Relaxed);
+        meta.region_len
+            .store(geometry.len as u64, Ordering::Relaxed);
+        meta.magic.store(MAGIC, Ordering::Release);
+    }
+
+    /// The exact number of items the ring holds when full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = format!("/dev/shm/ringway-doc-cap-{}", std::process::id());
+    /// let ring = ringway::shm::Ring::<u16>::create(&path, 5)?;
+    /// assert_eq!(ring.capacity(), 5);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), ringway::shm::Error>(())
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.geometry.capacity
+    }
+
+    /// Attaches this process as the ring's producer.
+    ///
+    /// The producer continues from the last position a previous producer published;
+    /// see the module docs for what a producer that died left behind.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RoleTaken`] if a live producer holds the ring (in this process or
+    /// another); [`Error::Corrupt`] if the counters in the region are out of range;
+    /// [`Error::Io`] if the file cannot be reopened for the role's lock (or the path
+    /// now names another file).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::shm::{Error, Ring, Role};
+    ///
+    /// let path = format!("/dev/shm/ringway-doc-producer-{}", std::process::id());
+    /// let ring = Ring::<u64>::create(&path, 4)?;
+    /// let tx = ring.producer()?;
+    /// assert!(matches!(ring.producer(), Err(Error::RoleTaken { role: Role::Producer, .. })));
+    /// drop(tx);
+    /// let _tx = ring.producer()?; // the role is free again
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn producer(&self) -> Result<spsc::Producer<T, Shm>, Error> {
+        let (header, waiters, slots, counters, storage) = self.attach(Role::Producer)?;
+        Ok(spsc::Producer::new(
+            header,
+            waiters,
+            slots,
+            self.geometry.capacity,
+            counters,
+            storage,
+        ))
+    }
+
+    /// Attaches this process as the ring's consumer.
+    ///
+    /// The consumer continues from the first item no previous consumer released.
+    ///
+    /// # Errors
+    ///
+    /// As [`producer`](Self::producer), for the consumer's role.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::shm::Ring;
+    ///
+    /// let path = format!("/dev/shm/ringway-doc-consumer-{}", std::process::id());
+    /// let ring = Ring::<u64>::create(&path, 4)?;
+    /// ring.producer()?.push(7).unwrap(); // the producer goes, its item stays
+    /// let mut rx = ring.consumer()?;
+    /// assert!(rx.is_abandoned());
+    /// assert_eq!(rx.pop(), Some(7));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), ringway::shm::Error>(())
+    /// ```
+    pub fn consumer(&self) -> Result<spsc::Consumer<T, Shm>, Error> {
+        let (header, waiters, slots, counters, storage) = self.attach(Role::Consumer)?;
+        Ok(spsc::Consumer::new(
+            header,
+            waiters,
+            slots,
+            self.geometry.capacity,
+            counters,
+            storage,
+        ))
+    }
+
+    /// Takes `role`'s lock and reads the counters: what either half needs.
+    #[allow(clippy::type_complexity)]
+    fn attach(
+        &self,
+        role: Role,
+    ) -> Result<
+        (
+            NonNull<Header>,
+            NonNull<Waiters>,
+            Slots<T, Indexed>,
+            (usize, usize),
+            Shm,
+        ),
+        Error,
+    > {
+        let lock = match &self.region.backing {
+            Backing::Map { path, id, .. } => {
+                // A file description of the half's own: the role's lock belongs to
+                // it, and a lock test from it sees the other half's lock even in the
+                // same process.
+                let file = OpenOptions::new().read(true).write(true).open(path)?;
+                if file_id(&file)? != *id {
+                    return Err(Error::Io(io::Error::other(
+                        "the ring's path now names another file",
+                    )));
+                }
+                if !try_lock(&file, role.lock_byte())? {
+                    let pid = self.region.meta().pids[role as usize].load(Ordering::Relaxed);
+                    return Err(Error::RoleTaken { role, pid });
+                }
+                Some(file)
+            }
+            #[cfg(test)]
+            Backing::Heap(_) => None,
+        };
+        let geometry = self.geometry;
+        let base = self.region.base.as_ptr();
+        let header = NonNull::new(base.wrapping_add(geometry.header_offset).cast::<Header>())
+            .expect("inside the region");
+        // SAFETY: the geometry was computed (or checked) for this region: the header
+        // lies inside it, aligned; it is plain atomic words, valid for any bits, and
+        // lives as long as the region, which the storage below keeps alive.
+        let (head, tail) = unsafe { header.as_ref() }.counters();
+        if tail.wrapping_sub(head) > geometry.capacity {
+            return Err(Error::Corrupt("counters: more items than the capacity"));
+        }
+        let meta = self.region.meta();
+        meta.pids[role as usize].store(u64::from(std::process::id()), Ordering::Relaxed);
+        meta.attaches[role as usize].fetch_add(1, Ordering::Release);
+        // SAFETY: as above.
+        unsafe { header.as_ref() }.reattached();
+        let slots_ptr = NonNull::new(
+            base.wrapping_add(geometry.slots_offset)
+                .cast::<MaybeUninit<T>>(),
+        )
+        .expect("inside the region");
+        // SAFETY: the slots lie inside the region (`slots_offset + slot_count *
+        // size_of::<T>() <= len`, checked against the mapping's length), aligned for
+        // `T` (the offset is a multiple of its alignment and the region starts on a
+        // page or a line), and `slot_count` is a power of two; the storage keeps the
+        // region alive as long as the half.
+        let slots = unsafe { Slots::from_raw(slots_ptr, geometry.slot_count) };
+        let waiters = Arc::new(Waiters::spin_yield());
+        let storage = Shm {
+            region: Arc::clone(&self.region),
+            waiters: Arc::clone(&waiters),
+            lock,
+            role,
+            probes: Cell::new(0),
+            gone: Cell::new(false),
+        };
+        Ok((
+            header,
+            NonNull::from(&*storage.waiters),
+            slots,
+            (head, tail),
+            storage,
+        ))
+    }
+}
+
+/// The device and inode of `file`.
+fn file_id(file: &File) -> io::Result<(u64, u64)> {
+    let meta = file.metadata()?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// A lock request on one byte of a file.
+fn lock_request(kind: libc::c_int, byte: i64) -> libc::flock {
+    // SAFETY: `flock` is a plain C struct of integers, valid all zeros.
+    let mut request: libc::flock = unsafe { core::mem::zeroed() };
+    request.l_type = kind as _;
+    request.l_whence = libc::SEEK_SET as _;
+    request.l_start = byte as _;
+    request.l_len = 1;
+    request
+}
+
+/// Takes an open file description write lock on `byte` of `file`: `Ok(false)` if
+/// another open file description holds it.
+fn try_lock(file: &File, byte: i64) -> io::Result<bool> {
+    let request = lock_request(libc::F_WRLCK, byte);
+    // SAFETY: `fcntl` with `F_OFD_SETLK` reads the `flock` it is given, which lives
+    // across the call; the descriptor is open (`file` is borrowed).
+    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &request) };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EAGAIN) | Some(libc::EACCES) => Ok(false),
+        _ => Err(e),
+    }
+}
+
+/// Whether another open file description holds a lock on `byte` of `file`; true when
+/// the test itself fails (a peer is never declared dead on an error).
+fn locked_elsewhere(file: &File, byte: i64) -> bool {
+    let mut request = lock_request(libc::F_WRLCK, byte);
+    // SAFETY: `fcntl` with `F_OFD_GETLK` reads and writes the `flock` it is given,
+    // which lives across the call; the descriptor is open.
+    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut request) };
+    r != 0 || request.l_type != libc::F_UNLCK as _
+}
+
+/// The storage of a half of a ring in shared memory ([`Ring::producer`],
+/// [`Ring::consumer`]): it keeps the mapping alive and holds the role's lock, which
+/// the kernel drops when the half is dropped or its process ends.
+///
+/// `Send` (a half may move to another thread), not `Sync`.
+///
+/// # Examples
+///
+/// ```
+/// use ringway::shm::{Ring, Shm};
+/// use ringway::spsc::Producer;
+///
+/// let path = format!("/dev/shm/ringway-doc-shm-{}", std::process::id());
+/// let ring = Ring::<u64>::create(&path, 4)?;
+/// let _tx: Producer<u64, Shm> = ring.producer()?;
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), ringway::shm::Error>(())
+/// ```
+pub struct Shm {
+    /// The mapping the half's header and slots point into.
+    region: Arc<Region>,
+    /// The half's waiters, process-local (they hold pointers); the half points at them.
+    waiters: Arc<Waiters>,
+    /// The file description holding the role's lock (`None` for a test heap region).
+    lock: Option<File>,
+    /// Which half this is.
+    role: Role,
+    /// Calls of `peer_gone` so far (wrapping).
+    probes: Cell<u32>,
+    /// What the last test of the peer's lock found.
+    gone: Cell<bool>,
+}
+
+impl fmt::Debug for Shm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shm")
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Storage for Shm {
+    type Layout = Indexed;
+}
+
+impl spsc::sealed::Sealed for Shm {
+    const SKIPS: bool = false;
+    const UNTRUSTED: bool = true;
+
+    fn peer_gone(&self) -> bool {
+        let n = self.probes.get();
+        self.probes.set(n.wrapping_add(1));
+        if n % PROBE_EVERY == 0 {
+            if let Some(file) = &self.lock {
+                let peer = self.role.peer();
+                let attached =
+                    self.region.meta().attaches[peer as usize].load(Ordering::Acquire) != 0;
+                self.gone
+                    .set(attached && !locked_elsewhere(file, peer.lock_byte()));
+            }
+        }
+        self.gone.get()
+    }
+}
+
+#[cfg(test)]
+mod tests;
