@@ -584,7 +584,8 @@ pub struct Producer<T, S: Storage = Heap<T>> {
 unsafe impl<T: Send, S: Storage + Send> Send for Producer<T, S> {}
 
 /// The storages a ring's halves can have: [`Heap<T, L>`](Heap) and
-/// [`Borrowed<'a, L>`](Borrowed), each of either [`Layout`].
+/// [`Borrowed<'a, L>`](Borrowed), each of either [`Layout`]; and, with the `shm`
+/// feature, `shm::Shm`, a ring in memory shared with another process.
 ///
 /// Sealed; it exists for code generic over every kind of half (every method of
 /// [`Producer`] and [`Consumer`] works for any storage, but the zero-copy chunks, which
