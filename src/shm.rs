@@ -239,8 +239,7 @@ pub enum Error {
         /// The length it needs.
         needed: u64,
     },
-    /// The file does not start with the ringway magic number: not a ringway ring, or
-    /// one whose creator has not finished writing its header yet.
+    /// The file does not start with the ringway magic number: not a ringway ring.
     NotARing,
     /// The region was made by a ringway whose layout version differs.
     Version {
@@ -278,7 +277,7 @@ impl fmt::Display for Error {
                 "ringway shm: the file is truncated: {len} bytes, the region needs {needed}"
             ),
             Error::NotARing => f.write_str(
-                "ringway shm: not a ringway ring (no magic number; or its creator has not finished)",
+                "ringway shm: not a ringway ring (no magic number)",
             ),
             Error::Version { found, expected } => write!(
                 f,
@@ -317,7 +316,7 @@ impl From<io::Error> for Error {
 /// store into any of them at any time, and every bit pattern is a valid value.
 #[repr(C)]
 struct Meta {
-    /// [`MAGIC`], stored last (`Release`) by the creator; loaded first (`Acquire`).
+    /// [`MAGIC`], stored last by the creator, before the file is linked at its path.
     magic: AtomicU64,
     /// [`LAYOUT_VERSION`].
     version: AtomicU32,
@@ -397,7 +396,8 @@ impl Geometry {
     /// returning the geometry the header describes. Pure: reads only `meta`'s words
     /// (each once) and compares.
     fn check<T>(meta: &Meta, file_len: u64) -> Result<Geometry, Error> {
-        if meta.magic.load(Ordering::Acquire) != MAGIC {
+        // `Relaxed`: a file is linked at its path only once its header is whole.
+        if meta.magic.load(Ordering::Relaxed) != MAGIC {
             return Err(Error::NotARing);
         }
         let version = meta.version.load(Ordering::Relaxed);
@@ -529,9 +529,9 @@ impl<T: Pod> Ring<T> {
     /// memory), sizes it for a ring of exactly `capacity` items of `T`, writes its
     /// header, and maps it.
     ///
-    /// The file is made with mode `0o600` (the owner alone may open it). The header's
-    /// magic number is written last, so a process that opens the file before this
-    /// returns gets [`Error::NotARing`] and may try again.
+    /// The file is made with mode `0o600` (the owner alone may open it), under a
+    /// temporary name beside `path` (`.NAME.PID.N.tmp`), and linked to `path` only once
+    /// its header is written: another process finds a whole ring at `path` or none.
     ///
     /// # Errors
     ///
@@ -562,28 +562,41 @@ impl<T: Pod> Ring<T> {
     pub fn create(path: impl AsRef<Path>, capacity: usize) -> Result<Self, Error> {
         let geometry = Self::geometry_for(capacity);
         let path = path.as_ref();
+        // Made under a temporary name beside `path` and linked into place once its
+        // header is whole: a process that opens `path` finds a complete ring or no
+        // file, never a header being written. (The kernel's `link` and `open` order the
+        // writes before the opener's reads, so the magic number needs no ordering of its
+        // own.) `link`, unlike `rename`, fails if `path` exists.
+        let temporary = temporary_path(path);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(path)?;
-        file.set_len(geometry.len as u64)?;
-        let map = memmap2::MmapOptions::new()
-            .len(geometry.len)
-            .map_raw(&file)?;
-        let region = Region {
-            base: NonNull::new(map.as_mut_ptr()).expect("a mapping is never at address 0"),
-            backing: Backing::Map {
-                _map: map,
-                path: path.to_path_buf(),
-                id: file_id(&file)?,
-            },
-        };
-        // SAFETY: the region is new and `geometry.len` long; nobody attached yet.
-        unsafe { Self::initialise(&region, geometry) };
+            .open(&temporary)?;
+        let made = (|| {
+            file.set_len(geometry.len as u64)?;
+            let map = memmap2::MmapOptions::new()
+                .len(geometry.len)
+                .map_raw(&file)?;
+            let region = Region {
+                base: NonNull::new(map.as_mut_ptr()).expect("a mapping is never at address 0"),
+                backing: Backing::Map {
+                    _map: map,
+                    path: path.to_path_buf(),
+                    id: file_id(&file)?,
+                },
+            };
+            // SAFETY: the region is new and `geometry.len` long; nobody else can
+            // reach it before the link below.
+            unsafe { Self::initialise(&region, geometry) };
+            std::fs::hard_link(&temporary, path)?;
+            Ok::<_, io::Error>(region)
+        })();
+        // The temporary name goes whether or not the ring was linked.
+        let _ = std::fs::remove_file(&temporary);
         Ok(Ring {
-            region: Arc::new(region),
+            region: Arc::new(made?),
             geometry,
             _item: InvariantIn::<T>::default(),
         })
@@ -732,7 +745,8 @@ impl<T: Pod> Ring<T> {
             .store(geometry.slots_offset as u64, Ordering::Relaxed);
         meta.region_len
             .store(geometry.len as u64, Ordering::Relaxed);
-        meta.magic.store(MAGIC, Ordering::Release);
+        // `Relaxed`: the region is published by linking its file into place (`create`).
+        meta.magic.store(MAGIC, Ordering::Relaxed);
     }
 
     /// The exact number of items the ring holds when full.
@@ -868,9 +882,18 @@ impl<T: Pod> Ring<T> {
         if tail.wrapping_sub(head) > geometry.capacity {
             return Err(Error::Corrupt("counters: more items than the capacity"));
         }
+        // The half keeps its own counter and knows nothing of the other's yet: the
+        // producer's cache says "full" and the consumer's "empty", so each loads the
+        // other side's counter with `Acquire` before it touches a slot (see
+        // `Header::counters`).
+        let counters = match role {
+            Role::Producer => (tail.wrapping_sub(geometry.capacity), tail),
+            Role::Consumer => (head, head),
+        };
         let meta = self.region.meta();
         meta.pids[role as usize].store(u64::from(std::process::id()), Ordering::Relaxed);
-        meta.attaches[role as usize].fetch_add(1, Ordering::Release);
+        // A count, read only to tell "never had a peer" from "lost it": `Relaxed`.
+        meta.attaches[role as usize].fetch_add(1, Ordering::Relaxed);
         // SAFETY: as above.
         unsafe { header.as_ref() }.reattached();
         let slots_ptr = NonNull::new(
@@ -897,10 +920,24 @@ impl<T: Pod> Ring<T> {
             header,
             NonNull::from(&*storage.waiters),
             slots,
-            (head, tail),
+            counters,
             storage,
         ))
     }
+}
+
+/// A name beside `path` for a ring being made: unique to this process and call.
+fn temporary_path(path: &Path) -> PathBuf {
+    static MADE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+    let n = MADE.fetch_add(1, Ordering::Relaxed);
+    let name = path.file_name().map_or_else(
+        || std::ffi::OsString::from("ring"),
+        std::ffi::OsStr::to_os_string,
+    );
+    let mut temporary = std::ffi::OsString::from(".");
+    temporary.push(name);
+    temporary.push(std::format!(".{}.{n}.tmp", std::process::id()));
+    path.with_file_name(temporary)
 }
 
 /// The device and inode of `file`.
@@ -1003,7 +1040,7 @@ impl spsc::sealed::Sealed for Shm {
             if let Some(file) = &self.lock {
                 let peer = self.role.peer();
                 let attached =
-                    self.region.meta().attaches[peer as usize].load(Ordering::Acquire) != 0;
+                    self.region.meta().attaches[peer as usize].load(Ordering::Relaxed) != 0;
                 self.gone
                     .set(attached && !locked_elsewhere(file, peer.lock_byte()));
             }

@@ -215,19 +215,26 @@ impl Header {
 
     /// The counters `(head, tail)` as they are now, for a half of a ring in shared
     /// memory that attaches to it (`crate::shm`, which checks them before use).
+    ///
+    /// `Relaxed`: the attaching half keeps only its own counter from these loads, the
+    /// one no live half stores (it holds the role's lock, which the kernel handed over
+    /// from the last half of its role only after that half stored its counter and let
+    /// go); it starts with no knowledge of the other side's counter, so its first
+    /// `room` or `available` loads that with `Acquire`, as every later reload does.
     #[cfg(feature = "shm")]
     pub(crate) fn counters(&self) -> (usize, usize) {
         (
-            self.head.load(Ordering::Acquire),
-            self.tail.load(Ordering::Acquire),
+            self.head.load(Ordering::Relaxed),
+            self.tail.load(Ordering::Relaxed),
         )
     }
 
     /// Clears the abandoned flag: a new half of a ring in shared memory attached to it
-    /// (`crate::shm`), so the other side has a peer again.
+    /// (`crate::shm`), so the other side has a peer again. `Relaxed`: clearing it
+    /// publishes nothing (the flag's `Release` stores publish a half's last counter).
     #[cfg(feature = "shm")]
     pub(crate) fn reattached(&self) {
-        self.abandoned.store(false, Ordering::Release);
+        self.abandoned.store(false, Ordering::Relaxed);
     }
 
     /// Drops the items left in `slots` (positions `head .. tail`); call only when no
