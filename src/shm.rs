@@ -25,7 +25,7 @@
 //! offset 0    Meta (repr(C)): magic, layout version, word size, the item type's size,
 //!             alignment and name (a hash of `type_name`), capacity, slot count,
 //!             the offsets below and the region's length, each side's pid and count
-//!             of attachments
+//!             of attachments, the wait strategy and two futex words
 //! offset 128  the SPSC header (repr(C)): `head` and `tail` on their own cache lines,
 //!             the abandoned flag, all plain words
 //! offset 512  the slots: the capacity rounded up to a power of two, of `T`
@@ -60,9 +60,11 @@
 //!   [`Error::RoleTaken`], which names the pid of the holder;
 //! * [`is_abandoned`](crate::spsc::Producer::is_abandoned) is true when the other half
 //!   was dropped, or when it attached once and its lock is gone (its process died).
-//!   The lock is tested on the first call and then on every 64th, so a waiting
-//!   operation (`pop_blocking`, ...), which asks once per attempt, stops waiting on a
-//!   dead peer within 64 attempts, at the price of a system call per 64;
+//!   The lock is tested on the first call and then at most once a millisecond (a
+//!   system call; the calls in between read the clock), so a waiting operation
+//!   (`pop_blocking`, ...), which asks once per attempt, stops waiting on a dead peer
+//!   within a millisecond of spinning or yielding, or within one nap of a sleep
+//!   (10 ms, see below);
 //! * a new half may attach in place of the one that went: a restarted consumer starts at
 //!   the first item not yet released, and a restarted producer at the last published
 //!   position, and `is_abandoned` is false again for the other side (unlike in
@@ -77,10 +79,15 @@
 //!
 //! # Waiting
 //!
-//! The halves wait as [`WaitStrategy::SPIN_YIELD`](crate::WaitStrategy::SPIN_YIELD)
-//! says (spin, then yield the thread), across processes exactly as in process. A
-//! sleeping strategy (`SpinPark`, a futex in the region) is not offered yet: a waiter
-//! in one process cannot be woken from another through the in-process waiter lists.
+//! The creator picks the ring's [`WaitStrategy`] ([`Ring::create_with_wait_strategy`];
+//! [`Ring::create`] takes [`WaitStrategy::SPIN_YIELD`]), which the region records and
+//! both sides use. Spinning and yielding work across processes exactly as in process.
+//! With [`WaitStrategy::SpinPark`] a waiting thread sleeps on a futex word in the
+//! region (not a private futex: the word is shared), which the other side's publishes
+//! wake through the same store-buffering fences as in process; a sleep lasts at most
+//! 10 ms, so that neither a peer that died nor one that scribbled on the word can
+//! strand a sleeper. Futures cannot sleep on another process's futex: their polls ask
+//! to be polled again at once.
 //!
 //! [`Drain`]: crate::spsc::Drain
 //!
@@ -133,8 +140,8 @@ pub use bytemuck::Pod;
 
 use crate::buffer::{Indexed, Slots};
 use crate::spsc::{self, Header, Storage};
-use crate::wait::Waiters;
-use crate::InvariantIn;
+use crate::wait::{FutexWord, Waiters};
+use crate::{InvariantIn, WaitStrategy};
 
 /// The first word of every ringway region: `RINGWAY` and a format byte.
 const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\x01");
@@ -152,8 +159,8 @@ const MAX_ALIGN: usize = 4096;
 /// to a power of two, and counts are stored in 64-bit words.
 pub const MAX_CAPACITY: usize = 1 << 62;
 
-/// How many calls of `peer_gone` share one test of the peer's lock.
-const PROBE_EVERY: u32 = 64;
+/// How long a test of the peer's lock stands for (`peer_gone` tests again after it).
+const PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// A side of a ring: which half a process holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -339,10 +346,40 @@ struct Meta {
     /// The region's length in bytes.
     region_len: AtomicU64,
     /// The pid of the last producer and consumer to attach (for [`Error::RoleTaken`]).
-    pids: [AtomicU64; 2],
-    /// How many times a producer and a consumer have attached: a side that never had a
-    /// peer is not abandoned.
-    attaches: [AtomicU64; 2],
+    pids: [AtomicU32; 2],
+    /// How many times a producer and a consumer have attached (wrapping): a side that
+    /// never had a peer is not abandoned.
+    attaches: [AtomicU32; 2],
+    /// The ring's wait strategy, which both sides use: 0 `BusySpin`, 1 `SpinYield`,
+    /// 2 `SpinPark`.
+    wait_kind: AtomicU32,
+    /// The strategy's `spins`.
+    wait_spins: AtomicU32,
+    /// The futex words of the consumer waiting for items and of the producer waiting
+    /// for room (`SpinPark`).
+    futex: [FutexWord; 2],
+}
+
+/// `Meta` fits in the 128 bytes before the header on every target.
+const _: () = assert!(size_of::<Meta>() <= 128);
+
+/// The strategy as `Meta` stores it.
+fn encode(strategy: WaitStrategy) -> (u32, u32) {
+    match strategy {
+        WaitStrategy::BusySpin => (0, 0),
+        WaitStrategy::SpinYield { spins } => (1, spins),
+        WaitStrategy::SpinPark { spins } => (2, spins),
+    }
+}
+
+/// The strategy `Meta` stores, if it is one.
+fn decode(kind: u32, spins: u32) -> Option<WaitStrategy> {
+    match kind {
+        0 => Some(WaitStrategy::BusySpin),
+        1 => Some(WaitStrategy::SpinYield { spins }),
+        2 => Some(WaitStrategy::SpinPark { spins }),
+        _ => None,
+    }
 }
 
 /// Where everything is in a region of a given item type and capacity; computed by
@@ -393,9 +430,9 @@ impl Geometry {
     }
 
     /// Checks a header against the item type `T` and the file's length `file_len`,
-    /// returning the geometry the header describes. Pure: reads only `meta`'s words
+    /// returning the geometry and the wait strategy the header describes. Pure: reads only `meta`'s words
     /// (each once) and compares.
-    fn check<T>(meta: &Meta, file_len: u64) -> Result<Geometry, Error> {
+    fn check<T>(meta: &Meta, file_len: u64) -> Result<(Geometry, WaitStrategy), Error> {
         // `Relaxed`: a file is linked at its path only once its header is whole.
         if meta.magic.load(Ordering::Relaxed) != MAGIC {
             return Err(Error::NotARing);
@@ -436,13 +473,18 @@ impl Geometry {
         if field(&meta.region_len) != geometry.len as u64 {
             return Err(Error::Corrupt("region length"));
         }
+        let strategy = decode(
+            meta.wait_kind.load(Ordering::Relaxed),
+            meta.wait_spins.load(Ordering::Relaxed),
+        )
+        .ok_or(Error::Corrupt("wait strategy"))?;
         if file_len < geometry.len as u64 {
             return Err(Error::Truncated {
                 len: file_len,
                 needed: geometry.len as u64,
             });
         }
-        Ok(geometry)
+        Ok((geometry, strategy))
     }
 }
 
@@ -512,6 +554,8 @@ impl Region {
 pub struct Ring<T> {
     region: Arc<Region>,
     geometry: Geometry,
+    /// The ring's wait strategy, read from its header once.
+    strategy: WaitStrategy,
     /// The item type, invariantly: a `Ring<T>` makes halves that put `T`s into it.
     _item: InvariantIn<T>,
 }
@@ -520,6 +564,7 @@ impl<T> fmt::Debug for Ring<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ring")
             .field("capacity", &self.geometry.capacity)
+            .field("wait_strategy", &self.strategy)
             .finish_non_exhaustive()
     }
 }
@@ -560,6 +605,49 @@ impl<T: Pod> Ring<T> {
     /// let _ = ringway::shm::Ring::<u64>::create("/dev/shm/ringway-never", 0); // panics: capacity 0
     /// ```
     pub fn create(path: impl AsRef<Path>, capacity: usize) -> Result<Self, Error> {
+        Self::create_with_wait_strategy(path, capacity, WaitStrategy::SPIN_YIELD)
+    }
+
+    /// Creates a ring like [`create`](Self::create) whose halves wait as `strategy`
+    /// says, in every process that opens it.
+    ///
+    /// With [`WaitStrategy::SpinPark`] a thread of either process that waits
+    /// (`pop_blocking`, `push_timeout`, ...) sleeps on a futex in the region, and every
+    /// publish of the other side pays a `SeqCst` fence and a load, as in process, plus
+    /// a `FUTEX_WAKE` system call when a thread sleeps. A sleeper looks at the ring
+    /// again at least every 10 ms whatever happens (so a peer that dies, or scribbles
+    /// on the futex word, can delay it by that much, never strand it). A future
+    /// (`pop_async`, ...) cannot sleep on another process's futex: on a ring in shared
+    /// memory it asks to be polled again at once, whatever the strategy.
+    ///
+    /// # Errors
+    ///
+    /// As [`create`](Self::create).
+    ///
+    /// # Panics
+    ///
+    /// As [`create`](Self::create).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::{shm::Ring, WaitStrategy};
+    ///
+    /// let path = format!("/dev/shm/ringway-doc-park-{}", std::process::id());
+    /// let ring = Ring::<u64>::create_with_wait_strategy(&path, 64, WaitStrategy::SPIN_PARK)?;
+    /// let mut rx = Ring::<u64>::open(&path)?.consumer()?; // in another process, usually
+    /// let mut tx = ring.producer()?;
+    /// let consumer = std::thread::spawn(move || rx.pop_blocking()); // sleeps on the futex
+    /// tx.push(7).unwrap(); // wakes it
+    /// assert_eq!(consumer.join().unwrap(), Ok(7));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), ringway::shm::Error>(())
+    /// ```
+    pub fn create_with_wait_strategy(
+        path: impl AsRef<Path>,
+        capacity: usize,
+        strategy: WaitStrategy,
+    ) -> Result<Self, Error> {
         let geometry = Self::geometry_for(capacity);
         let path = path.as_ref();
         // Made under a temporary name beside `path` and linked into place once its
@@ -589,7 +677,7 @@ impl<T: Pod> Ring<T> {
             };
             // SAFETY: the region is new and `geometry.len` long; nobody else can
             // reach it before the link below.
-            unsafe { Self::initialise(&region, geometry) };
+            unsafe { Self::initialise(&region, geometry, strategy) };
             std::fs::hard_link(&temporary, path)?;
             Ok::<_, io::Error>(region)
         })();
@@ -598,6 +686,7 @@ impl<T: Pod> Ring<T> {
         Ok(Ring {
             region: Arc::new(made?),
             geometry,
+            strategy,
             _item: InvariantIn::<T>::default(),
         })
     }
@@ -648,10 +737,11 @@ impl<T: Pod> Ring<T> {
                 id: file_id(&file)?,
             },
         };
-        let geometry = Geometry::check::<T>(region.meta(), file_len)?;
+        let (geometry, strategy) = Geometry::check::<T>(region.meta(), file_len)?;
         Ok(Ring {
             region: Arc::new(region),
             geometry,
+            strategy,
             _item: InvariantIn::<T>::default(),
         })
     }
@@ -670,10 +760,11 @@ impl<T: Pod> Ring<T> {
             backing: Backing::Heap(memory),
         };
         // SAFETY: the region is new and at least `geometry.len` bytes long.
-        unsafe { Self::initialise(&region, geometry) };
+        unsafe { Self::initialise(&region, geometry, WaitStrategy::SPIN_YIELD) };
         Ring {
             region: Arc::new(region),
             geometry,
+            strategy: WaitStrategy::SPIN_YIELD,
             _item: InvariantIn::<T>::default(),
         }
     }
@@ -682,10 +773,12 @@ impl<T: Pod> Ring<T> {
     /// a file (unit tests).
     #[cfg(test)]
     fn reopen<U: Pod>(&self) -> Result<Ring<U>, Error> {
-        let geometry = Geometry::check::<U>(self.region.meta(), self.geometry.len as u64)?;
+        let (geometry, strategy) =
+            Geometry::check::<U>(self.region.meta(), self.geometry.len as u64)?;
         Ok(Ring {
             region: Arc::clone(&self.region),
             geometry,
+            strategy,
             _item: InvariantIn::<U>::default(),
         })
     }
@@ -717,7 +810,7 @@ impl<T: Pod> Ring<T> {
     ///
     /// `region` is at least `geometry.len` bytes long, and no other handle of it
     /// exists in this process.
-    unsafe fn initialise(region: &Region, geometry: Geometry) {
+    unsafe fn initialise(region: &Region, geometry: Geometry, strategy: WaitStrategy) {
         let header = region
             .base
             .as_ptr()
@@ -745,6 +838,9 @@ impl<T: Pod> Ring<T> {
             .store(geometry.slots_offset as u64, Ordering::Relaxed);
         meta.region_len
             .store(geometry.len as u64, Ordering::Relaxed);
+        let (kind, spins) = encode(strategy);
+        meta.wait_kind.store(kind, Ordering::Relaxed);
+        meta.wait_spins.store(spins, Ordering::Relaxed);
         // `Relaxed`: the region is published by linking its file into place (`create`).
         meta.magic.store(MAGIC, Ordering::Relaxed);
     }
@@ -762,6 +858,22 @@ impl<T: Pod> Ring<T> {
     /// ```
     pub fn capacity(&self) -> usize {
         self.geometry.capacity
+    }
+
+    /// How the ring's halves wait, as its creator chose
+    /// ([`create_with_wait_strategy`](Self::create_with_wait_strategy)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = format!("/dev/shm/ringway-doc-strategy-{}", std::process::id());
+    /// let ring = ringway::shm::Ring::<u16>::create(&path, 5)?;
+    /// assert_eq!(ring.wait_strategy(), ringway::WaitStrategy::SPIN_YIELD);
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), ringway::shm::Error>(())
+    /// ```
+    pub fn wait_strategy(&self) -> WaitStrategy {
+        self.strategy
     }
 
     /// Attaches this process as the ring's producer.
@@ -864,7 +976,10 @@ impl<T: Pod> Ring<T> {
                 }
                 if !try_lock(&file, role.lock_byte())? {
                     let pid = self.region.meta().pids[role as usize].load(Ordering::Relaxed);
-                    return Err(Error::RoleTaken { role, pid });
+                    return Err(Error::RoleTaken {
+                        role,
+                        pid: u64::from(pid),
+                    });
                 }
                 Some(file)
             }
@@ -891,7 +1006,7 @@ impl<T: Pod> Ring<T> {
             Role::Consumer => (head, head),
         };
         let meta = self.region.meta();
-        meta.pids[role as usize].store(u64::from(std::process::id()), Ordering::Relaxed);
+        meta.pids[role as usize].store(std::process::id(), Ordering::Relaxed);
         // A count, read only to tell "never had a peer" from "lost it": `Relaxed`.
         meta.attaches[role as usize].fetch_add(1, Ordering::Relaxed);
         // SAFETY: as above.
@@ -907,13 +1022,20 @@ impl<T: Pod> Ring<T> {
         // page or a line), and `slot_count` is a power of two; the storage keeps the
         // region alive as long as the half.
         let slots = unsafe { Slots::from_raw(slots_ptr, geometry.slot_count) };
-        let waiters = Arc::new(Waiters::spin_yield());
+        let mut waiters = Waiters::new(self.strategy);
+        if self.strategy.parks() {
+            let [items, slots] = &meta.futex;
+            // SAFETY: the words lie in the region's `Meta`, which the storage below
+            // keeps mapped as long as the half and its waiters live.
+            waiters = unsafe { waiters.with_remote(NonNull::from(items), NonNull::from(slots)) };
+        }
+        let waiters = Arc::new(waiters);
         let storage = Shm {
             region: Arc::clone(&self.region),
             waiters: Arc::clone(&waiters),
             lock,
             role,
-            probes: Cell::new(0),
+            probed: Cell::new(None),
             gone: Cell::new(false),
         };
         Ok((
@@ -1011,8 +1133,8 @@ pub struct Shm {
     lock: Option<File>,
     /// Which half this is.
     role: Role,
-    /// Calls of `peer_gone` so far (wrapping).
-    probes: Cell<u32>,
+    /// When `peer_gone` last tested the peer's lock.
+    probed: Cell<Option<std::time::Instant>>,
     /// What the last test of the peer's lock found.
     gone: Cell<bool>,
 }
@@ -1034,9 +1156,13 @@ impl spsc::sealed::Sealed for Shm {
     const UNTRUSTED: bool = true;
 
     fn peer_gone(&self) -> bool {
-        let n = self.probes.get();
-        self.probes.set(n.wrapping_add(1));
-        if n % PROBE_EVERY == 0 {
+        let now = std::time::Instant::now();
+        let due = self
+            .probed
+            .get()
+            .is_none_or(|then| now.duration_since(then) >= PROBE_INTERVAL);
+        if due {
+            self.probed.set(Some(now));
             if let Some(file) = &self.lock {
                 let peer = self.role.peer();
                 let attached =

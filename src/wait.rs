@@ -93,6 +93,8 @@ use core::task::{Context, Poll};
 #[cfg(feature = "std")]
 use std::time::Instant;
 
+#[cfg(feature = "shm")]
+use core::ptr::NonNull;
 use crossbeam_utils::CachePadded;
 
 use crate::sync::{self, fence, AtomicUsize, Mutex, Ordering};
@@ -379,6 +381,11 @@ pub(crate) struct WaitCell {
     /// runs or is dropped (see the module docs). std's `Mutex`, or a spin lock
     /// without `std` (the facade's `Mutex`).
     entries: Mutex<Entries>,
+    /// The cell's word in memory shared with another process (a ring in shared memory,
+    /// `crate::shm`, built to park): a thread of this process sleeps on it with a
+    /// futex, and a notifier in either process wakes it. `None` in process.
+    #[cfg(feature = "shm")]
+    remote: Option<RemoteCell>,
 }
 
 impl WaitCell {
@@ -391,6 +398,8 @@ impl WaitCell {
                     list: List::new(),
                     next_key: 0,
                 }),
+                #[cfg(feature = "shm")]
+                remote: None,
             }
         }
     }
@@ -403,6 +412,12 @@ impl WaitCell {
         fence(Ordering::SeqCst);
         if self.waiting.load(Ordering::Relaxed) != 0 {
             self.wake_all();
+        }
+        // The other process's sleepers, read after the same fence (its waiters raise
+        // their count before the same fence in `announce`).
+        #[cfg(feature = "shm")]
+        if let Some(remote) = &self.remote {
+            remote.wake();
         }
     }
 
@@ -529,6 +544,107 @@ impl core::fmt::Debug for WaitCell {
     }
 }
 
+/// A wait cell's word in memory shared between processes (`crate::shm`): a futex and
+/// a count of the threads that may sleep on it. Plain words: the other process may
+/// store anything here, which can cost a spurious wake-up or a late one (a sleep is
+/// never longer than [`REMOTE_NAP`]), never more.
+#[cfg(feature = "shm")]
+#[repr(C)]
+#[derive(Debug, Default)]
+pub(crate) struct FutexWord {
+    /// Bumped by a notifier that saw sleepers, before it wakes them: a sleeper's futex
+    /// wait returns at once if it moved since the sleeper looked.
+    seq: core::sync::atomic::AtomicU32,
+    /// Threads between their announcement and the end of their sleep.
+    sleepers: core::sync::atomic::AtomicU32,
+}
+
+/// The longest a thread sleeps on a [`FutexWord`] before it looks at the ring again:
+/// it bounds what a lost or withheld wake-up (a peer that died, or one that scribbled
+/// on the word) can cost, and how late a sleeper notices a peer that died (its
+/// `is_abandoned` tests the peer's lock).
+#[cfg(feature = "shm")]
+pub(crate) const REMOTE_NAP: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// A [`WaitCell`]'s view of its [`FutexWord`].
+///
+/// Every access is `Relaxed`: the store-buffering fences of `announce` and `notify`
+/// order them, exactly as they order the cell's `waiting` count (a sleeper raises
+/// `sleepers` and reads `seq` before its fence, then looks at the ring; a notifier
+/// publishes, fences, then reads `sleepers`); the futex compares `seq` in the kernel.
+#[cfg(feature = "shm")]
+struct RemoteCell {
+    /// Valid for atomic access as long as the cell lives (`Waiters::with_remote`).
+    word: NonNull<FutexWord>,
+}
+
+// SAFETY: the word is shared memory made for access from any thread (and process),
+// only through atomics and futex calls.
+#[cfg(feature = "shm")]
+unsafe impl Send for RemoteCell {}
+// SAFETY: as for `Send`.
+#[cfg(feature = "shm")]
+unsafe impl Sync for RemoteCell {}
+
+#[cfg(feature = "shm")]
+impl RemoteCell {
+    fn word(&self) -> &FutexWord {
+        // SAFETY: valid while the cell lives (field invariant); atomics only.
+        unsafe { self.word.as_ref() }
+    }
+
+    /// Counts the calling thread among the sleepers; returns the ticket to sleep on.
+    fn arrive(&self) -> u32 {
+        self.word().sleepers.fetch_add(1, Ordering::Relaxed);
+        self.word().seq.load(Ordering::Relaxed)
+    }
+
+    /// Undoes `arrive`.
+    fn depart(&self) {
+        self.word().sleepers.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Sleeps until woken, unless `seq` has moved from `ticket`; at most `timeout` and
+    /// at most [`REMOTE_NAP`].
+    fn sleep(&self, ticket: u32, timeout: Option<std::time::Duration>) {
+        let nap = timeout.map_or(REMOTE_NAP, |t| t.min(REMOTE_NAP));
+        let spec = libc::timespec {
+            tv_sec: nap.as_secs() as libc::time_t,
+            tv_nsec: nap.subsec_nanos() as _,
+        };
+        // SAFETY: `FUTEX_WAIT` reads the word (a valid, aligned `u32` for the call) and
+        // the timespec (alive across the call); not `FUTEX_PRIVATE_FLAG`, as the word is
+        // shared between processes. Its result (woken, timed out, `EAGAIN` when `seq`
+        // moved, `EINTR`) needs no handling: the caller looks at the ring again.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                self.word().seq.as_ptr(),
+                libc::FUTEX_WAIT,
+                ticket,
+                &spec as *const libc::timespec,
+            );
+        }
+    }
+
+    /// Wakes the sleepers, if any: called after the notifier's fence.
+    fn wake(&self) {
+        if self.word().sleepers.load(Ordering::Relaxed) != 0 {
+            self.word().seq.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: `FUTEX_WAKE` only names the word (valid and aligned); shared, not
+            // private, as in `sleep`.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    self.word().seq.as_ptr(),
+                    libc::FUTEX_WAKE,
+                    i32::MAX,
+                );
+            }
+        }
+    }
+}
+
 /// Which progress a waiter waits for.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Awaited {
@@ -578,12 +694,33 @@ pub(crate) fn block<C: ?Sized, R>(
             }
             WaitStrategy::SpinYield { .. } => sync::yield_now(),
             WaitStrategy::SpinPark { .. } => {
+                // A ring in shared memory: count this thread among the region's
+                // sleepers and note the word's value before the fence in `announce`.
+                #[cfg(feature = "shm")]
+                let ticket = waiters(ctx)
+                    .cell(awaited)
+                    .remote
+                    .as_ref()
+                    .map(RemoteCell::arrive);
                 let listed = waiters(ctx)
                     .cell(awaited)
                     .announce(&mut registration, Entry::Thread(current()));
                 // With `std` the list is a `Vec`: a thread is always listed.
                 debug_assert!(listed, "a thread not listed");
-                if let Some(done) = attempt(ctx) {
+                let done = attempt(ctx);
+                #[cfg(feature = "shm")]
+                if let (Some(ticket), Some(remote)) = (ticket, &waiters(ctx).cell(awaited).remote) {
+                    if done.is_none() {
+                        sync::count_sleep();
+                        remote.sleep(ticket, now.map(|(d, now)| d - now));
+                    }
+                    remote.depart();
+                    if let Some(done) = done {
+                        break Some(done);
+                    }
+                    continue;
+                }
+                if let Some(done) = done {
                     break Some(done);
                 }
                 sync::count_sleep();
@@ -676,7 +813,7 @@ pub(crate) fn poll<C: ?Sized, R>(
     let mut done = attempt(ctx);
     if done.is_none() {
         let w = waiters(ctx);
-        if w.strategy.parks() {
+        if w.strategy.parks() && !w.remote() {
             let listed = w
                 .cell(awaited)
                 .announce(registration, Entry::Task(cx.waker().clone()));
@@ -691,7 +828,8 @@ pub(crate) fn poll<C: ?Sized, R>(
                 }
             }
         } else {
-            // Nobody will wake us: ask to be polled again (the executor's yield).
+            // Nobody will wake us (a ring in shared memory: a task cannot sleep on the
+            // other process's futex): ask to be polled again (the executor's yield).
             cx.waker().wake_by_ref();
         }
     }
@@ -737,6 +875,35 @@ impl Waiters {
     /// The strategy the queue was built with.
     pub(crate) fn strategy(&self) -> WaitStrategy {
         self.strategy
+    }
+
+    /// These waiters with their two cells' words in memory shared with another process
+    /// (`crate::shm`): a thread waiting on a cell then sleeps on its word's futex, and
+    /// every notification of the cell wakes the word's sleepers too.
+    ///
+    /// # Safety
+    ///
+    /// `item` and `slot` are valid for atomic reads and writes for as long as the
+    /// waiters live (the other process may store anything in them).
+    #[cfg(feature = "shm")]
+    pub(crate) unsafe fn with_remote(
+        mut self,
+        item: NonNull<FutexWord>,
+        slot: NonNull<FutexWord>,
+    ) -> Self {
+        self.item_waiters.remote = Some(RemoteCell { word: item });
+        self.slot_waiters.remote = Some(RemoteCell { word: slot });
+        self
+    }
+
+    /// Whether the cells sleep on words shared with another process, which only a
+    /// thread can sleep on (a future polls again instead).
+    #[cfg(feature = "async")]
+    fn remote(&self) -> bool {
+        #[cfg(feature = "shm")]
+        return self.item_waiters.remote.is_some();
+        #[cfg(not(feature = "shm"))]
+        return false;
     }
 
     /// Whether waiters may sleep, so that publishing and freeing must notify (fixed at
