@@ -699,7 +699,8 @@ impl<T: Pod> Ring<T> {
     /// * [`Error::Io`]: the file cannot be opened (missing: [`io::ErrorKind::NotFound`])
     ///   or mapped;
     /// * [`Error::Truncated`]: it is shorter than a header, or than its header says;
-    /// * [`Error::NotARing`]: no ringway magic number;
+    /// * [`Error::NotARing`]: no ringway magic number, or not a regular file (a FIFO or
+    ///   a device: opened without blocking, so neither can hang the call);
     /// * [`Error::Version`]: another layout version;
     /// * [`Error::WrongType`]: another item type (size, alignment or name);
     /// * [`Error::Corrupt`]: a header field that contradicts the others.
@@ -719,7 +720,7 @@ impl<T: Pod> Ring<T> {
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let file = open_regular(path)?;
         let file_len = file.metadata()?.len();
         if file_len < size_of::<Meta>() as u64 {
             return Err(Error::Truncated {
@@ -968,7 +969,7 @@ impl<T: Pod> Ring<T> {
                 // A file description of the half's own: the role's lock belongs to
                 // it, and a lock test from it sees the other half's lock even in the
                 // same process.
-                let file = OpenOptions::new().read(true).write(true).open(path)?;
+                let file = open_regular(path)?;
                 if file_id(&file)? != *id {
                     return Err(Error::Io(io::Error::other(
                         "the ring's path now names another file",
@@ -1060,6 +1061,21 @@ fn temporary_path(path: &Path) -> PathBuf {
     temporary.push(name);
     temporary.push(std::format!(".{}.{n}.tmp", std::process::id()));
     path.with_file_name(temporary)
+}
+
+/// Opens `path` for reading and writing if it is a regular file; anything else (a
+/// directory, a FIFO, a device) is [`Error::NotARing`]. Opened without blocking, so
+/// that a FIFO at the path cannot hang the call.
+fn open_regular(path: &Path) -> Result<File, Error> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.file_type().is_file() {
+        return Err(Error::NotARing);
+    }
+    Ok(file)
 }
 
 /// The device and inode of `file`.
