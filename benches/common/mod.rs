@@ -12,14 +12,16 @@
 //!   consumer, in the "full" or "empty" start regime), [`mpmc_stream`] (P producers, C consumers),
 //!   [`push_pop_cost`] (single thread).
 //! * [`base`] (re-exported here): what needs no peer crate (the traits, the wait loop, pinning,
-//!   the slice adapters, the sides of the ping-pong and of streaming), for harnesses that
-//!   cannot depend on every peer.
+//!   the slice adapters, the sides of the ping-pong and of streaming), shared with the
+//!   cross-process harness [`shm`] (feature `shm`) and the standalone `benches/ipc` crate.
 //!
 //! Every driver waits with the same loop ([`wait`]: `core::hint::spin_loop()`, or
 //! `thread::yield_now()` when fewer than two cores are available), whatever the queue.
 #![allow(dead_code)]
 
 pub mod base;
+#[cfg(feature = "shm")]
+pub mod shm;
 
 use std::cell::Cell;
 use std::hint::spin_loop;
@@ -1034,6 +1036,26 @@ fn spsc<S: Spsc>(name: &'static str, ringway: bool, batched: bool, streams: bool
 /// workloads that build their own lists (`benches/common/broadcast.rs`).
 pub fn spsc_entry<S: Spsc>(name: &'static str, ringway: bool) -> SpscEntry {
     spsc::<S>(name, ringway, false, false)
+}
+
+/// A contender of the ping-pong only, whose driver is given as is (the cross-process ones of
+/// [`shm`]); it cannot stream.
+pub fn roundtrip_entry(name: &'static str, ringway: bool, roundtrip: RoundtripFn) -> SpscEntry {
+    fn no_stream(_: usize, _: u64, _: Regime, _: Cores, _: &Clock) -> Option<Duration> {
+        None
+    }
+    fn no_push_pop(_: usize, _: u64, _: &Clock) -> Option<Duration> {
+        None
+    }
+    SpscEntry {
+        name,
+        ringway,
+        batched: false,
+        streams: false,
+        roundtrip,
+        stream: no_stream,
+        push_pop: no_push_pop,
+    }
 }
 
 /// The floor of the ping-pong (not a queue).
