@@ -91,6 +91,30 @@
 //!     for a whole time slice whenever its slowest reader is descheduled (tens of K items/s
 //!     at capacity 1024, a run of minutes). `--fanout-spin` spins anyway. Such figures are not
 //!     comparable with a run on enough cores.
+//! * **Cross-process** (`--features shm`, workload `shm`; issue #17; `benches/common/shm.rs`):
+//!   ringway's `shm` rings between two processes. The other process is this bench binary
+//!   re-executed with the environment variable `RINGWAY_BENCH_CHILD` (nothing else to build),
+//!   pinned to core B; the parent's timed side runs on core A. Files under `/dev/shm`, made
+//!   afresh for each run and removed after it; the parent waits until the child is attached
+//!   and pinned before it starts timing, so spawning is never timed. Same loops, wait loop
+//!   and item (`u64`) as in process.
+//!   - *Round trip*: the ping-pong above, in the same rounds: the in-process floor (probes at
+//!     the start and end of each round, as always), the *cross-process floor* (the floor's
+//!     one-word hand-off each way, on two words of a mapping shared with the child, which
+//!     echoes), ringway `spsc` in process, and ringway shm (two rings, the echo side in the
+//!     child). Table "Cross-process round trip"; `shm-roundtrip.csv`.
+//!   - *Streaming*: the child produces, the parent consumes (checking each item) and is timed,
+//!     as in the SPSC tables: both start regimes, single-item and `push_slice` / `pop_slice`,
+//!     against ringway's in-process ring with the same placement (producer on B, consumer on
+//!     A), capacity 1024 (`--capacity`). The "x best peer" columns of these tables compare with
+//!     the in-process ring. In `throughput.csv`.
+//!   - *Issue #17 targets*: a last table with the round trip of ringway shm over the in-process
+//!     floor (target <= 1.15x) and over the cross-process floor, and each streaming rate over
+//!     the in-process ring's (target >= 0.9x).
+//!
+//!   Run it alone: `cargo bench --bench latency --features shm -- --workloads shm`. The
+//!   peers' cross-process round trip (iceoryx2, ipc-channel) is measured by the standalone
+//!   crate `benches/ipc`, which reuses `benches/common/shm.rs` (see its `src/main.rs`).
 //! * **Items per run.** Every contender of a table streams the same number of items. By
 //!   default that is 100 M (SPSC) and 10 M (MPMC), cut per table to what the table's *slowest*
 //!   contender streams in about 1 s at the rate of its warm-up run (`--run-budget`; rounded down
@@ -122,7 +146,8 @@
 //! batched contender too); each footer gives the table's items per run. Also written under
 //! `<target>/ringway-report/`: `roundtrip.csv` (per round), `wakeup.csv` (per round),
 //! `roundtrip-percentiles.csv` (the curves), `roundtrip.svg` (latency against percentile,
-//! log-scaled tail), `broadcast-roundtrip.csv` (per round, the columns of `roundtrip.csv`),
+//! log-scaled tail), `broadcast-roundtrip.csv` and `shm-roundtrip.csv` (per round, the columns
+//! of `roundtrip.csv`),
 //! `throughput.csv` (per run, with the broadcast fan-out; `lagged`: items a lossy broadcast's
 //! readers missed, empty for the others).
 //!
@@ -139,7 +164,8 @@
 //! word; the floor always runs), `--broadcast-items N` (broadcast fan-out items per run;
 //! default as MPMC), `--fanout-readers K,...` (broadcast fan-out 1 -> K for each K; default
 //! `2,3`), `--fanout-spin` (spin in the fan-out even when oversubscribed),
-//! `--workloads roundtrip,wakeup,spsc,mpmc,overwrite,broadcast` (default: all). Unknown flags
+//! `--workloads roundtrip,wakeup,spsc,mpmc,overwrite,broadcast,shm` (default: all; `shm` only
+//! with `--features shm`). Unknown flags
 //! (cargo's `--bench`) are ignored.
 
 #[path = "common/broadcast.rs"]
@@ -213,6 +239,8 @@ fn parse_opts() -> Opts {
             "mpmc".into(),
             "overwrite".into(),
             "broadcast".into(),
+            #[cfg(feature = "shm")]
+            "shm".into(),
         ],
     };
     let (mut items, mut mpmc_items, mut broadcast_items) = (None, None, None);
@@ -744,6 +772,8 @@ impl From<Duration> for Streamed {
 /// call is outside the timed region, which is inside the driver).
 struct TputContender<'a> {
     name: &'static str,
+    /// False for the contenders the others are compared with ("x best peer"): the peer
+    /// crates, or in the shm tables the in-process ring.
     ringway: bool,
     batched: bool,
     run: Box<dyn Fn(u64) -> Option<Streamed> + 'a>,
@@ -775,6 +805,16 @@ struct TputTable<'a> {
     workload: String,
     count: Count,
     contenders: Vec<TputContender<'a>>,
+    /// What the "x best peer" columns compare with, for the table's note: `"non-ringway"` (the
+    /// peer crates), or `"in-process"` (the shm tables).
+    peer: &'static str,
+}
+
+/// The median rate of one contender of a [`throughput_tables`] call, items/s.
+#[cfg_attr(not(feature = "shm"), allow(dead_code))] // read by the shm workload only
+struct TputMedian {
+    name: &'static str,
+    median: f64,
 }
 
 /// Warm-up runs: a twentieth of the table's largest count, at least 10 000 items.
@@ -796,13 +836,22 @@ fn round_down_2(x: u64) -> u64 {
 /// item counts (a rate is a rate), but within a table every contender streams the same count.
 /// "x best peer" columns compare with the best non-ringway contender of any of the tables of
 /// the call: single-item, and (when there are batched contenders) batched.
-fn throughput_tables(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut String) {
-    throughput_tables_inner(rounds, tables, csv);
+fn throughput_tables(
+    rounds: usize,
+    tables: Vec<TputTable<'_>>,
+    csv: &mut String,
+) -> Vec<TputMedian> {
+    let medians = throughput_tables_inner(rounds, tables, csv);
     // Kept up to date table by table, so a run stopped by the watchdog keeps what it measured.
     let _ = std::fs::write(report_dir().join("throughput.csv"), &*csv);
+    medians
 }
 
-fn throughput_tables_inner(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut String) {
+fn throughput_tables_inner(
+    rounds: usize,
+    tables: Vec<TputTable<'_>>,
+    csv: &mut String,
+) -> Vec<TputMedian> {
     struct Row {
         table: usize,
         name: &'static str,
@@ -820,6 +869,7 @@ fn throughput_tables_inner(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut 
     let mut counts = vec![];
     let mut specs = vec![];
     let mut titles = vec![];
+    let mut peers = vec![];
     let mut workloads = vec![];
     for (t, table) in tables.into_iter().enumerate() {
         let warm = warm_items(table.count);
@@ -839,10 +889,11 @@ fn throughput_tables_inner(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut 
         });
         specs.push(table.count);
         titles.push(table.title);
+        peers.push(table.peer);
         workloads.push(table.workload);
     }
     if runs.is_empty() {
-        return;
+        return vec![];
     }
     let warm_s = started.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -953,18 +1004,20 @@ fn throughput_tables_inner(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut 
         if batched_table {
             let _ = write!(
                 note,
-                " x best batched peer: median rate over the best non-ringway batched contender's \
-                 median ({}); x best single-item peer: over the best non-ringway single-item \
+                " x best batched peer: median rate over the best {peer} batched contender's \
+                 median ({}); x best single-item peer: over the best {peer} single-item \
                  contender's median ({}).",
                 name_of(best_batched),
-                name_of(best_single)
+                name_of(best_single),
+                peer = peers[ti]
             );
         } else {
             let _ = write!(
                 note,
-                " x best peer: median rate over the best non-ringway single-item contender's \
+                " x best peer: median rate over the best {peer} single-item contender's \
                  median ({}).",
-                name_of(best_single)
+                name_of(best_single),
+                peer = peers[ti]
             );
         }
         if lossy_table {
@@ -989,6 +1042,13 @@ fn throughput_tables_inner(rounds: usize, tables: Vec<TputTable<'_>>, csv: &mut 
         workloads.join(" + "),
         counts
     );
+    rows.iter()
+        .zip(med)
+        .map(|(r, median)| TputMedian {
+            name: r.name,
+            median,
+        })
+        .collect()
 }
 
 /// The lagged cell of a lossy contender: median share of deliveries missed, and the most items
@@ -1030,6 +1090,7 @@ fn run_spsc_throughput(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) 
                         ),
                         workload: format!("spsc cap={cap} {} {kind}", regime.name()),
                         count: o.items,
+                        peer: "non-ringway",
                         contenders: entries
                             .iter()
                             .filter(|e| e.batched == batched)
@@ -1080,6 +1141,7 @@ fn run_mpmc_throughput(o: &Opts, cores: Cores, tb: &Timebase, csv: &mut String) 
             ),
             workload: format!("mpmc {p}+{c} cap={cap}"),
             count: o.mpmc_items,
+            peer: "non-ringway",
             contenders,
         };
         throughput_tables(o.rounds, vec![table], csv);
@@ -1249,6 +1311,7 @@ fn run_broadcast(o: &Opts, cores: Cores, tb: &Timebase, rt_csv: &mut String, csv
                 ),
                 workload: format!("broadcast 1->{k} cap={cap}"),
                 count: o.broadcast_items,
+                peer: "non-ringway",
                 contenders,
             };
             throughput_tables(o.rounds, vec![table], csv);
@@ -1257,6 +1320,201 @@ fn run_broadcast(o: &Opts, cores: Cores, tb: &Timebase, rt_csv: &mut String, csv
     }
     eprintln!(
         "[time] broadcast: {:.1} s (round trip and fan-out)",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The cross-process workload (`ringway::shm`, issue #17; `benches/common/shm.rs`): the round
+/// trip of ringway shm rings between two processes against the floor in process and across
+/// processes and ringway's in-process ring, all in the same rounds; then streaming from a child
+/// process against the in-process ring, both start regimes, single-item and slices; then the
+/// ratios that issue #17 sets targets for.
+#[cfg(feature = "shm")]
+fn run_shm(o: &Opts, cores: Cores, tb: &Timebase, rt_csv: &mut String, csv: &mut String) {
+    use common::shm;
+    const XFLOOR: &str = "floor (atomic, cross-process)";
+    const INPROC: &str = "ringway spsc (in process)";
+    const INPROC_SLICE: &str = "ringway spsc slice (in process)";
+    const SHM: &str = "ringway shm (cross-process)";
+    const SHM_SLICE: &str = "ringway shm slice (cross-process)";
+    let started = Instant::now();
+    let capacity = o.capacity.unwrap_or(1024);
+    let selected = |name: &str| common::name_selected(name, &o.only);
+
+    // Round trip. The cross-process floor always runs, as the in-process one does.
+    let contenders: Vec<SpscEntry> = [
+        common::roundtrip_entry(XFLOOR, false, shm::roundtrip_floor),
+        common::spsc_entry::<common::RingwaySpsc>(INPROC, true),
+        common::roundtrip_entry(SHM, true, shm::roundtrip_ring),
+    ]
+    .into_iter()
+    .filter(|c| c.name == XFLOOR || selected(c.name))
+    .collect();
+    let heading = format!(
+        "Cross-process round trip: ping-pong through two queues, the echo side in a child process \
+         (this bench binary re-executed) pinned to core B, the timed side on core A; the floors \
+         and the in-process ring in the same rounds; u64, capacity {capacity}"
+    );
+    let results = roundtrip_rounds(
+        o,
+        cores,
+        tb,
+        rt_csv,
+        "shm roundtrip",
+        &heading,
+        "Cross-process round trip",
+        contenders,
+    );
+
+    // Streaming: the child produces on core B, the parent consumes on core A (and is timed);
+    // the in-process ring runs with the same placement (producer B, consumer A).
+    let swapped = Cores {
+        a: cores.b,
+        b: cores.a,
+    };
+    println!(
+        "\n# Cross-process streaming: a child process (core B) streams u64s, each its sequence \
+         number, through a ringway shm ring to the parent (core A), which checks each and is \
+         timed; against ringway's in-process ring with the same placement, capacity {capacity}"
+    );
+    let mut streamed = vec![];
+    for regime in [Regime::Full, Regime::Empty] {
+        let contender =
+            |name: &'static str, batched: bool, cores: Cores, f: common::StreamFn| TputContender {
+                name,
+                ringway: !name.ends_with("(in process)"),
+                batched,
+                run: Box::new(move |n| f(capacity, n, regime, cores, &tb.clock).map(Into::into)),
+            };
+        let tables = [false, true]
+            .into_iter()
+            .map(|batched| {
+                let kind = if batched { "slices" } else { "single-item" };
+                let contenders = if batched {
+                    vec![
+                        contender(
+                            INPROC_SLICE,
+                            true,
+                            swapped,
+                            common::stream::<common::RingwaySpscSlice>,
+                        ),
+                        contender(SHM_SLICE, true, cores, shm::stream_ring_slice),
+                    ]
+                } else {
+                    vec![
+                        contender(
+                            INPROC,
+                            false,
+                            swapped,
+                            common::stream::<common::RingwaySpsc>,
+                        ),
+                        contender(SHM, false, cores, shm::stream_ring),
+                    ]
+                };
+                TputTable {
+                    title: format!(
+                        "Cross-process streaming, {kind}, capacity {capacity}, {} (producer core B \
+                         -> consumer core A)",
+                        regime.name()
+                    ),
+                    workload: format!("shm cap={capacity} {} {kind}", regime.name()),
+                    count: o.items,
+                    contenders: contenders
+                        .into_iter()
+                        .filter(|c| selected(c.name))
+                        .collect(),
+                    peer: "in-process",
+                }
+            })
+            .collect();
+        streamed.push((regime, throughput_tables(o.rounds, tables, csv)));
+    }
+
+    // The targets of issue #17.
+    let mut table = Table::new(
+        "Issue #17 targets (this run)",
+        &["measure", "ratio", "target", "met"],
+    );
+    let mut row = |what: String, ratio: f64, target: Option<(&str, bool)>| {
+        let (target, met) = match target {
+            _ if ratio.is_nan() => ("-", "-"),
+            Some((t, ok)) => (t, if ok { "yes" } else { "NO" }),
+            None => ("-", "-"),
+        };
+        table.rows.push(vec![
+            what,
+            if ratio.is_nan() {
+                "-".into()
+            } else {
+                format!("{ratio:.2}x")
+            },
+            target.into(),
+            met.into(),
+        ]);
+    };
+    let find = |name: &str| results.iter().find(|r| r.name == name);
+    let to_floor = |name: &str| find(name).map_or(f64::NAN, |r| median(r.ratios.clone()));
+    // Per round: contender over the cross-process floor of the same round.
+    let to_xfloor = |name: &str| match (find(name), find(XFLOOR)) {
+        (Some(r), Some(x)) => median(
+            r.rounds
+                .iter()
+                .zip(&x.rounds)
+                .map(|(r, x)| r.mean99 / x.mean99)
+                .collect(),
+        ),
+        _ => f64::NAN,
+    };
+    let shm_rt = to_floor(SHM);
+    row(
+        format!("round trip: {SHM} / in-process floor"),
+        shm_rt,
+        Some(("<= 1.15x", shm_rt <= 1.15)),
+    );
+    row(
+        format!("round trip: {SHM} / {XFLOOR}"),
+        to_xfloor(SHM),
+        None,
+    );
+    row(
+        format!("round trip: {XFLOOR} / in-process floor"),
+        to_floor(XFLOOR),
+        None,
+    );
+    row(
+        format!("round trip: {INPROC} / in-process floor"),
+        to_floor(INPROC),
+        None,
+    );
+    for (regime, medians) in &streamed {
+        let rate = |name: &str| {
+            medians
+                .iter()
+                .find(|m| m.name == name)
+                .map_or(f64::NAN, |m| m.median)
+        };
+        for (shm_name, inproc_name, kind) in [
+            (SHM, INPROC, "single-item"),
+            (SHM_SLICE, INPROC_SLICE, "slices"),
+        ] {
+            let ratio = rate(shm_name) / rate(inproc_name);
+            row(
+                format!("streaming, {kind}, {}: shm / in process", regime.name()),
+                ratio,
+                Some((">= 0.90x", ratio >= 0.90)),
+            );
+        }
+    }
+    table.notes.push(
+        "Round trip: mean of the fastest 99% of samples; over the in-process floor, the median of \
+         the per-round ratios to that round's floor probes; over the cross-process floor, the \
+         median of the per-round ratios to the cross-process floor of the same round. Streaming: \
+         the ratio of the median rates over the rounds (the tables above)."
+            .into(),
+    );
+    table.print();
+    eprintln!(
+        "[time] shm: {:.1} s (round trip and streaming)",
         started.elapsed().as_secs_f64()
     );
 }
@@ -1460,6 +1718,11 @@ fn plot_roundtrip(
 const ROUNDTRIP_CSV_HEADER: &str = "round,queue,floor_probe,p50_ns,p90_ns,p99_ns,p999_ns,max_ns,mean_fastest99_ns,x_floor,floor_ns\n";
 
 fn main() {
+    // A child process of the shm workload (the bench binary re-executed): run its side, exit.
+    #[cfg(feature = "shm")]
+    if common::shm::child_main() {
+        return;
+    }
     let o = parse_opts();
     start_watchdog(o.stuck_after);
     let started = Instant::now();
@@ -1523,7 +1786,21 @@ fn main() {
         std::fs::write(dir.join("broadcast-roundtrip.csv"), rt_csv)
             .expect("write broadcast-roundtrip.csv");
     }
-    if want("spsc") || want("mpmc") || want("overwrite") || want("broadcast") {
+    if want("shm") {
+        #[cfg(feature = "shm")]
+        {
+            println!(
+                "\n# Cross-process: ringway::shm rings between two processes (issue #17), against \
+                 the same rings in process and the floor"
+            );
+            let mut rt_csv = String::from(ROUNDTRIP_CSV_HEADER);
+            run_shm(&o, cores, &tb, &mut rt_csv, &mut csv);
+            std::fs::write(dir.join("shm-roundtrip.csv"), rt_csv).expect("write shm-roundtrip.csv");
+        }
+        #[cfg(not(feature = "shm"))]
+        println!("\nThe shm workload needs the shm feature: --features shm. Skipped.");
+    }
+    if want("spsc") || want("mpmc") || want("overwrite") || want("broadcast") || want("shm") {
         std::fs::write(dir.join("throughput.csv"), csv).expect("write throughput.csv");
     }
     println!(
