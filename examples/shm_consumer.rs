@@ -32,7 +32,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ringway::shm::{Error as ShmError, Ring};
-use shm_common::{now_ns, Stamp, Wire, DEFAULT_PATH};
+use shm_common::{now_ns, Stamp, DEFAULT_PATH};
 
 /// How long to wait for the producer to create the ring.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -75,8 +75,7 @@ fn run() -> Result<ExitCode, Error> {
     // `pop_blocking` spins, then yields, while the ring is empty, and returns
     // `Err(Disconnected)` once the producer is gone (it dropped its half, or its process
     // ended) and every item it pushed has been popped.
-    while let Ok(wire) = rx.pop_blocking() {
-        let stamp = Stamp::from_wire(wire);
+    while let Ok(stamp) = rx.pop_blocking() {
         last_at = Instant::now();
         let age_ns = now_ns().saturating_sub(stamp.sent_ns);
         age_ns_sum += u128::from(age_ns);
@@ -122,11 +121,11 @@ fn run() -> Result<ExitCode, Error> {
 
 /// Opens the ring at `path`, waiting while it does not exist yet or its creator has not
 /// finished writing it.
-fn open_when_ready(path: &Path) -> Result<Ring<Wire>, Error> {
+fn open_when_ready(path: &Path) -> Result<Ring<Stamp>, Error> {
     let deadline = Instant::now() + OPEN_TIMEOUT;
     let mut told = false;
     loop {
-        match Ring::<Wire>::open(path) {
+        match Ring::<Stamp>::open(path) {
             Ok(ring) => return Ok(ring),
             Err(ShmError::Io(e)) if e.kind() == ErrorKind::NotFound => {}
             // Created but not yet sized or not yet stamped with its magic number.

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use ringway::shm::{Ring, Shm};
 use ringway::spsc::Producer;
 use ringway::{PushError, PushTimeoutError};
-use shm_common::{Stamp, Wire, CAPACITY, DEFAULT_PATH};
+use shm_common::{Stamp, CAPACITY, DEFAULT_PATH};
 
 /// Items pushed unless `--items` says otherwise.
 const DEFAULT_ITEMS: u64 = 5_000_000;
@@ -87,7 +87,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<ExitCode, Error> {
     let args = parse_args()?;
-    let ring = match Ring::<Wire>::create(&args.path, CAPACITY) {
+    let ring = match Ring::<Stamp>::create(&args.path, CAPACITY) {
         Ok(ring) => ring,
         Err(ringway::shm::Error::Io(e)) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(format!(
@@ -123,7 +123,7 @@ fn run() -> Result<ExitCode, Error> {
     let started = Instant::now();
     let mut pushed = 0;
     for seq in 0..args.items {
-        let item = Stamp::now(seq).to_wire();
+        let item = Stamp::now(seq);
         // The fast path: a free slot. When the ring is full, wait for the consumer.
         if let Err(PushError::Full(item)) = tx.push(item) {
             if !wait_for_room(&mut tx, item, &mut child)? {
@@ -179,8 +179,8 @@ impl Drop for RemoveOnDrop {
 /// its half or its process ended (`Disconnected`), or the child consumer ended before
 /// it ever attached.
 fn wait_for_room(
-    tx: &mut Producer<Wire, Shm>,
-    mut item: Wire,
+    tx: &mut Producer<Stamp, Shm>,
+    mut item: Stamp,
     child: &mut Option<Child>,
 ) -> Result<bool, Error> {
     let mut told = false;

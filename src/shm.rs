@@ -205,8 +205,10 @@ pub struct ItemType {
     pub size: u64,
     /// `align_of::<T>()`.
     pub align: u64,
-    /// A hash (64-bit FNV-1a) of `core::any::type_name::<T>()`: two programs agree on
-    /// it when they name the type by the same path and are built by the same compiler.
+    /// A hash (64-bit FNV-1a) of `core::any::type_name::<T>()` with its paths left
+    /// out (`Tick` for `feed::proto::Tick`, `Pair<Tick>` for `a::Pair<b::Tick>`,
+    /// `[u64; 2]`): two programs that each define `struct Tick` agree on it, and a
+    /// `u64` ring opened as `i64` or `f64` does not.
     pub name_hash: u64,
 }
 
@@ -216,9 +218,35 @@ impl ItemType {
         ItemType {
             size: size_of::<T>() as u64,
             align: align_of::<T>() as u64,
-            name_hash: fnv1a(core::any::type_name::<T>().as_bytes()),
+            name_hash: fnv1a(short_type_name(core::any::type_name::<T>()).as_bytes()),
         }
     }
+}
+
+/// `name` (a `type_name`) without its paths: every identifier followed by `::` is
+/// left out, with the `::`.
+fn short_type_name(name: &str) -> std::string::String {
+    let mut short = std::string::String::with_capacity(name.len());
+    let mut word = 0; // where the identifier being read started
+    let bytes = name.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_alphanumeric() || b == b'_' || !b.is_ascii() {
+            i += 1;
+            continue;
+        }
+        if bytes[i..].starts_with(b"::") {
+            // A path segment: drop it and its separator.
+            i += 2;
+        } else {
+            short.push_str(&name[word..=i]);
+            i += 1;
+        }
+        word = i;
+    }
+    short.push_str(&name[word..]);
+    short
 }
 
 /// 64-bit FNV-1a.

@@ -26,18 +26,6 @@ pub struct Stamp {
     pub sent_ns: u64,
 }
 
-/// The item as it travels in the ring: `Stamp`'s exact bytes, as a type both binaries
-/// name alike.
-///
-/// `Ring::open` checks the item type by its size, alignment and a hash of its
-/// `type_name`, and a struct's `type_name` starts with the crate that compiles it:
-/// `shm_producer::shm_common::Stamp` in one example, `shm_consumer::shm_common::Stamp`
-/// in the other, so a `Ring<Stamp>` made by one is refused by the other
-/// (`Error::WrongType`). Two programs that take the struct from one library crate they
-/// both depend on share it as is; two examples have no such crate, so they send the
-/// struct as `[u64; 2]`, converted with `bytemuck::cast` (free: same bytes).
-pub type Wire = [u64; 2];
-
 impl Stamp {
     /// The item with sequence number `seq`, stamped now.
     pub fn now(seq: u64) -> Self {
@@ -45,16 +33,6 @@ impl Stamp {
             seq,
             sent_ns: now_ns(),
         }
-    }
-
-    /// The form it travels in.
-    pub fn to_wire(self) -> Wire {
-        bytemuck::cast(self)
-    }
-
-    /// Back from the ring.
-    pub fn from_wire(wire: Wire) -> Self {
-        bytemuck::cast(wire)
     }
 }
 

@@ -12,3 +12,16 @@ fn a_heap_ring_round_trips() {
     assert_eq!(ring.reopen::<u64>().unwrap().capacity(), 3);
     assert!(matches!(ring.reopen::<u32>(), Err(Error::WrongType { .. })));
 }
+
+#[test]
+fn type_names_lose_their_paths() {
+    for (full, short) in [
+        ("u64", "u64"),
+        ("[u64; 2]", "[u64; 2]"),
+        ("shm_producer::shm_common::Stamp", "Stamp"),
+        ("a::Pair<b::c::Tick, u8>", "Pair<Tick, u8>"),
+        ("(a::X, [b::Y; 4])", "(X, [Y; 4])"),
+    ] {
+        assert_eq!(short_type_name(full), short, "{full}");
+    }
+}
