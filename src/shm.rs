@@ -62,7 +62,9 @@
 //!   was dropped, or when it attached once and its lock is gone (its process died).
 //!   The lock is tested on the first call and then on every 64th, so a waiting
 //!   operation (`pop_blocking`, ...), which asks once per attempt, stops waiting on a
-//!   dead peer within 64 attempts, at the price of a system call per 64;
+//!   dead peer within 64 attempts, at the price of a system call per 64; once the peer
+//!   was found gone, on every call, so a half that attaches in its place is seen at
+//!   once;
 //! * a new half may attach in place of the one that went: a restarted consumer starts at
 //!   the first item not yet released, and a restarted producer at the last published
 //!   position, and `is_abandoned` is false again for the other side (unlike in
@@ -152,7 +154,7 @@ const MAX_ALIGN: usize = 4096;
 /// to a power of two, and counts are stored in 64-bit words.
 pub const MAX_CAPACITY: usize = 1 << 62;
 
-/// How many calls of `peer_gone` share one test of the peer's lock.
+/// How many calls of `peer_gone` share one test of the peer's lock while the peer lives.
 const PROBE_EVERY: u32 = 64;
 
 /// A side of a ring: which half a process holds.
@@ -999,7 +1001,11 @@ impl spsc::sealed::Sealed for Shm {
     fn peer_gone(&self) -> bool {
         let n = self.probes.get();
         self.probes.set(n.wrapping_add(1));
-        if n % PROBE_EVERY == 0 {
+        // Every `PROBE_EVERY`th call while the peer lives; every call once it was found
+        // gone, so that a half attached in its place is seen at once (`is_abandoned`
+        // false again, the waiting operations waiting again) rather than up to
+        // `PROBE_EVERY - 1` calls later.
+        if n % PROBE_EVERY == 0 || self.gone.get() {
             if let Some(file) = &self.lock {
                 let peer = self.role.peer();
                 let attached =
