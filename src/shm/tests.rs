@@ -596,11 +596,19 @@ fn a_writer_racing_the_halves_never_breaks_them() {
                 std::thread::yield_now();
             }
         });
+        // Stops the writer also if an operation panics (the scope would wait for ever).
+        struct StopOnDrop<'a>(&'a core::sync::atomic::AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let stop = StopOnDrop(&done);
         let mut next = 0;
         for _ in 0..rounds {
             ops::exercise(&mut tx, &mut rx, &mut next, Writers::Racing);
         }
-        done.store(true, Ordering::Relaxed);
+        drop(stop);
     });
 }
 
