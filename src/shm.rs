@@ -234,7 +234,8 @@ pub enum Error {
     /// [`io::ErrorKind::NotFound`], an existing one given to [`Ring::create`]
     /// [`io::ErrorKind::AlreadyExists`]).
     Io(io::Error),
-    /// The file is shorter than its header says the region is (or than a header).
+    /// The file is shorter than its header says the region is (or than a header): cut
+    /// short, or one whose creator has not sized it yet.
     Truncated {
         /// The file's length in bytes.
         len: u64,
@@ -533,7 +534,8 @@ impl<T: Pod> Ring<T> {
     ///
     /// The file is made with mode `0o600` (the owner alone may open it). The header's
     /// magic number is written last, so a process that opens the file before this
-    /// returns gets [`Error::NotARing`] and may try again.
+    /// returns gets [`Error::Truncated`] (the file is not sized yet) or
+    /// [`Error::NotARing`] (its header is not complete yet) and may try again.
     ///
     /// # Errors
     ///
