@@ -1,11 +1,10 @@
 //! SPSC rings in shared memory, between processes (feature `shm`, Linux).
 //!
 //! A [`Ring`] is a file (under `/dev/shm`, a `tmpfs`, for memory speed) that holds the
-//! same SPSC ring as [`spsc::channel`](crate::spsc::channel): one process creates it
-//! with [`Ring::create`], any process maps it with [`Ring::open`], and each side takes
-//! its half with [`Ring::producer`] or [`Ring::consumer`]. The halves are the crate's
-//! own [`spsc::Producer`](crate::spsc::Producer) and
-//! [`spsc::Consumer`](crate::spsc::Consumer) over the [`Shm`] storage, so every
+//! same SPSC ring as [`spsc::channel`]: one process creates it with [`Ring::create`],
+//! any process maps it with [`Ring::open`], and each side takes its half with
+//! [`Ring::producer`] or [`Ring::consumer`]. The halves are the crate's own
+//! [`spsc::Producer`] and [`spsc::Consumer`] over the [`Shm`] storage, so every
 //! operation (`push`, `pop`, slices, iterators, zero-copy chunks, `drain`, the waiting
 //! operations) is the same code as in process, and the in-process loom models cover
 //! its protocol; only where the memory comes from, and how far the other side is
@@ -141,7 +140,7 @@ use crate::InvariantIn;
 /// The first word of every ringway region: `RINGWAY` and a format byte.
 const MAGIC: u64 = u64::from_le_bytes(*b"RINGWAY\x01");
 
-/// The version of the region's layout ([`Meta`] and the SPSC header). A region of
+/// The version of the region's layout (its `Meta` and the SPSC header). A region of
 /// another version is refused with [`Error::Version`].
 pub const LAYOUT_VERSION: u32 = 1;
 
