@@ -539,7 +539,8 @@ impl<T: Pod> Ring<T> {
     /// # Errors
     ///
     /// [`Error::Io`] if the file cannot be created (it exists:
-    /// [`io::ErrorKind::AlreadyExists`]), sized or mapped.
+    /// [`io::ErrorKind::AlreadyExists`]), sized or mapped (then the file it made is
+    /// removed again).
     ///
     /// # Panics
     ///
@@ -571,16 +572,28 @@ impl<T: Pod> Ring<T> {
             .create_new(true)
             .mode(0o600)
             .open(path)?;
-        file.set_len(geometry.len as u64)?;
-        let map = memmap2::MmapOptions::new()
-            .len(geometry.len)
-            .map_raw(&file)?;
+        let made = (|| -> io::Result<_> {
+            file.set_len(geometry.len as u64)?;
+            let map = memmap2::MmapOptions::new()
+                .len(geometry.len)
+                .map_raw(&file)?;
+            Ok((map, file_id(&file)?))
+        })();
+        let (map, id) = match made {
+            Ok(made) => made,
+            Err(e) => {
+                // The file is this call's own (`create_new`) and holds no ring: a retry
+                // must not find it in the way (`AlreadyExists`).
+                let _ = std::fs::remove_file(path);
+                return Err(Error::Io(e));
+            }
+        };
         let region = Region {
             base: NonNull::new(map.as_mut_ptr()).expect("a mapping is never at address 0"),
             backing: Backing::Map {
                 _map: map,
                 path: path.to_path_buf(),
-                id: file_id(&file)?,
+                id,
             },
         };
         // SAFETY: the region is new and `geometry.len` long; nobody attached yet.

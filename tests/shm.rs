@@ -764,6 +764,22 @@ fn a_refused_capacity_leaves_no_file() {
 }
 
 #[test]
+fn a_create_that_cannot_map_its_ring_leaves_no_file() {
+    // 2^50 pages (2^62 bytes): a sparse file tmpfs sizes, a mapping larger than any
+    // x86_64 or aarch64 address space (57 bits at most), so `mmap` fails (ENOMEM);
+    // elsewhere the sizing may fail first. Either way an I/O error, and no file.
+    let file = ShmFile::new("create-fails");
+    io_error_kind(Ring::<[u8; 4096]>::create(file.path(), 1 << 50));
+    assert!(!file.path().exists(), "the failed create left its file");
+    assert_eq!(
+        Ring::<[u8; 4096]>::create(file.path(), 4)
+            .unwrap()
+            .capacity(),
+        4
+    );
+}
+
+#[test]
 fn halves_need_the_ring_file_still_at_its_path() {
     let file = ShmFile::new("moved");
     let ring = Ring::<u64>::create(file.path(), 4).unwrap();
