@@ -64,7 +64,8 @@
 //!   system call; the calls in between read the clock), so a waiting operation
 //!   (`pop_blocking`, ...), which asks once per attempt, stops waiting on a dead peer
 //!   within a millisecond of spinning or yielding, or within one nap of a sleep
-//!   (10 ms, see below);
+//!   (10 ms, see below); once the peer was found gone, the lock is tested on every
+//!   call, so a half that attaches in its place is seen at once;
 //! * a new half may attach in place of the one that went: a restarted consumer starts at
 //!   the first item not yet released, and a restarted producer at the last published
 //!   position, and `is_abandoned` is false again for the other side (unlike in
@@ -1201,10 +1202,14 @@ impl spsc::sealed::Sealed for Shm {
 
     fn peer_gone(&self) -> bool {
         let now = std::time::Instant::now();
-        let due = self
-            .probed
-            .get()
-            .is_none_or(|then| now.duration_since(then) >= PROBE_INTERVAL);
+        // At most once per `PROBE_INTERVAL` while the peer lives; on every call once
+        // it was found gone, so that a half attached in its place is seen at once
+        // (`is_abandoned` false again, the waiting operations waiting again).
+        let due = self.gone.get()
+            || self
+                .probed
+                .get()
+                .is_none_or(|then| now.duration_since(then) >= PROBE_INTERVAL);
         if due {
             self.probed.set(Some(now));
             if let Some(file) = &self.lock {

@@ -1278,15 +1278,22 @@ impl<T, S: Storage> Consumer<T, S> {
         let head = self.head;
         let there = if <S::Layout as LayoutImpl>::STAMPED {
             self.slots.stamp_ready(head)
+        } else if self.cached_tail != head {
+            true
         } else {
-            self.cached_tail != head || self.header().tail.load(Ordering::Acquire) != head
+            let tail = self.header().tail.load(Ordering::Acquire);
+            // A `tail` more than the capacity ahead is never believed (a ring in shared
+            // memory, whose other process may store anything): no item, as `available`
+            // says to `pop`.
+            tail != head
+                && (!S::UNTRUSTED || distance::<S, T>(&self.slots, head, tail) <= self.capacity)
         };
         if !there {
             return None;
         }
-        // SAFETY: the slot at `head` is inside `head .. tail`, initialised and the
-        // consumer's; it stays so while `&self` is borrowed, since only `&mut self`
-        // methods move items out or release slots.
+        // SAFETY: the slot at `head` is inside `head .. tail` (a `tail` within the
+        // capacity of `head`), initialised and the consumer's; it stays so while `&self`
+        // is borrowed, since only `&mut self` methods move items out or release slots.
         Some(unsafe { self.slots.get(self.head) })
     }
 
