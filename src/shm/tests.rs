@@ -426,7 +426,7 @@ fn check_ignores_the_pids_and_attach_counts() {
 
 /// The 64-bit Meta words as `(name, word)` (the 32-bit ones are written apart).
 fn meta_words(meta: &Meta) -> Vec<(&'static str, &AtomicU64)> {
-    let mut words: Vec<(&'static str, &AtomicU64)> = std::vec![
+    std::vec![
         ("magic", &meta.magic),
         ("item_size", &meta.item_size),
         ("item_align", &meta.item_align),
@@ -436,8 +436,7 @@ fn meta_words(meta: &Meta) -> Vec<(&'static str, &AtomicU64)> {
         ("header_offset", &meta.header_offset),
         ("slots_offset", &meta.slots_offset),
         ("region_len", &meta.region_len),
-    ];
-    words
+    ]
 }
 
 proptest! {
