@@ -933,15 +933,7 @@ impl<T: Pod> Ring<T> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn producer(&self) -> Result<spsc::Producer<T, Shm>, Error> {
-        let (header, waiters, slots, counters, storage) = self.attach(Role::Producer)?;
-        Ok(spsc::Producer::new(
-            header,
-            waiters,
-            slots,
-            self.geometry.capacity,
-            counters,
-            storage,
-        ))
+        self.attach(Role::Producer, spsc::Producer::new)
     }
 
     /// Attaches this process as the ring's consumer.
@@ -967,32 +959,12 @@ impl<T: Pod> Ring<T> {
     /// # Ok::<(), ringway::shm::Error>(())
     /// ```
     pub fn consumer(&self) -> Result<spsc::Consumer<T, Shm>, Error> {
-        let (header, waiters, slots, counters, storage) = self.attach(Role::Consumer)?;
-        Ok(spsc::Consumer::new(
-            header,
-            waiters,
-            slots,
-            self.geometry.capacity,
-            counters,
-            storage,
-        ))
+        self.attach(Role::Consumer, spsc::Consumer::new)
     }
 
-    /// Takes `role`'s lock and reads the counters: what either half needs.
-    #[allow(clippy::type_complexity)]
-    fn attach(
-        &self,
-        role: Role,
-    ) -> Result<
-        (
-            NonNull<Header>,
-            NonNull<Waiters>,
-            Slots<T, Indexed>,
-            (usize, usize),
-            Shm,
-        ),
-        Error,
-    > {
+    /// Takes `role`'s lock, reads the counters and builds the half with `half` (the
+    /// constructor both kinds of half share).
+    fn attach<H>(&self, role: Role, half: HalfConstructor<T, H>) -> Result<H, Error> {
         let lock = match &self.region.backing {
             Backing::Map { path, id, .. } => {
                 // A file description of the half's own: the role's lock belongs to
@@ -1068,15 +1040,22 @@ impl<T: Pod> Ring<T> {
             probed: Cell::new(None),
             gone: Cell::new(false),
         };
-        Ok((
+        Ok(half(
             header,
             NonNull::from(&*storage.waiters),
             slots,
+            geometry.capacity,
             counters,
             storage,
         ))
     }
 }
+
+/// `spsc::Producer::new` or `spsc::Consumer::new`, for a half of storage [`Shm`]: the
+/// header, the waiters, the slots, the capacity, the counters `(head, tail)`, the
+/// storage.
+type HalfConstructor<T, H> =
+    fn(NonNull<Header>, NonNull<Waiters>, Slots<T, Indexed>, usize, (usize, usize), Shm) -> H;
 
 /// A name beside `path` for a ring being made: unique to this process and call.
 fn temporary_path(path: &Path) -> PathBuf {
