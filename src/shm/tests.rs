@@ -154,10 +154,10 @@ fn geometry_puts_header_and_slots_aligned_inside_the_region() {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn geometry_has_the_documented_offsets_on_x86_64() {
-    // The module docs: Meta at 0, the header at 128, the slots at 512.
+    // The module docs: Meta at 0, the header at 128, the slots at 4096.
     let g = Ring::<u64>::geometry_for(5);
-    assert_eq!((g.header_offset, g.slots_offset), (128, 512));
-    assert_eq!((g.slot_count, g.len), (8, 512 + 8 * 8));
+    assert_eq!((g.header_offset, g.slots_offset), (128, 4096));
+    assert_eq!((g.slot_count, g.len), (8, 4096 + 8 * 8));
     assert_eq!(PADDED, 128, "tail at header + 128");
 }
 
