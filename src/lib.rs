@@ -14,7 +14,7 @@
 //! | the same, mostly single items streamed between two polling threads | the same ring with the [`Stamped`](spsc::Stamped) layout, [`spsc::stamped::channel`] (each slot its own ready flag: one cache line per hand-off; every operation but the zero-copy chunks) | the same |
 //! | one producer that must never wait, and a consumer that only wants the newest items (meters, telemetry, snapshots) | [`spsc::overwriting::channel`], or [`spsc::overwriting::StaticRing`] without an allocator: a push into a full ring displaces the oldest item and hands it back | wait-free push, lock-free pop (one read-modify-write each) |
 //! | several producers or several consumers | [`mpmc::Queue`], or [`mpmc::StaticQueue`] without an allocator | see [`mpmc`]: a pre-empted thread between claiming and publishing a slot stalls that slot |
-//! | a producer and a consumer in two processes (Linux) | `shm::Ring` (feature `shm`): the same SPSC ring in a file under `/dev/shm`, plain-data items, a header checked on open, a peer's death detected | as the SPSC ring |
+//! | a producer and a consumer in two processes (64-bit Linux) | `shm::Ring` (feature `shm`): the same SPSC ring in a file under `/dev/shm`, plain-data items, a header checked on open, a peer's death detected | as the SPSC ring |
 //! | threads or tasks that should sleep while the queue is empty or full | any of them built with [`WaitStrategy::SPIN_PARK`] (`spsc::channel_with_wait_strategy`, `with_wait_strategy`), then `pop_blocking`, `pop_timeout`, `pop_async`, ... | the waiting operations sleep; `push` and `pop` stay as above |
 //!
 //! # Examples
@@ -53,7 +53,7 @@
 //! | `std` | yes | implies `alloc`; the waiting operations and [`WaitStrategy`], `std::io` for byte rings, `std::error::Error` for the errors |
 //! | `async` | yes | `push_async` / `pop_async` and [`WaitStrategy`], also in `no_std` builds on an embedded executor, with or without an allocator (without `alloc`, a queue lists up to four sleeping futures per direction, and one beyond them wakes itself; needs compare-and-swap: not Cortex-M0) |
 //! | `embedded-io` | no | the `embedded_io` traits (`Read`, `Write`, `ReadReady`, `WriteReady`) for a byte ring's halves, with or without `std` |
-//! | `shm` | no | `shm`: SPSC rings in shared memory between processes (Linux; implies `std`) |
+//! | `shm` | no | `shm`: SPSC rings in shared memory between processes (64-bit Linux; implies `std`) |
 //!
 //! With `default-features = false` only the static forms exist, and the SPSC ring
 //! builds for targets without compare-and-swap (Cortex-M0). Add `async` for the futures
@@ -122,7 +122,12 @@ mod buffer;
 mod error;
 #[cfg(target_has_atomic = "ptr")]
 pub mod mpmc;
-#[cfg(all(feature = "shm", target_os = "linux", not(ringway_loom)))]
+#[cfg(all(
+    feature = "shm",
+    target_os = "linux",
+    target_pointer_width = "64",
+    not(ringway_loom)
+))]
 pub mod shm;
 pub mod spsc;
 mod sync;

@@ -1,4 +1,4 @@
-//! SPSC rings in shared memory, between processes (feature `shm`, Linux).
+//! SPSC rings in shared memory, between processes (feature `shm`, 64-bit Linux).
 //!
 //! A [`Ring`] is a file (under `/dev/shm`, a `tmpfs`, for memory speed) that holds the
 //! same SPSC ring as [`spsc::channel`](crate::spsc::channel()): one process creates it
@@ -8,8 +8,10 @@
 //! [`spsc::Consumer`] over the [`Shm`] storage, so every
 //! operation (`push`, `pop`, slices, iterators, zero-copy chunks, `drain`, the waiting
 //! operations) is the same code as in process, and the in-process loom models cover
-//! its protocol; only where the memory comes from, and how far the other side is
-//! trusted, differ.
+//! its hand-off; only where the memory comes from, and how far the other side is
+//! trusted, differ. What is new here (attaching, the range checks, the futex, the lock
+//! hand-over) is outside loom (system calls); the unit tests (under Miri, on a heap
+//! region) and the two-process tests (`tests/shm.rs`) cover it.
 //!
 //! # Items are plain data
 //!
@@ -46,10 +48,19 @@
 //! side stores are checked each time they are loaded: a distance from `head` to `tail`
 //! above the capacity is never believed (the producer sees no room, the consumer no new
 //! items). What a hostile peer can still do is write garbage items, or claim to have
-//! freed slots it has not read (its own loss). Two limits Linux leaves open: a peer
-//! that shrinks the file makes this process's next access to the lost pages raise
-//! `SIGBUS` (only a sealed `memfd` could forbid that), and [`Ring::open`] trusts a
-//! file that a hostile peer initialises consistently (it is the peer's ring, after all).
+//! freed slots it has not read (its own loss), or hold its role's lock and never move,
+//! so that a waiting operation of this side waits for good (as a peer that is merely
+//! slow would). [`Consumer::peek`](crate::spsc::Consumer::peek) and the chunks
+//! ([`Consumer::read_chunk`](crate::spsc::Consumer::read_chunk),
+//! [`Producer::write_chunk_uninit`](crate::spsc::Producer::write_chunk_uninit)) hand out
+//! references into the region: a peer that breaks the protocol can change the items
+//! under them while they are held, so with a peer you do not trust, copy an item out
+//! once and check the copy (a value read twice may differ). Two limits Linux leaves
+//! open: a peer that shrinks the file makes this process's next access to the lost
+//! pages raise `SIGBUS` (only a sealed `memfd` could forbid that; [`Ring::create`]
+//! allocates every page up front, so a full `/dev/shm` is an error there, not a
+//! `SIGBUS` later), and [`Ring::open`] trusts a file that a hostile peer initialises
+//! consistently (it is the peer's ring, after all).
 //!
 //! # Peers that die
 //!
@@ -71,6 +82,11 @@
 //!   the first item not yet released, and a restarted producer at the last published
 //!   position, and `is_abandoned` is false again for the other side (unlike in
 //!   process, where it stays true).
+//!
+//! The lock belongs to the open file description, which a child made by `fork` without
+//! `exec` shares: while such a child lives, the role stays taken and a dead parent looks
+//! alive to its peer. (`std::process::Command` executes the child, and the standard
+//! library opens files close-on-exec, so the usual spawn shares nothing.)
 //!
 //! What is lost when a process dies: a producer's items that it had written but not yet
 //! published (its last `push_slice` or chunk not committed); a consumer's items that it
@@ -215,7 +231,8 @@ pub struct ItemType {
     /// A hash (64-bit FNV-1a) of `core::any::type_name::<T>()` with its paths left
     /// out (`Tick` for `feed::proto::Tick`, `Pair<Tick>` for `a::Pair<b::Tick>`,
     /// `[u64; 2]`): two programs that each define `struct Tick` agree on it, and a
-    /// `u64` ring opened as `i64` or `f64` does not.
+    /// `u64` ring opened as `i64` or `f64` does not. (`type_name`'s output is not
+    /// promised stable across compiler versions: build both programs with one.)
     pub name_hash: u64,
 }
 
@@ -281,7 +298,8 @@ pub enum Error {
         /// The length it needs.
         needed: u64,
     },
-    /// The file does not start with the ringway magic number: not a ringway ring.
+    /// The file does not start with the ringway magic number (not a ringway ring), or is
+    /// not a regular file (a directory, a FIFO, a device).
     NotARing,
     /// The region was made by a ringway whose layout version differs.
     Version {
@@ -297,8 +315,10 @@ pub enum Error {
         /// The type it was opened as.
         expected: ItemType,
     },
-    /// The header contradicts itself (its offsets, slot count or counters do not follow
-    /// from its capacity); the string says which field.
+    /// The header contradicts itself or this build: a word size, capacity, slot count,
+    /// offset, length, header layout or wait strategy that this build would not have
+    /// written for that item type and capacity, or counters further apart than the
+    /// capacity; the string says which.
     Corrupt(&'static str),
     /// The role is held by a live half, in this process or another.
     RoleTaken {
@@ -393,10 +413,19 @@ struct Meta {
     /// The futex words of the consumer waiting for items and of the producer waiting
     /// for room (`SpinPark`).
     futex: [FutexWord; 2],
+    /// `size_of` and `align_of` the SPSC header: where its counters lie inside it
+    /// depends on the cache-line padding the creator's build chose (per target, and per
+    /// crossbeam-utils version), which both sides must share.
+    header_shape: [AtomicU32; 2],
 }
 
 /// `Meta` fits in the 128 bytes before the header on every target.
 const _: () = assert!(size_of::<Meta>() <= 128);
+
+/// `size_of` and `align_of` the SPSC header, as `Meta::header_shape` records them.
+fn header_shape() -> [u32; 2] {
+    [size_of::<Header>() as u32, align_of::<Header>() as u32]
+}
 
 /// The strategy as `Meta` stores it.
 fn encode(strategy: WaitStrategy) -> (u32, u32) {
@@ -510,6 +539,15 @@ impl Geometry {
         }
         if field(&meta.region_len) != geometry.len as u64 {
             return Err(Error::Corrupt("region length"));
+        }
+        let shape = [
+            meta.header_shape[0].load(Ordering::Relaxed),
+            meta.header_shape[1].load(Ordering::Relaxed),
+        ];
+        if shape != header_shape() {
+            return Err(Error::Corrupt(
+                "header layout (the ring was made by a build that pads cache lines differently)",
+            ));
         }
         let strategy = decode(
             meta.wait_kind.load(Ordering::Relaxed),
@@ -693,15 +731,11 @@ impl<T: Pod> Ring<T> {
         // file, never a header being written. (The kernel's `link` and `open` order the
         // writes before the opener's reads, so the magic number needs no ordering of its
         // own.) `link`, unlike `rename`, fails if `path` exists.
-        let temporary = temporary_path(path);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temporary)?;
+        let (temporary, file) = create_temporary(path)?;
         let made = (|| {
-            file.set_len(geometry.len as u64)?;
+            // Allocated now, not on first touch: a `tmpfs` that is full (a container's
+            // small `/dev/shm`) is then `ENOSPC` here rather than `SIGBUS` at a push.
+            allocate(&file, geometry.len)?;
             let map = memmap2::MmapOptions::new()
                 .len(geometry.len)
                 .map_raw(&file)?;
@@ -790,6 +824,11 @@ impl<T: Pod> Ring<T> {
     /// a peer is never found dead.
     #[cfg(test)]
     fn on_heap(capacity: usize) -> Self {
+        // The memory is aligned to a `CachePadded` only, not to a page.
+        assert!(
+            align_of::<T>() <= align_of::<CachePadded<[u8; 128]>>(),
+            "a heap region holds items aligned to at most a cache line"
+        );
         let geometry = Self::geometry_for(capacity);
         let lines = geometry.len.div_ceil(128).max(1);
         let mut memory = std::vec![CachePadded::new([0u8; 128]); lines];
@@ -877,6 +916,9 @@ impl<T: Pod> Ring<T> {
             .store(geometry.slots_offset as u64, Ordering::Relaxed);
         meta.region_len
             .store(geometry.len as u64, Ordering::Relaxed);
+        let [size, align] = header_shape();
+        meta.header_shape[0].store(size, Ordering::Relaxed);
+        meta.header_shape[1].store(align, Ordering::Relaxed);
         let (kind, spins) = encode(strategy);
         meta.wait_kind.store(kind, Ordering::Relaxed);
         meta.wait_spins.store(spins, Ordering::Relaxed);
@@ -925,7 +967,8 @@ impl<T: Pod> Ring<T> {
     /// [`Error::RoleTaken`] if a live producer holds the ring (in this process or
     /// another); [`Error::Corrupt`] if the counters in the region are out of range;
     /// [`Error::Io`] if the file cannot be reopened for the role's lock (or the path
-    /// now names another file).
+    /// now names another file), [`Error::NotARing`] if the path now names something
+    /// other than a regular file.
     ///
     /// # Examples
     ///
@@ -974,6 +1017,10 @@ impl<T: Pod> Ring<T> {
     /// Takes `role`'s lock, reads the counters and builds the half with `half` (the
     /// constructor both kinds of half share).
     fn attach<H>(&self, role: Role, half: HalfConstructor<T, H>) -> Result<H, Error> {
+        // Counted before the lock is taken, so that a half that dies between the two is
+        // seen gone by its peer (a count of attempts, not of halves: read only to tell
+        // "never had a peer" from "lost it", so `Relaxed`).
+        self.region.meta().attaches[role as usize].fetch_add(1, Ordering::Relaxed);
         let lock = match &self.region.backing {
             Backing::Map { path, id, .. } => {
                 // A file description of the half's own: the role's lock belongs to
@@ -1018,8 +1065,10 @@ impl<T: Pod> Ring<T> {
         };
         let meta = self.region.meta();
         meta.pids[role as usize].store(std::process::id(), Ordering::Relaxed);
-        // A count, read only to tell "never had a peer" from "lost it": `Relaxed`.
-        meta.attaches[role as usize].fetch_add(1, Ordering::Relaxed);
+        // Only this role's threads sleep on its futex word (the consumer's on the
+        // first, the producer's on the second; one at a time, the waits take `&mut`),
+        // and this half holds the role: a count left by a half killed in its sleep goes.
+        meta.futex[role as usize ^ 1].forget_sleepers();
         // SAFETY: as above.
         unsafe { header.as_ref() }.reattached();
         let slots_ptr = NonNull::new(
@@ -1042,8 +1091,8 @@ impl<T: Pod> Ring<T> {
         }
         let waiters = Arc::new(waiters);
         let storage = Shm {
-            region: Arc::clone(&self.region),
             waiters: Arc::clone(&waiters),
+            region: Arc::clone(&self.region),
             lock,
             role,
             probed: Cell::new(None),
@@ -1066,18 +1115,49 @@ impl<T: Pod> Ring<T> {
 type HalfConstructor<T, H> =
     fn(NonNull<Header>, NonNull<Waiters>, Slots<T, Indexed>, usize, (usize, usize), Shm) -> H;
 
-/// A name beside `path` for a ring being made: unique to this process and call.
-fn temporary_path(path: &Path) -> PathBuf {
+/// Creates a new file beside `path` for a ring being made, under a name of its own
+/// (`.NAME.PID.N.NANOS.tmp`); tries further names if one exists (left by a process that
+/// died while making a ring, or made by someone else).
+fn create_temporary(path: &Path) -> Result<(PathBuf, File), Error> {
     static MADE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
-    let n = MADE.fetch_add(1, Ordering::Relaxed);
     let name = path.file_name().map_or_else(
         || std::ffi::OsString::from("ring"),
         std::ffi::OsStr::to_os_string,
     );
-    let mut temporary = std::ffi::OsString::from(".");
-    temporary.push(name);
-    temporary.push(std::format!(".{}.{n}.tmp", std::process::id()));
-    path.with_file_name(temporary)
+    let mut tries = 0;
+    loop {
+        let n = MADE.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let mut temporary = std::ffi::OsString::from(".");
+        temporary.push(&name);
+        temporary.push(std::format!(".{}.{n}.{nanos}.tmp", std::process::id()));
+        let temporary = path.with_file_name(temporary);
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)
+        {
+            Ok(file) => return Ok((temporary, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 8 => tries += 1,
+            Err(e) => return Err(Error::Io(e)),
+        }
+    }
+}
+
+/// Sizes `file` to `len` bytes, all of them allocated (`posix_fallocate`).
+fn allocate(file: &File, len: usize) -> io::Result<()> {
+    let len =
+        libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `posix_fallocate` only reads its integer arguments; the descriptor is open
+    // (`file` is borrowed).
+    match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) } {
+        0 => Ok(()),
+        code => Err(io::Error::from_raw_os_error(code)),
+    }
 }
 
 /// Opens `path` for reading and writing if it is a regular file; anything else (a
@@ -1158,10 +1238,11 @@ fn locked_elsewhere(file: &File, byte: i64) -> bool {
 /// # Ok::<(), ringway::shm::Error>(())
 /// ```
 pub struct Shm {
+    /// The half's waiters, process-local (they hold pointers); the half points at them.
+    /// Before `region`, so dropped first: their futex words lie in it.
+    waiters: Arc<Waiters>,
     /// The mapping the half's header and slots point into.
     region: Arc<Region>,
-    /// The half's waiters, process-local (they hold pointers); the half points at them.
-    waiters: Arc<Waiters>,
     /// The file description holding the role's lock (`None` for a test heap region).
     lock: Option<File>,
     /// Which half this is.

@@ -559,6 +559,18 @@ pub(crate) struct FutexWord {
     sleepers: core::sync::atomic::AtomicU32,
 }
 
+#[cfg(feature = "shm")]
+impl FutexWord {
+    /// Forgets every sleeper counted: call only where no thread can be between its
+    /// announcement and the end of its sleep on this word (a ring in shared memory:
+    /// the half that attaches, holding the only role whose threads sleep on it). A
+    /// thread of a process killed in its sleep would otherwise stay counted for good,
+    /// and cost every notification a system call.
+    pub(crate) fn forget_sleepers(&self) {
+        self.sleepers.store(0, Ordering::Relaxed);
+    }
+}
+
 /// The longest a thread sleeps on a [`FutexWord`] before it looks at the ring again:
 /// it bounds what a lost or withheld wake-up (a peer that died, or one that scribbled
 /// on the word) can cost, and how late a sleeper notices a peer that died (its

@@ -1675,3 +1675,38 @@ fn spin_park_timeouts_expire() {
         Err(PopTimeoutError::Disconnected)
     );
 }
+
+/// A half killed in its sleep leaves itself counted on its futex word; the half that
+/// attaches in its place (the only one whose threads sleep there) clears the count, so
+/// the other side's pushes or pops stop paying a wake-up system call for a ghost.
+#[test]
+fn attaching_forgets_sleepers_of_a_dead_half() {
+    let file = ShmFile::new("forget-sleepers");
+    let ring =
+        Ring::<u64>::create_with_wait_strategy(file.path(), 4, ringway::WaitStrategy::SPIN_PARK)
+            .unwrap();
+    let hostile = Hostile::new(file.path());
+    for (role, at) in [
+        (Role::Consumer, FUTEX_WORDS[0]),
+        (Role::Producer, FUTEX_WORDS[1]),
+    ] {
+        let other = FUTEX_WORDS[usize::from(at == FUTEX_WORDS[0])];
+        hostile.store(at, 3 << 32 | 17); // 3 sleepers, sequence 17
+        hostile.store(other, 5 << 32 | 9);
+        let half: Box<dyn std::any::Any> = match role {
+            Role::Consumer => Box::new(ring.consumer().unwrap()),
+            Role::Producer => Box::new(ring.producer().unwrap()),
+        };
+        assert_eq!(
+            hostile.load(at),
+            17,
+            "{role}: its word's sleepers forgotten, sequence kept"
+        );
+        assert_eq!(
+            hostile.load(other),
+            5 << 32 | 9,
+            "{role}: the other word untouched"
+        );
+        drop(half);
+    }
+}

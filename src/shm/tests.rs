@@ -795,3 +795,16 @@ fn items_of_any_plain_type_cross_unchanged() {
         [ticks[1], ticks[2], ticks[3]]
     );
 }
+
+#[test]
+fn check_refuses_another_header_layout() {
+    // A build whose cache-line padding differs puts `tail` elsewhere in the header.
+    for (index, value) in [(0, 0), (0, 192), (1, 64), (1, 0)] {
+        let ring = Ring::<u64>::on_heap(4);
+        ring.region.meta().header_shape[index].store(value, Ordering::Relaxed);
+        assert!(
+            matches!(ring.reopen::<u64>(), Err(Error::Corrupt(what)) if what.starts_with("header layout")),
+            "shape word {index} = {value}"
+        );
+    }
+}

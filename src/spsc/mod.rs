@@ -967,7 +967,9 @@ impl<T, S: Storage> Producer<T, S> {
     }
 
     /// Whether the [`Consumer`] has been dropped. Once true it stays true, and no
-    /// pushed item will ever be popped.
+    /// pushed item will ever be popped. (A ring in shared memory, `shm`, differs: it is
+    /// also true while the consumer's process is dead, and false again once a new
+    /// consumer attaches, which pops what is left.)
     ///
     /// # Examples
     ///
@@ -1422,7 +1424,10 @@ impl<T, S: Storage> Consumer<T, S> {
     }
 
     /// Whether the [`Producer`] has been dropped. Once this returns true, every item
-    /// the producer pushed is visible: popping until empty receives all of them.
+    /// the producer pushed is visible: popping until empty receives all of them. (A
+    /// ring in shared memory, `shm`, differs: it is also true while the producer's
+    /// process is dead, whose items not yet published are lost, and false again once a
+    /// new producer attaches.)
     ///
     /// # Examples
     ///
