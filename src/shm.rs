@@ -597,6 +597,18 @@ unsafe impl Send for Region {}
 unsafe impl Sync for Region {}
 
 impl Region {
+    /// The region of `map`, a mapping of `file`, found at `path`.
+    fn mapped(map: memmap2::MmapRaw, path: &Path, file: &File) -> io::Result<Region> {
+        Ok(Region {
+            base: NonNull::new(map.as_mut_ptr()).expect("a mapping is never at address 0"),
+            backing: Backing::Map {
+                _map: map,
+                path: path.to_path_buf(),
+                id: file_id(file)?,
+            },
+        })
+    }
+
     /// The region's `Meta`.
     fn meta(&self) -> &Meta {
         // SAFETY: every region is at least `size_of::<Meta>()` long (checked before
@@ -739,14 +751,7 @@ impl<T: Pod> Ring<T> {
             let map = memmap2::MmapOptions::new()
                 .len(geometry.len)
                 .map_raw(&file)?;
-            let region = Region {
-                base: NonNull::new(map.as_mut_ptr()).expect("a mapping is never at address 0"),
-                backing: Backing::Map {
-                    _map: map,
-                    path: path.to_path_buf(),
-                    id: file_id(&file)?,
-                },
-            };
+            let region = Region::mapped(map, path, &file)?;
             // SAFETY: the region is new and `geometry.len` long; nobody else can
             // reach it before the link below.
             unsafe { Self::initialise(&region, geometry, strategy) };
@@ -802,14 +807,7 @@ impl<T: Pod> Ring<T> {
         }
         let map_len = usize::try_from(file_len).map_err(|_| Error::Corrupt("file length"))?;
         let map = memmap2::MmapOptions::new().len(map_len).map_raw(&file)?;
-        let region = Region {
-            base: NonNull::new(map.as_mut_ptr()).expect("a mapping is never at address 0"),
-            backing: Backing::Map {
-                _map: map,
-                path: path.to_path_buf(),
-                id: file_id(&file)?,
-            },
-        };
+        let region = Region::mapped(map, path, &file)?;
         let (geometry, strategy) = Geometry::check::<T>(region.meta(), file_len)?;
         Ok(Ring {
             region: Arc::new(region),
@@ -1017,10 +1015,6 @@ impl<T: Pod> Ring<T> {
     /// Takes `role`'s lock, reads the counters and builds the half with `half` (the
     /// constructor both kinds of half share).
     fn attach<H>(&self, role: Role, half: HalfConstructor<T, H>) -> Result<H, Error> {
-        // Counted before the lock is taken, so that a half that dies between the two is
-        // seen gone by its peer (a count of attempts, not of halves: read only to tell
-        // "never had a peer" from "lost it", so `Relaxed`).
-        self.region.meta().attaches[role as usize].fetch_add(1, Ordering::Relaxed);
         let lock = match &self.region.backing {
             Backing::Map { path, id, .. } => {
                 // A file description of the half's own: the role's lock belongs to
@@ -1044,6 +1038,12 @@ impl<T: Pod> Ring<T> {
             #[cfg(test)]
             Backing::Heap(_) => None,
         };
+        // Counted once the lock is held, never before: the peer reads "attached once and
+        // its lock is free" as gone, so a count raised before the lock would show a half
+        // still attaching as dead. (A half that dies between its lock and this count is
+        // then not seen gone until another half attaches: a window of a few instructions.)
+        // Read only to tell "never had a peer" from "lost it": `Relaxed`.
+        self.region.meta().attaches[role as usize].fetch_add(1, Ordering::Relaxed);
         let geometry = self.geometry;
         let base = self.region.base.as_ptr();
         let header = NonNull::new(base.wrapping_add(geometry.header_offset).cast::<Header>())

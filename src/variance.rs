@@ -114,3 +114,14 @@ pin_invariant! {
 /// ```
 #[allow(dead_code)]
 pub(crate) struct ShortenedProducerUseAfterFree;
+
+/// The shared-memory ring's types (feature `shm`); its doctests run in CI's
+/// `cargo test --features shm --doc shm`.
+#[cfg(all(feature = "shm", target_os = "linux", target_pointer_width = "64"))]
+mod shm {
+    pin_invariant! {
+        ShmRing: ["ringway::shm::Ring<", ">"];
+        ShmProducer: ["ringway::spsc::Producer<", ", ringway::shm::Shm>"];
+        ShmConsumer: ["ringway::spsc::Consumer<", ", ringway::shm::Shm>"];
+    }
+}
