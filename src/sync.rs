@@ -63,6 +63,9 @@ mod imp {
         target_pointer_width = "64"
     ))]
     pub(crate) use core::sync::atomic::AtomicPtr;
+    /// The overwriting ring's entries and counter (64 bits on every target).
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr", target_has_atomic = "64"))]
+    pub(crate) use core::sync::atomic::AtomicU64;
     pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     #[cfg(feature = "std")]
     pub(crate) use std::sync::Mutex;
@@ -159,7 +162,9 @@ mod imp {
 #[cfg(ringway_loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    };
     pub(crate) use loom::sync::{Arc, Mutex};
     pub(crate) use parker::{current, park, Thread};
 

@@ -13,7 +13,7 @@
 //!
 //! No test times anything or pins a thread; loop counts shrink under `cfg!(miri)`.
 
-#![cfg(all(feature = "alloc", target_pointer_width = "64"))]
+#![cfg(all(feature = "alloc", target_has_atomic = "64"))]
 
 mod common;
 

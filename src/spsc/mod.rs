@@ -84,11 +84,7 @@ mod chunks;
 mod embedded_io;
 #[cfg(feature = "std")]
 mod io;
-#[cfg(all(
-    feature = "alloc",
-    target_has_atomic = "ptr",
-    target_pointer_width = "64"
-))]
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr", target_has_atomic = "64"))]
 pub mod overwriting;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub mod stamped;

@@ -61,7 +61,10 @@
 //! ABA problem every tagged-index queue bounds this way). The largest capacity is
 //! 2^24 - 2, which still leaves 38 bits.
 //!
-//! Entries are a machine word of 64 bits: the module exists on 64-bit targets only.
+//! Entries and positions are 64-bit atomics on every target, so the bound above holds
+//! on 32-bit targets too. The module exists wherever the target has 64-bit atomics
+//! (`target_has_atomic = "64"`): every 64-bit target, and 32-bit ones such as i686,
+//! ARMv7-A and wasm32; not Cortex-M or 32-bit RISC-V, which have no 64-bit atomics.
 //!
 //! # Waiting
 //!
@@ -85,7 +88,7 @@ use core::ptr::NonNull;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{self, Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{self, Arc, AtomicBool, AtomicU64, Ordering, UnsafeCell};
 use crate::wait::Waiters;
 #[cfg(any(feature = "std", feature = "async"))]
 use crate::Disconnected;
@@ -96,7 +99,12 @@ use crate::InvariantIn;
 pub const MAX_CAPACITY: usize = (1 << 24) - 2;
 
 /// An entry's flag bit (above its cell bits): the item is still there.
-const FULL: usize = 1;
+const FULL: Word = 1;
+
+/// A position (`lap * (mask + 1) + index`), and an entry word that holds one: 64 bits on
+/// every target, so that 32-bit targets keep the entries' 38 or more bits of position
+/// (see the module docs), and positions wrap around with them.
+type Word = u64;
 
 /// The counters and flags both halves share, wherever the ring lives.
 struct Header {
@@ -104,7 +112,7 @@ struct Header {
     /// `Relaxed`): `Consumer::len` reads it for a snapshot of the length, and a
     /// `StaticRing` split again starts from it. The items themselves are published
     /// through the entries.
-    tail: CachePadded<AtomicUsize>,
+    tail: CachePadded<AtomicU64>,
     /// Set with `Release` by whichever half is dropped first; the producer's pushes
     /// (their entry swaps) come before it, so an `Acquire` load that sees it is
     /// followed by pops that see every item pushed. Cleared only with exclusive access
@@ -120,7 +128,7 @@ impl Header {
     loom_const_fn! {
         fn new(waiters: Waiters) -> Self {
             Header {
-                tail: CachePadded::new(AtomicUsize::new(0)),
+                tail: CachePadded::new(AtomicU64::new(0)),
                 abandoned: AtomicBool::new(false),
                 waiters,
             }
@@ -144,7 +152,7 @@ type Cell<T> = UnsafeCell<MaybeUninit<T>>;
 /// consumer then pulls several per line it takes over.
 struct View<T> {
     /// The `capacity` entries.
-    entries: NonNull<AtomicUsize>,
+    entries: NonNull<AtomicU64>,
     /// Cells `0 .. capacity`.
     cells: NonNull<Cell<T>>,
     /// Cells `capacity` and `capacity + 1` (right after the others on the heap; a
@@ -167,8 +175,9 @@ impl<T> Copy for View<T> {}
 impl<T> View<T> {
     /// The entry of `pos`.
     #[inline(always)]
-    fn entry(&self, pos: usize) -> &AtomicUsize {
-        let i = pos & self.geometry.mask;
+    fn entry(&self, pos: Word) -> &AtomicU64 {
+        // Below `capacity` (asserted below), so it fits a `usize`.
+        let i = (pos & self.geometry.mask) as usize;
         debug_assert!(
             i < self.geometry.capacity,
             "position {pos} maps past the entries"
@@ -233,8 +242,9 @@ impl<T> View<T> {
             .with(|slot| unsafe { (*slot).assume_init_ref() })
     }
 
-    /// Writes the entries of an empty ring whose counters start at 0: entry `i` is
-    /// *taken* at its position of the lap before the first (`i - lap`) and names cell
+    /// Writes the entries of an empty ring whose counters start at `first`, the start
+    /// of a lap (0, but for the tests of positions that wrap around): entry `i` is
+    /// *taken* at its position of the lap before (`first + i - lap`) and names cell
     /// `i`, so the producer's first lap finds each entry taken, and a consumer finds
     /// each position not yet pushed. The producer's spare is then cell `capacity`, and
     /// the consumer's `capacity + 1`.
@@ -243,12 +253,14 @@ impl<T> View<T> {
     ///
     /// No half of the ring is alive, and its cells hold no values that need dropping
     /// (they would be leaked).
-    unsafe fn reset(&self) {
+    unsafe fn reset(&self, first: Word) {
         let g = self.geometry;
+        debug_assert_eq!(first & g.mask, 0, "{first} does not start a lap");
         let lap = g.mask + 1;
         for i in 0..g.capacity {
-            self.entry(i)
-                .store(g.entry(i.wrapping_sub(lap), false, i), Ordering::Relaxed);
+            let pos = first.wrapping_add(i as Word);
+            self.entry(pos)
+                .store(g.entry(pos.wrapping_sub(lap), false, i), Ordering::Relaxed);
         }
     }
 
@@ -260,16 +272,16 @@ impl<T> View<T> {
     /// held, and one that was forgotten leaks it (the cell is reused as empty).
     ///
     /// Call only while no half is alive (the entries do not change meanwhile).
-    fn start(&self, tail: usize) -> (usize, usize, usize) {
+    fn start(&self, tail: Word) -> (Word, usize, usize) {
         let g = self.geometry;
         let lap = g.mask + 1;
         let lap_start = tail & !g.mask;
-        let (mut head, mut oldest) = (tail, usize::MAX);
+        let (mut head, mut oldest) = (tail, Word::MAX);
         let mut unnamed = 0; // the xor of the two cells no entry names
         for c in 0..g.capacity + 2 {
             unnamed ^= c;
         }
-        for i in 0..g.capacity {
+        for i in 0..g.capacity as Word {
             let entry = self.entry(i).load(Ordering::Relaxed);
             unnamed ^= g.cell(entry);
             if g.is_full(entry) {
@@ -280,7 +292,7 @@ impl<T> View<T> {
                     lap_start.wrapping_add(i)
                 };
                 let age = tail.wrapping_sub(pos); // 1 ..= lap: larger is older
-                if oldest == usize::MAX || age > oldest {
+                if oldest == Word::MAX || age > oldest {
                     (head, oldest) = (pos, age);
                 }
             }
@@ -294,7 +306,7 @@ impl<T> View<T> {
                 one ^= c;
             }
         }
-        for i in 0..g.capacity {
+        for i in 0..g.capacity as Word {
             let c = g.cell(self.entry(i).load(Ordering::Relaxed));
             if c & bit != 0 {
                 one ^= c;
@@ -314,7 +326,7 @@ impl<T> View<T> {
             return;
         }
         let g = self.geometry;
-        for i in 0..g.capacity {
+        for i in 0..g.capacity as Word {
             let entry = self.entry(i).load(Ordering::Relaxed);
             if g.is_full(entry) {
                 // SAFETY: no half is alive, so nothing else touches the cell, and a
@@ -400,7 +412,7 @@ mod sealed {
 struct HeapRing<T> {
     header: Header,
     /// `capacity` entries (see [`View`]).
-    entries: Box<[AtomicUsize]>,
+    entries: Box<[AtomicU64]>,
     /// `capacity + 2` cells (see [`View`]).
     cells: Box<[Cell<T>]>,
     geometry: Geometry,
@@ -419,7 +431,7 @@ impl<T> HeapRing<T> {
         // From the whole slices, so the pointers may reach every element.
         let cells = NonNull::from(&*self.cells).cast::<Cell<T>>();
         View {
-            entries: NonNull::from(&*self.entries).cast::<AtomicUsize>(),
+            entries: NonNull::from(&*self.entries).cast::<AtomicU64>(),
             cells,
             // SAFETY: the cells are `capacity + 2` long, so `capacity` is in bounds.
             extra: unsafe { NonNull::new_unchecked(cells.as_ptr().add(self.geometry.capacity)) },
@@ -442,7 +454,7 @@ struct Geometry {
     /// The number of entries (the capacity), `1 ..= MAX_CAPACITY`.
     capacity: usize,
     /// The lap minus one: `capacity` rounded up to a power of two, minus one.
-    mask: usize,
+    mask: Word,
     /// The number of low bits of an entry that name its cell.
     cell_bits: u32,
 }
@@ -458,15 +470,16 @@ impl Geometry {
         let cells = capacity + 2;
         Geometry {
             capacity,
-            mask: capacity.next_power_of_two() - 1,
+            // At most 2^24 - 1 (`MAX_CAPACITY`): fits any `Word`.
+            mask: capacity.next_power_of_two() as Word - 1,
             cell_bits: usize::BITS - (cells - 1).leading_zeros(),
         }
     }
 
     /// The position after `pos`, skipping the positions past the last entry of a lap.
     #[inline(always)]
-    fn next(self, pos: usize) -> usize {
-        if (pos & self.mask) + 1 == self.capacity {
+    fn next(self, pos: Word) -> Word {
+        if (pos & self.mask) + 1 == self.capacity as Word {
             (pos | self.mask).wrapping_add(1)
         } else {
             pos.wrapping_add(1)
@@ -481,20 +494,21 @@ impl Geometry {
 
     /// The entry saying that position `pos` is in `cell`, `full` or taken.
     #[inline(always)]
-    fn entry(self, pos: usize, full: bool, cell: usize) -> usize {
+    fn entry(self, pos: Word, full: bool, cell: usize) -> Word {
         debug_assert!(cell < self.capacity + 2);
-        (pos << self.tag_shift()) | ((full as usize) << self.cell_bits) | cell
+        (pos << self.tag_shift()) | ((full as Word) << self.cell_bits) | cell as Word
     }
 
     /// The cell an entry names.
     #[inline(always)]
-    fn cell(self, entry: usize) -> usize {
-        entry & ((1 << self.cell_bits) - 1)
+    fn cell(self, entry: Word) -> usize {
+        // At most `cell_bits <= 25` bits: fits any `usize` (of at least 32 bits).
+        (entry & ((1 << self.cell_bits) - 1)) as usize
     }
 
     /// Whether an entry's item is still there.
     #[inline(always)]
-    fn is_full(self, entry: usize) -> bool {
+    fn is_full(self, entry: Word) -> bool {
         (entry >> self.cell_bits) & FULL != 0
     }
 
@@ -502,10 +516,10 @@ impl Geometry {
     /// is 0 for `pos` itself), `Err(())` if it is before `pos`. Compared in the
     /// truncated width of the entries (see the module docs).
     #[inline(always)]
-    fn place(self, entry: usize, pos: usize) -> Result<usize, ()> {
+    fn place(self, entry: Word, pos: Word) -> Result<Word, ()> {
         let shift = self.tag_shift();
-        let d = (entry >> shift).wrapping_sub(pos) & (usize::MAX >> shift);
-        if d >> (usize::BITS - shift - 1) == 0 {
+        let d = (entry >> shift).wrapping_sub(pos) & (Word::MAX >> shift);
+        if d >> (Word::BITS - shift - 1) == 0 {
             Ok(d)
         } else {
             Err(())
@@ -569,10 +583,20 @@ pub fn channel_with_wait_strategy<T>(
 }
 
 fn with_waiters<T>(capacity: usize, waiters: Waiters) -> (Producer<T>, Consumer<T>) {
+    with_waiters_at(capacity, waiters, 0)
+}
+
+/// The halves of a new heap ring whose positions start at `first`, the start of a lap
+/// (0, but for the tests of positions that wrap around).
+fn with_waiters_at<T>(
+    capacity: usize,
+    waiters: Waiters,
+    first: Word,
+) -> (Producer<T>, Consumer<T>) {
     let geometry = Geometry::new(capacity);
     let ring = Arc::new(HeapRing {
         header: Header::new(waiters),
-        entries: (0..capacity).map(|_| AtomicUsize::new(0)).collect(),
+        entries: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
         cells: (0..capacity + 2)
             .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
             .collect(),
@@ -580,12 +604,14 @@ fn with_waiters<T>(capacity: usize, waiters: Waiters) -> (Producer<T>, Consumer<
     });
     let view = ring.view();
     // SAFETY: the ring is new: no half, no values.
-    unsafe { view.reset() };
+    unsafe { view.reset(first) };
+    // The producer starts from the header's counter; no half exists yet.
+    ring.header.tail.store(first, Ordering::Relaxed);
     let header = NonNull::from(&ring.header);
     let storage = || Heap {
         _ring: Arc::clone(&ring),
     };
-    let start = (0, capacity, capacity + 1);
+    let start = (first, capacity, capacity + 1);
     (
         Producer::new(header, view, start, storage()),
         Consumer::new(header, view, start, storage()),
@@ -644,7 +670,7 @@ macro_rules! array_of {
 pub struct StaticRing<T, const N: usize> {
     header: Header,
     /// The `N` entries (see [`View`]), written at the first split.
-    entries: [AtomicUsize; N],
+    entries: [AtomicU64; N],
     /// Cells `0 .. N`.
     cells: [Cell<T>; N],
     /// Cells `N` and `N + 1`.
@@ -715,7 +741,7 @@ impl<T, const N: usize> StaticRing<T, N> {
             let () = Self::VALID_CAPACITY;
             StaticRing {
                 header: Header::new(waiters),
-                entries: array_of!(N, AtomicUsize::new(0)),
+                entries: array_of!(N, AtomicU64::new(0)),
                 cells: array_of!(N, UnsafeCell::new(MaybeUninit::uninit())),
                 extra: array_of!(2, UnsafeCell::new(MaybeUninit::uninit())),
                 started: AtomicBool::new(false),
@@ -802,7 +828,7 @@ impl<T, const N: usize> StaticRing<T, N> {
         } else {
             self.started.store(true, Ordering::Relaxed);
             // SAFETY: no half has ever been alive: no values, nobody to race.
-            unsafe { view.reset() };
+            unsafe { view.reset(0) };
             (0, N, N + 1)
         };
         self.header.abandoned.store(false, Ordering::Relaxed);
@@ -864,7 +890,7 @@ pub struct Producer<T, S: Storage = Heap<T>> {
     geometry: Geometry,
     /// The position of the next push; its entry names position `tail - lap` (the
     /// previous lap's), full or taken. Only the producer writes entries there.
-    tail: usize,
+    tail: Word,
     /// The producer's cell: named by no entry, holds no value.
     spare: usize,
     /// The consumer's waiters may sleep (`WaitStrategy::parks`), so each push must
@@ -894,7 +920,7 @@ pub struct Consumer<T, S: Storage = Heap<T>> {
     geometry: Geometry,
     /// The position of the next item to take; every item before it was taken by this
     /// consumer or displaced by the producer.
-    head: usize,
+    head: Word,
     /// The consumer's cell, named by no entry: it holds the item taken by
     /// [`peek`](Consumer::peek) and not yet popped when `holds_item`, else no value.
     cell: usize,
@@ -919,7 +945,7 @@ impl<T, S: Storage> Producer<T, S> {
     fn new(
         header: NonNull<Header>,
         view: View<T>,
-        start: (usize, usize, usize),
+        start: (Word, usize, usize),
         storage: S,
     ) -> Self {
         // SAFETY: `storage` keeps the header alive (caller).
@@ -952,7 +978,7 @@ impl<T, S: Storage> Consumer<T, S> {
     fn new(
         header: NonNull<Header>,
         view: View<T>,
-        start: (usize, usize, usize),
+        start: (Word, usize, usize),
         storage: S,
     ) -> Self {
         Consumer {
@@ -1246,14 +1272,15 @@ impl<T, S: Storage> Consumer<T, S> {
         let tail = self.header().tail.load(Ordering::Relaxed);
         let lap = g.mask + 1;
         let d = tail.wrapping_sub(self.head);
-        let in_ring = if d > usize::MAX / 2 {
+        let in_ring = if d > Word::MAX / 2 {
             0 // `head` passed a stale `tail`
         } else if d >= lap {
             g.capacity // a lap or more pushed since `head`: full
         } else if (tail ^ self.head) > g.mask {
-            d - (lap - g.capacity) // across one lap end: less its skipped positions
+            // Across one lap end: less its skipped positions. Below a lap: fits a `usize`.
+            (d - (lap - g.capacity as Word)) as usize
         } else {
-            d
+            d as usize
         };
         in_ring.min(g.capacity) + self.holds_item as usize
     }
@@ -1543,5 +1570,41 @@ impl<T, S: Storage> fmt::Debug for Consumer<T, S> {
 impl<T, S: Storage> fmt::Debug for Drain<'_, T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Drain").finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(ringway_loom)))]
+mod tests {
+    use alloc::collections::VecDeque;
+
+    use super::*;
+
+    /// Positions are 64-bit on every target (`Word`): from two laps before they wrap
+    /// around `u64::MAX`, pushes, displacements, pops and `len` follow a model queue
+    /// across the wrap (run under Miri on i686 by CI, where `usize` is 32 bits).
+    #[test]
+    fn positions_wrap_around_u64_max() {
+        for capacity in [1, 2, 3, 5] {
+            let lap = Geometry::new(capacity).mask + 1;
+            let first = 0u64.wrapping_sub(2 * lap);
+            let (mut tx, mut rx) = with_waiters_at::<u64>(capacity, Waiters::spin_yield(), first);
+            let mut model = VecDeque::new();
+            for i in 0..6 * lap {
+                model.push_back(i);
+                let displaced = if model.len() > capacity {
+                    model.pop_front()
+                } else {
+                    None
+                };
+                assert_eq!(tx.push(i), displaced, "capacity {capacity}, push {i}");
+                assert_eq!(rx.len(), model.len(), "capacity {capacity}, push {i}");
+                if i % 3 == 1 {
+                    assert_eq!(rx.pop(), model.pop_front(), "capacity {capacity}, push {i}");
+                }
+            }
+            assert!(tx.tail < first, "the positions did not wrap around");
+            assert_eq!(rx.drain().collect::<VecDeque<_>>(), model);
+            assert_eq!(rx.pop(), None);
+        }
     }
 }
