@@ -105,9 +105,11 @@
 //! # Limits
 //!
 //! The ring lives on the heap (feature `alloc`; there is no static form, since the list
-//! of cursors grows with the consumers) and exists on 64-bit targets only (the state
-//! word packs a 47-bit stamp). At most [`MAX_CONSUMERS`] consumers at once, a capacity
-//! of at most [`MAX_CAPACITY`].
+//! of cursors grows with the consumers) and exists wherever the target has 64-bit
+//! atomics (`target_has_atomic = "64"`: every 64-bit target, and 32-bit ones such as
+//! i686, ARMv7-A and wasm32): positions and slot states are 64-bit words everywhere
+//! (a state packs a 47-bit stamp). At most [`MAX_CONSUMERS`] consumers at once, a
+//! capacity of at most [`MAX_CAPACITY`].
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -117,19 +119,32 @@ use core::ptr;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{self, fence, Arc, AtomicBool, AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{
+    self, fence, Arc, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, UnsafeCell,
+};
 use crate::wait::Waiters;
 use crate::{InvariantIn, PushError};
 
-/// The largest capacity [`channel`] accepts (2^45): stamps keep 47 bits, and a
-/// consumer tells an earlier lap from a later one by the sign of their difference.
+/// The largest capacity [`channel`] accepts: 2^45 (stamps keep 47 bits, and a consumer
+/// tells an earlier lap from a later one by the sign of their difference), or 2^31 on a
+/// 32-bit target, where the memory runs out long before.
 ///
 /// # Examples
 ///
 /// ```
+/// # #[cfg(target_pointer_width = "64")]
 /// assert_eq!(ringway::broadcast::MAX_CAPACITY, 1 << 45);
 /// ```
-pub const MAX_CAPACITY: usize = 1 << 45;
+pub const MAX_CAPACITY: usize = if usize::BITS >= 64 {
+    (1u64 << 45) as usize
+} else {
+    1 << (usize::BITS - 1)
+};
+
+/// A position (`lap * slots + index`), and a slot state that holds a position's stamp:
+/// 64 bits on every target, so that positions never wrap in practice and stamps keep
+/// their 47 bits on 32-bit targets too.
+type Word = u64;
 
 /// The most consumers a ring can have alive at once (2^16 - 1: the width of a slot's
 /// reader count under [`Policy::Lossy`]).
@@ -139,25 +154,25 @@ pub const MAX_CAPACITY: usize = 1 << 45;
 /// ```
 /// assert_eq!(ringway::broadcast::MAX_CONSUMERS, 65_535);
 /// ```
-pub const MAX_CONSUMERS: usize = READERS;
+pub const MAX_CONSUMERS: usize = READERS as usize;
 
 /// One consumer in a slot's reader count.
-const READER: usize = 1;
+const READER: Word = 1;
 /// The reader count's bits of a slot state.
-const READERS: usize = (1 << 16) - 1;
+const READERS: Word = (1 << 16) - 1;
 /// The bit of a slot state that says the producer is replacing the item (`Lossy`).
-const WRITING: usize = 1 << 16;
+const WRITING: Word = 1 << 16;
 /// Where the stamp starts in a slot state.
 const STAMP_SHIFT: u32 = 17;
 /// The bits of a slot state below the stamp.
-const LOW: usize = (1 << STAMP_SHIFT) - 1;
+const LOW: Word = (1 << STAMP_SHIFT) - 1;
 /// The cursor of a node no consumer holds.
-const IDLE: usize = usize::MAX;
+const IDLE: Word = Word::MAX;
 
 /// The stamp of the item pushed at `pos`, in place in a slot state: `pos + 1` in the
 /// high 47 bits (truncated), so that 0 means "never written".
 #[inline(always)]
-fn stamp(pos: usize) -> usize {
+fn stamp(pos: Word) -> Word {
     pos.wrapping_add(1) << STAMP_SHIFT
 }
 
@@ -254,7 +269,7 @@ struct Slot<T> {
     /// `stamp(pos)` of the item held (0 before the first: see `value`), plus under `Lossy` the
     /// `WRITING` bit while the producer replaces it and the number of consumers cloning
     /// it. Only the producer changes the stamp and the bit.
-    state: AtomicUsize,
+    state: AtomicU64,
     /// Initialised once the slot's first position was pushed (slot `i` once `tail > i`),
     /// and from then on always (a push replaces the item). Written only by the producer,
     /// while no consumer may read it (gating, or the reader count); read by consumers
@@ -268,7 +283,7 @@ struct Node {
     /// The next position its consumer will read: it has finished with every earlier
     /// item. `IDLE` while no consumer holds the node. Stored by the consumer (`Release`
     /// after each pop), loaded by the producer (`Acquire`).
-    cursor: CachePadded<AtomicUsize>,
+    cursor: CachePadded<AtomicU64>,
     /// The node added before this one; written before the node is published on the
     /// list (a `Release` compare-and-swap of `Shared::nodes`), read after an `Acquire`
     /// load of a pointer to it, never changed after. (A facade cell, so that loom sees a
@@ -292,13 +307,13 @@ struct Shared<T> {
     /// `mask + 1` slots, a power of two.
     slots: Box<[Slot<T>]>,
     /// `slots.len() - 1`: `pos & mask` is the slot of `pos`.
-    mask: usize,
+    mask: Word,
     policy: Policy,
     /// The number of pushes begun (refused ones aside): stored by the producer before it
     /// writes the item, so it runs at most one ahead of the stamps, and a thread that has
     /// seen an item's stamp sees a `tail` past it. Read by subscribers, `len` and lagged
     /// consumers, never per item.
-    tail: CachePadded<AtomicUsize>,
+    tail: CachePadded<AtomicU64>,
     /// The newest node of the cursor list (`Backpressure`), or null. Nodes are added at
     /// the head and freed only with the ring, so a pointer read from the list stays
     /// valid as long as the ring.
@@ -388,15 +403,15 @@ fn with_waiters<T>(
     let lap = capacity.next_power_of_two();
     let slots: Vec<Slot<T>> = (0..lap)
         .map(|_| Slot {
-            state: AtomicUsize::new(0),
+            state: AtomicU64::new(0),
             value: UnsafeCell::new(MaybeUninit::uninit()),
         })
         .collect();
     let shared = Arc::new(Shared {
         slots: slots.into_boxed_slice(),
-        mask: lap - 1,
+        mask: lap as Word - 1,
         policy,
-        tail: CachePadded::new(AtomicUsize::new(0)),
+        tail: CachePadded::new(AtomicU64::new(0)),
         nodes: AtomicPtr::new(ptr::null_mut()),
         consumers: AtomicUsize::new(0),
         idle: AtomicUsize::new(0),
@@ -416,20 +431,21 @@ fn with_waiters<T>(
 impl<T> Shared<T> {
     /// The number of slots.
     #[inline(always)]
-    fn lap(&self) -> usize {
+    fn lap(&self) -> Word {
         self.mask + 1
     }
 
     /// The slot of `pos`.
     #[inline(always)]
-    fn slot(&self, pos: usize) -> &Slot<T> {
-        &self.slots[pos & self.mask]
+    fn slot(&self, pos: Word) -> &Slot<T> {
+        // Below the number of slots, so it fits a `usize`.
+        &self.slots[(pos & self.mask) as usize]
     }
 
     /// The smallest cursor of the live `Backpressure` consumers, or `tail` if there are
     /// none: no consumer will read a position below it again.
     #[cold]
-    fn slowest_cursor(&self, tail: usize) -> usize {
+    fn slowest_cursor(&self, tail: Word) -> Word {
         // Joining consumers: see the module docs (the fence pairs with theirs).
         fence(Ordering::SeqCst);
         let mut slowest = tail;
@@ -451,7 +467,7 @@ impl<T> Shared<T> {
 
     /// Takes a node for a new `Backpressure` consumer and publishes `cursor` in it: an
     /// idle one, or a new one added to the list.
-    fn take_node(&self, cursor: usize) -> &Node {
+    fn take_node(&self, cursor: Word) -> &Node {
         // Walks the list only when some node is idle, so that subscribing many consumers
         // one after the other is not quadratic.
         let mut node = if self.idle.load(Ordering::Relaxed) == 0 {
@@ -473,7 +489,7 @@ impl<T> Shared<T> {
             node = n.next();
         }
         let new = Box::into_raw(Box::new(Node {
-            cursor: CachePadded::new(AtomicUsize::new(cursor)),
+            cursor: CachePadded::new(AtomicU64::new(cursor)),
             next: UnsafeCell::new(ptr::null_mut()),
         }));
         let mut head = self.nodes.load(Ordering::Relaxed);
@@ -507,7 +523,8 @@ impl<T> Drop for Shared<T> {
             return;
         }
         // Slot `i` holds an item once position `i` was pushed (`Slot::value`).
-        let pushed = sync::load_mut(&mut self.tail);
+        let pushed = sync::load_mut_u64(&mut self.tail);
+        let pushed = usize::try_from(pushed).unwrap_or(usize::MAX);
         for slot in self.slots.iter_mut().take(pushed) {
             // SAFETY: the slot holds an item (above), and nobody else can reach it now.
             slot.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
@@ -542,11 +559,11 @@ pub struct Producer<T> {
     shared: Arc<Shared<T>>,
     /// The position of the next push; the shared `tail` holds the same value between
     /// pushes.
-    tail: usize,
+    tail: Word,
     /// `Backpressure`: a lower bound of every live consumer's cursor, from the last pass
     /// over them (the cached remote index). New consumers start at or after `tail`, so
     /// they never lower it.
-    slowest: usize,
+    slowest: Word,
 }
 
 // SAFETY: the producer moves `T`s in and drops them on its own thread while consumers
@@ -646,7 +663,7 @@ impl<T> Producer<T> {
     ///
     /// No consumer reads the slot until its state is stored again.
     #[inline(always)]
-    unsafe fn replace(&self, tail: usize, slot: &Slot<T>, value: T) -> Option<T> {
+    unsafe fn replace(&self, tail: Word, slot: &Slot<T>, value: T) -> Option<T> {
         let held = tail >= self.shared.lap();
         // SAFETY: exclusive access (caller); the slot holds an item from the previous lap
         // exactly when this is not the first lap (`Slot::value`).
@@ -695,7 +712,7 @@ impl<T> Producer<T> {
     /// assert_eq!(tx.capacity(), 1024);
     /// ```
     pub fn capacity(&self) -> usize {
-        self.shared.lap()
+        self.shared.slots.len()
     }
 
     /// The ring's slow-reader policy.
@@ -760,7 +777,7 @@ enum Read<R> {
 }
 
 /// Gives a slot's reader count back when dropped, also if the clone panics.
-struct Reading<'a>(&'a AtomicUsize);
+struct Reading<'a>(&'a AtomicU64);
 
 impl Drop for Reading<'_> {
     fn drop(&mut self) {
@@ -790,7 +807,7 @@ impl Drop for Reading<'_> {
 pub struct Consumer<T> {
     shared: Arc<Shared<T>>,
     /// The position of the next pop.
-    pos: usize,
+    pos: Word,
     /// `Backpressure`: this consumer's node, whose cursor it keeps at `pos` (after each
     /// pop). Null under `Lossy`. Points into the ring's node list, allocated as long as
     /// `shared`.
@@ -861,7 +878,7 @@ impl<T> Consumer<T> {
                 // (or one it already missed) writes nothing: the producer's next push
                 // overwrites exactly that slot, and must not wait for pollers. `Relaxed`:
                 // it only decides whether to register; the `Acquire` below orders the read.
-                let ready = |state: usize| state & !LOW == want && state & WRITING == 0;
+                let ready = |state: Word| state & !LOW == want && state & WRITING == 0;
                 let mut state = slot.state.load(Ordering::Relaxed);
                 let registered = ready(state);
                 if registered {
@@ -885,7 +902,7 @@ impl<T> Consumer<T> {
                 // The difference of the two stamps, as a signed 47-bit number (in the
                 // high bits): negative for an earlier lap (not pushed yet, or being
                 // pushed), otherwise an overwritten item.
-                if ((state & !LOW).wrapping_sub(want) as isize) < 0 {
+                if ((state & !LOW).wrapping_sub(want) as i64) < 0 {
                     Read::Empty
                 } else {
                     Read::Lagged
@@ -903,7 +920,7 @@ impl<T> Consumer<T> {
         let oldest = tail.saturating_sub(self.shared.lap()).max(self.pos + 1);
         let missed = oldest - self.pos;
         self.pos = oldest;
-        Lagged(missed as u64)
+        Lagged(missed)
     }
 
     /// Publishes `pos` as this consumer's cursor (`Backpressure`): the producer may
@@ -958,7 +975,8 @@ impl<T> Consumer<T> {
     /// ```
     pub fn len(&self) -> usize {
         let tail = self.shared.tail.load(Ordering::Relaxed);
-        tail.saturating_sub(self.pos).min(self.shared.lap())
+        // At most a lap: fits a `usize`.
+        tail.saturating_sub(self.pos).min(self.shared.lap()) as usize
     }
 
     /// Whether this consumer has read every item pushed so far.
@@ -988,7 +1006,7 @@ impl<T> Consumer<T> {
     /// assert_eq!(rx.capacity(), 8);
     /// ```
     pub fn capacity(&self) -> usize {
-        self.shared.lap()
+        self.shared.slots.len()
     }
 
     /// The ring's slow-reader policy.

@@ -112,11 +112,7 @@ struct ReadmeDoctests;
 
 #[cfg(target_has_atomic = "ptr")]
 mod backoff;
-#[cfg(all(
-    feature = "alloc",
-    target_has_atomic = "ptr",
-    target_pointer_width = "64"
-))]
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr", target_has_atomic = "64"))]
 pub mod broadcast;
 mod buffer;
 mod error;

@@ -49,19 +49,11 @@ mod imp {
     #[cfg(any(
         feature = "std",
         feature = "async",
-        all(
-            feature = "alloc",
-            target_has_atomic = "ptr",
-            target_pointer_width = "64"
-        )
+        all(feature = "alloc", target_has_atomic = "ptr", target_has_atomic = "64")
     ))]
     pub(crate) use core::sync::atomic::fence;
     /// The broadcast ring's list of consumer cursors.
-    #[cfg(all(
-        feature = "alloc",
-        target_has_atomic = "ptr",
-        target_pointer_width = "64"
-    ))]
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr", target_has_atomic = "64"))]
     pub(crate) use core::sync::atomic::AtomicPtr;
     /// The overwriting ring's entries and counter (64 bits on every target).
     #[cfg(all(feature = "alloc", target_has_atomic = "ptr", target_has_atomic = "64"))]
@@ -130,6 +122,13 @@ mod imp {
         *atomic.get_mut()
     }
 
+    /// [`load_mut`] for the 64-bit words of the overwriting and broadcast rings.
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr", target_has_atomic = "64"))]
+    #[inline(always)]
+    pub(crate) fn load_mut_u64(atomic: &mut AtomicU64) -> u64 {
+        *atomic.get_mut()
+    }
+
     /// A hint to the processor that this thread is spinning.
     #[inline(always)]
     #[cfg_attr(not(target_has_atomic = "ptr"), allow(dead_code))] // MPMC and waits only
@@ -184,6 +183,11 @@ mod imp {
 
     /// Reads an atomic through `&mut`, where no other thread can race (used in `Drop`).
     pub(crate) fn load_mut(atomic: &mut AtomicUsize) -> usize {
+        atomic.with_mut(|v| *v)
+    }
+
+    /// [`load_mut`] for the 64-bit words of the overwriting and broadcast rings.
+    pub(crate) fn load_mut_u64(atomic: &mut AtomicU64) -> u64 {
         atomic.with_mut(|v| *v)
     }
 
