@@ -525,10 +525,11 @@ impl<T> Drop for Shared<T> {
         // Slot `i` holds an item once position `i` was pushed (`Slot::value`).
         let pushed = sync::load_mut_u64(&mut self.tail);
         let pushed = usize::try_from(pushed).unwrap_or(usize::MAX);
-        for slot in self.slots.iter_mut().take(pushed) {
-            // SAFETY: the slot holds an item (above), and nobody else can reach it now.
-            slot.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
-        }
+        crate::drop_each(self.slots.iter_mut().take(pushed), |slot| {
+            // SAFETY: the slot holds an item (above), nobody else can reach it now, and
+            // `drop_each` hands each slot over once (also if a `Drop` panics).
+            slot.value.with_mut(|p| unsafe { (*p).assume_init_drop() })
+        });
     }
 }
 

@@ -189,12 +189,13 @@ pub(crate) mod sealed {
         unsafe fn drop_range<T>(slots: &Slots<T, Self>, pos: usize, n: usize) {
             // SAFETY: forwarded from the caller.
             let (a, b) = unsafe { slots.init_slices_mut(pos, n) };
-            // SAFETY: initialised, exclusive, and never read again (caller). Slice drop
-            // glue goes on with the rest of its run if one value's `Drop` panics.
-            unsafe {
-                core::ptr::drop_in_place(a);
-                core::ptr::drop_in_place(b);
-            }
+            // Slice drop glue goes on with the rest of its run if one value's `Drop`
+            // panics, and `drop_each` with the other run.
+            crate::drop_each([a, b], |run| {
+                // SAFETY: initialised, exclusive, and never read again (caller); each
+                // run is handed over once.
+                unsafe { core::ptr::drop_in_place(run) }
+            });
         }
     }
 
@@ -232,39 +233,12 @@ pub(crate) mod sealed {
         }
         #[inline]
         unsafe fn drop_range<T>(slots: &Slots<T, Self>, pos: usize, n: usize) {
-            /// Drops the values one by one; if one `Drop` panics, the guard's own drop
-            /// goes on with the rest (as slice drop glue does), so nothing is dropped
-            /// twice; a second panic aborts, as it would there.
-            struct Rest<'s, T> {
-                slots: &'s Slots<T, Stamped>,
-                pos: usize,
-                left: usize,
-            }
-            impl<T> Rest<'_, T> {
-                fn run(&mut self) {
-                    while self.left > 0 {
-                        let pos = self.pos;
-                        // Advance first, so a panicking drop below is never repeated.
-                        self.pos = self.slots.advance(pos, 1);
-                        self.left -= 1;
-                        // SAFETY: one of the caller's initialised, exclusive slots, which
-                        // the scan has moved past, so it is never touched again.
-                        drop(unsafe { self.slots.read(pos) });
-                    }
-                }
-            }
-            impl<T> Drop for Rest<'_, T> {
-                fn drop(&mut self) {
-                    // Reached with `left > 0` only while unwinding from a value's drop.
-                    self.run();
-                }
-            }
-            Rest {
-                slots,
-                pos,
-                left: n,
-            }
-            .run();
+            let positions = core::iter::successors(Some(pos), |&pos| Some(slots.advance(pos, 1)));
+            crate::drop_each(positions.take(n), |pos| {
+                // SAFETY: one of the caller's initialised, exclusive slots; `drop_each`
+                // hands each position over once, so it is never touched again.
+                drop(unsafe { slots.read(pos) })
+            });
         }
     }
 
@@ -521,8 +495,8 @@ impl<T, L: LayoutImpl> Slots<T, L> {
 
     /// Drops the values in slots `pos .. pos + n` in place.
     ///
-    /// If one value's `Drop` panics, the others are still dropped (the indexed layout
-    /// may leak the rest of the other run of its two); nothing is dropped twice.
+    /// If one value's `Drop` panics, the others are still dropped while it unwinds
+    /// (`crate::drop_each`); nothing is dropped twice.
     ///
     /// # Safety
     ///

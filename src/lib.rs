@@ -101,6 +101,43 @@ macro_rules! loom_const_fn {
 /// `src/variance.rs` pin the variance of every public generic type.
 pub(crate) type InvariantIn<T> = core::marker::PhantomData<fn(T) -> T>;
 
+/// Calls `drop_one` on each element of `items`, in order, and goes on with the rest if
+/// one call panics: a guard finishes the loop while that panic unwinds, as slice drop
+/// glue and `Vec`'s drop do (a second panic then aborts, as it would there). The
+/// iterator moves past an element before `drop_one` gets it, so no element is handed
+/// over twice, across a panic either.
+///
+/// Every path that drops the items a ring still holds goes through this, so a `T`
+/// whose `Drop` panics makes no ring leak the items after it (`tests/drop_panics.rs`).
+pub(crate) fn drop_each<I: IntoIterator>(items: I, drop_one: impl FnMut(I::Item)) {
+    /// The elements not handed over yet, and what to do with each.
+    struct Rest<I: Iterator, F: FnMut(I::Item)> {
+        /// Fused, so the guard's second look at an iterator that has ended finds it
+        /// ended.
+        items: core::iter::Fuse<I>,
+        drop_one: F,
+    }
+    impl<I: Iterator, F: FnMut(I::Item)> Rest<I, F> {
+        fn run(&mut self) {
+            for item in &mut self.items {
+                (self.drop_one)(item);
+            }
+        }
+    }
+    impl<I: Iterator, F: FnMut(I::Item)> Drop for Rest<I, F> {
+        fn drop(&mut self) {
+            // Finds nothing left unless a call in `run` below panicked: then it goes on
+            // from the element after that one.
+            self.run();
+        }
+    }
+    Rest {
+        items: items.into_iter().fuse(),
+        drop_one,
+    }
+    .run();
+}
+
 #[cfg(doctest)]
 mod variance;
 

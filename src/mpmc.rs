@@ -1170,15 +1170,21 @@ impl<T, S: Storage<T>> Drop for Queue<T, S> {
         }
         let head = load_mut(&mut self.head);
         let tail = load_mut(&mut self.tail);
-        let mut pos = head;
-        for _ in 0..self.distance(head, tail) {
-            let slot = self.slot(pos);
+        let len = self.distance(head, tail);
+        debug_assert!(
+            len <= self.capacity,
+            "queue invariant: len {len} > capacity"
+        );
+        let positions = core::iter::successors(Some(head), |&pos| Some(self.next(pos)));
+        crate::drop_each(positions.take(len), |pos| {
             // SAFETY: with `&mut self` no operation is in flight, so every position in
             // `head .. tail` was published: its slot holds an initialised value that
-            // nothing else will read or drop.
-            slot.value.with_mut(|p| unsafe { (*p).assume_init_drop() });
-            pos = self.next(pos);
-        }
+            // nothing else will read or drop; `drop_each` hands each position over
+            // once (also if a `Drop` panics).
+            self.slot(pos)
+                .value
+                .with_mut(|p| unsafe { (*p).assume_init_drop() })
+        });
     }
 }
 

@@ -270,8 +270,8 @@ impl<'a, T, S: Storage> ReadChunk<'a, T, S> {
     /// Removes the `k` oldest items of the chunk, dropping them, and hands their slots
     /// back to the producer with one index store.
     ///
-    /// If an item's `Drop` panics, the slots are still released and nothing is dropped
-    /// twice (the items after the panicking one may be leaked).
+    /// If an item's `Drop` panics, the other items are still dropped and the slots
+    /// released while the panic unwinds; nothing is dropped twice.
     ///
     /// # Panics
     ///

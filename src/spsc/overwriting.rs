@@ -326,14 +326,15 @@ impl<T> View<T> {
             return;
         }
         let g = self.geometry;
-        for i in 0..g.capacity as Word {
-            let entry = self.entry(i).load(Ordering::Relaxed);
-            if g.is_full(entry) {
-                // SAFETY: no half is alive, so nothing else touches the cell, and a
-                // full entry's cell holds its item; the entry is not read again.
-                drop(unsafe { self.read(g.cell(entry)) });
-            }
-        }
+        let full = (0..g.capacity as Word)
+            .map(|i| self.entry(i).load(Ordering::Relaxed))
+            .filter(|&entry| g.is_full(entry));
+        crate::drop_each(full, |entry| {
+            // SAFETY: no half is alive, so nothing else touches the cell, and a full
+            // entry's cell holds its item; the entries name distinct cells, and
+            // `drop_each` hands each entry over once (also if a `Drop` panics).
+            drop(unsafe { self.read(g.cell(entry)) })
+        });
     }
 }
 
@@ -1517,12 +1518,17 @@ impl<T, S: Storage> fmt::Debug for PopFuture<'_, T, S> {
 
 impl<T, S: Storage> Drop for Consumer<T, S> {
     fn drop(&mut self) {
-        if self.holds_item && !sync::model_panicked() {
+        let held = if self.holds_item && !sync::model_panicked() {
             self.holds_item = false;
             // SAFETY: the consumer's cell holds the item it took (`holds_item`).
-            drop(unsafe { self.view.read(self.cell) });
-        }
+            Some(unsafe { self.view.read(self.cell) })
+        } else {
+            None
+        };
         self.header().abandoned.store(true, Ordering::Release);
+        // Dropped last, out of the ring: a panicking `Drop` of it finds the consumer's
+        // leaving published.
+        drop(held);
     }
 }
 
