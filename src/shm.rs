@@ -6,15 +6,15 @@
 //! its half with [`Ring::producer`] or [`Ring::consumer`]. Or the ring is an anonymous
 //! file, sealed so that nobody can resize it ([`Ring::create_memfd`]), whose descriptor
 //! ([`AsFd`](std::os::fd::AsFd)) is passed to a child or over a Unix socket and mapped
-//! there with [`Ring::from_fd`]: see [Trust](#trust) for which to pick. The halves are the crate's
-//! own [`spsc::Producer`] and
-//! [`spsc::Consumer`] over the [`Shm`] storage, so every
-//! operation (`push`, `pop`, slices, iterators, zero-copy chunks, `drain`, the waiting
-//! operations) is the same code as in process, and the in-process loom models cover
-//! its hand-off; only where the memory comes from, and how far the other side is
-//! trusted, differ. What is new here (attaching, the range checks, the futex, the lock
-//! hand-over) is outside loom (system calls); the unit tests (under Miri, on a heap
-//! region) and the two-process tests (`tests/shm.rs`) cover it.
+//! there with [`Ring::from_fd`]: see [Trust](#trust) for which to pick. The halves
+//! are the crate's own [`spsc::Producer`] and [`spsc::Consumer`] over the [`Shm`]
+//! storage, so every operation (`push`, `pop`, slices, iterators, zero-copy chunks,
+//! `drain`, the waiting operations) is the same code as in process, and the
+//! in-process loom models cover its hand-off; only where the memory comes from, and
+//! how far the other side is trusted, differ. What is new here (attaching, the range
+//! checks, the futex, the lock hand-over) is outside loom (system calls); the unit
+//! tests (under Miri, on a heap region) and the two-process tests (`tests/shm.rs`)
+//! cover it.
 //!
 //! # Items are plain data
 //!
@@ -804,8 +804,9 @@ impl<T: Pod> Ring<T> {
     /// Creates a ring of exactly `capacity` items of `T` in an anonymous file
     /// (`memfd_create`), sealed so that no process can shrink or grow it, ever.
     ///
-    /// The ring has no name: it is shared by passing its descriptor ([`as_fd`](Self::as_fd))
-    /// to another process, which maps it with [`from_fd`](Self::from_fd): a child
+    /// The ring has no name: it is shared by passing its descriptor
+    /// ([`as_fd`](Self::as_fd)) to another process, which maps it with
+    /// [`from_fd`](Self::from_fd): a child
     /// inherits it (see [`from_fd`](Self::from_fd) for how it survives `exec`), or a
     /// Unix socket carries it (`SCM_RIGHTS`). It lives as long as some process holds a
     /// descriptor or a mapping of it, and leaves nothing to remove.
