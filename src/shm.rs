@@ -5,7 +5,7 @@
 //! with [`Ring::create`], any process maps it with [`Ring::open`], and each side takes
 //! its half with [`Ring::producer`] or [`Ring::consumer`]. Or the ring is an anonymous
 //! file, sealed so that nobody can resize it ([`Ring::create_memfd`]), whose descriptor
-//! ([`AsFd`](std::os::fd::AsFd)) is passed to a child or over a Unix socket and mapped
+//! ([`AsFd`]) is passed to a child or over a Unix socket and mapped
 //! there with [`Ring::from_fd`]: see [Trust](#trust) for which to pick. The halves
 //! are the crate's own [`spsc::Producer`] and [`spsc::Consumer`] over the [`Shm`]
 //! storage, so every operation (`push`, `pop`, slices, iterators, zero-copy chunks,
@@ -100,14 +100,17 @@
 //! The lock belongs to the open file description, which a child made by `fork` without
 //! `exec` shares: while such a child lives, the role stays taken and a dead parent looks
 //! alive to its peer. (`std::process::Command` executes the child, and the standard
-//! library opens files close-on-exec, so the usual spawn shares nothing.)
+//! library opens files close-on-exec, so the usual spawn shares nothing. A ring's own
+//! descriptor, which a child may inherit on purpose ([`Ring::from_fd`]), holds no lock:
+//! each half takes its lock on a file description it opened for itself.)
 //!
 //! What is lost when a process dies: a producer's items that it had written but not yet
 //! published (its last `push_slice` or chunk not committed); a consumer's items that it
 //! had moved out but whose slots it had not yet released (a [`Drain`] not dropped, a
 //! chunk not committed) are delivered again to the next consumer. Items published and
-//! not yet popped stay in the ring for whoever attaches next, and the file outlives
-//! both processes until someone removes it (`std::fs::remove_file`).
+//! not yet popped stay in the ring for whoever attaches next, and a named file outlives
+//! both processes until someone removes it (`std::fs::remove_file`); a memfd ring
+//! lives while some process holds its descriptor or a mapping of it.
 //!
 //! # Waiting
 //!
@@ -666,11 +669,14 @@ impl Region {
 }
 
 /// A ring in shared memory, mapped into this process: [`create`](Self::create) or
-/// [`open`](Self::open) it, then take a half with [`producer`](Self::producer) or
-/// [`consumer`](Self::consumer).
+/// [`open`](Self::open) it in a named file, or [`create_memfd`](Self::create_memfd) or
+/// [`from_fd`](Self::from_fd) it by descriptor, then take a half with
+/// [`producer`](Self::producer) or [`consumer`](Self::consumer).
 ///
-/// The mapping lives as long as the `Ring` or any half taken from it. Dropping every
-/// handle unmaps the region; the file stays until removed.
+/// The mapping, and the ring's descriptor ([`AsFd`]), live as long as the `Ring` or any
+/// half taken from it. Dropping every handle unmaps the region and closes the
+/// descriptor; a named file stays until removed, a memfd goes with the last descriptor
+/// or mapping of it in any process.
 ///
 /// # Examples
 ///
@@ -1244,9 +1250,10 @@ impl<T: Pod> Ring<T> {
     ///
     /// [`Error::RoleTaken`] if a live producer holds the ring (in this process or
     /// another); [`Error::Corrupt`] if the counters in the region are out of range;
-    /// [`Error::Io`] if the file cannot be reopened for the role's lock (or the path
-    /// now names another file), [`Error::NotARing`] if the path now names something
-    /// other than a regular file.
+    /// [`Error::Io`] if the file cannot be reopened for the role's lock (by its path,
+    /// which may now name another file; or, for a ring from a descriptor, through
+    /// `/proc/self/fd`), [`Error::NotARing`] if the path now names something other
+    /// than a regular file.
     ///
     /// # Examples
     ///
