@@ -5,8 +5,8 @@
 //! with [`Ring::create`], any process maps it with [`Ring::open`], and each side takes
 //! its half with [`Ring::producer`] or [`Ring::consumer`]. Or the ring is an anonymous
 //! file, sealed so that nobody can resize it ([`Ring::create_memfd`]), whose descriptor
-//! ([`AsFd`]) is passed to a child or over a Unix socket and mapped
-//! there with [`Ring::from_fd`]: see [Trust](#trust) for which to pick. The halves
+//! ([`AsFd`]) is passed to a child or over a Unix socket and mapped there with
+//! [`Ring::from_fd`]: see [Trust](#trust) for which to pick. The halves
 //! are the crate's own [`spsc::Producer`] and [`spsc::Consumer`] over the [`Shm`]
 //! storage, so every operation (`push`, `pop`, slices, iterators, zero-copy chunks,
 //! `drain`, the waiting operations) is the same code as in process, and the
@@ -72,9 +72,11 @@
 //! do not trust, share a sealed memfd ring and check [`Ring::is_sealed`] in the
 //! process that receives it ([`Ring::from_fd`] accepts an unsealed descriptor too, a
 //! named file's, with the named file's exposure). The seal fixes the size only: the
-//! other limits above stand. [`Ring::create`] and [`Ring::create_memfd`] allocate
-//! every page up front, so a full `/dev/shm` (or memory) is an error there, not a
-//! `SIGBUS` later.
+//! other limits above stand, and a peer may still punch holes in the file
+//! (`fallocate` with `FALLOC_FL_PUNCH_HOLE`), which zeroes those pages as a write of
+//! zeros would (garbage, as above) and frees them until they are touched again.
+//! [`Ring::create`] and [`Ring::create_memfd`] allocate every page up front, so a full
+//! `/dev/shm` (or memory) is an error there, not a `SIGBUS` later.
 //!
 //! # Peers that die
 //!
@@ -652,9 +654,11 @@ impl Region {
             )))?,
         };
         if file_id(&reopened)? != *id {
-            return Err(Error::Io(io::Error::other(
-                "the ring's path now names another file",
-            )));
+            return Err(Error::Io(io::Error::other(if path.is_some() {
+                "the ring's path now names another file"
+            } else {
+                "the ring's descriptor now names another file"
+            })));
         }
         Ok(Some(reopened))
     }
@@ -812,16 +816,19 @@ impl<T: Pod> Ring<T> {
     ///
     /// The ring has no name: it is shared by passing its descriptor
     /// ([`as_fd`](Self::as_fd)) to another process, which maps it with
-    /// [`from_fd`](Self::from_fd): a child
-    /// inherits it (see [`from_fd`](Self::from_fd) for how it survives `exec`), or a
-    /// Unix socket carries it (`SCM_RIGHTS`). It lives as long as some process holds a
-    /// descriptor or a mapping of it, and leaves nothing to remove.
+    /// [`from_fd`](Self::from_fd): a child inherits it (see [`from_fd`](Self::from_fd)
+    /// for how it survives `exec`), or a Unix socket carries it (`SCM_RIGHTS`). It lives
+    /// as long as some process holds a descriptor or a mapping of it, and leaves nothing
+    /// to remove.
     ///
     /// Unlike a ring in a named file, which any process allowed to write the file can
     /// truncate (this process's next access to a lost page then dies of `SIGBUS`), this
-    /// one is sealed (`F_SEAL_SHRINK`, `F_SEAL_GROW`, then `F_SEAL_SEAL`, so that the
-    /// seals themselves cannot change) before any other process can reach it:
-    /// [`is_sealed`](Self::is_sealed) is true. Every page is allocated here, as in
+    /// one is sealed with `F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL` (the last so that
+    /// the seals themselves cannot change) before any other process can reach it:
+    /// `ftruncate` fails with `EPERM` in every process, and
+    /// [`is_sealed`](Self::is_sealed) is true. The seal fixes the size, not the
+    /// contents: a peer can still write garbage, or punch holes (see the module docs,
+    /// [Trust](self#trust)). Every page is allocated here, as in
     /// [`create`](Self::create). The descriptor is close-on-exec.
     ///
     /// # Errors

@@ -2155,3 +2155,44 @@ fn a_hostile_child_cannot_truncate_a_sealed_ring() {
     assert_eq!(tx.push_slice(&[7; 16]), 16);
     assert_eq!(rx.drain().count(), 16);
 }
+
+#[test]
+fn a_sealed_ring_with_holes_punched_in_it_stays_in_bounds() {
+    // What the seal does not stop: a peer may punch holes (the module docs, Trust),
+    // which zeroes the pages. The size stays, so this process never faults for want of
+    // a page, and zeroed counters are garbage like any other.
+    let ring = Ring::<u64>::create_memfd(7).unwrap();
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    let fd = ring.as_fd().as_raw_fd();
+    let len = fs::File::from(fd_of(&ring)).metadata().unwrap().len() as libc::off_t;
+    let mut next = 0;
+    for round in 0..20 {
+        for _ in 0..round {
+            shm_ops::exercise(&mut tx, &mut rx, &mut next, Writers::Quiet);
+        }
+        // The whole file, or the slots' page alone, in turn.
+        let (start, end) = if round % 2 == 0 {
+            (0, len)
+        } else {
+            (4096, len)
+        };
+        // SAFETY: `fallocate` takes integers; the descriptor is open (`ring`).
+        let r = unsafe {
+            libc::fallocate(
+                fd,
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                start,
+                end - start,
+            )
+        };
+        assert_eq!(r, 0, "punching a hole: {}", io::Error::last_os_error());
+        assert!(ring.is_sealed());
+        for _ in 0..20 {
+            shm_ops::exercise(&mut tx, &mut rx, &mut next, Writers::Quiet);
+        }
+    }
+    assert_eq!(
+        fs::File::from(fd_of(&ring)).metadata().unwrap().len() as libc::off_t,
+        len
+    );
+}
