@@ -14,6 +14,10 @@
 //! * Peers that die (killed with `SIGKILL`) or leave: the waiting operations end with
 //!   `Disconnected` instead of hanging, `is_abandoned` says so, and a new half takes
 //!   over where the last one stopped.
+//! * Rings by descriptor: a sealed memfd ring (`create_memfd`) that no process can
+//!   resize (`EPERM`, here and in a hostile child), `from_fd` refusing what `open`
+//!   refuses with the same errors, and a child that inherits the descriptor across
+//!   `exec` and maps the ring.
 //!
 //! No test times anything: a wait for a peer runs in a thread that a watchdog joins,
 //! and fails (instead of hanging) only if it never returns.
