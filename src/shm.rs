@@ -3,15 +3,18 @@
 //! A [`Ring`] is a file (under `/dev/shm`, a `tmpfs`, for memory speed) that holds the
 //! same SPSC ring as [`spsc::channel`](crate::spsc::channel()): one process creates it
 //! with [`Ring::create`], any process maps it with [`Ring::open`], and each side takes
-//! its half with [`Ring::producer`] or [`Ring::consumer`]. The halves are the crate's
-//! own [`spsc::Producer`] and
-//! [`spsc::Consumer`] over the [`Shm`] storage, so every
-//! operation (`push`, `pop`, slices, iterators, zero-copy chunks, `drain`, the waiting
-//! operations) is the same code as in process, and the in-process loom models cover
-//! its hand-off; only where the memory comes from, and how far the other side is
-//! trusted, differ. What is new here (attaching, the range checks, the futex, the lock
-//! hand-over) is outside loom (system calls); the unit tests (under Miri, on a heap
-//! region) and the two-process tests (`tests/shm.rs`) cover it.
+//! its half with [`Ring::producer`] or [`Ring::consumer`]. Or the ring is an anonymous
+//! file, sealed so that nobody can resize it ([`Ring::create_memfd`]), whose descriptor
+//! ([`AsFd`]) is passed to a child or over a Unix socket and mapped there with
+//! [`Ring::from_fd`]: see [Trust](#trust) for which to pick. The halves
+//! are the crate's own [`spsc::Producer`] and [`spsc::Consumer`] over the [`Shm`]
+//! storage, so every operation (`push`, `pop`, slices, iterators, zero-copy chunks,
+//! `drain`, the waiting operations) is the same code as in process, and the
+//! in-process loom models cover its hand-off; only where the memory comes from, and
+//! how far the other side is trusted, differ. What is new here (attaching, the range
+//! checks, the futex, the lock hand-over) is outside loom (system calls); the unit
+//! tests (under Miri, on a heap region) and the two-process tests (`tests/shm.rs`)
+//! cover it.
 //!
 //! # Items are plain data
 //!
@@ -55,12 +58,25 @@
 //! [`Producer::write_chunk_uninit`](crate::spsc::Producer::write_chunk_uninit)) hand out
 //! references into the region: a peer that breaks the protocol can change the items
 //! under them while they are held, so with a peer you do not trust, copy an item out
-//! once and check the copy (a value read twice may differ). Two limits Linux leaves
-//! open: a peer that shrinks the file makes this process's next access to the lost
-//! pages raise `SIGBUS` (only a sealed `memfd` could forbid that; [`Ring::create`]
-//! allocates every page up front, so a full `/dev/shm` is an error there, not a
-//! `SIGBUS` later), and [`Ring::open`] trusts a file that a hostile peer initialises
-//! consistently (it is the peer's ring, after all).
+//! once and check the copy (a value read twice may differ). And [`Ring::open`] (or
+//! [`Ring::from_fd`]) trusts a file that a hostile peer initialises consistently (it
+//! is the peer's ring, after all).
+//!
+//! **Truncation.** A ring in a named file ([`Ring::create`], [`Ring::open`]) can be
+//! truncated by any process with write access to the file (`ftruncate`), and then this
+//! process's next access to a lost page kills it with `SIGBUS`: nothing in this crate,
+//! or in Linux, can stop that for a named file. A ring from [`Ring::create_memfd`]
+//! cannot be truncated: it is sealed against shrinking and growing, and its seals
+//! against change, before its descriptor leaves the call, so `ftruncate` fails with
+//! `EPERM` in every process, and [`Ring::is_sealed`] says so in each. With a peer you
+//! do not trust, share a sealed memfd ring and check [`Ring::is_sealed`] in the
+//! process that receives it ([`Ring::from_fd`] accepts an unsealed descriptor too, a
+//! named file's, with the named file's exposure). The seal fixes the size only: the
+//! other limits above stand, and a peer may still punch holes in the file
+//! (`fallocate` with `FALLOC_FL_PUNCH_HOLE`), which zeroes those pages as a write of
+//! zeros would (garbage, as above) and frees them until they are touched again.
+//! [`Ring::create`] and [`Ring::create_memfd`] allocate every page up front, so a full
+//! `/dev/shm` (or memory) is an error there, not a `SIGBUS` later.
 //!
 //! # Peers that die
 //!
@@ -86,14 +102,17 @@
 //! The lock belongs to the open file description, which a child made by `fork` without
 //! `exec` shares: while such a child lives, the role stays taken and a dead parent looks
 //! alive to its peer. (`std::process::Command` executes the child, and the standard
-//! library opens files close-on-exec, so the usual spawn shares nothing.)
+//! library opens files close-on-exec, so the usual spawn shares nothing. A ring's own
+//! descriptor, which a child may inherit on purpose ([`Ring::from_fd`]), holds no lock:
+//! each half takes its lock on a file description it opened for itself.)
 //!
 //! What is lost when a process dies: a producer's items that it had written but not yet
 //! published (its last `push_slice` or chunk not committed); a consumer's items that it
 //! had moved out but whose slots it had not yet released (a [`Drain`] not dropped, a
 //! chunk not committed) are delivered again to the next consumer. Items published and
-//! not yet popped stay in the ring for whoever attaches next, and the file outlives
-//! both processes until someone removes it (`std::fs::remove_file`).
+//! not yet popped stay in the ring for whoever attaches next, and a named file outlives
+//! both processes until someone removes it (`std::fs::remove_file`); a memfd ring
+//! lives while some process holds its descriptor or a mapping of it.
 //!
 //! # Waiting
 //!
@@ -147,7 +166,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -570,8 +589,13 @@ enum Backing {
     Map {
         /// The mapping, unmapped when dropped.
         _map: memmap2::MmapRaw,
-        /// The file's path, reopened by each half for a lock of its own.
-        path: PathBuf,
+        /// The file's descriptor, kept for [`Ring::as_fd`] and [`Ring::is_sealed`], and
+        /// reopened through `/proc/self/fd` by each half of a ring without a path.
+        file: File,
+        /// The file's path, reopened by each half for a lock of its own; `None` for a
+        /// ring made or opened from a descriptor ([`Ring::create_memfd`],
+        /// [`Ring::from_fd`]).
+        path: Option<PathBuf>,
         /// The file's device and inode, to tell a reopened path is the same file.
         id: (u64, u64),
     },
@@ -597,16 +621,46 @@ unsafe impl Send for Region {}
 unsafe impl Sync for Region {}
 
 impl Region {
-    /// The region of `map`, a mapping of `file`, found at `path`.
-    fn mapped(map: memmap2::MmapRaw, path: &Path, file: &File) -> io::Result<Region> {
+    /// The region of `map`, a mapping of `file`, found at `path` (`None`: reached by
+    /// its descriptor alone).
+    fn mapped(map: memmap2::MmapRaw, file: File, path: Option<&Path>) -> io::Result<Region> {
         Ok(Region {
             base: NonNull::new(map.as_mut_ptr()).expect("a mapping is never at address 0"),
             backing: Backing::Map {
                 _map: map,
-                path: path.to_path_buf(),
-                id: file_id(file)?,
+                id: file_id(&file)?,
+                file,
+                path: path.map(Path::to_path_buf),
             },
         })
+    }
+
+    /// Opens the region's file anew, for a half's lock: a lock belongs to an open file
+    /// description, so each half needs one of its own (a `dup` would share the ring's).
+    /// A ring with a path reopens the path (and fails if it now names another file); a
+    /// ring from a descriptor reopens `/proc/self/fd/N`, which opens the descriptor's
+    /// file, not a copy of its description. `None` for a test heap region.
+    fn reopen(&self) -> Result<Option<File>, Error> {
+        let (file, path, id) = match &self.backing {
+            Backing::Map { file, path, id, .. } => (file, path, id),
+            #[cfg(test)]
+            Backing::Heap(_) => return Ok(None),
+        };
+        let reopened = match path {
+            Some(path) => open_regular(path)?,
+            None => open_regular(Path::new(&std::format!(
+                "/proc/self/fd/{}",
+                file.as_raw_fd()
+            )))?,
+        };
+        if file_id(&reopened)? != *id {
+            return Err(Error::Io(io::Error::other(if path.is_some() {
+                "the ring's path now names another file"
+            } else {
+                "the ring's descriptor now names another file"
+            })));
+        }
+        Ok(Some(reopened))
     }
 
     /// The region's `Meta`.
@@ -619,11 +673,14 @@ impl Region {
 }
 
 /// A ring in shared memory, mapped into this process: [`create`](Self::create) or
-/// [`open`](Self::open) it, then take a half with [`producer`](Self::producer) or
-/// [`consumer`](Self::consumer).
+/// [`open`](Self::open) it in a named file, or [`create_memfd`](Self::create_memfd) or
+/// [`from_fd`](Self::from_fd) it by descriptor, then take a half with
+/// [`producer`](Self::producer) or [`consumer`](Self::consumer).
 ///
-/// The mapping lives as long as the `Ring` or any half taken from it. Dropping every
-/// handle unmaps the region; the file stays until removed.
+/// The mapping, and the ring's descriptor ([`AsFd`]), live as long as the `Ring` or any
+/// half taken from it. Dropping every handle unmaps the region and closes the
+/// descriptor; a named file stays until removed, a memfd goes with the last descriptor
+/// or mapping of it in any process.
 ///
 /// # Examples
 ///
@@ -745,27 +802,134 @@ impl<T: Pod> Ring<T> {
         // own.) `link`, unlike `rename`, fails if `path` exists.
         let (temporary, file) = create_temporary(path)?;
         let made = (|| {
-            // Allocated now, not on first touch: a `tmpfs` that is full (a container's
-            // small `/dev/shm`) is then `ENOSPC` here rather than `SIGBUS` at a push.
-            allocate(&file, geometry.len)?;
-            let map = memmap2::MmapOptions::new()
-                .len(geometry.len)
-                .map_raw(&file)?;
-            let region = Region::mapped(map, path, &file)?;
-            // SAFETY: the region is new and `geometry.len` long; nobody else can
-            // reach it before the link below.
-            unsafe { Self::initialise(&region, geometry, strategy) };
+            let region = Self::lay_out(file, Some(path), geometry, strategy, false)?;
             std::fs::hard_link(&temporary, path)?;
             Ok::<_, io::Error>(region)
         })();
         // The temporary name goes whether or not the ring was linked.
         let _ = std::fs::remove_file(&temporary);
-        Ok(Ring {
-            region: Arc::new(made?),
+        Ok(Ring::over(made?, geometry, strategy))
+    }
+
+    /// Creates a ring of exactly `capacity` items of `T` in an anonymous file
+    /// (`memfd_create`), sealed so that no process can shrink or grow it, ever.
+    ///
+    /// The ring has no name: it is shared by passing its descriptor
+    /// ([`as_fd`](Self::as_fd)) to another process, which maps it with
+    /// [`from_fd`](Self::from_fd): a child inherits it (see [`from_fd`](Self::from_fd)
+    /// for how it survives `exec`), or a Unix socket carries it (`SCM_RIGHTS`). It lives
+    /// as long as some process holds a descriptor or a mapping of it, and leaves nothing
+    /// to remove.
+    ///
+    /// Unlike a ring in a named file, which any process allowed to write the file can
+    /// truncate (this process's next access to a lost page then dies of `SIGBUS`), this
+    /// one is sealed with `F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL` (the last so that
+    /// the seals themselves cannot change) before any other process can reach it:
+    /// `ftruncate` fails with `EPERM` in every process, and
+    /// [`is_sealed`](Self::is_sealed) is true. The seal fixes the size, not the
+    /// contents: a peer can still write garbage, or punch holes (see the module docs,
+    /// [Trust](self#trust)). Every page is allocated here, as in
+    /// [`create`](Self::create). The descriptor is close-on-exec.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be made (a kernel before 3.17, or out of
+    /// descriptors), sized (out of memory: `ENOSPC` or `ENOMEM` here rather than
+    /// `SIGBUS` at a push), mapped or sealed.
+    ///
+    /// # Panics
+    ///
+    /// As [`create`](Self::create).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::shm::Ring;
+    ///
+    /// let ring = Ring::<u64>::create_memfd(1024)?;
+    /// assert!(ring.is_sealed());
+    /// let (mut tx, mut rx) = (ring.producer()?, ring.consumer()?);
+    /// tx.push(7).unwrap();
+    /// assert_eq!(rx.pop(), Some(7));
+    /// # Ok::<(), ringway::shm::Error>(())
+    /// ```
+    pub fn create_memfd(capacity: usize) -> Result<Self, Error> {
+        Self::create_memfd_with_wait_strategy(capacity, WaitStrategy::SPIN_YIELD)
+    }
+
+    /// Creates a sealed anonymous ring like [`create_memfd`](Self::create_memfd) whose
+    /// halves wait as `strategy` says, in every process that maps it (see
+    /// [`create_with_wait_strategy`](Self::create_with_wait_strategy)).
+    ///
+    /// # Errors
+    ///
+    /// As [`create_memfd`](Self::create_memfd).
+    ///
+    /// # Panics
+    ///
+    /// As [`create`](Self::create).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::{shm::Ring, WaitStrategy};
+    ///
+    /// let ring = Ring::<u64>::create_memfd_with_wait_strategy(64, WaitStrategy::SPIN_PARK)?;
+    /// assert_eq!(ring.wait_strategy(), WaitStrategy::SPIN_PARK);
+    /// # Ok::<(), ringway::shm::Error>(())
+    /// ```
+    pub fn create_memfd_with_wait_strategy(
+        capacity: usize,
+        strategy: WaitStrategy,
+    ) -> Result<Self, Error> {
+        let geometry = Self::geometry_for(capacity);
+        let file = memfd()?;
+        let region = Self::lay_out(file, None, geometry, strategy, true)?;
+        Ok(Ring::over(region, geometry, strategy))
+    }
+
+    /// A new ring's region in `file`, found at `path` (`None`: by descriptor alone):
+    /// sized to `geometry.len` with every page allocated, sealed if `sealed` (a memfd
+    /// made with `MFD_ALLOW_SEALING`), mapped, and its header written. The steps
+    /// [`create_with_wait_strategy`](Self::create_with_wait_strategy) and
+    /// [`create_memfd_with_wait_strategy`](Self::create_memfd_with_wait_strategy) share.
+    ///
+    /// `file` is new, empty, open for reading and writing, and reachable by no other
+    /// process or handle yet.
+    fn lay_out(
+        file: File,
+        path: Option<&Path>,
+        geometry: Geometry,
+        strategy: WaitStrategy,
+        sealed: bool,
+    ) -> io::Result<Region> {
+        // Allocated now, not on first touch: a `tmpfs` that is full (a container's small
+        // `/dev/shm`, or memory for a memfd) is then `ENOSPC` here rather than `SIGBUS`
+        // at a push.
+        allocate(&file, geometry.len)?;
+        if sealed {
+            // After the allocation (`F_SEAL_GROW` would refuse it), before the
+            // descriptor can leave `create_memfd`.
+            seal(&file)?;
+        }
+        let map = memmap2::MmapOptions::new()
+            .len(geometry.len)
+            .map_raw(&file)?;
+        let region = Region::mapped(map, file, path)?;
+        // SAFETY: the region is new and `geometry.len` long; nobody else can reach it
+        // before the caller publishes it (links the file, or hands out the descriptor).
+        unsafe { Self::initialise(&region, geometry, strategy) };
+        Ok(region)
+    }
+
+    /// A ring over `region`.
+    fn over(region: Region, geometry: Geometry, strategy: WaitStrategy) -> Self {
+        Ring {
+            region: Arc::new(region),
             geometry,
             strategy,
             _item: InvariantIn::<T>::default(),
-        })
+        }
     }
 
     /// Maps the ring in the file at `path`, made by [`create`](Self::create) in this
@@ -797,7 +961,110 @@ impl<T: Pod> Ring<T> {
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let file = open_regular(path)?;
+        Self::map_checked(open_regular(path)?, Some(path))
+    }
+
+    /// Maps the ring in the file `fd` refers to, after checking its header against `T`
+    /// and the file exactly as [`open`](Self::open) does: a sealed ring from
+    /// [`create_memfd`](Self::create_memfd) passed by another process, or any ring file
+    /// (a named one too, then as open to truncation as with [`open`](Self::open):
+    /// [`is_sealed`](Self::is_sealed) says which).
+    ///
+    /// The ring takes `fd` and closes it when the last of the ring and its halves goes;
+    /// [`as_fd`](Self::as_fd) lends it out again. It must be open for reading and
+    /// writing. Each half reopens the file through `/proc/self/fd` (a role's lock needs
+    /// an open file description of its own), so [`producer`](Self::producer) and
+    /// [`consumer`](Self::consumer) need `/proc` mounted and permission to open the file
+    /// for reading and writing (always there for a memfd).
+    ///
+    /// # Passing a ring to a child process
+    ///
+    /// Descriptors are close-on-exec in Rust (the standard library's, and the ring's),
+    /// so a child started with [`std::process::Command`] inherits one only if it is made
+    /// inheritable in the child before `exec`: clear its `FD_CLOEXEC` flag in a
+    /// [`pre_exec`](std::os::unix::process::CommandExt::pre_exec) hook (as below: the
+    /// flag changes in the child alone), or `dup` it without the flag (which every
+    /// child spawned meanwhile then inherits too). Pass its number in an argument, and
+    /// in the child take ownership of it with
+    /// [`OwnedFd::from_raw_fd`](std::os::fd::FromRawFd::from_raw_fd). (`tests/shm.rs`
+    /// does this with a child process; the example below only compiles.)
+    ///
+    /// ```no_run
+    /// use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+    /// use std::os::unix::process::CommandExt;
+    /// use std::process::Command;
+    /// use ringway::shm::Ring;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// if let Some(fd) = std::env::args().nth(1) {
+    ///     // The child: the descriptor's number came in its first argument.
+    ///     let fd: i32 = fd.parse()?;
+    ///     // SAFETY: the parent left this descriptor open across `exec` for this
+    ///     // process to own, and nothing else in it uses that number.
+    ///     let ring = Ring::<u64>::from_fd(unsafe { OwnedFd::from_raw_fd(fd) })?;
+    ///     let mut rx = ring.consumer()?;
+    ///     assert_eq!(rx.pop_blocking(), Ok(42));
+    ///     return Ok(());
+    /// }
+    /// // The parent.
+    /// let ring = Ring::<u64>::create_memfd(1024)?;
+    /// let fd = ring.as_fd().as_raw_fd();
+    /// let mut command = Command::new(std::env::current_exe()?);
+    /// command.arg(fd.to_string());
+    /// // SAFETY: the hook runs in the child between `fork` and `exec`, and makes one
+    /// // async-signal-safe call (`fcntl`) on a descriptor the child inherited.
+    /// unsafe {
+    ///     command.pre_exec(move || match libc::fcntl(fd, libc::F_SETFD, 0) {
+    ///         -1 => Err(std::io::Error::last_os_error()),
+    ///         _ => Ok(()),
+    ///     });
+    /// }
+    /// let mut child = command.spawn()?;
+    /// ring.producer()?.push(42).unwrap();
+    /// assert!(child.wait()?.success());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open), but for the opening itself:
+    ///
+    /// * [`Error::Io`]: the file cannot be mapped (a descriptor not open for reading
+    ///   and writing, one made with `O_PATH`);
+    /// * [`Error::NotARing`]: not a regular file (a pipe, a socket, a directory, a
+    ///   device), or no ringway magic number;
+    /// * [`Error::Truncated`], [`Error::Version`], [`Error::WrongType`],
+    ///   [`Error::Corrupt`]: as [`open`](Self::open).
+    ///
+    /// # Examples
+    ///
+    /// A second handle of a ring from a copy of its descriptor, in one process (in
+    /// practice the copy goes to another process):
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use ringway::shm::{Error, Ring};
+    ///
+    /// let ring = Ring::<u32>::create_memfd(8)?;
+    /// let other = Ring::<u32>::from_fd(ring.as_fd().try_clone_to_owned()?)?;
+    /// assert_eq!(other.capacity(), 8);
+    /// let (mut tx, mut rx) = (ring.producer()?, other.consumer()?);
+    /// tx.push(5).unwrap();
+    /// assert_eq!(rx.pop(), Some(5));
+    ///
+    /// let fd = ring.as_fd().try_clone_to_owned()?;
+    /// assert!(matches!(Ring::<u64>::from_fd(fd), Err(Error::WrongType { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_fd(fd: OwnedFd) -> Result<Self, Error> {
+        Self::map_checked(regular(File::from(fd))?, None)
+    }
+
+    /// Maps the ring in `file` (a regular file), found at `path` (`None`: by
+    /// descriptor alone), once its length and header pass every check: the steps
+    /// [`open`](Self::open) and [`from_fd`](Self::from_fd) share.
+    fn map_checked(file: File, path: Option<&Path>) -> Result<Self, Error> {
         let file_len = file.metadata()?.len();
         if file_len < size_of::<Meta>() as u64 {
             return Err(Error::Truncated {
@@ -807,14 +1074,9 @@ impl<T: Pod> Ring<T> {
         }
         let map_len = usize::try_from(file_len).map_err(|_| Error::Corrupt("file length"))?;
         let map = memmap2::MmapOptions::new().len(map_len).map_raw(&file)?;
-        let region = Region::mapped(map, path, &file)?;
+        let region = Region::mapped(map, file, path)?;
         let (geometry, strategy) = Geometry::check::<T>(region.meta(), file_len)?;
-        Ok(Ring {
-            region: Arc::new(region),
-            geometry,
-            strategy,
-            _item: InvariantIn::<T>::default(),
-        })
+        Ok(Ring::over(region, geometry, strategy))
     }
 
     /// A ring of `capacity` items in a heap region laid out as a mapped one (unit tests:
@@ -837,12 +1099,7 @@ impl<T: Pod> Ring<T> {
         };
         // SAFETY: the region is new and at least `geometry.len` bytes long.
         unsafe { Self::initialise(&region, geometry, WaitStrategy::SPIN_YIELD) };
-        Ring {
-            region: Arc::new(region),
-            geometry,
-            strategy: WaitStrategy::SPIN_YIELD,
-            _item: InvariantIn::<T>::default(),
-        }
+        Ring::over(region, geometry, WaitStrategy::SPIN_YIELD)
     }
 
     /// A second handle of this ring's region, checked as [`open`](Self::open) checks
@@ -955,6 +1212,42 @@ impl<T: Pod> Ring<T> {
         self.strategy
     }
 
+    /// Whether the ring's file is sealed against shrinking (`F_GET_SEALS` has
+    /// `F_SEAL_SHRINK`): then no process can truncate it, so no access of this
+    /// process's mapping can die of `SIGBUS` for want of a page.
+    ///
+    /// True for a ring from [`create_memfd`](Self::create_memfd) (in every process that
+    /// maps it); false for a ring in a named file ([`create`](Self::create),
+    /// [`open`](Self::open), or [`from_fd`](Self::from_fd) of a named file's
+    /// descriptor), which any process allowed to write the file can truncate, and for a
+    /// memfd whose maker did not seal it. Asked of the kernel on each call (seals can be
+    /// added to a file later, never removed); false when the file cannot carry seals.
+    ///
+    /// The seal fixes the size, not the pages: a peer's memfd that was never allocated
+    /// (a sparse file) takes its pages when they are first touched, and can still fail
+    /// to get them when memory runs out. [`create_memfd`](Self::create_memfd) allocates
+    /// every page up front.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ringway::shm::Ring;
+    ///
+    /// assert!(Ring::<u64>::create_memfd(4)?.is_sealed());
+    /// let path = format!("/dev/shm/ringway-doc-sealed-{}", std::process::id());
+    /// let named = Ring::<u64>::create(&path, 4)?;
+    /// assert!(!named.is_sealed());
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), ringway::shm::Error>(())
+    /// ```
+    pub fn is_sealed(&self) -> bool {
+        match &self.region.backing {
+            Backing::Map { file, .. } => seals(file).is_ok_and(|s| s & libc::F_SEAL_SHRINK != 0),
+            #[cfg(test)]
+            Backing::Heap(_) => false,
+        }
+    }
+
     /// Attaches this process as the ring's producer.
     ///
     /// The producer continues from the last position a previous producer published;
@@ -964,9 +1257,10 @@ impl<T: Pod> Ring<T> {
     ///
     /// [`Error::RoleTaken`] if a live producer holds the ring (in this process or
     /// another); [`Error::Corrupt`] if the counters in the region are out of range;
-    /// [`Error::Io`] if the file cannot be reopened for the role's lock (or the path
-    /// now names another file), [`Error::NotARing`] if the path now names something
-    /// other than a regular file.
+    /// [`Error::Io`] if the file cannot be reopened for the role's lock (by its path,
+    /// which may now name another file; or, for a ring from a descriptor, through
+    /// `/proc/self/fd`), [`Error::NotARing`] if the path now names something other
+    /// than a regular file.
     ///
     /// # Examples
     ///
@@ -1015,29 +1309,18 @@ impl<T: Pod> Ring<T> {
     /// Takes `role`'s lock, reads the counters and builds the half with `half` (the
     /// constructor both kinds of half share).
     fn attach<H>(&self, role: Role, half: HalfConstructor<T, H>) -> Result<H, Error> {
-        let lock = match &self.region.backing {
-            Backing::Map { path, id, .. } => {
-                // A file description of the half's own: the role's lock belongs to
-                // it, and a lock test from it sees the other half's lock even in the
-                // same process.
-                let file = open_regular(path)?;
-                if file_id(&file)? != *id {
-                    return Err(Error::Io(io::Error::other(
-                        "the ring's path now names another file",
-                    )));
-                }
-                if !try_lock(&file, role.lock_byte())? {
-                    let pid = self.region.meta().pids[role as usize].load(Ordering::Relaxed);
-                    return Err(Error::RoleTaken {
-                        role,
-                        pid: u64::from(pid),
-                    });
-                }
-                Some(file)
+        // A file description of the half's own: the role's lock belongs to it, and a
+        // lock test from it sees the other half's lock even in the same process.
+        let lock = self.region.reopen()?;
+        if let Some(file) = &lock {
+            if !try_lock(file, role.lock_byte())? {
+                let pid = self.region.meta().pids[role as usize].load(Ordering::Relaxed);
+                return Err(Error::RoleTaken {
+                    role,
+                    pid: u64::from(pid),
+                });
             }
-            #[cfg(test)]
-            Backing::Heap(_) => None,
-        };
+        }
         // Counted once the lock is held, never before: the peer reads "attached once and
         // its lock is free" as gone, so a count raised before the lock would show a half
         // still attaching as dead. (A half that dies between its lock and this count is
@@ -1109,6 +1392,40 @@ impl<T: Pod> Ring<T> {
     }
 }
 
+/// The descriptor of the ring's file, to pass to another process, which maps the ring
+/// with [`Ring::from_fd`] (see there how a child inherits it): the descriptor the ring
+/// was made or opened with, close-on-exec. Lent, not given: the ring closes it when the
+/// last of the ring and its halves goes; to keep it longer, or to send it, copy it
+/// ([`BorrowedFd::try_clone_to_owned`]).
+///
+/// # Panics
+///
+/// Never for a ring the public constructors make (the unit tests' heap region has no
+/// descriptor).
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use ringway::shm::Ring;
+///
+/// let path = format!("/dev/shm/ringway-doc-as-fd-{}", std::process::id());
+/// let ring = Ring::<u64>::create(&path, 4)?;
+/// let len = std::fs::File::from(ring.as_fd().try_clone_to_owned()?).metadata()?.len();
+/// assert_eq!(len, std::fs::metadata(&path)?.len());
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl<T> AsFd for Ring<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.region.backing {
+            Backing::Map { file, .. } => file.as_fd(),
+            #[cfg(test)]
+            Backing::Heap(_) => panic!("a heap region (unit tests) has no descriptor"),
+        }
+    }
+}
+
 /// `spsc::Producer::new` or `spsc::Consumer::new`, for a half of storage [`Shm`]: the
 /// header, the waiters, the slots, the capacity, the counters `(head, tail)`, the
 /// storage.
@@ -1164,15 +1481,64 @@ fn allocate(file: &File, len: usize) -> io::Result<()> {
 /// directory, a FIFO, a device) is [`Error::NotARing`]. Opened without blocking, so
 /// that a FIFO at the path cannot hang the call.
 fn open_regular(path: &Path) -> Result<File, Error> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
+    regular(
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?,
+    )
+}
+
+/// `file` if it is a regular file; anything else (a directory, a FIFO, a socket, a
+/// device) is [`Error::NotARing`].
+fn regular(file: File) -> Result<File, Error> {
     if !file.metadata()?.file_type().is_file() {
         return Err(Error::NotARing);
     }
     Ok(file)
+}
+
+/// The seals a ring made by [`Ring::create_memfd`] carries: its size can never change,
+/// and neither can its seals.
+const SEALS: libc::c_int = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
+
+/// A new anonymous file (`memfd_create`) that can be sealed, close-on-exec.
+fn memfd() -> io::Result<File> {
+    // SAFETY: the name is a NUL-terminated string that lives across the call, which
+    // takes no other pointer.
+    let fd = unsafe {
+        libc::memfd_create(
+            c"ringway".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened by `memfd_create` and nothing else owns it.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Adds [`SEALS`] to `file`, a memfd made with `MFD_ALLOW_SEALING`.
+fn seal(file: &File) -> io::Result<()> {
+    // SAFETY: `fcntl` with `F_ADD_SEALS` takes an integer argument; the descriptor is
+    // open (`file` is borrowed).
+    match unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } {
+        -1 => Err(io::Error::last_os_error()),
+        _ => Ok(()),
+    }
+}
+
+/// The seals on `file` (`F_GET_SEALS`): an error for a file that cannot carry seals
+/// (`EINVAL`: not on a `tmpfs` or `hugetlbfs`).
+fn seals(file: &File) -> io::Result<libc::c_int> {
+    // SAFETY: `fcntl` with `F_GET_SEALS` takes no argument; the descriptor is open
+    // (`file` is borrowed).
+    match unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GET_SEALS) } {
+        -1 => Err(io::Error::last_os_error()),
+        seals => Ok(seals),
+    }
 }
 
 /// The device and inode of `file`.

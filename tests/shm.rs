@@ -14,6 +14,10 @@
 //! * Peers that die (killed with `SIGKILL`) or leave: the waiting operations end with
 //!   `Disconnected` instead of hanging, `is_abandoned` says so, and a new half takes
 //!   over where the last one stopped.
+//! * Rings by descriptor: a sealed memfd ring (`create_memfd`) that no process can
+//!   resize (`EPERM`, here and in a hostile child), `from_fd` refusing what `open`
+//!   refuses with the same errors, and a child that inherits the descriptor across
+//!   `exec` and maps the ring.
 //!
 //! No test times anything: a wait for a peer runs in a thread that a watchdog joins,
 //! and fails (instead of hanging) only if it never returns.
@@ -27,7 +31,8 @@ mod shm_ops;
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
-use std::os::unix::process::ExitStatusExt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -237,9 +242,19 @@ struct Peer {
 
 impl Peer {
     fn spawn(role: &str, path: &Path, args: &[u64]) -> Peer {
+        Self::start(role, path, args, None)
+    }
+
+    /// A child that inherits `fd` (a ring's descriptor) across its `exec`, under the
+    /// same number, as `ringway::shm::Ring::from_fd` documents; `args` names it.
+    fn spawn_inheriting(role: &str, fd: BorrowedFd<'_>, args: &[u64]) -> Peer {
+        Self::start(role, Path::new(""), args, Some(fd.as_raw_fd()))
+    }
+
+    fn start(role: &str, path: &Path, args: &[u64], inherit: Option<RawFd>) -> Peer {
         let args: Vec<String> = args.iter().map(u64::to_string).collect();
-        let forks = no_forks();
-        let mut child = Command::new(env::current_exe().unwrap())
+        let mut command = Command::new(env::current_exe().unwrap());
+        command
             .args(["--exact", "shm_child", "--ignored", "--nocapture"])
             .args(["--test-threads=1", "--quiet"])
             .env(CHILD_ROLE, role)
@@ -247,9 +262,21 @@ impl Peer {
             .env(CHILD_ARGS, args.join(","))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::inherit());
+        if let Some(fd) = inherit {
+            // SAFETY: the hook runs in the child between `fork` and `exec` and makes one
+            // async-signal-safe call (`fcntl`), on a descriptor the child inherited
+            // (the caller's borrow keeps it open until `spawn` returns): it clears
+            // close-on-exec in the child alone.
+            unsafe {
+                command.pre_exec(move || match libc::fcntl(fd, libc::F_SETFD, 0) {
+                    -1 => Err(io::Error::last_os_error()),
+                    _ => Ok(()),
+                });
+            }
+        }
+        let forks = no_forks();
+        let mut child = command.spawn().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         // Its first line (the test harness's, or nothing if it failed to start): it runs
         // the program now, so its `exec` has closed the files it shared with this one.
@@ -423,6 +450,40 @@ fn shm_child() {
                 }
             }
         }
+        // Maps the ring whose descriptor it inherited (number `fd`) and pops `0 .. n`.
+        ("fd-consume", &[fd, n]) => {
+            let ring = Ring::<u64>::from_fd(inherited(fd)).unwrap();
+            assert!(ring.is_sealed(), "a memfd ring is sealed in the child too");
+            let mut rx = ring.consumer().unwrap();
+            say_ready();
+            for i in 0..n {
+                assert_eq!(rx.pop_blocking(), Ok(i), "item {i} of {n}");
+            }
+        }
+        // A hostile peer with the ring's descriptor (number `fd`): tries to shrink, grow
+        // and unseal the file, through the descriptor and through a file description
+        // of its own; every try must fail with `EPERM`. Then pushes `n` items (the ring
+        // still works for it too).
+        ("fd-truncate", &[fd, n]) => {
+            let fd = inherited(fd);
+            let ring = Ring::<u64>::from_fd(fd.try_clone().unwrap()).unwrap();
+            assert!(ring.is_sealed());
+            let file = fs::File::from(fd);
+            let len = file.metadata().unwrap().len();
+            let reopened = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+                .unwrap();
+            for (how, handle) in [("descriptor", &file), ("reopened", &reopened)] {
+                assert_resize_refused(handle, len, how);
+            }
+            assert_eq!(file.metadata().unwrap().len(), len);
+            let mut tx = ring.producer().unwrap();
+            for i in 0..n {
+                tx.push(i).expect("room for every item");
+            }
+        }
         ("stream-produce", &[n, seed, mixed]) => {
             let ring = Ring::<Item>::open(&path).unwrap();
             produce_stream(&mut ring.producer().unwrap(), n, seed, mixed != 0);
@@ -439,6 +500,47 @@ fn shm_child() {
         }
         (role, args) => panic!("no child role {role} with {args:?}"),
     }
+}
+
+/// The descriptor numbered `fd` that this child inherited from its parent.
+fn inherited(fd: u64) -> OwnedFd {
+    let fd = RawFd::try_from(fd).unwrap();
+    // SAFETY: the parent (`Peer::spawn_inheriting`) left this descriptor open across
+    // `exec` for this process, and nothing else in it owns that number.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Every way to resize a sealed ring's file `handle` (of length `len`), and to change
+/// its seals, fails with `EPERM`.
+fn assert_resize_refused(handle: &fs::File, len: u64, how: &str) {
+    let eperm = |result: io::Result<()>, what: &str| match result {
+        Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EPERM), "{what} ({how}): {e}"),
+        Ok(()) => panic!("{what} ({how}) resized a sealed ring"),
+    };
+    for to in [0, 1, len / 2, len - 1, len + 1, len + 4096] {
+        eperm(handle.set_len(to), &format!("ftruncate to {to} of {len}"));
+    }
+    let fd = handle.as_raw_fd();
+    // SAFETY: `posix_fallocate` takes integers; the descriptor is open (`handle`).
+    let code = unsafe { libc::posix_fallocate(fd, 0, len as libc::off_t + 4096) };
+    eperm(
+        if code == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(code))
+        },
+        "fallocate beyond the end",
+    );
+    // SAFETY: `fcntl` with `F_ADD_SEALS` takes an integer; the descriptor is open.
+    let r = unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_WRITE) };
+    eperm(
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        },
+        "adding a seal",
+    );
 }
 
 /// Tells the parent the child holds what the test needs (its half, mostly).
@@ -1712,4 +1814,389 @@ fn attaching_forgets_sleepers_of_a_dead_half() {
         );
         drop(half);
     }
+}
+
+// ---------------------------------------------------------------------------------
+// Rings by descriptor: sealed memfd rings, `from_fd`
+// ---------------------------------------------------------------------------------
+
+/// A new memfd that can be sealed (and is not), holding `bytes`.
+fn memfd_holding(bytes: &[u8]) -> OwnedFd {
+    // SAFETY: the name is a NUL-terminated string that lives across the call, which
+    // takes no other pointer.
+    let fd = unsafe {
+        libc::memfd_create(
+            c"ringway-test".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    assert!(fd >= 0, "memfd_create: {}", io::Error::last_os_error());
+    // SAFETY: `fd` was just opened by `memfd_create` and nothing else owns it.
+    let mut file = fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    file.write_all(bytes).unwrap();
+    file.into()
+}
+
+/// The seals on the file `fd` refers to.
+fn seals_of(fd: BorrowedFd<'_>) -> libc::c_int {
+    // SAFETY: `fcntl` with `F_GET_SEALS` takes no argument; the descriptor is open.
+    let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+    assert!(seals >= 0, "F_GET_SEALS: {}", io::Error::last_os_error());
+    seals
+}
+
+/// A copy of `ring`'s descriptor, as another process would receive it.
+fn fd_of<T>(ring: &Ring<T>) -> OwnedFd {
+    ring.as_fd().try_clone_to_owned().unwrap()
+}
+
+/// What a ring's checks say of `bytes`, as the capacity or the error (`Debug`): first
+/// by `open` of a named file holding them, then by `from_fd` of a memfd holding them;
+/// both must say the same.
+fn open_and_from_fd_agree<T: bytemuck::Pod>(file: &ShmFile, bytes: &[u8]) -> Result<usize, String> {
+    fs::write(file.path(), bytes).unwrap();
+    let by_path = Ring::<T>::open(file.path())
+        .map(|r| r.capacity())
+        .map_err(|e| format!("{e:?}"));
+    let by_fd = Ring::<T>::from_fd(memfd_holding(bytes))
+        .map(|r| r.capacity())
+        .map_err(|e| format!("{e:?}"));
+    assert_eq!(
+        by_path,
+        by_fd,
+        "open and from_fd disagree on {} bytes",
+        bytes.len()
+    );
+    by_fd
+}
+
+#[test]
+fn a_memfd_ring_round_trips_in_one_process() {
+    let ring = Ring::<u64>::create_memfd(3).unwrap();
+    assert_eq!(ring.capacity(), 3);
+    assert_eq!(ring.wait_strategy(), ringway::WaitStrategy::SPIN_YIELD);
+    assert!(ring.is_sealed());
+    assert_eq!(
+        seals_of(ring.as_fd()),
+        libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL
+    );
+    // SAFETY: `fcntl` with `F_GETFD` takes no argument; the descriptor is open.
+    let flags = unsafe { libc::fcntl(ring.as_fd().as_raw_fd(), libc::F_GETFD) };
+    assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC, "close-on-exec");
+    // Every page allocated up front, as for a named file.
+    let file = fs::File::from(fd_of(&ring));
+    let meta = file.metadata().unwrap();
+    assert!(
+        meta.len() > 4096 && std::os::unix::fs::MetadataExt::blocks(&meta) * 512 >= meta.len(),
+        "{meta:?}"
+    );
+
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    assert_eq!(
+        role_taken(ring.producer()),
+        (Role::Producer, u64::from(std::process::id()))
+    );
+    assert_eq!(tx.push_slice(&[1, 2, 3, 4]), 3);
+    assert_eq!(rx.pop(), Some(1));
+    assert_eq!(rx.drain().sum::<u64>(), 5);
+    for i in 0..100 {
+        tx.push(i).unwrap();
+        assert_eq!(rx.pop(), Some(i));
+    }
+    drop(tx);
+    assert!(rx.is_abandoned());
+
+    let ring =
+        Ring::<u64>::create_memfd_with_wait_strategy(8, ringway::WaitStrategy::SPIN_PARK).unwrap();
+    assert_eq!(ring.wait_strategy(), ringway::WaitStrategy::SPIN_PARK);
+    let other = Ring::<u64>::from_fd(fd_of(&ring)).unwrap();
+    assert_eq!(other.wait_strategy(), ringway::WaitStrategy::SPIN_PARK);
+    let mut rx = other.consumer().unwrap();
+    let mut tx = ring.producer().unwrap();
+    let sleeper = thread::spawn(move || rx.pop_blocking());
+    tx.push(9).unwrap();
+    assert_eq!(join_within_watchdog(sleeper, "sleeper"), Ok(9));
+}
+
+#[test]
+fn from_fd_of_a_cloned_descriptor_shares_the_ring() {
+    let ring = Ring::<u64>::create_memfd(4).unwrap();
+    let other = Ring::<u64>::from_fd(fd_of(&ring)).unwrap();
+    assert_eq!(other.capacity(), 4);
+    assert!(other.is_sealed());
+    let mut tx = ring.producer().unwrap();
+    let mut rx = other.consumer().unwrap();
+    // The roles are the ring's, whichever handle takes them.
+    let pid = u64::from(std::process::id());
+    assert_eq!(role_taken(other.producer()), (Role::Producer, pid));
+    assert_eq!(role_taken(ring.consumer()), (Role::Consumer, pid));
+    assert_eq!(tx.push_slice(&[5, 6, 7]), 3);
+    assert_eq!(rx.pop(), Some(5));
+    drop(tx);
+    assert!(rx.is_abandoned());
+    let mut tx = other.producer().unwrap(); // the role is free again
+    assert!(!rx.is_abandoned(), "a new producer in its place");
+    // The first handle (and its descriptor) may go: the other keeps the ring.
+    drop(ring);
+    tx.push(8).unwrap();
+    assert_eq!(rx.drain().collect::<Vec<_>>(), [6, 7, 8]);
+}
+
+#[test]
+fn from_fd_validates_as_open_does() {
+    let file = ShmFile::new("from-fd-checks");
+    drop(Ring::<u64>::create(file.path(), 5).unwrap());
+    let ring_bytes = fs::read(file.path()).unwrap();
+    let full = ring_bytes.len();
+    let l = layout();
+    assert_eq!(open_and_from_fd_agree::<u64>(&file, &ring_bytes), Ok(5));
+    // Junk.
+    let mut rng = Rng::new(11);
+    let random: Vec<u8> = (0..full).map(|_| rng.next_u64() as u8).collect();
+    let mut flipped = ring_bytes.clone();
+    flipped[0] ^= 1;
+    for (what, bytes) in [
+        ("zeros", vec![0u8; full]),
+        ("random", random),
+        ("magic", flipped),
+    ] {
+        let e = open_and_from_fd_agree::<u64>(&file, &bytes).unwrap_err();
+        assert!(e.contains("NotARing"), "{what}: {e}");
+    }
+    // Too short: for a header, then for what the header says.
+    for len in [0, 1, 8, l.head / 2] {
+        let e = open_and_from_fd_agree::<u64>(&file, &ring_bytes[..len]).unwrap_err();
+        assert!(e.starts_with("Truncated"), "{len} bytes: {e}");
+    }
+    for len in [l.head, l.slots, full - 1] {
+        let e = open_and_from_fd_agree::<u64>(&file, &ring_bytes[..len]).unwrap_err();
+        assert_eq!(
+            e,
+            format!(
+                "{:?}",
+                Error::Truncated {
+                    len: len as u64,
+                    needed: full as u64
+                }
+            )
+        );
+    }
+    // Another layout version (the word after the magic number).
+    let mut version = ring_bytes.clone();
+    version[8..12].copy_from_slice(&(LAYOUT_VERSION + 1).to_le_bytes());
+    let e = open_and_from_fd_agree::<u64>(&file, &version).unwrap_err();
+    assert!(e.starts_with("Version"), "{e}");
+    // Another item type.
+    for e in [
+        open_and_from_fd_agree::<u32>(&file, &ring_bytes).unwrap_err(),
+        open_and_from_fd_agree::<i64>(&file, &ring_bytes).unwrap_err(),
+        open_and_from_fd_agree::<[u8; 8]>(&file, &ring_bytes).unwrap_err(),
+    ] {
+        assert!(e.starts_with("WrongType"), "{e}");
+    }
+    // A header that contradicts itself: each word of `Meta` changed in turn.
+    for offset in (16..l.head).step_by(8) {
+        let mut bytes = ring_bytes.clone();
+        bytes[offset] ^= 0x40;
+        let _ = open_and_from_fd_agree::<u64>(&file, &bytes);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any `Meta` a hostile process could write: `open` and `from_fd` say the same.
+    #[test]
+    fn open_and_from_fd_agree_on_a_fuzzed_meta(
+        stores in proptest::collection::vec((0usize..16, any::<u64>(), any::<bool>()), 1..6),
+    ) {
+        let file = ShmFile::numbered("from-fd-fuzz");
+        drop(Ring::<u64>::create(file.path(), 5).unwrap());
+        let mut bytes = fs::read(file.path()).unwrap();
+        for (word, value, small) in stores {
+            let value = if small { value % 64 } else { value };
+            bytes[8 * word..8 * word + 8].copy_from_slice(&value.to_le_bytes());
+        }
+        let _ = open_and_from_fd_agree::<u64>(&file, &bytes);
+    }
+}
+
+#[test]
+fn from_fd_refuses_what_is_not_a_ring_file() {
+    let not_a_ring = |fd: OwnedFd, what: &str| match Ring::<u64>::from_fd(fd) {
+        Err(Error::NotARing) => {}
+        Err(e) => panic!("{what}: {e}"),
+        Ok(_) => panic!("{what}: a ring"),
+    };
+    let (reader, writer) = std::io::pipe().unwrap();
+    not_a_ring(reader.into(), "a pipe's reader");
+    not_a_ring(writer.into(), "a pipe's writer");
+    not_a_ring(fs::File::open("/dev/shm").unwrap().into(), "a directory");
+    let null = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .unwrap();
+    not_a_ring(null.into(), "a device");
+    let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    not_a_ring(a.into(), "a socket");
+
+    // A ring's file, open for reading only: it cannot be mapped for writing.
+    let file = ShmFile::new("from-fd-read-only");
+    drop(Ring::<u64>::create(file.path(), 5).unwrap());
+    let read_only = fs::File::open(file.path()).unwrap();
+    assert_eq!(
+        io_error_kind(Ring::<u64>::from_fd(read_only.into())),
+        io::ErrorKind::PermissionDenied
+    );
+}
+
+#[test]
+fn a_sealed_ring_cannot_be_resized_and_keeps_working() {
+    let ring = Ring::<u64>::create_memfd(5).unwrap();
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    assert_eq!(tx.push_slice(&[1, 2, 3]), 3);
+    let file = fs::File::from(fd_of(&ring));
+    let len = file.metadata().unwrap().len();
+    // Through the ring's descriptor, and through a file description of its own (as a
+    // process that reopened `/proc/PID/fd/N` would have).
+    let reopened = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .unwrap();
+    assert_resize_refused(&file, len, "descriptor");
+    assert_resize_refused(&reopened, len, "reopened");
+    assert_eq!(file.metadata().unwrap().len(), len);
+    assert!(ring.is_sealed());
+    // Every slot, the header and `Meta` still there.
+    assert_eq!(tx.push_slice(&[4, 5, 6]), 2);
+    assert_eq!(rx.drain().collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    for i in 0..20 {
+        tx.push(i).unwrap();
+        assert_eq!(rx.pop(), Some(i));
+    }
+    assert_eq!(Ring::<u64>::from_fd(file.into()).unwrap().capacity(), 5);
+}
+
+#[test]
+fn only_a_sealed_memfd_ring_is_sealed() {
+    // A named file, by path and by descriptor: not sealed, and the roles are shared
+    // between the handles.
+    let file = ShmFile::new("from-fd-named");
+    let ring = Ring::<u64>::create(file.path(), 4).unwrap();
+    assert!(!ring.is_sealed());
+    assert!(!Ring::<u64>::open(file.path()).unwrap().is_sealed());
+    let handle = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(file.path())
+        .unwrap();
+    let by_fd = Ring::<u64>::from_fd(handle.into()).unwrap();
+    assert!(!by_fd.is_sealed());
+    let mut tx = ring.producer().unwrap();
+    let pid = u64::from(std::process::id());
+    assert_eq!(role_taken(by_fd.producer()), (Role::Producer, pid));
+    let mut rx = by_fd.consumer().unwrap();
+    tx.push(3).unwrap();
+    assert_eq!(rx.pop(), Some(3));
+
+    // A memfd its maker did not seal: accepted, not sealed, until someone seals it
+    // (asked of the kernel on each call).
+    let bytes = fs::read(file.path()).unwrap();
+    let unsealed = Ring::<u64>::from_fd(memfd_holding(&bytes)).unwrap();
+    assert!(!unsealed.is_sealed());
+    let (mut tx, mut rx) = (unsealed.producer().unwrap(), unsealed.consumer().unwrap());
+    tx.push(4).unwrap();
+    assert_eq!(rx.pop(), Some(4));
+    // SAFETY: `fcntl` with `F_ADD_SEALS` takes an integer; the descriptor is open.
+    let r = unsafe {
+        libc::fcntl(
+            unsealed.as_fd().as_raw_fd(),
+            libc::F_ADD_SEALS,
+            libc::F_SEAL_SHRINK,
+        )
+    };
+    assert_eq!(r, 0, "{}", io::Error::last_os_error());
+    assert!(unsealed.is_sealed());
+}
+
+#[test]
+fn a_child_maps_an_inherited_memfd_ring_and_receives_every_item() {
+    const N: u64 = 20_000;
+    let ring = Ring::<u64>::create_memfd(64).unwrap();
+    let mut tx = ring.producer().unwrap();
+    let fd = ring.as_fd().as_raw_fd() as u64;
+    let mut peer = Peer::spawn_inheriting("fd-consume", ring.as_fd(), &[fd, N]);
+    peer.wait_ready();
+    let tx = within_watchdog("producer", move || {
+        for i in 0..N {
+            tx.push_blocking(i).expect("the consumer went");
+        }
+        tx
+    });
+    peer.finish();
+    assert!(tx.is_abandoned(), "the consumer left");
+    assert!(tx.is_empty(), "the consumer took everything");
+}
+
+#[test]
+fn a_hostile_child_cannot_truncate_a_sealed_ring() {
+    let ring = Ring::<u64>::create_memfd(16).unwrap();
+    let mut tx = ring.producer().unwrap();
+    let mut rx = ring.consumer().unwrap();
+    assert_eq!(tx.push_slice(&[100, 101]), 2);
+    drop(tx); // the child pushes next
+    let len = fs::File::from(fd_of(&ring)).metadata().unwrap().len();
+    let fd = ring.as_fd().as_raw_fd() as u64;
+    let mut peer = Peer::spawn_inheriting("fd-truncate", ring.as_fd(), &[fd, 5]);
+    peer.finish(); // it asserted `EPERM` for every try
+    assert_eq!(fs::File::from(fd_of(&ring)).metadata().unwrap().len(), len);
+    assert!(ring.is_sealed());
+    // This process touches every page it uses, unharmed, and gets the child's items.
+    assert_eq!(rx.drain().collect::<Vec<_>>(), [100, 101, 0, 1, 2, 3, 4]);
+    let mut tx = ring.producer().unwrap();
+    assert_eq!(tx.push_slice(&[7; 16]), 16);
+    assert_eq!(rx.drain().count(), 16);
+}
+
+#[test]
+fn a_sealed_ring_with_holes_punched_in_it_stays_in_bounds() {
+    // What the seal does not stop: a peer may punch holes (the module docs, Trust),
+    // which zeroes the pages. The size stays, so this process never faults for want of
+    // a page, and zeroed counters are garbage like any other.
+    let ring = Ring::<u64>::create_memfd(7).unwrap();
+    let (mut tx, mut rx) = (ring.producer().unwrap(), ring.consumer().unwrap());
+    let fd = ring.as_fd().as_raw_fd();
+    let len = fs::File::from(fd_of(&ring)).metadata().unwrap().len() as libc::off_t;
+    let mut next = 0;
+    for round in 0..20 {
+        for _ in 0..round {
+            shm_ops::exercise(&mut tx, &mut rx, &mut next, Writers::Quiet);
+        }
+        // The whole file, or the slots' page alone, in turn.
+        let (start, end) = if round % 2 == 0 {
+            (0, len)
+        } else {
+            (4096, len)
+        };
+        // SAFETY: `fallocate` takes integers; the descriptor is open (`ring`).
+        let r = unsafe {
+            libc::fallocate(
+                fd,
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                start,
+                end - start,
+            )
+        };
+        assert_eq!(r, 0, "punching a hole: {}", io::Error::last_os_error());
+        assert!(ring.is_sealed());
+        for _ in 0..20 {
+            shm_ops::exercise(&mut tx, &mut rx, &mut next, Writers::Quiet);
+        }
+    }
+    assert_eq!(
+        fs::File::from(fd_of(&ring)).metadata().unwrap().len() as libc::off_t,
+        len
+    );
 }
