@@ -52,13 +52,17 @@ mod imp {
         all(feature = "alloc", target_has_atomic = "ptr", target_has_atomic = "64")
     ))]
     pub(crate) use core::sync::atomic::fence;
+    /// Every user needs compare-and-swap (not on `thumbv6m`, which has only loads and
+    /// stores).
+    #[cfg(target_has_atomic = "8")]
+    pub(crate) use core::sync::atomic::AtomicBool;
     /// The broadcast ring's list of consumer cursors.
     #[cfg(all(feature = "alloc", target_has_atomic = "ptr", target_has_atomic = "64"))]
     pub(crate) use core::sync::atomic::AtomicPtr;
-    /// The overwriting ring's entries and counter (64 bits on every target).
+    /// The 64-bit words of the overwriting and broadcast rings (on every target).
     #[cfg(all(feature = "alloc", target_has_atomic = "ptr", target_has_atomic = "64"))]
     pub(crate) use core::sync::atomic::AtomicU64;
-    pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
     #[cfg(feature = "std")]
     pub(crate) use std::sync::Mutex;
     #[cfg(feature = "std")]
