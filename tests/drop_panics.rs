@@ -32,6 +32,17 @@ fn item(tracker: &DropTracker, panics: bool) -> Tracked<'_> {
     }
 }
 
+/// Drops `a` then `b` if `a_first`, else `b` then `a`.
+fn drop_both<A, B>(a: A, b: B, a_first: bool) {
+    if a_first {
+        drop(a);
+        drop(b);
+    } else {
+        drop(b);
+        drop(a);
+    }
+}
+
 /// Runs `f`, which must panic with an item's panic from `Drop`.
 #[track_caller]
 fn expect_drop_panic(what: &str, f: impl FnOnce()) {
@@ -81,15 +92,7 @@ macro_rules! heap_halves_dropped {
                 let tracker = DropTracker::new();
                 let (mut tx, mut rx) = $channel(CAP);
                 fill_wrapped(&tracker, &mut tx, &mut rx, CAP, panicking);
-                expect_drop_panic($what, move || {
-                    if producer_first {
-                        drop(tx);
-                        drop(rx);
-                    } else {
-                        drop(rx);
-                        drop(tx);
-                    }
-                });
+                expect_drop_panic($what, move || drop_both(tx, rx, producer_first));
                 tracker.assert_all_dropped_once();
             }
         }
@@ -227,13 +230,7 @@ mod overwriting {
                     let (mut tx, mut rx) = overwriting::channel::<Tracked<'_>>(CAP);
                     fill(&tracker, &mut tx, &mut rx, panicking, peek);
                     expect_drop_panic("overwriting::channel", move || {
-                        if producer_first {
-                            drop(tx);
-                            drop(rx);
-                        } else {
-                            drop(rx);
-                            drop(tx);
-                        }
+                        drop_both(tx, rx, producer_first)
                     });
                     tracker.assert_all_dropped_once();
                 }
@@ -317,37 +314,30 @@ mod broadcast {
                 }
             }
             let what = format!("{policy:?}, {consumers} consumers, producer last {producer_last}");
-            expect_drop_panic(&what, move || {
-                if producer_last {
-                    drop(rxs);
-                    drop(tx);
-                } else {
-                    drop(tx);
-                    drop(rxs);
-                }
-            });
+            expect_drop_panic(&what, move || drop_both(rxs, tx, producer_last));
             tracker.assert_all_dropped_once();
+        }
+    }
+
+    /// [`last_handle_dropped`] with 0, 1 and 2 consumers, the producer dropped last or
+    /// first.
+    fn every_last_handle_dropped(policy: Policy) {
+        last_handle_dropped(policy, 0, true);
+        for consumers in 1..=2 {
+            for producer_last in [true, false] {
+                last_handle_dropped(policy, consumers, producer_last);
+            }
         }
     }
 
     #[test]
     fn backpressure_last_handle_dropped() {
-        last_handle_dropped(Policy::Backpressure, 0, true);
-        for consumers in 1..=2 {
-            for producer_last in [true, false] {
-                last_handle_dropped(Policy::Backpressure, consumers, producer_last);
-            }
-        }
+        every_last_handle_dropped(Policy::Backpressure);
     }
 
     #[test]
     fn lossy_last_handle_dropped() {
-        last_handle_dropped(Policy::Lossy, 0, true);
-        for consumers in 1..=2 {
-            for producer_last in [true, false] {
-                last_handle_dropped(Policy::Lossy, consumers, producer_last);
-            }
-        }
+        every_last_handle_dropped(Policy::Lossy);
     }
 
     /// A push that overwrites an item whose `Drop` panics: the new item is in, the

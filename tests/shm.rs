@@ -470,14 +470,7 @@ fn shm_child() {
             assert!(ring.is_sealed());
             let file = fs::File::from(fd);
             let len = file.metadata().unwrap().len();
-            let reopened = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
-                .unwrap();
-            for (how, handle) in [("descriptor", &file), ("reopened", &reopened)] {
-                assert_resize_refused(handle, len, how);
-            }
+            assert_resize_refused_both_ways(&file, len);
             assert_eq!(file.metadata().unwrap().len(), len);
             let mut tx = ring.producer().unwrap();
             for i in 0..n {
@@ -508,6 +501,18 @@ fn inherited(fd: u64) -> OwnedFd {
     // SAFETY: the parent (`Peer::spawn_inheriting`) left this descriptor open across
     // `exec` for this process, and nothing else in it owns that number.
     unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// [`assert_resize_refused`] through `file` (a sealed ring's descriptor) and through a
+/// file description of its own, as a process that reopened `/proc/PID/fd/N` would have.
+fn assert_resize_refused_both_ways(file: &fs::File, len: u64) {
+    let reopened = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .unwrap();
+    assert_resize_refused(file, len, "descriptor");
+    assert_resize_refused(&reopened, len, "reopened");
 }
 
 /// Every way to resize a sealed ring's file `handle` (of length `len`), and to change
@@ -2058,15 +2063,7 @@ fn a_sealed_ring_cannot_be_resized_and_keeps_working() {
     assert_eq!(tx.push_slice(&[1, 2, 3]), 3);
     let file = fs::File::from(fd_of(&ring));
     let len = file.metadata().unwrap().len();
-    // Through the ring's descriptor, and through a file description of its own (as a
-    // process that reopened `/proc/PID/fd/N` would have).
-    let reopened = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
-        .unwrap();
-    assert_resize_refused(&file, len, "descriptor");
-    assert_resize_refused(&reopened, len, "reopened");
+    assert_resize_refused_both_ways(&file, len);
     assert_eq!(file.metadata().unwrap().len(), len);
     assert!(ring.is_sealed());
     // Every slot, the header and `Meta` still there.
