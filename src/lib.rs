@@ -14,7 +14,7 @@
 //! | the same, mostly single items streamed between two polling threads | the same ring with the [`Stamped`](spsc::Stamped) layout, [`spsc::stamped::channel`] (each slot its own ready flag: one cache line per hand-off; every operation but the zero-copy chunks) | the same |
 //! | one producer that must never wait, and a consumer that only wants the newest items (meters, telemetry, snapshots) | [`spsc::overwriting::channel`], or [`spsc::overwriting::StaticRing`] without an allocator: a push into a full ring displaces the oldest item and hands it back | wait-free push, lock-free pop (one read-modify-write each) |
 //! | several producers or several consumers | [`mpmc::Queue`], or [`mpmc::StaticQueue`] without an allocator | see [`mpmc`]: a pre-empted thread between claiming and publishing a slot stalls that slot |
-//! | a producer and a consumer in two processes (64-bit Linux) | `shm::Ring` (feature `shm`): the same SPSC ring in a file under `/dev/shm`, plain-data items, a header checked on open, a peer's death detected | as the SPSC ring |
+//! | a producer and a consumer in two processes (64-bit Linux) | `shm::Ring` (feature `shm`): the same SPSC ring in a file under `/dev/shm` or a sealed memfd passed by descriptor, plain-data items, a header checked on open, a peer's death detected | as the SPSC ring |
 //! | threads or tasks that should sleep while the queue is empty or full | any of them built with [`WaitStrategy::SPIN_PARK`] (`spsc::channel_with_wait_strategy`, `with_wait_strategy`), then `pop_blocking`, `pop_timeout`, `pop_async`, ... | the waiting operations sleep; `push` and `pop` stay as above |
 //!
 //! # Examples
