@@ -119,8 +119,10 @@ use core::ptr;
 
 use crossbeam_utils::CachePadded;
 
+// Positions and slot states are `Word`s (64 bits on every target), so that positions
+// never wrap in practice and stamps keep their 47 bits on 32-bit targets too.
 use crate::sync::{
-    self, fence, Arc, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, UnsafeCell,
+    self, fence, Arc, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, UnsafeCell, Word,
 };
 use crate::wait::Waiters;
 use crate::{InvariantIn, PushError};
@@ -140,11 +142,6 @@ pub const MAX_CAPACITY: usize = if usize::BITS >= 64 {
 } else {
     1 << (usize::BITS - 1)
 };
-
-/// A position (`lap * slots + index`), and a slot state that holds a position's stamp:
-/// 64 bits on every target, so that positions never wrap in practice and stamps keep
-/// their 47 bits on 32-bit targets too.
-type Word = u64;
 
 /// The most consumers a ring can have alive at once (2^16 - 1: the width of a slot's
 /// reader count under [`Policy::Lossy`]).

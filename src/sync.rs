@@ -317,3 +317,10 @@ mod imp {
 }
 
 pub(crate) use imp::*;
+
+/// The 64-bit word of the rings whose positions must not wrap in practice and carry tags
+/// (the overwriting ring's entries, the broadcast ring's positions and slot states): 64
+/// bits on every target, so a 32-bit target keeps the same ranges; the same type as
+/// `usize` on 64-bit targets. Atomically, an `AtomicU64`.
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr", target_has_atomic = "64"))]
+pub(crate) type Word = u64;

@@ -88,7 +88,9 @@ use core::ptr::NonNull;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{self, Arc, AtomicBool, AtomicU64, Ordering, UnsafeCell};
+// Positions and entries are `Word`s (64 bits on every target), so that 32-bit targets
+// keep the entries' 38 or more bits of position (see the module docs).
+use crate::sync::{self, Arc, AtomicBool, AtomicU64, Ordering, UnsafeCell, Word};
 use crate::wait::Waiters;
 #[cfg(any(feature = "std", feature = "async"))]
 use crate::Disconnected;
@@ -100,11 +102,6 @@ pub const MAX_CAPACITY: usize = (1 << 24) - 2;
 
 /// An entry's flag bit (above its cell bits): the item is still there.
 const FULL: Word = 1;
-
-/// A position (`lap * (mask + 1) + index`), and an entry word that holds one: 64 bits on
-/// every target, so that 32-bit targets keep the entries' 38 or more bits of position
-/// (see the module docs), and positions wrap around with them.
-type Word = u64;
 
 /// The counters and flags both halves share, wherever the ring lives.
 struct Header {
