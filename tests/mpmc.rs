@@ -1231,9 +1231,9 @@ fn capacity_usize_max_panics_zst() {
 #[test]
 #[should_panic(expected = "capacity overflow")]
 fn capacity_above_isize_max_bytes_panics() {
-    // 2^60 slots of at least 16 bytes: more than isize::MAX bytes, but the lap
-    // arithmetic alone would not overflow.
-    let _ = Queue::<u64>::new(1 << 60);
+    // 2^61 slots of at least 16 bytes (2^29 of at least 12 on a 32-bit target): more
+    // than isize::MAX bytes, but the lap arithmetic alone would not overflow.
+    let _ = Queue::<u64>::new(1 << (usize::BITS - 3));
 }
 
 #[cfg(feature = "alloc")]
