@@ -5,18 +5,21 @@
 //! Dmitry Vyukov's bounded MPMC queue ("per-slot sequence stamps", 1024cores.net),
 //! with the lap-packed positions of crossbeam's `ArrayQueue` so that any capacity works
 //! without `%` or `/`, DPDK-style bulk claims for the slice operations, and one change
-//! of our own: **a push claims its position in the slot, not in `tail`**.
+//! of our own: **both sides claim their positions in the slot, not in `tail` or
+//! `head`**, so neither side ever reads the other side's counter.
 //!
 //! A *position* is `lap * one_lap + index`, where `index < capacity` names a slot and
-//! `one_lap` is twice the smallest power of two above `capacity + 1` (`state_bit`);
+//! `one_lap` is twice the smallest power of two above `capacity + 3` (`state_bit`);
 //! the position after the last index of a lap is index 0 of the next lap. `head` is
 //! the next position to pop and `tail` the next to push. Every slot carries a `stamp`:
 //!
 //! * `pos`: empty, ready for the push at `pos`;
 //! * `pos + state_bit` (*writing*): a push claimed `pos` and is writing its value;
 //! * `pos + state_bit + 1` (*claiming*): a slice push claimed the positions from `pos`;
-//! * `pos + 1`: it holds the value pushed at `pos`, ready for the pop at `pos` (after
-//!   which the pop sets `pos + one_lap`, empty for the next lap);
+//! * `pos + 1`: it holds the value pushed at `pos`, ready for the pop at `pos`;
+//! * `pos + state_bit + 3` (*reading*): a pop claimed `pos` and is moving its value
+//!   out (after which it sets `pos + one_lap`, empty for the next lap);
+//! * `pos + state_bit + 4` (*draining*): a slice pop claimed the positions from `pos`;
 //! * `pos + state_bit + 2` (*closed*): the queue was closed and drained at `pos`.
 //!
 //! **Push.** A producer reads `tail` and the stamp of its slot. If the slot is empty it
@@ -26,25 +29,36 @@
 //! `tail` on for the claimant and tries the next position, so a producer pre-empted
 //! after its claim never holds the others up. `tail` only moves past claimed positions,
 //! so **positions are claimed in order**: a claim of `pos + 1` happens after (and, through
-//! `tail`'s `Release`/`Acquire`, is ordered after) the claim of `pos`.
+//! `tail`'s `Release`/`Acquire`, is ordered after) the claim of `pos`. If the slot still
+//! holds last lap's item, unclaimed, the queue is full (pops claim in order too, so no
+//! pop has claimed anything); if a pop has claimed that item (*reading*), the push waits
+//! for the slot, so a push right after its own thread's pop is never refused.
 //!
-//! **Pop.** A consumer reads `head` and its slot's stamp: full, it claims the position
-//! with a compare-and-swap of `head`, reads the value and frees the slot for the next
-//! lap; writing, it waits for the value; empty, the queue is empty: no push has
-//! claimed `head`, so (claims being in order) none has claimed a later position. So a
-//! consumer polling an empty queue reads its slot's line and nothing else, and the
-//! answer is still linearisable (a pop right after its own thread's push never finds
-//! the queue empty). crossbeam's `ArrayQueue`, which claims pushes in `tail`, must read
-//! `tail` to tell "empty" from "claimed, being written", and every such poll pulls the
-//! line that the next push's compare-and-swap needs: measured, the round trip through
-//! two queues fell from about 3x the floor to about 1.3x with this change.
+//! **Pop.** The mirror image. A consumer reads `head` and its slot's stamp: full, it
+//! claims the position with a compare-and-swap of the stamp (full to reading), moves
+//! `head` on with a compare-and-swap (or finds that a consumer that saw the claim has),
+//! moves the value out and frees the slot for the next lap; writing, it waits for the
+//! value; empty, the queue is empty: no push has claimed `head`, so (claims being in
+//! order) none has claimed a later position, and a pop right after its own thread's
+//! push never finds the queue empty.
+//!
+//! So a consumer polling an empty queue and a producer polling a full one each read
+//! their slot's line and nothing else, and the counters stay on the lines of their own
+//! side. crossbeam's `ArrayQueue` claims pushes in `tail` and pops in `head`, so it must
+//! read `tail` to tell "empty" from "claimed, being written" (and `head` to tell "full"
+//! from "claimed, being read"), and every such poll pulls the line that the other
+//! side's next compare-and-swap needs. Measured (PERFORMANCE.md): claiming pushes in the
+//! slot took the round trip through two queues from about 3x the floor to about 1.3x;
+//! claiming pops in the slot too took 1+1 streaming from 0.4x-0.8x the best peer to
+//! about 1.6x on the same machine.
 //!
 //! **Batches.** A slice push claims its first slot with the *claiming* stamp, which
 //! tells other producers to wait instead of moving `tail`; it then marks the empty
 //! slots after it as writing (no one else can claim them: claims go through `tail`'s
 //! position), moves `tail` past them in one store, and fills them. So a batch is
-//! contiguous. A slice pop checks the stamps of up to `n` consecutive slots and claims
-//! them all with one compare-and-swap of `head` (DPDK's burst mode).
+//! contiguous. A slice pop does the same with *draining* in its first slot and
+//! *reading* in the full slots after it, and moves `head` past them all in one store
+//! (DPDK's burst mode).
 //!
 //! # Closing
 //!
@@ -61,12 +75,12 @@
 //! A push or pop that finds its slot ready, or finds the queue full or empty,
 //! completes in a bounded number of steps unless other threads keep winning the
 //! compare-and-swap (lock-free among threads that are running). A push never waits for
-//! another push, except for the few steps in which a slice push claims its batch. It is
-//! **not** strictly lock-free: a thread pre-empted between claiming a position and
-//! publishing its slot stalls that slot, and a pop that reaches the stalled slot waits
-//! for it, with a back-off that spins and then yields (as does a push that reaches a
-//! slot whose pop is stalled). Pushes that find the queue full and pops that find it
-//! empty never wait: they return at once.
+//! another push, nor a pop for another pop, except for the few steps in which a slice
+//! push or pop claims its batch. It is **not** strictly lock-free: a thread pre-empted
+//! between claiming a position and publishing (or freeing) its slot stalls that slot,
+//! and a pop (or push) that reaches the stalled slot waits for it, with a back-off that
+//! spins and then yields. Pushes that find the queue full and pops that find it empty
+//! never wait: they return at once.
 
 #[cfg(feature = "alloc")]
 use alloc::boxed::Box;
@@ -146,8 +160,12 @@ enum Refused {
 /// assert!(q.is_empty());
 /// ```
 pub struct Queue<T, S: Storage<T> = Heap<T>> {
-    /// The next position to pop. Advanced by consumers with a compare-and-swap, and
-    /// by `force_push` when it displaces the oldest item.
+    /// The next position to pop: a hint that is never ahead of the pops' claims and
+    /// never behind them by more than the claims in flight. Moved past a position by
+    /// the pop that claimed it, or by a consumer that finds that position's slot
+    /// claimed (`advance_head`); past a whole batch by the slice pop that claimed it (no
+    /// one else moves it meanwhile); and past the oldest item by `force_push` when it
+    /// displaces that item. No push reads it.
     ///
     /// `head` and `tail` are always read with `Acquire` (`load_head`, `load_tail`) and
     /// claimed with `Release`:
@@ -170,12 +188,12 @@ pub struct Queue<T, S: Storage<T> = Heap<T>> {
     slots: S,
     /// The number of slots, at least 1.
     capacity: usize,
-    /// The smallest power of two above `capacity + 1`: the bit that a stamp adds to
-    /// its position for the three states of a slot between "empty" and "full"
-    /// (`writing`, `claiming`, `closed_at`: `pos + state_bit + 0, 1, 2`). No position
-    /// and no "full" stamp has it (their index part, at most `capacity`, is below it),
-    /// and `capacity + 1 < state_bit` keeps the three apart from the next lap's
-    /// positions.
+    /// The smallest power of two above `capacity + 3`: the bit that a stamp adds to
+    /// its position for the five states of a slot besides "empty" and "full"
+    /// (`writing`, `claiming`, `closed_at`, `reading`, `draining`: `pos + state_bit +
+    /// 0, 1, 2, 3, 4`). No position and no "full" stamp has it (their index part, at
+    /// most `capacity`, is below it), and `capacity + 3 < state_bit` keeps the five
+    /// apart from the next lap's positions.
     state_bit: usize,
     /// `2 * state_bit`: the distance between two positions that share a slot.
     one_lap: usize,
@@ -402,7 +420,7 @@ impl<T> Queue<T> {
     fn with_waiters(capacity: usize, waiters: Waiters) -> Self {
         assert!(capacity > 0, "ringway: capacity must be at least 1");
         let state_bit = capacity
-            .checked_add(2)
+            .checked_add(4)
             .and_then(usize::checked_next_power_of_two)
             // `one_lap = 2 * state_bit` must fit, at most `isize::MAX + 1`.
             .filter(|&bit| bit <= 1 << (usize::BITS - 2));
@@ -450,11 +468,11 @@ impl<T, const N: usize> Queue<T, Inline<T, N>> {
                 tail: CachePadded::new(AtomicUsize::new(0)),
                 slots: Inline::new(),
                 capacity: N,
-                // `N + 2` and the doubling cannot overflow: an array of `N` slots fits
+                // `N + 4` and the doubling cannot overflow: an array of `N` slots fits
                 // in `isize::MAX` bytes, and a slot is at least two words, so
                 // `N < 2^59` on 64-bit targets (`N < 2^27` on 32-bit ones).
-                state_bit: (N + 2).next_power_of_two(),
-                one_lap: 2 * (N + 2).next_power_of_two(),
+                state_bit: (N + 4).next_power_of_two(),
+                one_lap: 2 * (N + 4).next_power_of_two(),
                 closed: AtomicBool::new(false),
                 waiters,
                 _items: PhantomData,
@@ -522,6 +540,37 @@ impl<T, S: Storage<T>> Queue<T, S> {
     #[inline(always)]
     fn closed_at(&self, pos: usize) -> usize {
         pos.wrapping_add(self.state_bit).wrapping_add(2)
+    }
+
+    /// The stamp of `pos`'s slot while a single pop (or a displacing `force_push`)
+    /// moves its value out (claimed, not yet released).
+    #[inline(always)]
+    fn reading(&self, pos: usize) -> usize {
+        pos.wrapping_add(self.state_bit).wrapping_add(3)
+    }
+
+    /// The stamp of `pos`'s slot while a slice pop claims the positions from `pos`
+    /// (claimed, not yet released; `head` not yet past the batch).
+    #[inline(always)]
+    fn draining(&self, pos: usize) -> usize {
+        pos.wrapping_add(self.state_bit).wrapping_add(4)
+    }
+
+    /// Moves `head` from the claimed position `pos` to the next one, unless another
+    /// consumer already has; returns `head`'s value afterwards.
+    #[inline(always)]
+    fn advance_head(&self, pos: usize) -> usize {
+        let next = self.next(pos);
+        // `Release`: a consumer whose `Acquire` read of `head` sees `next` claims after
+        // `pos` was claimed and sees that claim (claims happen in position order), and a
+        // producer that reads it sees the claimant's own pushes (see `load_tail`).
+        match self
+            .head
+            .compare_exchange(pos, next, Ordering::Release, Ordering::Acquire)
+        {
+            Ok(_) => next,
+            Err(current) => current,
+        }
     }
 
     /// Moves `tail` from the claimed position `pos` to the next one, unless another
@@ -608,13 +657,19 @@ impl<T, S: Storage<T>> Queue<T, S> {
                 // `tail` yet: move it for that push (lock-free among producers).
                 tail = self.advance_tail(tail);
             } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) {
-                // The slot still holds the value pushed one lap ago: full, unless a
-                // consumer has claimed it meanwhile.
-                if self.load_head().wrapping_add(self.one_lap) == tail {
-                    return Err(Refused::Unavailable);
-                }
+                // The slot still holds the value pushed one lap ago, and no pop has
+                // claimed it (a claim changes the stamp): full. Pops claim positions in
+                // order, so none has claimed a later one either; the queue holds
+                // `capacity` items, read off this slot without touching `head`'s line,
+                // which the consumers write.
+                return Err(Refused::Unavailable);
+            } else if stamp == self.reading(tail.wrapping_sub(self.one_lap))
+                || stamp == self.draining(tail.wrapping_sub(self.one_lap))
+            {
+                // A pop claimed last lap's item and is moving it out: the queue is not
+                // full, so wait for the slot (a push right after its own thread's pop
+                // is never refused).
                 backoff.snooze();
-                tail = self.load_tail();
             } else if stamp == self.closed_at(tail) {
                 return Err(Refused::Closed);
             } else {
@@ -627,9 +682,16 @@ impl<T, S: Storage<T>> Queue<T, S> {
     }
 
     /// Claims up to `max` (`>= 1`) consecutive positions from `head` whose slots are
-    /// full, with one compare-and-swap of `head`. Returns the first position and the
-    /// count; [`Refused::Unavailable`] if the queue was empty, [`Refused::Closed`] if it
-    /// was empty and closed (drained: it never holds an item again).
+    /// full. Returns the first position and the count; [`Refused::Unavailable`] if the
+    /// queue was empty, [`Refused::Closed`] if it was empty and closed (drained: it
+    /// never holds an item again).
+    ///
+    /// A single position is claimed with a compare-and-swap of its slot's stamp, from
+    /// "full" to [`reading`](Self::reading), then `head` is moved past it (as a push
+    /// claims, in mirror image). A batch is claimed the same way with
+    /// [`draining`](Self::draining) in its first slot, which tells other consumers to
+    /// wait for the claimant to move `head` past the whole batch (so the batch is
+    /// contiguous).
     ///
     /// "Empty" is read off the slot alone: its stamp says no push has claimed `head`,
     /// and pushes claim positions in order, so none has claimed a later one either. So
@@ -644,26 +706,46 @@ impl<T, S: Storage<T>> Queue<T, S> {
             let slot = self.slot(head);
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == head.wrapping_add(1) {
+                let busy = if max == 1 {
+                    self.reading(head)
+                } else {
+                    self.draining(head)
+                };
+                // `AcqRel`, as a push's claim: `Release` is what a `head` moved by
+                // another consumer must carry (that consumer reads this stamp with
+                // `Acquire` and moves `head` with `Release`, so a thread that reads the
+                // moved `head` also sees what we did before this claim, our own pushes
+                // included); `Acquire` pairs with the push that published the value
+                // (the load above already read that very store). On failure the stamp
+                // is read again.
+                if slot
+                    .stamp
+                    .compare_exchange_weak(stamp, busy, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_err()
+                {
+                    backoff.spin();
+                    continue;
+                }
+                if max == 1 {
+                    self.advance_head(head);
+                    return Ok((head, 1));
+                }
+                // Nobody else moves `head` while our first slot says `draining`, and no
+                // one else claims the full slots after it (claims go through `head`'s
+                // position), so the rest of the batch is ours for the taking.
                 let (mut end, mut n) = (self.next(head), 1);
                 while n < max && self.slot(end).stamp.load(Ordering::Acquire) == end.wrapping_add(1)
                 {
+                    self.slot(end)
+                        .stamp
+                        .store(self.reading(end), Ordering::Relaxed);
                     end = self.next(end);
                     n += 1;
                 }
-                // On failure, the current `head` is the next one to try (`Acquire`, as
-                // every read of `head`).
-                match self.head.compare_exchange_weak(
-                    head,
-                    end,
-                    Ordering::Release,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => return Ok((head, n)),
-                    Err(current) => {
-                        backoff.spin();
-                        head = current;
-                    }
-                }
+                // `Release` publishes the `reading` stamps above to the threads that
+                // read this `head`.
+                self.head.store(end, Ordering::Release);
+                return Ok((head, n));
             } else if stamp == head {
                 // No push has claimed `head`: empty.
                 if !self.closed.load(Ordering::Acquire) {
@@ -684,14 +766,18 @@ impl<T, S: Storage<T>> Queue<T, S> {
                 {
                     return Err(Refused::Closed);
                 }
+            } else if stamp == self.reading(head) || stamp == head.wrapping_add(self.one_lap) {
+                // Claimed by a single pop (still reading, or already done) that has not
+                // moved `head` yet: move it for that pop (lock-free among consumers).
+                head = self.advance_head(head);
             } else if stamp == self.writing(head) || stamp == self.claiming(head) {
                 // A push claimed `head` and is writing it: wait for the item.
                 backoff.snooze();
             } else if stamp == self.closed_at(head) {
                 return Err(Refused::Closed);
             } else {
-                // Another consumer claimed `head` and has not released yet, or our
-                // `head` is stale: wait for it to move.
+                // A batch claim in progress (its claimant moves `head`), or our `head`
+                // is stale: wait for it to move.
                 backoff.spin();
                 head = self.load_head();
             }
@@ -728,7 +814,10 @@ impl<T, S: Storage<T>> Queue<T, S> {
     #[inline(always)]
     unsafe fn take(&self, pos: usize) -> T {
         let slot = self.slot(pos);
-        debug_assert_eq!(slot.stamp.load(Ordering::Relaxed), pos.wrapping_add(1));
+        debug_assert!({
+            let stamp = slot.stamp.load(Ordering::Relaxed);
+            stamp == self.reading(pos) || stamp == self.draining(pos)
+        });
         // SAFETY: the slot is initialised and exclusively ours until the stamp store
         // (caller); the store marks it empty, so the value is never read again.
         let value = slot.value.with_mut(|p| unsafe { p.read().assume_init() });
@@ -830,9 +919,9 @@ impl<T, S: Storage<T>> Queue<T, S> {
         }
     }
 
-    /// If the queue is full and open, claims the oldest position for consumers' sake
-    /// (advancing `head` past it) and the tail position for ours, swaps `value` into
-    /// their shared slot and returns the old value; otherwise hands `value` back.
+    /// If the queue is full and open, claims the oldest position as a pop would (and
+    /// moves `head` past it) and the tail position for ours, swaps `value` into their
+    /// shared slot and returns the old value; otherwise hands `value` back.
     fn displace_oldest(&self, value: T) -> Result<T, T> {
         // Only steers: a closed queue's refusal comes from `push`'s own (`Acquire`)
         // look at `closed`, which `force_push` takes next.
@@ -841,40 +930,37 @@ impl<T, S: Storage<T>> Queue<T, S> {
         }
         let tail = self.load_tail();
         let slot = self.slot(tail);
-        // The slot holds the value pushed one lap ago, published (the `Acquire` pairs
-        // with that push's `Release`, so reading it below is ordered after its write).
-        // Then no push has claimed `tail` (a claim needs the slot empty), so `tail` is
-        // not stale: it is the next position to push.
         let oldest = tail.wrapping_sub(self.one_lap);
-        if slot.stamp.load(Ordering::Acquire) != oldest.wrapping_add(1) {
-            return Err(value);
-        }
-        let new_tail = self.next(tail);
-        // Taking `head` from `oldest` claims that position as a consumer would; it
-        // succeeds only if the queue is full (head one lap behind tail), in which case
-        // no other producer can claim `tail` (its slot is not empty) or move `tail`
-        // (that takes a claimed slot) until we do. `Release`, like the claims: a pop
-        // that reads this `head` must also see our earlier pushes, or it could report
-        // "empty" with items queued.
-        if self
-            .head
+        // Claim the oldest item as a pop does: its slot's stamp from "full" (published
+        // for `oldest`, so no pop has claimed it, and pops claim in order: `head` is
+        // `oldest`, the queue is full) to `reading`. Then no push has claimed `tail`
+        // (a claim needs the slot empty), so `tail` is not stale: it is the next
+        // position to push, and no other producer claims or moves it while the stamp
+        // says `reading`. `AcqRel`, as a pop's claim: `Acquire` pairs with the push
+        // that published the value we take; `Release` carries our earlier pushes to a
+        // consumer that moves `head` past this claim (see `claim_head`).
+        if slot
+            .stamp
             .compare_exchange(
-                oldest,
-                new_tail.wrapping_sub(self.one_lap),
-                Ordering::Release,
+                oldest.wrapping_add(1),
+                self.reading(oldest),
+                Ordering::AcqRel,
                 Ordering::Relaxed,
             )
             .is_err()
         {
             return Err(value);
         }
+        self.advance_head(oldest);
         // Only we move `tail` now (see above). If `close` ran since our check of
         // `closed`, this push is linearised before it, like a push that had claimed its
         // slot: the drain pops its item.
+        let new_tail = self.next(tail);
         self.tail.store(new_tail, Ordering::Release);
-        // SAFETY: the slot is initialised (its stamp says so) and ours alone: no
-        // consumer can claim `oldest` (head moved past it) and no producer can claim
-        // `tail` until the stamp below marks the slot as published for `tail`.
+        // SAFETY: the slot is initialised (it held the published value of `oldest`) and
+        // ours alone: we claimed `oldest` as a consumer (no other pop can), and no
+        // producer can claim `tail` until the stamp below marks the slot as published
+        // for `tail`.
         let old = slot
             .value
             .with_mut(|p| unsafe { core::ptr::replace(p, MaybeUninit::new(value)).assume_init() });

@@ -650,6 +650,50 @@ fn single_push_races_slice_push() {
     );
 }
 
+/// The mirror image: a single pop against a slice pop, at capacity 3 (positions from
+/// 2, so the batch straddles a lap): the queue holds `[0, 1, 2]`; consumer A takes two
+/// with `pop_slice`, consumer B pops once and then pushes 10. While A's first slot
+/// says "draining", B must wait for A to move `head` past the whole batch rather than
+/// claim inside it, so A's items are adjacent; and B's push right after its own pop
+/// must never find the queue full, whichever of the two claimed first (if A's batch
+/// holds the oldest slot, the one B's push needs, B's push finds it "draining" or
+/// "reading" and waits instead of reporting full). Outcome: what B popped.
+#[test]
+fn single_pop_races_slice_pop() {
+    explore("single_pop_races_slice_pop", &[0, 2], || {
+        let q = Arc::new(prewrapped(3, || u32::MAX));
+        assert_eq!(q.push_slice(&[0, 1, 2]), 3);
+        let a = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                let mut buf = [u32::MAX; 2];
+                let n = q.pop_slice(&mut buf);
+                buf[..n].to_vec()
+            })
+        };
+        let b = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                let popped = q.pop().expect("three items, three pops");
+                assert!(q.push(10).is_ok(), "push said full right after its own pop");
+                popped
+            })
+        };
+        let batch = a.join().unwrap();
+        let single = b.join().unwrap();
+        assert!(
+            batch == [0, 1] || batch == [1, 2],
+            "batch not contiguous: {batch:?}, single {single}"
+        );
+        assert!(
+            !batch.contains(&single),
+            "exactly-once: {batch:?} and {single}"
+        );
+        assert_eq!(drain_slices(&q), [10]);
+        single
+    });
+}
+
 /// `len()` is a consistent snapshot, at capacity 3 (positions from 2): one thread
 /// pushes 0, pops it and pushes 1, so the queue never holds more than one item; an
 /// observer's `len()` must never exceed 1 (nor capacity). Pairing a `tail` with a
