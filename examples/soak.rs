@@ -5,7 +5,11 @@
 //! Each round picks a queue kind (in turn), an item type, a capacity from
 //! (1, 2, 3, 7, 1024), a maximum batch size, a random subset of the operations, a way
 //! to end the round and, for MPMC, 1 to 3 producers and 1 to 3 consumers and whether
-//! producers may `force_push`. Checked continuously:
+//! producers may `force_push`. One MPMC round in four ends with `close`: producer 0
+//! closes the queue at its deadline while the others keep pushing until they are
+//! refused for it, and the consumers drain until they find the queue closed and empty
+//! (checked: a refusal for closed hands the value back, nothing accepted is lost, and
+//! the queue ends empty and refusing pushes). Checked continuously:
 //!
 //! * exactly-once delivery: every item carries its producer and a per-producer sequence
 //!   number; SPSC items must come out in total order (item `k` is the `k`-th popped);
@@ -71,7 +75,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ringway::broadcast;
 use ringway::mpmc::Queue;
 use ringway::spsc::{self, stamped, Consumer, Heap, Indexed, Producer, Storage};
-use ringway::{ChunkError, Disconnected, PopTimeoutError, PushTimeoutError, WaitStrategy};
+use ringway::{
+    ChunkError, Disconnected, PopTimeoutError, PushError, PushTimeoutError, WaitStrategy,
+};
 
 // ---------------------------------------------------------------------------------
 // Random numbers
@@ -497,6 +503,9 @@ enum Mode {
     /// SPSC only: the consumer drops its half early; the producer must see
     /// `is_abandoned` and stop.
     Abandon,
+    /// MPMC only: producer 0 closes the queue at its deadline; the other producers push
+    /// until they are refused for it; consumers take every item, then see it closed.
+    Close,
 }
 
 #[derive(Clone)]
@@ -1907,15 +1916,36 @@ fn mpmc_producer<T: Item>(q: Arc<Queue<T>>, cfg: Cfg, st: Arc<MpmcState>, me: us
     let (mut seq, mut c, mut fails, mut iter) = (0u64, Counts::default(), 0u32, 0u64);
     let mut buf: Vec<T> = Vec::new();
     let p = me as u32;
+    // In `Mode::Close` only producer 0 stops at the deadline (and closes the queue);
+    // the others stop at their first refusal for closed.
+    let closer = cfg.mode != Mode::Close || me == 0;
+    let mut closed = false;
+    // A refusal for closed: the value must come back, and only in `Mode::Close`.
+    let refused = |v: &T, seq: u64| {
+        if T::HAS_ID && (v.id() != (p, seq) || !v.intact()) {
+            violation(format!(
+                "MPMC push: Disconnected handed back {:?}, not ({p}, {seq})",
+                v.id()
+            ));
+        }
+        if cfg.mode != Mode::Close {
+            violation("MPMC push: refused for closed, but nobody closed the queue");
+        }
+    };
     while !aborted() && seq < MAX_SEQ {
         iter += 1;
-        if (fails > 0 || iter % 64 == 0) && Instant::now() >= deadline {
+        if closer && (fails > 0 || iter % 64 == 0) && Instant::now() >= deadline {
             break;
         }
         let b = rng.batch(cfg.max_batch).min((MAX_SEQ - seq) as usize);
         let n = match rng.pick(&cfg.prod_ops) {
             MP_PUSH => match q.push(T::make(p, seq)) {
                 Ok(()) => 1,
+                Err(PushError::Disconnected(v)) => {
+                    refused(&v, seq);
+                    closed = true;
+                    0
+                }
                 Err(e) => {
                     let v = e.into_inner();
                     if T::HAS_ID && (v.id() != (p, seq) || !v.intact()) {
@@ -1937,18 +1967,24 @@ fn mpmc_producer<T: Item>(q: Arc<Queue<T>>, cfg: Cfg, st: Arc<MpmcState>, me: us
                         cfg.cap
                     ));
                 }
+                // 0 means full or closed; once closed, always closed.
+                closed = n == 0 && cfg.mode == Mode::Close && q.is_closed();
                 n
             }
-            MP_FORCE => {
-                if let Some(old) = q
-                    .force_push(T::make(p, seq))
-                    .expect("the queue is not closed")
-                {
-                    mpmc_deliver(&old, &mut last, &st, &who);
-                    c.delivered += 1;
+            MP_FORCE => match q.force_push(T::make(p, seq)) {
+                Ok(old) => {
+                    if let Some(old) = old {
+                        mpmc_deliver(&old, &mut last, &st, &who);
+                        c.delivered += 1;
+                    }
+                    1
                 }
-                1
-            }
+                Err(Disconnected(v)) => {
+                    refused(&v, seq);
+                    closed = true;
+                    0
+                }
+            },
             op => unreachable!("MPMC producer op {op}"),
         };
         if n > 0 {
@@ -1957,10 +1993,15 @@ fn mpmc_producer<T: Item>(q: Arc<Queue<T>>, cfg: Cfg, st: Arc<MpmcState>, me: us
             c.items += n as u64;
             fails = 0;
             st.progress[me].0.store(seq, Ordering::Relaxed);
+        } else if closed {
+            break;
         } else {
             fails += 1;
             backoff(fails);
         }
+    }
+    if cfg.mode == Mode::Close && me == 0 {
+        q.close();
     }
     st.produced[me].store(seq, Ordering::Relaxed);
     st.done.fetch_add(1, Ordering::Release);
@@ -1981,6 +2022,8 @@ fn mpmc_consumer<T: Item>(q: Arc<Queue<T>>, cfg: Cfg, st: Arc<MpmcState>, me: us
         if done && cfg.mode == Mode::Leave {
             break;
         }
+        // Likewise: a pop that finds the queue empty after it was closed is final.
+        let closed = cfg.mode == Mode::Close && q.is_closed();
         let b = rng.batch(cfg.max_batch);
         let (n, tried) = match rng.pick(&cfg.cons_ops) {
             MC_POP => match q.pop() {
@@ -2014,7 +2057,7 @@ fn mpmc_consumer<T: Item>(q: Arc<Queue<T>>, cfg: Cfg, st: Arc<MpmcState>, me: us
             fails = 0;
             st.progress[slot].0.store(c.items, Ordering::Relaxed);
         } else {
-            if done && tried {
+            if (done || closed) && tried {
                 break; // drained
             }
             fails += 1;
@@ -2071,10 +2114,16 @@ fn mpmc_round<T: Item>(cfg: &Cfg, stall: Duration) -> RoundStats {
         if leftover > cfg.cap as u64 {
             violation(format!("MPMC len() {leftover} > capacity {}", cfg.cap));
         }
-        if cfg.mode == Mode::Drain && (leftover != 0 || q.pop().is_some()) {
+        if matches!(cfg.mode, Mode::Drain | Mode::Close) && (leftover != 0 || q.pop().is_some()) {
             violation(format!(
                 "MPMC: consumers found the queue empty after the producers finished, but it holds {leftover} items"
             ));
+        }
+        if cfg.mode == Mode::Close
+            && (!q.is_closed()
+                || !matches!(q.push(T::make(0xFFFF, 0)), Err(PushError::Disconnected(_))))
+        {
+            violation("MPMC: the closed queue is not closed, or took a push");
         }
         if delivered + leftover != total {
             violation(format!(
@@ -2340,7 +2389,7 @@ fn main() {
             spsc_items += s.items;
             s
         } else {
-            cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave]);
+            cfg.mode = rng.pick(&[Mode::Drain, Mode::Drain, Mode::Leave, Mode::Close]);
             cfg.producers = 1 + rng.below(3) as usize;
             cfg.consumers = 1 + rng.below(3) as usize;
             let force = rng.chance(1, 3);
