@@ -121,6 +121,16 @@ enum Refused {
     Closed,
 }
 
+/// Which side of the queue a claim is for: pushes claim empty slots and move `tail`,
+/// pops claim full ones and move `head`, with the same code (`Queue::claim_run`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// Producers.
+    Push,
+    /// Consumers.
+    Pop,
+}
+
 /// A bounded multi-producer multi-consumer FIFO queue.
 ///
 /// Share it between threads by reference (scoped threads, a `static`) or in an
@@ -164,7 +174,7 @@ pub struct Queue<T, S: Storage<T> = Heap<T>> {
     /// The next position to pop: a hint that is never ahead of the pops' claims and
     /// never behind them by more than the claims in flight. Moved past a position by
     /// the pop that claimed it, or by a consumer that finds that position's slot
-    /// claimed (`advance_head`); past a whole batch by the slice pop that claimed it (no
+    /// claimed (`advance`); past a whole batch by the slice pop that claimed it (no
     /// one else moves it meanwhile); and past the oldest item by `force_push` when it
     /// displaces that item. No push reads it.
     ///
@@ -179,7 +189,7 @@ pub struct Queue<T, S: Storage<T> = Heap<T>> {
     /// The next position to push: a hint that is never ahead of the pushes' claims
     /// and never behind them by more than the claims in flight. Moved past a position
     /// by the push that claimed it, or by a producer that finds that position's slot
-    /// claimed (`advance_tail`); past a whole batch by the slice push that claimed it
+    /// claimed (`advance`); past a whole batch by the slice push that claimed it
     /// (no one else moves it meanwhile); and by `force_push` when it displaces.
     ///
     /// Invariant: `tail` is a position at most one lap of `capacity` positions ahead
@@ -557,16 +567,45 @@ impl<T, S: Storage<T>> Queue<T, S> {
         pos.wrapping_add(self.state_bit).wrapping_add(4)
     }
 
-    /// Moves `head` from the claimed position `pos` to the next one, unless another
-    /// consumer already has; returns `head`'s value afterwards.
+    /// `side`'s counter: `tail` for pushes, `head` for pops.
     #[inline(always)]
-    fn advance_head(&self, pos: usize) -> usize {
+    fn counter(&self, side: Side) -> &AtomicUsize {
+        match side {
+            Side::Push => &self.tail,
+            Side::Pop => &self.head,
+        }
+    }
+
+    /// The stamp of `pos`'s slot when it is ready for `side`: empty for a push, full
+    /// (published) for a pop.
+    #[inline(always)]
+    fn ready(&self, side: Side, pos: usize) -> usize {
+        match side {
+            Side::Push => pos,
+            Side::Pop => pos.wrapping_add(1),
+        }
+    }
+
+    /// The stamp of `pos`'s slot once a single claim of `side` holds it:
+    /// [`writing`](Self::writing) for a push, [`reading`](Self::reading) for a pop.
+    #[inline(always)]
+    fn claimed(&self, side: Side, pos: usize) -> usize {
+        match side {
+            Side::Push => self.writing(pos),
+            Side::Pop => self.reading(pos),
+        }
+    }
+
+    /// Moves `side`'s counter from the claimed position `pos` to the next one, unless
+    /// another thread of that side already has; returns the counter afterwards.
+    #[inline(always)]
+    fn advance(&self, side: Side, pos: usize) -> usize {
         let next = self.next(pos);
-        // `Release`: a consumer whose `Acquire` read of `head` sees `next` claims after
-        // `pos` was claimed and sees that claim (claims happen in position order), and a
-        // producer that reads it sees the claimant's own pushes (see `load_tail`).
+        // `Release`: a thread whose `Acquire` read of the counter sees `next` claims
+        // after `pos` was claimed and sees that claim (claims happen in position order),
+        // and what the claimant did before it (see `load_tail`).
         match self
-            .head
+            .counter(side)
             .compare_exchange(pos, next, Ordering::Release, Ordering::Acquire)
         {
             Ok(_) => next,
@@ -574,31 +613,74 @@ impl<T, S: Storage<T>> Queue<T, S> {
         }
     }
 
-    /// Moves `tail` from the claimed position `pos` to the next one, unless another
-    /// producer already has; returns `tail`'s value afterwards.
+    /// Claims for `side` up to `max` (`>= 1`) consecutive positions from `pos`, whose
+    /// slot's stamp was just read as [`ready`](Self::ready): the first with a
+    /// compare-and-swap of its stamp (to [`writing`](Self::writing) or
+    /// [`reading`](Self::reading) for a single position, to
+    /// [`claiming`](Self::claiming) or [`draining`](Self::draining) for a batch, which
+    /// tells the side's other threads to wait for the claimant to move the counter past
+    /// the whole batch), then the ready slots after it with plain stores. Returns the
+    /// first position and the count, or `None` if the compare-and-swap lost (the
+    /// caller reads the stamp again). Pushes and pops claim alike, in mirror image.
     #[inline(always)]
-    fn advance_tail(&self, pos: usize) -> usize {
-        let next = self.next(pos);
-        // `Release`: a producer whose `Acquire` read of `tail` sees `next` claims after
-        // `pos` was claimed and sees that claim (claims happen in position order).
-        match self
-            .tail
-            .compare_exchange(pos, next, Ordering::Release, Ordering::Acquire)
+    fn claim_run(&self, side: Side, pos: usize, max: usize) -> Option<(usize, usize)> {
+        let busy = match (side, max == 1) {
+            (_, true) => self.claimed(side, pos),
+            (Side::Push, false) => self.claiming(pos),
+            (Side::Pop, false) => self.draining(pos),
+        };
+        // `AcqRel`. `Acquire` pairs with the `Release` of the store that made the slot
+        // ready (a pop's release of the old value, a push's publication of the new one;
+        // the caller's load already read this very store, so it is belt and braces).
+        // `Release` is what a counter moved by another thread of the side must carry:
+        // that thread reads this stamp with `Acquire` and moves the counter with
+        // `Release`, so a thread that reads the moved counter also sees what we did
+        // before this claim, our own pushes and pops included (see `load_tail`). With
+        // `Relaxed` here, CI's 16-seed Miri sweep of
+        // `pop_after_own_push_is_never_empty` saw a push report "full" with a free slot
+        // (seed 13).
+        if self
+            .slot(pos)
+            .stamp
+            .compare_exchange_weak(
+                self.ready(side, pos),
+                busy,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_err()
         {
-            Ok(_) => next,
-            Err(current) => current,
+            return None;
         }
+        if max == 1 {
+            self.advance(side, pos);
+            return Some((pos, 1));
+        }
+        // Nobody else moves the counter while our first slot says `claiming` or
+        // `draining`, and no one else claims the ready slots after it (claims go
+        // through the counter's position), so the rest of the batch is ours for the
+        // taking.
+        let (mut end, mut n) = (self.next(pos), 1);
+        while n < max && self.slot(end).stamp.load(Ordering::Acquire) == self.ready(side, end) {
+            self.slot(end)
+                .stamp
+                .store(self.claimed(side, end), Ordering::Relaxed);
+            end = self.next(end);
+            n += 1;
+        }
+        // `Release` publishes the stamps above to the threads that read this counter.
+        self.counter(side).store(end, Ordering::Release);
+        Some((pos, n))
     }
 
     /// Claims up to `max` (`>= 1`) consecutive positions from `tail` whose slots are
-    /// empty. Returns the first position and the count; [`Refused::Unavailable`] if the
-    /// queue was full, [`Refused::Closed`] if it is closed.
+    /// empty ([`claim_run`](Self::claim_run)). Returns the first position and the
+    /// count; [`Refused::Unavailable`] if the queue was full, [`Refused::Closed`] if it
+    /// is closed.
     ///
-    /// A single position is claimed with a compare-and-swap of its slot's stamp, from
-    /// "empty" to [`writing`](Self::writing), then `tail` is moved past it. A batch is
-    /// claimed the same way with [`claiming`](Self::claiming) in its first slot, which
-    /// tells other producers to wait for the claimant to move `tail` past the whole
-    /// batch (so the batch is contiguous).
+    /// "Full" is read off the slot alone: it still holds last lap's item and no pop has
+    /// claimed it. So a producer polling a full queue reads only its slot's line, never
+    /// `head`'s, which the consumers write.
     #[inline(always)]
     fn claim_tail(&self, max: usize) -> Result<(usize, usize), Refused> {
         debug_assert!(max >= 1);
@@ -611,52 +693,14 @@ impl<T, S: Storage<T>> Queue<T, S> {
             let slot = self.slot(tail);
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == tail {
-                let busy = if max == 1 {
-                    self.writing(tail)
-                } else {
-                    self.claiming(tail)
-                };
-                // `AcqRel`. `Acquire` pairs with the `Release` of the pop that emptied
-                // the slot (its read of the old value is done before our write; the
-                // load above already read this very store, so it is belt and braces).
-                // `Release` is what a `tail` moved by another producer must carry: that
-                // producer reads this stamp with `Acquire` and moves `tail` with
-                // `Release`, so a producer that reads the moved `tail` also sees what we
-                // did before this claim, our own pops included (see `load_tail`). With
-                // `Relaxed` here, CI's 16-seed Miri sweep of
-                // `pop_after_own_push_is_never_empty` saw a push report "full" with a
-                // free slot (seed 13). On failure the stamp is read again.
-                if slot
-                    .stamp
-                    .compare_exchange_weak(tail, busy, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_err()
-                {
-                    backoff.spin();
-                    continue;
+                match self.claim_run(Side::Push, tail, max) {
+                    Some(claimed) => return Ok(claimed),
+                    None => backoff.spin(),
                 }
-                if max == 1 {
-                    self.advance_tail(tail);
-                    return Ok((tail, 1));
-                }
-                // Nobody else moves `tail` while our first slot says `claiming`, and no
-                // one else claims the empty slots after it (claims go through `tail`'s
-                // position), so the rest of the batch is ours for the taking.
-                let (mut end, mut n) = (self.next(tail), 1);
-                while n < max && self.slot(end).stamp.load(Ordering::Acquire) == end {
-                    self.slot(end)
-                        .stamp
-                        .store(self.writing(end), Ordering::Relaxed);
-                    end = self.next(end);
-                    n += 1;
-                }
-                // `Release` publishes the `writing` stamps above to the producers that
-                // read this `tail` (and claim, and then pop, after the batch).
-                self.tail.store(end, Ordering::Release);
-                return Ok((tail, n));
             } else if stamp == self.writing(tail) || stamp == tail.wrapping_add(1) {
                 // Claimed by a single push (writing or published) that has not moved
                 // `tail` yet: move it for that push (lock-free among producers).
-                tail = self.advance_tail(tail);
+                tail = self.advance(Side::Push, tail);
             } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) {
                 // The slot still holds the value pushed one lap ago, and no pop has
                 // claimed it (a claim changes the stamp): full. Pops claim positions in
@@ -683,16 +727,9 @@ impl<T, S: Storage<T>> Queue<T, S> {
     }
 
     /// Claims up to `max` (`>= 1`) consecutive positions from `head` whose slots are
-    /// full. Returns the first position and the count; [`Refused::Unavailable`] if the
-    /// queue was empty, [`Refused::Closed`] if it was empty and closed (drained: it
-    /// never holds an item again).
-    ///
-    /// A single position is claimed with a compare-and-swap of its slot's stamp, from
-    /// "full" to [`reading`](Self::reading), then `head` is moved past it (as a push
-    /// claims, in mirror image). A batch is claimed the same way with
-    /// [`draining`](Self::draining) in its first slot, which tells other consumers to
-    /// wait for the claimant to move `head` past the whole batch (so the batch is
-    /// contiguous).
+    /// full ([`claim_run`](Self::claim_run)). Returns the first position and the count;
+    /// [`Refused::Unavailable`] if the queue was empty, [`Refused::Closed`] if it was
+    /// empty and closed (drained: it never holds an item again).
     ///
     /// "Empty" is read off the slot alone: its stamp says no push has claimed `head`,
     /// and pushes claim positions in order, so none has claimed a later one either. So
@@ -707,46 +744,10 @@ impl<T, S: Storage<T>> Queue<T, S> {
             let slot = self.slot(head);
             let stamp = slot.stamp.load(Ordering::Acquire);
             if stamp == head.wrapping_add(1) {
-                let busy = if max == 1 {
-                    self.reading(head)
-                } else {
-                    self.draining(head)
-                };
-                // `AcqRel`, as a push's claim: `Release` is what a `head` moved by
-                // another consumer must carry (that consumer reads this stamp with
-                // `Acquire` and moves `head` with `Release`, so a thread that reads the
-                // moved `head` also sees what we did before this claim, our own pushes
-                // included); `Acquire` pairs with the push that published the value
-                // (the load above already read that very store). On failure the stamp
-                // is read again.
-                if slot
-                    .stamp
-                    .compare_exchange_weak(stamp, busy, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_err()
-                {
-                    backoff.spin();
-                    continue;
+                match self.claim_run(Side::Pop, head, max) {
+                    Some(claimed) => return Ok(claimed),
+                    None => backoff.spin(),
                 }
-                if max == 1 {
-                    self.advance_head(head);
-                    return Ok((head, 1));
-                }
-                // Nobody else moves `head` while our first slot says `draining`, and no
-                // one else claims the full slots after it (claims go through `head`'s
-                // position), so the rest of the batch is ours for the taking.
-                let (mut end, mut n) = (self.next(head), 1);
-                while n < max && self.slot(end).stamp.load(Ordering::Acquire) == end.wrapping_add(1)
-                {
-                    self.slot(end)
-                        .stamp
-                        .store(self.reading(end), Ordering::Relaxed);
-                    end = self.next(end);
-                    n += 1;
-                }
-                // `Release` publishes the `reading` stamps above to the threads that
-                // read this `head`.
-                self.head.store(end, Ordering::Release);
-                return Ok((head, n));
             } else if stamp == head {
                 // No push has claimed `head`: empty.
                 if !self.closed.load(Ordering::Acquire) {
@@ -770,7 +771,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
             } else if stamp == self.reading(head) || stamp == head.wrapping_add(self.one_lap) {
                 // Claimed by a single pop (still reading, or already done) that has not
                 // moved `head` yet: move it for that pop (lock-free among consumers).
-                head = self.advance_head(head);
+                head = self.advance(Side::Pop, head);
             } else if stamp == self.writing(head) || stamp == self.claiming(head) {
                 // A push claimed `head` and is writing it: wait for the item.
                 backoff.snooze();
@@ -952,7 +953,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
         {
             return Err(value);
         }
-        self.advance_head(oldest);
+        self.advance(Side::Pop, oldest);
         // Only we move `tail` now (see above). If `close` ran since our check of
         // `closed`, this push is linearised before it, like a push that had claimed its
         // slot: the drain pops its item.
