@@ -253,12 +253,14 @@ mod sealed {
     /// module, so that [`Sealed`] can name it; unreachable from outside the crate.)
     pub struct Slot<T> {
         /// `pos` when empty and ready for the push at `pos`; `pos + 1` when holding the
-        /// value pushed at `pos` (see the module docs). Stored with `Release` by the
-        /// thread that just wrote (or read) `value`, loaded with `Acquire` before the next
-        /// access to `value`.
+        /// value pushed at `pos`; in between, the states of a claim (see the module
+        /// docs). Stored with `Release` by the thread that just wrote (or read) `value`,
+        /// loaded with `Acquire` before the next access to `value`.
         pub(crate) stamp: AtomicUsize,
-        /// Initialised exactly while `stamp == pos + 1` for some position `pos` of this
-        /// slot, and then accessed only by the thread that claimed `pos`.
+        /// Initialised from the write of the push that claimed a position `pos` of this
+        /// slot until the read of the pop that claimed it: while `stamp` is `pos + 1`,
+        /// or says a pop (or a displacing `force_push`) holds `pos`; accessed only by
+        /// the thread whose claim the stamp shows.
         pub(crate) value: UnsafeCell<MaybeUninit<T>>,
     }
 
