@@ -638,9 +638,10 @@ impl<T, S: Storage<T>> Queue<T, S> {
         // that thread reads this stamp with `Acquire` and moves the counter with
         // `Release`, so a thread that reads the moved counter also sees what we did
         // before this claim, our own pushes and pops included (see `load_tail`). With
-        // `Relaxed` here, CI's 16-seed Miri sweep of
-        // `pop_after_own_push_is_never_empty` saw a push report "full" with a free slot
-        // (seed 13).
+        // `Relaxed` in a push's claim (before pushes and pops shared this code), CI's
+        // 16-seed Miri sweep of `pop_after_own_push_is_never_empty` saw a push report
+        // "full" with a free slot (seed 13); weakened here, the mutation check's loom
+        // models or Miri kill it.
         if self
             .slot(pos)
             .stamp
@@ -942,7 +943,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
         // position to push, and no other producer claims or moves it while the stamp
         // says `reading`. `AcqRel`, as a pop's claim: `Acquire` pairs with the push
         // that published the value we take; `Release` carries our earlier pushes to a
-        // consumer that moves `head` past this claim (see `claim_head`).
+        // consumer that moves `head` past this claim (see `claim_run`).
         if slot
             .stamp
             .compare_exchange(
