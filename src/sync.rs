@@ -133,6 +133,18 @@ mod imp {
         *atomic.get_mut()
     }
 
+    /// Reads a 64-bit atomic that only the calling thread stores to (the overwriting
+    /// ring's entries, which only its producer writes): its own last store.
+    ///
+    /// # Safety
+    ///
+    /// No other thread stores to `atomic` while this thread may load it.
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr", target_has_atomic = "64"))]
+    #[inline(always)]
+    pub(crate) unsafe fn load_own_u64(atomic: &AtomicU64) -> u64 {
+        atomic.load(Ordering::Relaxed)
+    }
+
     /// A hint to the processor that this thread is spinning.
     #[inline(always)]
     #[cfg_attr(not(target_has_atomic = "ptr"), allow(dead_code))] // MPMC and waits only
@@ -193,6 +205,19 @@ mod imp {
     /// [`load_mut`] for the 64-bit words of the overwriting and broadcast rings.
     pub(crate) fn load_mut_u64(atomic: &mut AtomicU64) -> u64 {
         atomic.with_mut(|v| *v)
+    }
+
+    /// [`load_own_u64`] under loom: an unsynchronised load, which loom checks comes
+    /// after every store to `atomic`. (An atomic load here would also hide
+    /// interleavings: loom stops exploring a newly spawned thread whose first step is
+    /// an atomic load, tokio-rs/loom#392.)
+    ///
+    /// # Safety
+    ///
+    /// As [`load_own_u64`].
+    pub(crate) unsafe fn load_own_u64(atomic: &AtomicU64) -> u64 {
+        // SAFETY: only this thread stores to it (caller).
+        unsafe { atomic.unsync_load() }
     }
 
     /// loom's spin hint: lets the model switch to another thread.

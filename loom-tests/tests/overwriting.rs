@@ -4,8 +4,8 @@
 //! Under `--cfg ringway_loom` every access to a cell goes through a loom `UnsafeCell`,
 //! so a missing happens-before edge between the producer's write of a cell and the
 //! consumer's read of it, or between the consumer's read of a cell and the producer's
-//! next write of the same cell (it comes back to the producer through an entry), is a
-//! loom panic. Items are `Track`ed: one displaced and never dropped, or dropped twice,
+//! next write of the same cell (once `done` is past the item, or after a redirect), is
+//! a loom panic. Items are `Track`ed: one displaced and never dropped, or dropped twice,
 //! fails the execution.
 //!
 //! Each model asserts in every execution that every item pushed was popped, handed
@@ -294,15 +294,15 @@ fn abandoned_consumer_synchronises() {
     );
 }
 
-/// Cells come back: a cell the consumer read an item from goes back to the producer
-/// through an entry (the consumer leaves it in the next entry it takes from), and the
-/// producer writes its next item into it. Capacity 1, four pushes against three pops,
-/// so a cell read on the consumer's thread is written again on the producer's (in
-/// `([0, 1], [2])`, say: the pop of 1 leaves the cell 0 was read from, the push of 2
-/// takes it, the push of 3 writes it): the
-/// `Release` of the consumer's compare-and-swap and the `Acquire` of the producer's
-/// swap order the read before the write (else loom reports the race on the cell).
-/// Outcome: (what the consumer got, what the pushes handed back).
+/// Cells come back: a cell the consumer read an item from is written again by the
+/// producer a lap later, once the consumer's `done` is past the item (or, if the
+/// consumer is still reading it, after the producer redirected that slot to its spare
+/// and the cell became the spare). Capacity 1, four pushes against three pops, so a
+/// cell read on the consumer's thread is written again on the producer's: the
+/// `Release` of the consumer's stores of `done` and `released` and the `Acquire` of
+/// the producer's loads of them order the read before the write (else loom reports
+/// the race on the cell). Outcome: (what the consumer got, what the pushes handed
+/// back).
 #[test]
 fn cells_read_by_the_consumer_come_back_to_the_producer() {
     explore(
@@ -316,6 +316,36 @@ fn cells_read_by_the_consumer_come_back_to_the_producer() {
             (vec![3], vec![0, 1, 2]),
         ],
         || displacement_race(1, 1, 3, 4),
+    );
+}
+
+/// A redirect: the producer finds the consumer still reading the item of a lap before
+/// from the cell it would write, so it writes its spare instead, and the cell being
+/// read becomes the spare. Capacity 1, three pushes against two pops, with runs of
+/// none, one and two redirects: the second must find the spare free, which the
+/// `Release` of the consumer's compare-and-swap of `head` guarantees (the producer's
+/// `Acquire` views of `head` then see the `done` of the item read from the spare; else
+/// the producer's check panics). Outcome: (what the consumer got, what the pushes
+/// handed back, how many redirects the producer made).
+#[test]
+fn a_push_redirects_round_a_cell_being_read() {
+    explore(
+        "overwriting_a_push_redirects_round_a_cell_being_read",
+        &[
+            (vec![0, 1], vec![], 2),
+            (vec![0, 1], vec![], 1),
+            (vec![0, 1], vec![], 0),
+            (vec![0, 2], vec![1], 1),
+            (vec![1, 2], vec![0], 0),
+        ],
+        || {
+            let (tx, rx) = channel::<Item>(1);
+            let (tx, mut rx, got, displaced) = race_on(tx, rx, 1, 2, 3);
+            let redirects = tx.redirects();
+            let (got, displaced) = account(3, got, displaced, &mut rx);
+            drop((tx, rx));
+            (got, displaced, redirects)
+        },
     );
 }
 

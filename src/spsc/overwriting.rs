@@ -18,48 +18,57 @@
 //!
 //! # Progress
 //!
-//! `push` is wait-free (one atomic swap) and `pop` lock-free: the
-//! consumer and a displacing producer race for the oldest item, exactly one of them
-//! gets it, and a consumer that loses retries only because the producer made progress.
-//! The plain [`spsc::channel`](super::channel) pays nothing for this race (its hot
-//! path has no read-modify-write); this ring pays one read-modify-write per push and
-//! per pop.
+//! `push` is wait-free (at most one compare-and-swap, never retried) and `pop`
+//! lock-free: the consumer and a displacing producer race for the oldest item,
+//! exactly one of them gets it, and a consumer that loses retries only because the
+//! producer made progress. The
+//! race costs the consumer one compare-and-swap per pop, on a cache line only it
+//! writes while the ring is not full; a push that does not displace has no
+//! read-modify-write. The plain [`spsc::channel`](super::channel) pays nothing for
+//! the race.
 //!
 //! # The protocol
 //!
-//! The values live in `capacity + 2` cells; the ring itself is `capacity` *entries*,
-//! each one atomic word naming a cell, the position whose item it holds, and whether
-//! that item is still there (*full*) or was taken by the consumer (*taken*). The
-//! producer owns one cell outside the ring (its *spare*), and so does the consumer
-//! (the cell of the last item it took). So neither side ever reads or writes a cell
-//! the other may be using, and neither waits for the other:
+//! The ring is `capacity` *slots*, each an *entry* (one atomic word: the last
+//! position pushed there, and the cell holding its value) and a cell beside it, plus
+//! one more cell. The entries name distinct cells, normally each its own slot's; the
+//! one cell no entry names is the producer's *spare*. Two counters on the consumer's
+//! cache line: `head`, the oldest position in the ring, and `done`, the position
+//! after the last item the consumer finished reading.
 //!
-//! * **push** writes the value into its spare cell, then swaps the entry of its
-//!   position `tail`, which names the previous lap's position (`tail - lap`), for
-//!   "full, `tail`, the spare" (one atomic swap, `AcqRel`). The cell it gets back
-//!   becomes its new spare: if the entry was still *full*, the ring was full and that
-//!   cell holds the displaced item, which `push` moves out and returns; if *taken*,
-//!   the consumer left its free cell there. Whichever of the swap and the consumer's
-//!   compare-and-swap comes first gets the item.
-//! * **pop** takes the item at its position `head` with one compare-and-swap of its
-//!   entry from "full, `head`, cell `c`" to "taken, `head`, the consumer's free cell"
-//!   (`AcqRel`: it sees the value written into `c`, and the producer, which will
-//!   reuse the free cell, sees the consumer's reads of it finished). Then it moves the
-//!   value out of `c`, which becomes its free cell. An entry naming an earlier
-//!   position means the item is not there yet (empty); one naming a later position
-//!   `q` means the producer has displaced every item up to `q - lap`, and the consumer
-//!   moves on to the next position after that and looks again.
+//! * **pop** loads the entry of its position `head` (`Acquire`). An entry naming an
+//!   earlier position means the item is not there yet (empty). If it names `head`,
+//!   the consumer takes the item by moving `head` past it with a compare-and-swap;
+//!   then it moves the value out of the cell and stores `done` (`Release`). If the
+//!   compare-and-swap fails, or the entry names a later position, the producer has
+//!   displaced the item, and the consumer goes on from where `head` is now.
+//! * **push** writes the slot of its position `tail`, whose entry names the previous
+//!   lap's position `tail - lap`. If that item is still in the ring (`head` is still
+//!   `tail - lap`), the ring is full: the producer displaces it by moving `head` past
+//!   it with a compare-and-swap, moves the value out, writes the new one into the
+//!   same cell and returns the old one. Otherwise the consumer took that item, and
+//!   the cell is free once `done` is past it: the producer writes the value there and
+//!   stores the entry (`Release`). If the consumer is still reading that item, the
+//!   producer does not wait: it writes into its spare instead, names the spare in
+//!   the entry (a *redirect*), and the cell the consumer reads becomes its spare.
+//!   The consumer reads one item at a time, so a redirect always finds the spare
+//!   free: the consumer finished the item it read from it before it took the one it
+//!   reads now.
 //!
-//! Positions are counted as [`StaticRing`](super::StaticRing)'s are: the entry of
+//! So a hand-off moves one cache line (the slot, entry and value together) while the
+//! ring is not full, as [`spsc::stamped`](super::stamped) does; the producer reads
+//! `head` only when a lap of pushes has passed since it last did, and `done` only
+//! when its last look was behind the item it overwrites.
+//!
+//! Positions are counted as [`StaticRing`](super::StaticRing)'s are: the slot of
 //! `pos` is `pos & mask`, and when the capacity is not a power of two the positions
-//! past the last entry of a lap are skipped. An entry holds the position in its high
-//! bits (truncated: a capacity of `c` leaves `63 - bits(c + 2)` bits, 52 for a
-//! capacity of 1000), and a consumer compares positions within that width. So a
-//! consumer suspended between reading an entry and its compare-and-swap, while the
-//! producer pushes 2^51 or more items (at a billion items a second, most of a month,
-//! for a capacity of 1000), could mistake a recycled entry for the one it read (the
-//! ABA problem every tagged-index queue bounds this way). The largest capacity is
-//! 2^24 - 2, which still leaves 38 bits.
+//! past the last slot of a lap are skipped. `head`, `done` and `tail` are full 64-bit
+//! positions; an entry holds the position in its high bits, truncated to `64 -
+//! bits(capacity)` bits (at least 40), and a consumer compares the positions of
+//! entries within that width. Items are taken only by the compare-and-swap of the
+//! full `head`, so that cannot hand out a wrong item; a consumer suspended for 2^39
+//! pushes or more may only report the ring empty until the entry it looks at comes
+//! round again.
 //!
 //! Entries and positions are 64-bit atomics on every target, so the bound above holds
 //! on 32-bit targets too. The module exists wherever the target has 64-bit atomics
@@ -96,22 +105,27 @@ use crate::wait::Waiters;
 use crate::Disconnected;
 use crate::InvariantIn;
 
-/// The largest capacity of an overwriting ring: `2^24 - 2` (its `capacity + 2` cells
-/// are numbered in 24 bits, leaving the entries at least 38 bits of position).
+/// The largest capacity of an overwriting ring: `2^24 - 2` (its `capacity + 1` cells
+/// are numbered in 24 bits, leaving the entries 40 bits of position).
 pub const MAX_CAPACITY: usize = (1 << 24) - 2;
-
-/// An entry's flag bit (above its cell bits): the item is still there.
-const FULL: Word = 1;
 
 /// The counters and flags both halves share, wherever the ring lives.
 struct Header {
+    /// What the consumer writes on every pop, on one line of its own.
+    consumer: CachePadded<Progress>,
+    /// A value `done` had, which the consumer *reports* (stores, `Release`) after at
+    /// most `Consumer::report_every` pops, whenever a pop finds the ring empty, and
+    /// when it is dropped: on a line of its own, which the producer may poll (its
+    /// `is_full`, and a push whose last look at `done` is behind) without making the
+    /// consumer's next compare-and-swap of `head` wait for `done`'s line to come back.
+    released: CachePadded<AtomicU64>,
     /// The producer's count of pushes, as a position (stored after every push,
     /// `Relaxed`): `Consumer::len` reads it for a snapshot of the length, and a
     /// `StaticRing` split again starts from it. The items themselves are published
     /// through the entries.
     tail: CachePadded<AtomicU64>,
     /// Set with `Release` by whichever half is dropped first; the producer's pushes
-    /// (their entry swaps) come before it, so an `Acquire` load that sees it is
+    /// (their entries' stores) come before it, so an `Acquire` load that sees it is
     /// followed by pops that see every item pushed. Cleared only with exclusive access
     /// to the ring (a `StaticRing` split again).
     abandoned: AtomicBool,
@@ -121,39 +135,85 @@ struct Header {
     waiters: Waiters,
 }
 
+/// The consumer's progress, as both halves see it.
+struct Progress {
+    /// The oldest position in the ring: every earlier item was taken by the consumer
+    /// or displaced by the producer. Both move it, one position at a time and only by
+    /// compare-and-swap: whichever moves it from `pos` gets `pos`'s item. The
+    /// consumer's moves are `Release` (its reads of every earlier item it took are
+    /// finished: see `Producer::free_cell`).
+    head: AtomicU64,
+    /// The position after the last item the consumer finished reading, stored with
+    /// `Release` right after the read: the cell of an item the consumer took before
+    /// `done` is free again.
+    done: AtomicU64,
+}
+
 impl Header {
     loom_const_fn! {
         fn new(waiters: Waiters) -> Self {
             Header {
+                consumer: CachePadded::new(Progress {
+                    head: AtomicU64::new(0),
+                    done: AtomicU64::new(0),
+                }),
+                released: CachePadded::new(AtomicU64::new(0)),
                 tail: CachePadded::new(AtomicU64::new(0)),
                 abandoned: AtomicBool::new(false),
                 waiters,
             }
         }
     }
+
+    /// Sets the counters of a ring with no half alive whose oldest position is `head`
+    /// and next push `tail`.
+    fn set(&self, head: Word, tail: Word) {
+        self.consumer.head.store(head, Ordering::Relaxed);
+        self.consumer.done.store(head, Ordering::Relaxed);
+        self.released.store(head, Ordering::Relaxed);
+        self.tail.store(tail, Ordering::Relaxed);
+    }
 }
 
 /// One cell: a place for one value.
 type Cell<T> = UnsafeCell<MaybeUninit<T>>;
 
-/// A raw view of a ring's entries and cells, copied into both halves; the storage
-/// that owns them (a [`Heap`] ring or a [`StaticRing`]) outlives every view of them.
+/// One position of a lap: its entry, and a cell beside it, which the entry names
+/// unless the producer redirected it (see [`View`]). Entry and cell share a cache
+/// line (for items of up to 56 bytes), so a hand-off moves one line.
+struct Slot<T> {
+    /// `position << cell_bits | cell`: the last position pushed here, and the cell
+    /// holding its value. Only the producer writes it.
+    entry: AtomicU64,
+    /// Cell `i` of slot `i`.
+    cell: Cell<T>,
+}
+
+impl<T> Slot<T> {
+    loom_const_fn! {
+        fn new() -> Self {
+            Slot {
+                entry: AtomicU64::new(0),
+                cell: UnsafeCell::new(MaybeUninit::uninit()),
+            }
+        }
+    }
+}
+
+/// A raw view of a ring's slots and cells, copied into both halves; the storage that
+/// owns them (a [`Heap`] ring or a [`StaticRing`]) outlives every view of them.
 ///
-/// The ring is `capacity` entries, each one atomic word
-/// `position << (cell_bits + 1) | full << cell_bits | cell`; the entry of position
-/// `pos` is `entries[pos & mask]`. The entries name distinct cells, and the cells they
-/// name, the producer's spare and the consumer's cell are the `capacity + 2` cells,
-/// each owned by one of them at a time. A cell holds a value exactly when a *full*
-/// entry names it, or it is the consumer's and holds the item `peek` took. Entries are
-/// dense (eight to a 64-byte line), as crossbeam's `ArrayQueue` slots are: a streaming
-/// consumer then pulls several per line it takes over.
+/// The ring is `capacity` slots; the slot of position `pos` is `slots[pos & mask]`.
+/// There are `capacity + 1` cells: one in each slot, and one more (`extra`, cell
+/// `capacity`). The entries name distinct cells; the one cell no entry names belongs
+/// to the producer (its spare, or a cell it waits to get back). A cell holds a value
+/// exactly when an entry of a position in the ring names it (positions `head ..
+/// tail`), or the consumer took its item and is reading it (or holds it, after
+/// `peek`).
 struct View<T> {
-    /// The `capacity` entries.
-    entries: NonNull<AtomicU64>,
-    /// Cells `0 .. capacity`.
-    cells: NonNull<Cell<T>>,
-    /// Cells `capacity` and `capacity + 1` (right after the others on the heap; a
-    /// separate array in a `StaticRing`, whose type cannot say `N + 2`).
+    /// The `capacity` slots.
+    slots: NonNull<Slot<T>>,
+    /// Cell `capacity`.
     extra: NonNull<Cell<T>>,
     geometry: Geometry,
     /// Makes the view, and every type built on it, invariant in `T` (see
@@ -177,27 +237,27 @@ impl<T> View<T> {
         let i = (pos & self.geometry.mask) as usize;
         debug_assert!(
             i < self.geometry.capacity,
-            "position {pos} maps past the entries"
+            "position {pos} maps past the slots"
         );
         // SAFETY: positions are made by `Geometry::next` (and the consumer's jumps land
-        // on such positions), so `pos & mask < capacity`, the number of entries, which
+        // on such positions), so `pos & mask < capacity`, the number of slots, which
         // outlive the view (type docs).
-        unsafe { &*self.entries.as_ptr().add(i) }
+        unsafe { &(*self.slots.as_ptr().add(i)).entry }
     }
 
     /// Cell `cell`.
     #[inline(always)]
     fn cell(&self, cell: usize) -> &Cell<T> {
         let n = self.geometry.capacity;
-        debug_assert!(cell < n + 2, "cell {cell} out of range");
-        // SAFETY: a cell index from an entry or a half is below `capacity + 2`: the
-        // first `capacity` are at `cells`, the other two at `extra`; the storage
-        // outlives the view (type docs).
+        debug_assert!(cell <= n, "cell {cell} out of range");
+        // SAFETY: a cell index from an entry or a half is at most `capacity`: the first
+        // `capacity` are in the slots, the last is `extra`; the storage outlives the
+        // view (type docs).
         unsafe {
             if cell < n {
-                &*self.cells.as_ptr().add(cell)
+                &(*self.slots.as_ptr().add(cell)).cell
             } else {
-                &*self.extra.as_ptr().add(cell - n)
+                self.extra.as_ref()
             }
         }
     }
@@ -239,97 +299,66 @@ impl<T> View<T> {
             .with(|slot| unsafe { (*slot).assume_init_ref() })
     }
 
-    /// Writes the entries of an empty ring whose counters start at `first`, the start
-    /// of a lap (0, but for the tests of positions that wrap around): entry `i` is
-    /// *taken* at its position of the lap before (`first + i - lap`) and names cell
-    /// `i`, so the producer's first lap finds each entry taken, and a consumer finds
-    /// each position not yet pushed. The producer's spare is then cell `capacity`, and
-    /// the consumer's `capacity + 1`.
+    /// Makes the ring empty, its counters all `first`, the start of a lap (0, but for
+    /// the tests of positions that wrap around): the entry of slot `i` names position
+    /// `first + i - lap` (a lap before its first push) and its own cell, so the
+    /// producer's first lap finds each cell free and a consumer finds each position
+    /// not yet pushed. The spare is cell `capacity`.
     ///
     /// # Safety
     ///
     /// No half of the ring is alive, and its cells hold no values that need dropping
     /// (they would be leaked).
-    unsafe fn reset(&self, first: Word) {
+    unsafe fn reset(&self, header: &Header, first: Word) {
         let g = self.geometry;
         debug_assert_eq!(first & g.mask, 0, "{first} does not start a lap");
-        let lap = g.mask + 1;
         for i in 0..g.capacity {
             let pos = first.wrapping_add(i as Word);
             self.entry(pos)
-                .store(g.entry(pos.wrapping_sub(lap), false, i), Ordering::Relaxed);
+                .store(g.entry(pos.wrapping_sub(g.lap()), i), Ordering::Relaxed);
         }
+        header.set(first, first);
     }
 
-    /// Where the halves of a ring whose producer's counter is `tail` start, from its
-    /// entries (`StaticRing` split again): `(head, spare, consumer's cell)`. `head` is
-    /// the oldest position still *full* (or `tail` if none is): every earlier one was
-    /// taken or displaced. The two cells no entry names are the spare and the
-    /// consumer's, in either order: a consumer that was dropped dropped the item it
-    /// held, and one that was forgotten leaks it (the cell is reused as empty).
-    ///
-    /// Call only while no half is alive (the entries do not change meanwhile).
-    fn start(&self, tail: Word) -> (Word, usize, usize) {
+    /// Where the producer of a ring with no half alive starts (`StaticRing` split
+    /// again): its spare is the one cell no entry names. The counters stay as the
+    /// last halves left them, but for `done`, which becomes `head`: every item the
+    /// consumer took was read (or leaked, by a consumer forgotten while it held one).
+    fn start(&self, header: &Header) -> usize {
         let g = self.geometry;
-        let lap = g.mask + 1;
-        let lap_start = tail & !g.mask;
-        let (mut head, mut oldest) = (tail, Word::MAX);
-        let mut unnamed = 0; // the xor of the two cells no entry names
-        for c in 0..g.capacity + 2 {
+        let mut unnamed = 0;
+        for c in 0..=g.capacity {
             unnamed ^= c;
         }
         for i in 0..g.capacity as Word {
-            let entry = self.entry(i).load(Ordering::Relaxed);
-            unnamed ^= g.cell(entry);
-            if g.is_full(entry) {
-                // Entry `i`'s position is the one in `tail - lap .. tail` on it.
-                let pos = if i >= (tail & g.mask) {
-                    lap_start.wrapping_sub(lap).wrapping_add(i)
-                } else {
-                    lap_start.wrapping_add(i)
-                };
-                let age = tail.wrapping_sub(pos); // 1 ..= lap: larger is older
-                if oldest == Word::MAX || age > oldest {
-                    (head, oldest) = (pos, age);
-                }
-            }
+            unnamed ^= g.cell(self.entry(i).load(Ordering::Relaxed));
         }
-        // Split the two by a bit in which they differ (they are distinct), and xor
-        // each group apart again (the "two missing numbers" trick): no allocation.
-        let bit = unnamed & unnamed.wrapping_neg();
-        let mut one = 0;
-        for c in 0..g.capacity + 2 {
-            if c & bit != 0 {
-                one ^= c;
-            }
-        }
-        for i in 0..g.capacity as Word {
-            let c = g.cell(self.entry(i).load(Ordering::Relaxed));
-            if c & bit != 0 {
-                one ^= c;
-            }
-        }
-        (head, one, unnamed ^ one)
+        let head = header.consumer.head.load(Ordering::Relaxed);
+        header.set(head, header.tail.load(Ordering::Relaxed));
+        unnamed
     }
 
-    /// Drops the items of the *full* entries (the ring's drop; a consumer drops the
-    /// item it holds itself).
+    /// Drops the items in the ring, those of the entries of positions `head` and
+    /// later (the ring's drop; a consumer drops the item it holds itself).
     ///
     /// # Safety
     ///
-    /// No half of the ring is alive, and its entries are as the protocol left them.
-    unsafe fn drop_items(&self) {
+    /// No half of the ring is alive, and its entries and counters are as the protocol
+    /// left them.
+    unsafe fn drop_items(&self, header: &Header) {
         if sync::model_panicked() {
             return;
         }
         let g = self.geometry;
-        let full = (0..g.capacity as Word)
+        let head = header.consumer.head.load(Ordering::Relaxed);
+        let items = (0..g.capacity as Word)
             .map(|i| self.entry(i).load(Ordering::Relaxed))
-            .filter(|&entry| g.is_full(entry));
-        crate::drop_each(full, |entry| {
-            // SAFETY: no half is alive, so nothing else touches the cell, and a full
-            // entry's cell holds its item; the entries name distinct cells, and
-            // `drop_each` hands each entry over once (also if a `Drop` panics).
+            .filter(|&entry| g.place(entry, head).is_ok());
+        crate::drop_each(items, |entry| {
+            // SAFETY: no half is alive, so nothing else touches the cell, and the entry
+            // of a position in the ring names the cell of its item; the entries name
+            // distinct cells, and `drop_each` hands each entry over once (also if a
+            // `Drop` panics).
             drop(unsafe { self.read(g.cell(entry)) })
         });
     }
@@ -405,14 +434,14 @@ mod sealed {
     impl Sealed for super::Borrowed<'_> {}
 }
 
-/// The heap allocation behind [`Heap`]: the header, the entries and the cells, and
-/// what is left in them, dropped when the last half goes.
+/// The heap allocation behind [`Heap`]: the header, the slots and the extra cell,
+/// and what is left in them, dropped when the last half goes.
 struct HeapRing<T> {
     header: Header,
-    /// `capacity` entries (see [`View`]).
-    entries: Box<[AtomicU64]>,
-    /// `capacity + 2` cells (see [`View`]).
-    cells: Box<[Cell<T>]>,
+    /// `capacity` slots (see [`View`]).
+    slots: Box<[Slot<T>]>,
+    /// Cell `capacity` (see [`View`]).
+    extra: Cell<T>,
     geometry: Geometry,
 }
 
@@ -426,13 +455,10 @@ unsafe impl<T: Send> Sync for HeapRing<T> {}
 
 impl<T> HeapRing<T> {
     fn view(&self) -> View<T> {
-        // From the whole slices, so the pointers may reach every element.
-        let cells = NonNull::from(&*self.cells).cast::<Cell<T>>();
         View {
-            entries: NonNull::from(&*self.entries).cast::<AtomicU64>(),
-            cells,
-            // SAFETY: the cells are `capacity + 2` long, so `capacity` is in bounds.
-            extra: unsafe { NonNull::new_unchecked(cells.as_ptr().add(self.geometry.capacity)) },
+            // From the whole slice, so the pointer may reach every slot.
+            slots: NonNull::from(&*self.slots).cast::<Slot<T>>(),
+            extra: NonNull::from(&self.extra),
             geometry: self.geometry,
             _invariant: InvariantIn::default(),
         }
@@ -442,18 +468,18 @@ impl<T> HeapRing<T> {
 impl<T> Drop for HeapRing<T> {
     fn drop(&mut self) {
         // SAFETY: both halves are gone (this is the last `Arc`).
-        unsafe { self.view().drop_items() };
+        unsafe { self.view().drop_items(&self.header) };
     }
 }
 
 /// The fixed numbers of a ring, copied into both halves.
 #[derive(Clone, Copy, Debug)]
 struct Geometry {
-    /// The number of entries (the capacity), `1 ..= MAX_CAPACITY`.
+    /// The number of slots (the capacity), `1 ..= MAX_CAPACITY`.
     capacity: usize,
     /// The lap minus one: `capacity` rounded up to a power of two, minus one.
     mask: Word,
-    /// The number of low bits of an entry that name its cell.
+    /// The number of low bits of an entry that name its cell (`capacity + 1` cells).
     cell_bits: u32,
 }
 
@@ -465,16 +491,23 @@ impl Geometry {
             "ringway: capacity overflow: {capacity} is above the largest capacity of an \
              overwriting ring, {MAX_CAPACITY}"
         );
-        let cells = capacity + 2;
         Geometry {
             capacity,
             // At most 2^24 - 1 (`MAX_CAPACITY`): fits any `Word`.
             mask: capacity.next_power_of_two() as Word - 1,
-            cell_bits: usize::BITS - (cells - 1).leading_zeros(),
+            // Cells `0 ..= capacity`.
+            cell_bits: usize::BITS - capacity.leading_zeros(),
         }
     }
 
-    /// The position after `pos`, skipping the positions past the last entry of a lap.
+    /// The number of positions in a lap (the valid ones, and those skipped past the
+    /// last slot when the capacity is not a power of two).
+    #[inline(always)]
+    fn lap(self) -> Word {
+        self.mask + 1
+    }
+
+    /// The position after `pos`, skipping the positions past the last slot of a lap.
     #[inline(always)]
     fn next(self, pos: Word) -> Word {
         if (pos & self.mask) + 1 == self.capacity as Word {
@@ -484,30 +517,18 @@ impl Geometry {
         }
     }
 
-    /// The number of positions an entry holds: those above its cell and flag bits.
+    /// The entry saying that position `pos` is in `cell`.
     #[inline(always)]
-    fn tag_shift(self) -> u32 {
-        self.cell_bits + 1
-    }
-
-    /// The entry saying that position `pos` is in `cell`, `full` or taken.
-    #[inline(always)]
-    fn entry(self, pos: Word, full: bool, cell: usize) -> Word {
-        debug_assert!(cell < self.capacity + 2);
-        (pos << self.tag_shift()) | ((full as Word) << self.cell_bits) | cell as Word
+    fn entry(self, pos: Word, cell: usize) -> Word {
+        debug_assert!(cell <= self.capacity);
+        (pos << self.cell_bits) | cell as Word
     }
 
     /// The cell an entry names.
     #[inline(always)]
     fn cell(self, entry: Word) -> usize {
-        // At most `cell_bits <= 25` bits: fits any `usize` (of at least 32 bits).
+        // At most `cell_bits <= 24` bits: fits any `usize` (of at least 32 bits).
         (entry & ((1 << self.cell_bits) - 1)) as usize
-    }
-
-    /// Whether an entry's item is still there.
-    #[inline(always)]
-    fn is_full(self, entry: Word) -> bool {
-        (entry >> self.cell_bits) & FULL != 0
     }
 
     /// Where an entry's position lies from `pos`: `Ok(d)` if it is `pos + d` (so `d`
@@ -515,7 +536,7 @@ impl Geometry {
     /// truncated width of the entries (see the module docs).
     #[inline(always)]
     fn place(self, entry: Word, pos: Word) -> Result<Word, ()> {
-        let shift = self.tag_shift();
+        let shift = self.cell_bits;
         let d = (entry >> shift).wrapping_sub(pos) & (Word::MAX >> shift);
         if d >> (Word::BITS - shift - 1) == 0 {
             Ok(d)
@@ -523,6 +544,14 @@ impl Geometry {
             Err(())
         }
     }
+}
+
+/// Whether position `a` comes before position `b` (positions of one ring, within
+/// half the `Word` range of each other).
+#[inline(always)]
+fn before(a: Word, b: Word) -> bool {
+    let d = b.wrapping_sub(a);
+    d != 0 && d <= Word::MAX / 2
 }
 
 /// Creates an overwriting SPSC ring that holds up to `capacity` items and returns its
@@ -594,25 +623,20 @@ fn with_waiters_at<T>(
     let geometry = Geometry::new(capacity);
     let ring = Arc::new(HeapRing {
         header: Header::new(waiters),
-        entries: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
-        cells: (0..capacity + 2)
-            .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
-            .collect(),
+        slots: (0..capacity).map(|_| Slot::new()).collect(),
+        extra: UnsafeCell::new(MaybeUninit::uninit()),
         geometry,
     });
     let view = ring.view();
     // SAFETY: the ring is new: no half, no values.
-    unsafe { view.reset(first) };
-    // The producer starts from the header's counter; no half exists yet.
-    ring.header.tail.store(first, Ordering::Relaxed);
+    unsafe { view.reset(&ring.header, first) };
     let header = NonNull::from(&ring.header);
     let storage = || Heap {
         _ring: Arc::clone(&ring),
     };
-    let start = (first, capacity, capacity + 1);
     (
-        Producer::new(header, view, start, storage()),
-        Consumer::new(header, view, start, storage()),
+        Producer::new(header, view, capacity, storage()),
+        Consumer::new(header, view, storage()),
     )
 }
 
@@ -667,12 +691,10 @@ macro_rules! array_of {
 /// ```
 pub struct StaticRing<T, const N: usize> {
     header: Header,
-    /// The `N` entries (see [`View`]), written at the first split.
-    entries: [AtomicU64; N],
-    /// Cells `0 .. N`.
-    cells: [Cell<T>; N],
-    /// Cells `N` and `N + 1`.
-    extra: [Cell<T>; 2],
+    /// The `N` slots (see [`View`]), their entries written at the first split.
+    slots: [Slot<T>; N],
+    /// Cell `N`.
+    extra: Cell<T>,
     /// Whether the first split has written the entries. Read and written only with
     /// no half alive (exclusive access, or the one `try_split`).
     started: AtomicBool,
@@ -739,9 +761,8 @@ impl<T, const N: usize> StaticRing<T, N> {
             let () = Self::VALID_CAPACITY;
             StaticRing {
                 header: Header::new(waiters),
-                entries: array_of!(N, AtomicU64::new(0)),
-                cells: array_of!(N, UnsafeCell::new(MaybeUninit::uninit())),
-                extra: array_of!(2, UnsafeCell::new(MaybeUninit::uninit())),
+                slots: array_of!(N, Slot::new()),
+                extra: UnsafeCell::new(MaybeUninit::uninit()),
                 started: AtomicBool::new(false),
                 split_taken: AtomicBool::new(false),
                 _invariant: PhantomData,
@@ -808,9 +829,8 @@ impl<T, const N: usize> StaticRing<T, N> {
     /// The ring's view.
     fn view(&self) -> View<T> {
         View {
-            entries: NonNull::from(&self.entries).cast(),
-            cells: NonNull::from(&self.cells).cast(),
-            extra: NonNull::from(&self.extra).cast(),
+            slots: NonNull::from(&self.slots).cast(),
+            extra: NonNull::from(&self.extra),
             geometry: Geometry::new(N),
             _invariant: InvariantIn::default(),
         }
@@ -821,19 +841,19 @@ impl<T, const N: usize> StaticRing<T, N> {
     fn halves(&self) -> (Producer<T, Borrowed<'_>>, Consumer<T, Borrowed<'_>>) {
         let view = self.view();
         // No half is alive (caller), so `Relaxed` suffices for these flags.
-        let start = if self.started.load(Ordering::Relaxed) {
-            view.start(self.header.tail.load(Ordering::Relaxed))
+        let spare = if self.started.load(Ordering::Relaxed) {
+            view.start(&self.header)
         } else {
             self.started.store(true, Ordering::Relaxed);
             // SAFETY: no half has ever been alive: no values, nobody to race.
-            unsafe { view.reset(0) };
-            (0, N, N + 1)
+            unsafe { view.reset(&self.header, 0) };
+            N
         };
         self.header.abandoned.store(false, Ordering::Relaxed);
         let header = NonNull::from(&self.header);
         (
-            Producer::new(header, view, start, Borrowed(PhantomData)),
-            Consumer::new(header, view, start, Borrowed(PhantomData)),
+            Producer::new(header, view, spare, Borrowed(PhantomData)),
+            Consumer::new(header, view, Borrowed(PhantomData)),
         )
     }
 }
@@ -849,7 +869,7 @@ impl<T, const N: usize> Drop for StaticRing<T, N> {
     fn drop(&mut self) {
         if self.started.load(Ordering::Relaxed) {
             // SAFETY: `&mut self`: no half is alive.
-            unsafe { self.view().drop_items() };
+            unsafe { self.view().drop_items(&self.header) };
         }
     }
 }
@@ -883,14 +903,28 @@ pub struct Producer<T, S: Storage = Heap<T>> {
     /// The ring's header, valid while this half lives (`_storage` keeps the ring alive
     /// or borrows it).
     header: NonNull<Header>,
-    /// The ring's entries and cells, valid as `header`.
+    /// The ring's slots and cells, valid as `header`.
     view: View<T>,
     geometry: Geometry,
     /// The position of the next push; its entry names position `tail - lap` (the
-    /// previous lap's), full or taken. Only the producer writes entries there.
+    /// previous lap's). Only the producer writes entries.
     tail: Word,
-    /// The producer's cell: named by no entry, holds no value.
+    /// A value `head` had (never ahead of it): if it is past `tail - lap`, that
+    /// position's item was taken, and the ring is not full.
+    head: Word,
+    /// A value `done` had (never ahead of it).
+    done: Word,
+    /// Whether the last push displaced an item.
+    displacing: bool,
+    /// The one cell no entry names; it holds no value.
     spare: usize,
+    /// `Some(pos)` after the producer redirected a slot whose cell the consumer was
+    /// still reading item `pos` from: that cell became the spare, which the producer
+    /// may write only once `done` is past `pos`.
+    spare_read: Option<Word>,
+    /// How many redirects the producer made (the loom models' coverage canaries).
+    #[cfg(ringway_loom)]
+    redirects: u64,
     /// The consumer's waiters may sleep (`WaitStrategy::parks`), so each push must
     /// notify; read once, so the hot path reads no shared line for it.
     parks: bool,
@@ -916,14 +950,20 @@ pub struct Consumer<T, S: Storage = Heap<T>> {
     /// As [`Producer`]'s.
     view: View<T>,
     geometry: Geometry,
-    /// The position of the next item to take; every item before it was taken by this
-    /// consumer or displaced by the producer.
+    /// The position of the next item to take: `head` as the consumer last moved or
+    /// saw it. Every item before it was taken by this consumer or displaced by the
+    /// producer.
     head: Word,
-    /// The consumer's cell, named by no entry: it holds the item taken by
-    /// [`peek`](Consumer::peek) and not yet popped when `holds_item`, else no value.
+    /// The cell of the item the consumer took with [`peek`](Consumer::peek) and has
+    /// not popped yet, when `holds_item`.
     cell: usize,
-    /// Whether `cell` holds an item (taken by `peek`, the oldest in the ring).
+    /// Whether the consumer holds an item (taken by `peek`, the oldest in the ring):
+    /// it is in `cell`, which the producer will not reuse until `done` passes it.
     holds_item: bool,
+    /// The last value the consumer stored to `done`.
+    done: Word,
+    /// The last value the consumer stored to `released`.
+    reported: Word,
     /// Keeps `header` and `view` valid.
     _storage: S,
 }
@@ -938,26 +978,25 @@ unsafe impl<T: Send, S: Storage + Send> Send for Producer<T, S> {}
 unsafe impl<T: Send, S: Storage + Send> Send for Consumer<T, S> {}
 
 impl<T, S: Storage> Producer<T, S> {
-    /// The producer of a ring whose push position, spare cell and consumer's cell are
-    /// `start`, kept valid by `storage`.
-    fn new(
-        header: NonNull<Header>,
-        view: View<T>,
-        start: (Word, usize, usize),
-        storage: S,
-    ) -> Self {
+    /// The producer of a ring with no half alive, whose counters are in its header and
+    /// whose one cell no entry names is `spare`, kept valid by `storage`.
+    fn new(header: NonNull<Header>, view: View<T>, spare: usize, storage: S) -> Self {
         // SAFETY: `storage` keeps the header alive (caller).
-        let parks = unsafe { header.as_ref() }.waiters.parks();
-        // The producer's counter is the header's: stored after every push.
-        // SAFETY: as above.
-        let tail = unsafe { header.as_ref() }.tail.load(Ordering::Relaxed);
+        let h = unsafe { header.as_ref() };
+        // No half is alive: `Relaxed` suffices.
         Producer {
             header,
             view,
             geometry: view.geometry,
-            tail,
-            spare: start.1,
-            parks,
+            tail: h.tail.load(Ordering::Relaxed),
+            head: h.consumer.head.load(Ordering::Relaxed),
+            done: h.consumer.done.load(Ordering::Relaxed),
+            displacing: false,
+            spare,
+            spare_read: None,
+            #[cfg(ringway_loom)]
+            redirects: 0,
+            parks: h.waiters.parks(),
             _storage: storage,
         }
     }
@@ -971,21 +1010,21 @@ impl<T, S: Storage> Producer<T, S> {
 }
 
 impl<T, S: Storage> Consumer<T, S> {
-    /// The consumer of a ring whose oldest item's position and whose consumer's cell
-    /// are in `start`, kept valid by `storage`.
-    fn new(
-        header: NonNull<Header>,
-        view: View<T>,
-        start: (Word, usize, usize),
-        storage: S,
-    ) -> Self {
+    /// The consumer of a ring with no half alive, whose counters are in its header,
+    /// kept valid by `storage`.
+    fn new(header: NonNull<Header>, view: View<T>, storage: S) -> Self {
+        // SAFETY: `storage` keeps the header alive (caller).
+        let h = unsafe { header.as_ref() };
         Consumer {
             header,
             view,
             geometry: view.geometry,
-            head: start.0,
-            cell: start.2,
+            // No half is alive: `Relaxed` suffices.
+            head: h.consumer.head.load(Ordering::Relaxed),
+            cell: 0,
             holds_item: false,
+            done: h.consumer.done.load(Ordering::Relaxed),
+            reported: h.consumer.done.load(Ordering::Relaxed),
             _storage: storage,
         }
     }
@@ -1017,42 +1056,108 @@ impl<T, S: Storage> Producer<T, S> {
     pub fn push(&mut self, value: T) -> Option<T> {
         let g = self.geometry;
         let tail = self.tail;
-        // SAFETY: the spare is the producer's and holds no value (field invariant).
-        unsafe { self.view.write(self.spare, value) };
-        // The entry names the previous lap's position, full or taken, whichever it is
-        // now: the swap takes its cell either way. It publishes the spare's value
-        // (`Release`) and takes the entry's cell (`Acquire`: the consumer's reads of a
-        // cell it left there are finished).
-        let old = self
-            .view
-            .entry(tail)
-            .swap(g.entry(tail, true, self.spare), Ordering::AcqRel);
-        debug_assert_eq!(
-            g.place(old, tail),
-            Err(()),
-            "the entry of tail named tail or later"
-        );
-        self.spare = g.cell(old);
+        let view = self.view;
+        let entry = view.entry(tail);
+        // SAFETY: only the producer stores to entries (type docs of `View`).
+        let seen = unsafe { sync::load_own_u64(entry) };
+        let prev = tail.wrapping_sub(g.lap());
+        debug_assert_eq!(g.place(seen, prev), Ok(0), "the entry of tail names {prev}");
+        let mut cell = g.cell(seen);
+        let mut displaced = None;
+        if !before(prev, self.head) && !before(prev, self.done) {
+            // `prev` may still be in the ring: then it is its oldest item, and the ring
+            // is full. Right after a displacement it most likely is; else look first at
+            // what the consumer reported, a line it writes only now and then.
+            if !self.displacing {
+                self.done = self.header().released.load(Ordering::Acquire);
+            }
+            if !before(prev, self.done) {
+                let next = g.next(prev);
+                // Displace it, unless the consumer took it first: whichever moves
+                // `head` past it gets it. On failure `head` is past `prev` (it never
+                // falls behind `tail - lap`), and `Acquire`: see `free_cell`.
+                match self.header().consumer.head.compare_exchange(
+                    prev,
+                    next,
+                    Ordering::Relaxed,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        self.head = next;
+                        // SAFETY: moving `head` past `prev` made its item the
+                        // producer's (the consumer moves `head` past an item to take
+                        // it); its cell holds it, and is written again right below.
+                        displaced = Some(unsafe { self.view.read(cell) });
+                    }
+                    Err(now) => self.head = now,
+                }
+            }
+        }
+        self.displacing = displaced.is_some();
+        if displaced.is_none() {
+            cell = self.free_cell(prev, cell);
+        }
+        // SAFETY: the cell is the producer's and empty: it held the displaced item, now
+        // moved out, or the consumer has finished reading the one it held (`free_cell`).
+        unsafe { self.view.write(cell, value) };
+        // `Release`: a consumer that sees the entry sees the value.
+        entry.store(g.entry(tail, cell), Ordering::Release);
         self.tail = g.next(tail);
         self.header().tail.store(self.tail, Ordering::Relaxed);
         if self.parks {
             self.header().waiters.items_published();
         }
-        if g.is_full(old) {
-            // SAFETY: the entry was full, so its cell held the previous lap's item,
-            // which nobody took; the swap made the cell the producer's.
-            Some(unsafe { self.view.read(self.spare) })
-        } else {
-            None
-        }
+        displaced
     }
 
-    /// Whether the ring is full, so that the next [`push`](Self::push) would displace
-    /// the oldest item (a snapshot: the consumer may take that item at any moment).
+    /// The cell to write the push of `tail` into, when the consumer took `prev`, the
+    /// item of a lap before, from `cell`: that cell once the consumer has finished
+    /// reading `prev` (`done` is past it), else the spare, and `cell` becomes the spare
+    /// (a *redirect*: the producer never waits for the consumer).
     ///
-    /// `false` stays `false` until the next push: only the producer fills the ring. So
-    /// a producer that must not lose items can push only while this is `false`, and
-    /// the ring then works as a plain bounded queue.
+    /// Why the spare is free then: the consumer reads one item at a time, so if it is
+    /// still reading `prev`, it finished the item it read from the spare (an earlier
+    /// redirect's) before it took `prev`. The producer knows `prev` was taken from a
+    /// value of `head` past it, loaded with `Acquire`, and the consumer's move of
+    /// `head` past `prev` is `Release`, after its store of `done` past that earlier
+    /// item: so the `done` loaded below is past it too.
+    #[inline(always)]
+    fn free_cell(&mut self, prev: Word, cell: usize) -> usize {
+        if before(prev, self.done) {
+            return cell;
+        }
+        // `Acquire`: the consumer's reads of the cells of items before `done` are
+        // finished before the producer writes them again.
+        self.done = self.header().consumer.done.load(Ordering::Acquire);
+        if before(prev, self.done) {
+            return cell;
+        }
+        if let Some(read) = self.spare_read {
+            assert!(
+                before(read, self.done),
+                "ringway: overwriting ring: the consumer is reading two items at once \
+                 (a bug in ringway)"
+            );
+        }
+        self.spare_read = Some(prev);
+        #[cfg(ringway_loom)]
+        {
+            self.redirects += 1;
+        }
+        core::mem::replace(&mut self.spare, cell)
+    }
+
+    /// Whether the next [`push`](Self::push) may displace the oldest item: `true` when
+    /// the ring is full (a snapshot: the consumer may take that item at any moment).
+    ///
+    /// `false` is exact and stays `false` until the next push: only the producer fills
+    /// the ring. So a producer that must not lose items can push only while this is
+    /// `false`, and the ring then works as a plain bounded queue. `true` can come
+    /// early: this reads only what the consumer *reports*, which it does after at most
+    /// `min(32, max(1, capacity / 2))` pops, whenever a pop finds the ring empty, and
+    /// when it is dropped (so that a producer polling this does not make the consumer
+    /// wait for a cache line on every pop). Items popped since the last report still
+    /// count. `push` itself is exact: it displaces only from a full ring.
     ///
     /// # Examples
     ///
@@ -1066,11 +1171,23 @@ impl<T, S: Storage> Producer<T, S> {
     /// ```
     #[inline]
     pub fn is_full(&self) -> bool {
-        // The entry of `tail` holds the previous lap's item until the consumer takes it
-        // (then only this producer changes the entry again): `Relaxed` suffices, a
-        // stale "full" only under-reports room.
-        let entry = self.view.entry(self.tail).load(Ordering::Relaxed);
-        self.geometry.is_full(entry)
+        // Full while the item of a lap before `tail` may still be in the ring: unless
+        // `head` is past it, or the consumer reported it finished. `Relaxed`: a stale
+        // report only under-reports room.
+        let prev = self.tail.wrapping_sub(self.geometry.lap());
+        if before(prev, self.head) || before(prev, self.done) {
+            return false;
+        }
+        !before(prev, self.header().released.load(Ordering::Relaxed))
+    }
+
+    /// How many times a push found the consumer still reading from the cell it would
+    /// write and wrote its spare instead (loom builds only: the models' coverage
+    /// canaries).
+    #[cfg(ringway_loom)]
+    #[doc(hidden)]
+    pub fn redirects(&self) -> u64 {
+        self.redirects
     }
 
     /// The number of items the ring holds when full.
@@ -1112,8 +1229,8 @@ impl<T, S: Storage> Drop for Producer<T, S> {
 }
 
 impl<T, S: Storage> Consumer<T, S> {
-    /// Takes the oldest item into the consumer's cell, unless it holds one already;
-    /// whether it holds one afterwards.
+    /// Takes the oldest item (the consumer then holds it, in `cell`), unless it holds
+    /// one already; whether it holds one afterwards.
     #[inline]
     fn take(&mut self) -> bool {
         if self.holds_item {
@@ -1122,35 +1239,84 @@ impl<T, S: Storage> Consumer<T, S> {
         let g = self.geometry;
         loop {
             let head = self.head;
-            let entry = self.view.entry(head);
-            let seen = entry.load(Ordering::Relaxed);
+            // `Acquire`: the value in the entry's cell is visible.
+            let seen = self.view.entry(head).load(Ordering::Acquire);
             match g.place(seen, head) {
                 // The entry still names the previous lap: not pushed yet.
-                Err(()) => return false,
-                Ok(0) => {
-                    debug_assert!(g.is_full(seen), "an item taken twice");
-                    let taken = g.entry(head, false, self.cell);
-                    // `Acquire`: the value in the entry's cell is visible; `Release`:
-                    // the consumer is done with the cell it leaves in the entry.
-                    if entry
-                        .compare_exchange(seen, taken, Ordering::AcqRel, Ordering::Relaxed)
-                        .is_ok()
-                    {
-                        self.cell = g.cell(seen);
-                        self.holds_item = true;
-                        self.head = g.next(head);
-                        return true;
+                Err(()) => {
+                    if self.reported != self.done {
+                        self.report();
                     }
-                    // The producer displaced it: look again.
+                    return false;
                 }
-                Ok(ahead) => {
-                    // The producer pushed position `head + ahead`, so every item up to
-                    // one lap before it is displaced: go on from the next one.
-                    let lap = g.mask + 1;
-                    self.head = g.next(head.wrapping_add(ahead).wrapping_sub(lap));
+                Ok(0) => {
+                    let next = g.next(head);
+                    // Take it, unless the producer displaces it first: whichever moves
+                    // `head` gets it. `Release`: the consumer's store of `done` after
+                    // its last read comes before (see `Producer::free_cell`).
+                    match self.header().consumer.head.compare_exchange(
+                        head,
+                        next,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => {
+                            self.cell = g.cell(seen);
+                            self.holds_item = true;
+                            self.head = next;
+                            return true;
+                        }
+                        // The producer displaced it: go on from where `head` is now.
+                        Err(now) => self.head = now,
+                    }
                 }
+                // The producer pushed a lap past `head`, so it displaced `head`'s item
+                // first (moving `head` before storing that entry, which this load saw
+                // with `Acquire`): go on from where `head` is now.
+                Ok(_) => self.head = self.header().consumer.head.load(Ordering::Relaxed),
             }
         }
+    }
+
+    /// Moves the item `take` took out of its cell, and tells the producer the cell is
+    /// free (`done`).
+    ///
+    /// # Safety
+    ///
+    /// The consumer holds an item (`holds_item`).
+    #[inline(always)]
+    unsafe fn finish(&mut self) -> T {
+        debug_assert!(self.holds_item);
+        self.holds_item = false;
+        // SAFETY: `take` took the item in the cell (caller): the producer writes the
+        // cell again only once `done` is past the item.
+        let value = unsafe { self.view.read(self.cell) };
+        // `Release`: the read is finished before the producer writes the cell again.
+        self.header()
+            .consumer
+            .done
+            .store(self.head, Ordering::Release);
+        self.done = self.head;
+        if self.done.wrapping_sub(self.reported) >= self.report_every() {
+            self.report();
+        }
+        value
+    }
+
+    /// How far `done` moves between reports to `released`: at most this many pops
+    /// (fewer when the positions cross the end of a lap whose last positions are
+    /// skipped).
+    #[inline(always)]
+    fn report_every(&self) -> Word {
+        (self.geometry.capacity as Word / 2).clamp(1, 32)
+    }
+
+    /// Stores `done` to `released`.
+    #[inline(always)]
+    fn report(&mut self) {
+        self.reported = self.done;
+        // `Release`: as the store of `done`.
+        self.header().released.store(self.done, Ordering::Release);
     }
 
     /// Removes and returns the oldest item, or `None` if the ring is empty.
@@ -1168,10 +1334,8 @@ impl<T, S: Storage> Consumer<T, S> {
         if !self.take() {
             return None;
         }
-        self.holds_item = false;
-        // SAFETY: `take` made the cell the consumer's, holding the item; it holds none
-        // from here on (`holds_item` is false).
-        Some(unsafe { self.view.read(self.cell) })
+        // SAFETY: `take` took an item.
+        Some(unsafe { self.finish() })
     }
 
     /// Returns a reference to the oldest item without popping it, or `None` if the
@@ -1198,8 +1362,8 @@ impl<T, S: Storage> Consumer<T, S> {
         if !self.take() {
             return None;
         }
-        // SAFETY: the consumer's cell holds the taken item (`take`), and only `&mut
-        // self` methods move it out.
+        // SAFETY: `cell` holds the item `take` took, which the producer does not touch
+        // until `done` passes it, and only `&mut self` methods move it out.
         Some(unsafe { self.view.get(self.cell) })
     }
 
@@ -1516,12 +1680,14 @@ impl<T, S: Storage> fmt::Debug for PopFuture<'_, T, S> {
 impl<T, S: Storage> Drop for Consumer<T, S> {
     fn drop(&mut self) {
         let held = if self.holds_item && !sync::model_panicked() {
-            self.holds_item = false;
-            // SAFETY: the consumer's cell holds the item it took (`holds_item`).
-            Some(unsafe { self.view.read(self.cell) })
+            // SAFETY: the consumer holds an item (`holds_item`).
+            Some(unsafe { self.finish() })
         } else {
             None
         };
+        if self.reported != self.done {
+            self.report();
+        }
         self.header().abandoned.store(true, Ordering::Release);
         // Dropped last, out of the ring: a panicking `Drop` of it finds the consumer's
         // leaving published.
