@@ -56,9 +56,13 @@
 //!   reads now.
 //!
 //! So a hand-off moves one cache line (the slot, entry and value together) while the
-//! ring is not full, as [`spsc::stamped`](super::stamped) does; the producer reads
-//! `head` only when a lap of pushes has passed since it last did, and `done` only
-//! when its last look was behind the item it overwrites.
+//! ring is not full, as [`spsc::stamped`](super::stamped) does. The producer touches
+//! the consumer's line only when the ring may be full or the item it overwrites may
+//! still be being read: before that it looks at what the consumer *reports*, a copy of
+//! `done` it stores on a line of its own after at most `min(32, capacity / 2)` pops
+//! (and when it finds the ring empty, and when it is dropped). A producer polling the
+//! consumer's line itself would make the consumer's next compare-and-swap wait for the
+//! line to come back on every pop.
 //!
 //! Positions are counted as [`StaticRing`](super::StaticRing)'s are: the slot of
 //! `pos` is `pos & mask`, and when the capacity is not a power of two the positions
@@ -1139,6 +1143,7 @@ impl<T, S: Storage> Producer<T, S> {
                  (a bug in ringway)"
             );
         }
+        debug_assert_ne!(self.spare, cell, "the spare is named by an entry");
         self.spare_read = Some(prev);
         #[cfg(ringway_loom)]
         {
