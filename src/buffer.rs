@@ -372,6 +372,25 @@ impl<T, L: LayoutImpl> Slots<T, L> {
         unsafe { self.ptr.as_ptr().add(pos & self.mask) }
     }
 
+    /// Asks the core to start fetching the cache line of `pos`'s slot, and returns at
+    /// once: a hint that reads nothing (so it cannot race with a write to the slot),
+    /// on x86_64 only, a no-op elsewhere. A consumer that found no new item issues it
+    /// so that, when the producer's counter next shows one, the item's line is already
+    /// on its way (see `Consumer::available`).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, pos: usize) {
+        #[cfg(all(target_arch = "x86_64", not(miri), not(ringway_loom)))]
+        {
+            use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // SAFETY: `sse`, the intrinsic's target feature, is part of every x86_64
+            // target; a prefetch never faults and is no access in the memory model,
+            // whatever the address (and this one is inside the slots, `slot`).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(self.slot(pos).cast::<i8>().cast_const()) };
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri), not(ringway_loom))))]
+        let _ = pos;
+    }
+
     /// Pointer to the value in `pos`'s slot.
     #[inline(always)]
     fn value(&self, pos: usize) -> *mut MaybeUninit<T> {

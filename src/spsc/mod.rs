@@ -29,10 +29,10 @@
 //! | | [`Indexed`] | [`Stamped`] |
 //! |---|---|---|
 //! | a slot | a `T` | a `usize` stamp beside a `T` (16 bytes for a `u64`) |
-//! | a single-item hand-off reads | the producer's counter, then the slot: two cache lines | the slot alone (its stamp): one line |
+//! | a single-item hand-off reads | the producer's counter, then the slot: two cache lines (a consumer that has waited a while prefetches the slot's line on each look, so the two arrive together) | the slot alone (its stamp): one line |
 //! | zero-copy chunks ([`WriteChunkUninit`], [`ReadChunk`]) | yes (the slots are contiguous `T`s) | no |
 //! | every other operation | yes | yes, the same |
-//! | pick it for | batches, chunks, byte streams, the densest storage, the lowest round trip measured | single items streamed between polling threads |
+//! | pick it for | batches, chunks, byte streams, the densest storage | single items between polling threads, the lowest round trip |
 //!
 //! PERFORMANCE.md in the repository has the measured figures behind the last row.
 //!
@@ -123,6 +123,12 @@ use crate::{ChunkError, PushError};
 /// multiples of this (a power of two), so a count of the items from the counter on
 /// (`Consumer::len`) reads at most this many stamps beyond it.
 const COUNTER_EVERY: usize = 32;
+
+/// After this many looks in a row at the producer's counter that found no new item, an
+/// indexed consumer's empty looks also prefetch the next item's slot (`available`): a
+/// consumer waiting for the next item of a round trip looks many times, one that keeps
+/// up with a stream finds an item within a look or two.
+const IDLE_LOOKS: u8 = 3;
 
 /// The indices and flags both halves share, wherever the slots live.
 ///
@@ -1090,6 +1096,10 @@ pub struct Consumer<T, S: Storage = Heap<T>> {
     /// layout's single-item operations read stamps instead and let `head` pass it; a
     /// difference above the capacity then means no item is known ([`Self::known`]).
     cached_tail: usize,
+    /// How many looks at the producer's counter in a row found nothing new (saturating):
+    /// from [`IDLE_LOOKS`] on, an empty look also prefetches the next item's slot
+    /// (indexed layout; see `available`).
+    idle_looks: u8,
     /// As [`Producer`]'s: each release must notify.
     parks: bool,
     /// Keeps `header` and `slots` valid, as in [`Producer`].
@@ -1125,6 +1135,7 @@ impl<T, S: Storage> Consumer<T, S> {
             head,
             unreleased: false,
             cached_tail: tail,
+            idle_looks: 0,
             parks,
             _storage: storage,
         }
@@ -1174,6 +1185,22 @@ impl<T, S: Storage> Consumer<T, S> {
             if loaded <= self.capacity && loaded > n {
                 self.cached_tail = tail;
                 n = loaded;
+            }
+            if !<S::Layout as LayoutImpl>::STAMPED {
+                self.idle_looks = if n == 0 {
+                    self.idle_looks.saturating_add(1)
+                } else {
+                    0
+                };
+                if self.idle_looks >= IDLE_LOOKS {
+                    // Idle for a while: start fetching the line the next item will be
+                    // written to, so that when the counter shows it, the value's line
+                    // is already on its way rather than a second wait after the
+                    // counter's. Not on the first empty looks, where a consumer that
+                    // keeps up with a stream would pull the line from under the
+                    // producer's next writes.
+                    self.slots.prefetch(self.head);
+                }
             }
             if <S::Layout as LayoutImpl>::STAMPED && n < wanted {
                 // Items published by their stamps beyond the counter.
