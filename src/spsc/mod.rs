@@ -766,11 +766,12 @@ impl<T, S: Storage> Producer<T, S> {
     #[inline(always)]
     fn publish(&mut self, tail: usize) {
         let from = self.tail;
-        self.publish_from(from, tail);
+        self.publish_from(from, distance::<S, T>(&self.slots, from, tail), tail);
         self.tail = tail;
     }
 
-    /// Makes the slots `from .. tail`, just written, visible to the consumer:
+    /// Makes the `n` slots from `from` up to `tail`, just written, visible to the
+    /// consumer:
     /// (stamped layout) each slot's stamp, then the header's counter, all `Release`.
     /// The stamps go first so that, in a single-item hand-off, the value and its stamp
     /// reach the slot's line together, before a polling consumer can pull the line
@@ -781,19 +782,20 @@ impl<T, S: Storage> Producer<T, S> {
     /// even to the producer's own fields, made the single-item round trip 1.3x as long
     /// on an Intel Xeon (`Producer::push`; PERFORMANCE.md, 2026-12-07).
     #[inline(always)]
-    fn publish_from(&mut self, from: usize, tail: usize) {
+    fn publish_from(&mut self, from: usize, n: usize, tail: usize) {
         debug_assert!(self.slots.distance(self.cached_head, tail) <= self.capacity);
+        debug_assert_eq!(self.slots.distance(from, tail), n);
         if <S::Layout as LayoutImpl>::STAMPED {
             // First thing after the value's write: a single item's value and stamp
             // are then adjacent stores to one line, which the core commits together
             // (another store between them measured 0.75x the streaming rate).
-            self.slots.publish_stamps(from, tail);
+            self.slots.publish_stamps(from, n);
             // The consumer's single-item operations read the stamps alone; its counts
             // and batches read the counter and then the stamps beyond it, so the
             // counter is stored only by batches and every `COUNTER_EVERY` positions.
             // (`counter_skip` is 0 on a ring whose waiters park, so that every push
             // takes the path below and notifies: one test on the hot path, not two.)
-            if distance::<S, T>(&self.slots, from, tail) == 1 && tail & self.counter_skip != 0 {
+            if n == 1 && tail & self.counter_skip != 0 {
                 return;
             }
         }
@@ -837,7 +839,7 @@ impl<T, S: Storage> Producer<T, S> {
         // SAFETY: a free slot exists, so the slot at `tail` is outside `head .. tail`:
         // uninitialised and owned by the producer (invariant on `Header::tail`).
         unsafe { self.slots.write(tail, value) };
-        self.publish_from(tail, next);
+        self.publish_from(tail, 1, next);
         Ok(())
     }
 
