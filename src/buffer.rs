@@ -373,8 +373,8 @@ impl<T, L: LayoutImpl> Slots<T, L> {
     }
 
     /// Asks the core to start fetching the cache line of `pos`'s slot, and returns at
-    /// once: a hint that reads nothing (so it cannot race with a write to the slot),
-    /// on x86_64 only, a no-op elsewhere. A consumer that found no new item issues it
+    /// once: a hint, not a load of the value (so it cannot race with a write to the
+    /// slot), on x86_64 only, a no-op elsewhere. A consumer that found no new item issues it
     /// so that, when the producer's counter next shows one, the item's line is already
     /// on its way (see `Consumer::available`).
     #[inline(always)]
