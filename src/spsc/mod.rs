@@ -771,8 +771,8 @@ impl<T, S: Storage> Producer<T, S> {
     }
 
     /// Makes the `n` slots from `from` up to `tail`, just written, visible to the
-    /// consumer:
-    /// (stamped layout) each slot's stamp, then the header's counter, all `Release`.
+    /// consumer: (stamped layout) each slot's stamp, then the header's counter, all
+    /// `Release`.
     /// The stamps go first so that, in a single-item hand-off, the value and its stamp
     /// reach the slot's line together, before a polling consumer can pull the line
     /// back between them; the consumer copes with a counter that lags the stamps
