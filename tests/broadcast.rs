@@ -36,10 +36,10 @@ use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread;
 
-use common::{join_within_watchdog, Rng};
+use common::{join_while_progressing, join_within_watchdog, Rng};
 use proptest::prelude::*;
 use ringway::broadcast::{
     channel, Consumer, Lagged, Policy, PopError, Producer, MAX_CAPACITY, MAX_CONSUMERS,
@@ -1638,13 +1638,20 @@ fn stress(policy: Policy, cap: usize, consumers: usize, leavers: usize, n: u64, 
             thread::spawn(move || read_all(rx, Some(0), seed * 10 + i as u64, stop))
         })
         .collect();
+    // Nothing here parks: every thread spins or yields, so the watchdog bounds a stretch
+    // without a push rather than the whole run (which can be slow under a sanitizer).
+    let pushed = Arc::new(AtomicUsize::new(0));
+    let producer_pushed = Arc::clone(&pushed);
     let producer = thread::spawn(move || {
         let mut full = 0u64;
         for i in 0..n {
             let mut v = i;
             loop {
                 match tx.push(v) {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        producer_pushed.fetch_add(1, SeqCst);
+                        break;
+                    }
                     Err(PushError::Full(back)) => {
                         assert_eq!(policy, Policy::Backpressure, "Lossy refused a push");
                         full += 1;
@@ -1657,9 +1664,10 @@ fn stress(policy: Policy, cap: usize, consumers: usize, leavers: usize, n: u64, 
         }
         full
     });
-    join_within_watchdog(producer, "producer");
+    join_while_progressing(producer, "producer", &pushed);
     let mut total_lag = 0;
     for (i, r) in readers.into_iter().enumerate() {
+        // The producer is done; a reader has at most `cap` items left to read.
         let seen = join_within_watchdog(r, "reader");
         if i < leavers {
             continue; // read_all checked what it read

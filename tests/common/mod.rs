@@ -234,12 +234,41 @@ pub const WATCHDOG: Duration = Duration::from_secs(60);
 /// [`WATCHDOG`]).
 #[track_caller]
 pub fn join_within_watchdog<T>(handle: JoinHandle<T>, what: &str) -> T {
+    join_watched(handle, what, None)
+}
+
+/// [`join_within_watchdog`] for a thread that never parks (it spins or yields until the
+/// queue lets it go on), and that bumps `progress` each time it gets somewhere (an item
+/// pushed or read): the [`WATCHDOG`] bound then applies to a stretch with no progress,
+/// not to the whole run. Such a thread cannot lose a wake-up; what the bound catches is
+/// a livelock (a ring that stays full or empty for good), and a whole run may take
+/// longer than [`WATCHDOG`] on a slow machine (ThreadSanitizer on a core shared with a
+/// Miri run took over 60 s for one 50 000-item broadcast run in CI on 2026-12-07).
+#[track_caller]
+pub fn join_while_progressing<T>(handle: JoinHandle<T>, what: &str, progress: &AtomicUsize) -> T {
+    join_watched(handle, what, Some(progress))
+}
+
+#[track_caller]
+fn join_watched<T>(handle: JoinHandle<T>, what: &str, progress: Option<&AtomicUsize>) -> T {
+    let seen = || progress.map(|p| p.load(Ordering::Relaxed));
     if !cfg!(miri) {
-        let start = Instant::now();
+        let mut start = Instant::now();
+        let mut last = seen();
         while !handle.is_finished() {
+            let now = seen();
+            if now != last {
+                last = now;
+                start = Instant::now();
+            }
             assert!(
                 start.elapsed() < WATCHDOG,
-                "{what}: the thread is still blocked after {WATCHDOG:?}: a lost wake-up?"
+                "{what}: {}",
+                if progress.is_some() {
+                    format!("no progress in {WATCHDOG:?}: a livelock?")
+                } else {
+                    format!("the thread is still blocked after {WATCHDOG:?}: a lost wake-up?")
+                }
             );
             thread::sleep(Duration::from_millis(1));
         }
