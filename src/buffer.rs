@@ -303,7 +303,12 @@ impl<T, L: LayoutImpl> Clone for Slots<T, L> {
 
 impl<T, L: LayoutImpl> Copy for Slots<T, L> {}
 
-#[cfg(all(feature = "shm", not(ringway_loom)))]
+#[cfg(all(
+    feature = "shm",
+    target_os = "linux",
+    target_pointer_width = "64",
+    not(ringway_loom)
+))]
 impl<T> Slots<T, Indexed> {
     /// A view of `count` contiguous `T`s at `ptr`: memory a ring in shared memory
     /// (`crate::shm`) placed in its mapped region.

@@ -559,7 +559,12 @@ pub(crate) struct FutexWord {
     sleepers: core::sync::atomic::AtomicU32,
 }
 
-#[cfg(feature = "shm")]
+#[cfg(all(
+    feature = "shm",
+    target_os = "linux",
+    target_pointer_width = "64",
+    not(ringway_loom)
+))]
 impl FutexWord {
     /// Forgets every sleeper counted: call only where no thread can be between its
     /// announcement and the end of its sleep on this word (a ring in shared memory:
@@ -897,7 +902,12 @@ impl Waiters {
     ///
     /// `item` and `slot` are valid for atomic reads and writes for as long as the
     /// waiters live (the other process may store anything in them).
-    #[cfg(feature = "shm")]
+    #[cfg(all(
+        feature = "shm",
+        target_os = "linux",
+        target_pointer_width = "64",
+        not(ringway_loom)
+    ))]
     pub(crate) unsafe fn with_remote(
         mut self,
         item: NonNull<FutexWord>,

@@ -33,6 +33,7 @@ fn item(tracker: &DropTracker, panics: bool) -> Tracked<'_> {
 }
 
 /// Drops `a` then `b` if `a_first`, else `b` then `a`.
+#[cfg_attr(not(feature = "alloc"), allow(dead_code))] // its callers need the heap
 fn drop_both<A, B>(a: A, b: B, a_first: bool) {
     if a_first {
         drop(a);

@@ -223,7 +223,12 @@ impl Header {
     /// from the last half of its role only after that half stored its counter and let
     /// go); it starts with no knowledge of the other side's counter, so its first
     /// `room` or `available` loads that with `Acquire`, as every later reload does.
-    #[cfg(feature = "shm")]
+    #[cfg(all(
+        feature = "shm",
+        target_os = "linux",
+        target_pointer_width = "64",
+        not(ringway_loom)
+    ))]
     pub(crate) fn counters(&self) -> (usize, usize) {
         (
             self.head.load(Ordering::Relaxed),
@@ -234,7 +239,12 @@ impl Header {
     /// Clears the abandoned flag: a new half of a ring in shared memory attached to it
     /// (`crate::shm`), so the other side has a peer again. `Relaxed`: clearing it
     /// publishes nothing (the flag's `Release` stores publish a half's last counter).
-    #[cfg(feature = "shm")]
+    #[cfg(all(
+        feature = "shm",
+        target_os = "linux",
+        target_pointer_width = "64",
+        not(ringway_loom)
+    ))]
     pub(crate) fn reattached(&self) {
         self.abandoned.store(false, Ordering::Relaxed);
     }

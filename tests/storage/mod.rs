@@ -150,7 +150,7 @@ macro_rules! with_ring {
     ($storage:expr, $T:ty, $cap:expr, via $($make:ident)::+, |$tx:pat_param, $rx:pat_param| $body:expr) => {{
         let capacity: usize = $cap;
         match $storage {
-            #[allow(unreachable_code)] // without `alloc`
+            #[allow(unreachable_code, clippy::diverging_sub_expression)] // without `alloc`
             $crate::storage::Storage::Heap => {
                 let ($tx, $rx): (::ringway::spsc::Producer<$T>, ::ringway::spsc::Consumer<$T>) =
                     heap_or_unreachable!(::ringway::spsc::channel::<$T>(capacity));
@@ -247,7 +247,7 @@ macro_rules! with_queue {
     ($storage:expr, $T:ty, $cap:expr, |$q:ident| $body:expr) => {{
         let capacity: usize = $cap;
         match $storage {
-            #[allow(unreachable_code, unused_variables)] // without `alloc`
+            #[allow(unreachable_code, unused_variables, clippy::diverging_sub_expression)] // without `alloc`
             $crate::storage::Storage::Heap => {
                 let queue: ::ringway::mpmc::Queue<$T> =
                     heap_or_unreachable!(::ringway::mpmc::Queue::<$T>::new(capacity));
