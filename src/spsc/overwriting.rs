@@ -54,6 +54,9 @@
 //!   The consumer reads one item at a time, so a redirect always finds the spare
 //!   free: the consumer finished the item it read from it before it took the one it
 //!   reads now.
+//!   Until its first redirect the producer knows that each entry names its own
+//!   slot's cell, and does not load the entry before writing the slot: a load there
+//!   would fetch the line the consumer polls once to read it and again to write it.
 //!
 //! So a hand-off moves one cache line (the slot, entry and value together) while the
 //! ring is not full, as [`spsc::stamped`](super::stamped) does. The producer touches
@@ -322,6 +325,19 @@ impl<T> View<T> {
                 .store(g.entry(pos.wrapping_sub(g.lap()), i), Ordering::Relaxed);
         }
         header.set(first, first);
+    }
+
+    /// Whether every slot's entry names the slot's own cell (then the spare is cell
+    /// `capacity`): so after `reset`, until the first redirect.
+    ///
+    /// Only the producer stores entries, so the caller must be it, or have the ring to
+    /// itself.
+    fn names_own_cells(&self) -> bool {
+        let g = self.geometry;
+        (0..g.capacity).all(|i| {
+            // SAFETY: only the producer stores to entries (caller).
+            g.cell(unsafe { sync::load_own_u64(self.entry(i as Word)) }) == i
+        })
     }
 
     /// Where the producer of a ring with no half alive starts (`StaticRing` split
@@ -920,6 +936,12 @@ pub struct Producer<T, S: Storage = Heap<T>> {
     done: Word,
     /// Whether the last push displaced an item.
     displacing: bool,
+    /// Whether every entry names its own slot's cell (no redirect yet, since the ring
+    /// was made or split): a push then knows the cell of `tail` without loading its
+    /// entry. Loading it first made the push's store of the entry a second trip for
+    /// the line, which the consumer polls: the round trip about 1.3x as long on an Intel
+    /// Xeon (PERFORMANCE.md, 2026-12-07). Cleared by the first redirect, for good.
+    names_own_cells: bool,
     /// The one cell no entry names; it holds no value.
     spare: usize,
     /// `Some(pos)` after the producer redirected a slot whose cell the consumer was
@@ -996,6 +1018,8 @@ impl<T, S: Storage> Producer<T, S> {
             head: h.consumer.head.load(Ordering::Relaxed),
             done: h.consumer.done.load(Ordering::Relaxed),
             displacing: false,
+            // The scan reads entries only the producer stores, no half being alive.
+            names_own_cells: spare == view.geometry.capacity && view.names_own_cells(),
             spare,
             spare_read: None,
             #[cfg(ringway_loom)]
@@ -1062,11 +1086,24 @@ impl<T, S: Storage> Producer<T, S> {
         let tail = self.tail;
         let view = self.view;
         let entry = view.entry(tail);
-        // SAFETY: only the producer stores to entries (type docs of `View`).
-        let seen = unsafe { sync::load_own_u64(entry) };
         let prev = tail.wrapping_sub(g.lap());
-        debug_assert_eq!(g.place(seen, prev), Ok(0), "the entry of tail names {prev}");
-        let mut cell = g.cell(seen);
+        // The cell the entry of `tail` names: without loading the entry while no
+        // redirect has made an entry name another slot's cell (`names_own_cells`).
+        let mut cell = if self.names_own_cells {
+            #[cfg(debug_assertions)]
+            {
+                // SAFETY: only the producer stores to entries (type docs of `View`).
+                let seen = unsafe { sync::load_own_u64(entry) };
+                debug_assert_eq!(g.place(seen, prev), Ok(0), "the entry of tail names {prev}");
+                debug_assert_eq!(g.cell(seen), (tail & g.mask) as usize, "a redirected entry");
+            }
+            (tail & g.mask) as usize
+        } else {
+            // SAFETY: only the producer stores to entries (type docs of `View`).
+            let seen = unsafe { sync::load_own_u64(entry) };
+            debug_assert_eq!(g.place(seen, prev), Ok(0), "the entry of tail names {prev}");
+            g.cell(seen)
+        };
         let mut displaced = None;
         if !before(prev, self.head) && !before(prev, self.done) {
             // `prev` may still be in the ring: then it is its oldest item, and the ring
@@ -1145,6 +1182,7 @@ impl<T, S: Storage> Producer<T, S> {
         }
         debug_assert_ne!(self.spare, cell, "the spare is named by an entry");
         self.spare_read = Some(prev);
+        self.names_own_cells = false;
         #[cfg(ringway_loom)]
         {
             self.redirects += 1;
