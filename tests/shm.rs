@@ -16,8 +16,9 @@
 //!   over where the last one stopped.
 //! * Rings by descriptor: a sealed memfd ring (`create_memfd`) that no process can
 //!   resize (`EPERM`, here and in a hostile child), `from_fd` refusing what `open`
-//!   refuses with the same errors, and a child that inherits the descriptor across
-//!   `exec` and maps the ring.
+//!   refuses with the same errors, a child that inherits the descriptor across
+//!   `exec` and maps the ring, and a descriptor sent over a Unix socket
+//!   (`SCM_RIGHTS`).
 //!
 //! No test times anything: a wait for a peer runs in a thread that a watchdog joins,
 //! and fails (instead of hanging) only if it never returns.
@@ -2135,6 +2136,111 @@ fn a_child_maps_an_inherited_memfd_ring_and_receives_every_item() {
     peer.finish();
     assert!(tx.is_abandoned(), "the consumer left");
     assert!(tx.is_empty(), "the consumer took everything");
+}
+
+/// Sends `fd` over the Unix socket `sock` as an `SCM_RIGHTS` control message, with one
+/// byte of data (a stream socket carries no message without data).
+fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>) {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // Room for one descriptor's control message, aligned as `cmsghdr` needs.
+    let mut control = [0u64; 8];
+    // SAFETY: a computation on its argument.
+    let space = unsafe { libc::CMSG_SPACE(size_of::<RawFd>() as u32) } as usize;
+    assert!(space <= size_of_val(&control));
+    // SAFETY: an all-zero `msghdr` is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: `msg` describes `control`, which has room for the header and one
+    // descriptor (`space`), so the first header and its data lie inside it.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!cmsg.is_null());
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(size_of::<RawFd>() as u32) as _;
+        libc::CMSG_DATA(cmsg)
+            .cast::<RawFd>()
+            .write_unaligned(fd.as_raw_fd());
+    }
+    // SAFETY: `msg` and the buffers it points to live across the call.
+    let sent = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, 0) };
+    assert_eq!(sent, 1, "sendmsg: {}", io::Error::last_os_error());
+}
+
+/// Receives the descriptor [`send_fd`] sent over `sock`: a new descriptor of this
+/// process (close-on-exec) for the same open file.
+fn recv_fd(sock: BorrowedFd<'_>) -> OwnedFd {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = [0u64; 8];
+    // SAFETY: an all-zero `msghdr` is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = size_of_val(&control) as _;
+    // SAFETY: `msg` and the buffers it points to live across the call.
+    let got = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    assert_eq!(got, 1, "recvmsg: {}", io::Error::last_os_error());
+    assert_eq!(
+        msg.msg_flags & libc::MSG_CTRUNC,
+        0,
+        "control message truncated"
+    );
+    // SAFETY: the kernel filled `control` and set `msg_controllen` to what it wrote;
+    // the header is checked before its data is read.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!cmsg.is_null(), "no control message");
+        assert_eq!((*cmsg).cmsg_level, libc::SOL_SOCKET);
+        assert_eq!((*cmsg).cmsg_type, libc::SCM_RIGHTS);
+        assert_eq!(
+            (*cmsg).cmsg_len as usize,
+            libc::CMSG_LEN(size_of::<RawFd>() as u32) as usize,
+            "one descriptor"
+        );
+        let fd = libc::CMSG_DATA(cmsg).cast::<RawFd>().read_unaligned();
+        // The kernel installed `fd` in this process for us; nothing else owns it.
+        OwnedFd::from_raw_fd(fd)
+    }
+}
+
+#[test]
+fn a_memfd_ring_sent_over_a_unix_socket_works_on_the_far_side() {
+    // The route the docs give for a process that is not a child: the descriptor
+    // travels as `SCM_RIGHTS` (here both ends are in this process; the kernel installs
+    // a new descriptor for the receiver either way).
+    let ring = Ring::<u64>::create_memfd(8).unwrap();
+    let (near, far) = std::os::unix::net::UnixStream::pair().unwrap();
+    send_fd(near.as_fd(), ring.as_fd());
+    let received = recv_fd(far.as_fd());
+    assert_ne!(received.as_raw_fd(), ring.as_fd().as_raw_fd());
+    let other = Ring::<u64>::from_fd(received).unwrap();
+    assert!(
+        other.is_sealed(),
+        "the seals are the file's, so they travel with it"
+    );
+    assert_eq!(other.capacity(), 8);
+    let mut tx = ring.producer().unwrap();
+    let mut rx = other.consumer().unwrap();
+    assert_eq!(tx.push_slice(&[1, 2, 3]), 3);
+    assert_eq!(rx.drain().collect::<Vec<_>>(), [1, 2, 3]);
+    for i in 0..20 {
+        tx.push(i).unwrap();
+        assert_eq!(rx.pop(), Some(i));
+    }
+    drop(tx);
+    assert!(rx.is_abandoned());
 }
 
 #[test]
