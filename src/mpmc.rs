@@ -24,19 +24,23 @@
 //!
 //! **Push.** A producer reads `tail` and the stamp of its slot. If the slot is empty it
 //! claims the position with a compare-and-swap of the stamp (empty to writing), moves
-//! `tail` on with a compare-and-swap, writes the value and publishes it with a
-//! `Release` store of the stamp. A producer that finds the slot already claimed moves
-//! `tail` on for the claimant and tries the next position, so a producer pre-empted
-//! after its claim never holds the others up. `tail` only moves past claimed positions,
-//! so **positions are claimed in order**: a claim of `pos + 1` happens after (and, through
-//! `tail`'s `Release`/`Acquire`, is ordered after) the claim of `pos`. If the slot still
+//! `tail` on with a plain store, writes the value and publishes it with a `Release`
+//! store of the stamp. The claim is the compare-and-swap of the stamp alone; `tail` is
+//! a hint, so one read-modify-write per item, as in `ArrayQueue`. A producer that
+//! finds the slot already claimed (or published, or gone further) moves `tail` on
+//! with a compare-and-swap and tries the next position, so a producer pre-empted after
+//! its claim never holds the others up, and a late store that moves `tail` back onto
+//! claimed positions only costs the next producer those steps. `tail` only ever
+//! holds positions whose predecessors are all claimed, so **positions are claimed in
+//! order**: a claim of `pos + 1` happens after (and, through `tail`'s
+//! `Release`/`Acquire`, is ordered after) the claim of `pos`. If the slot still
 //! holds last lap's item, unclaimed, the queue is full (pops claim in order too, so no
 //! pop has claimed anything); if a pop has claimed that item (*reading*), the push waits
 //! for the slot, so a push right after its own thread's pop is never refused.
 //!
 //! **Pop.** The mirror image. A consumer reads `head` and its slot's stamp: full, it
 //! claims the position with a compare-and-swap of the stamp (full to reading), moves
-//! `head` on with a compare-and-swap (or finds that a consumer that saw the claim has),
+//! `head` on with a plain store (unless a consumer that saw the claim has),
 //! moves the value out and frees the slot for the next lap; writing, it waits for the
 //! value; empty, the queue is empty: no push has claimed `head`, so (claims being in
 //! order) none has claimed a later position, and a pop right after its own thread's
@@ -52,6 +56,10 @@
 //! claiming pops in the slot too made one producer and one consumer stream 2.2x-2.8x
 //! faster (a producer polling a full queue no longer pulls `head`'s line away from the
 //! consumer's next compare-and-swap), with the round trip unchanged.
+//!
+//! The stamps are the truth and the counters hints: [`len`](Queue::len) and `Drop`
+//! read the stamps after each counter for positions claimed that it does not show
+//! yet.
 //!
 //! **Batches.** A slice push claims its first slot with the *claiming* stamp, which
 //! tells other producers to wait instead of moving `tail`; it then marks the empty
@@ -171,12 +179,13 @@ enum Side {
 /// assert!(q.is_empty());
 /// ```
 pub struct Queue<T, S: Storage<T> = Heap<T>> {
-    /// The next position to pop: a hint that is never ahead of the pops' claims and
-    /// never behind them by more than the claims in flight. Moved past a position by
-    /// the pop that claimed it, or by a consumer that finds that position's slot
-    /// claimed (`advance`); past a whole batch by the slice pop that claimed it (no
-    /// one else moves it meanwhile); and past the oldest item by `force_push` when it
-    /// displaces that item. No push reads it.
+    /// The next position to pop: a hint that is never ahead of the pops' claims (every
+    /// position before it was claimed by a pop) and may trail them, by at most
+    /// `capacity` positions. Moved past a position by the pop that claimed it (a plain
+    /// store that may land late and move it back, `step_past`), or by a consumer that
+    /// finds that position's slot claimed (`advance`); past a whole batch by the slice
+    /// pop that claimed it (no one else moves it meanwhile); and past the oldest item
+    /// by `force_push` when it displaces that item. No push reads it.
     ///
     /// `head` and `tail` are always read with `Acquire` (`load_head`, `load_tail`) and
     /// claimed with `Release`:
@@ -187,13 +196,15 @@ pub struct Queue<T, S: Storage<T> = Heap<T>> {
     /// Miri weak-memory test caught exactly this with `Relaxed`).
     head: CachePadded<AtomicUsize>,
     /// The next position to push: a hint that is never ahead of the pushes' claims
-    /// and never behind them by more than the claims in flight. Moved past a position
-    /// by the push that claimed it, or by a producer that finds that position's slot
-    /// claimed (`advance`); past a whole batch by the slice push that claimed it
-    /// (no one else moves it meanwhile); and by `force_push` when it displaces.
+    /// and may trail them, by at most `capacity` positions (as `head`). Moved past a
+    /// position by the push that claimed it (`step_past`), or by a producer that finds
+    /// that position's slot claimed (`advance`); past a whole batch by the slice push
+    /// that claimed it (no one else moves it meanwhile); and by `force_push` when it
+    /// displaces.
     ///
-    /// Invariant: `tail` is a position at most one lap of `capacity` positions ahead
-    /// of `head`, and never behind it.
+    /// Invariant: the push side's next claim (`settle(Push, tail)`) is at most one lap
+    /// of `capacity` positions ahead of the pop side's (`settle(Pop, head)`), and never
+    /// behind it. The counters themselves may cross (a late store).
     tail: CachePadded<AtomicUsize>,
     /// Exactly `capacity` slots; slot `i` starts with stamp `i` (empty for lap 0).
     slots: S,
@@ -615,6 +626,79 @@ impl<T, S: Storage<T>> Queue<T, S> {
         }
     }
 
+    /// Whether `stamp`, read from `pos`'s slot, shows that `side` has claimed `pos`
+    /// already: the slot has gone past the state in which `side` claims `pos` (a
+    /// single claim, the item published or taken, or any stamp of a later lap). Then a
+    /// counter that reads `pos` is stale (the claimant has not moved it yet, or moved
+    /// it back with a late store, see [`step_past`](Self::step_past)) and may be moved
+    /// on without waiting for anyone.
+    ///
+    /// A slot's stamps for its positions `p`, `p + one_lap`, ... only ever move forward
+    /// in this order: `p` (empty), `writing` or `claiming`, `p + 1` (full), `reading` or
+    /// `draining`, `p + one_lap` (empty for the next lap), ... (or `closed_at`, for
+    /// good). So `stamp - pos` is a lap count times `one_lap` plus the state's offset
+    /// (0, 1, or `state_bit + 0 ..= 4`, all below `one_lap`), and its sign says which
+    /// lap. Not passed, and so left to the caller: the state in which `side` claims
+    /// `pos` and the ones before it, a batch claim in progress at `pos` (`claiming`
+    /// for pushes, `draining` for pops: its claimant moves the counter past the whole
+    /// batch, and no one may claim inside it meanwhile), and `closed_at(pos)`.
+    #[inline(always)]
+    fn passed(&self, side: Side, pos: usize, stamp: usize) -> bool {
+        let offset = stamp.wrapping_sub(pos);
+        // A later lap: `pos` was claimed, and its slot went round since. (Positions
+        // wrap round `usize` too; a counter is never stale by half of that.)
+        if offset as isize >= self.one_lap as isize {
+            return true;
+        }
+        match side {
+            // Claimed by a single push, published, or taken by a pop.
+            Side::Push => {
+                stamp == self.writing(pos)
+                    || stamp == pos.wrapping_add(1)
+                    || stamp == self.reading(pos)
+                    || stamp == self.draining(pos)
+            }
+            // Claimed by a single pop (the next state, `pos + one_lap`, is a later lap).
+            Side::Pop => stamp == self.reading(pos),
+        }
+    }
+
+    /// The first position from `pos` (a value of `side`'s counter) whose slot has not
+    /// [`passed`](Self::passed) it: where `side`'s next claim will be, once the
+    /// counter has been moved on. Reads stamps only; moves nothing. Exact when no
+    /// operation is in flight; under concurrency a snapshot that may be behind, and at
+    /// most `capacity` steps from `pos`.
+    fn settle(&self, side: Side, mut pos: usize) -> usize {
+        for _ in 0..self.capacity {
+            if !self.passed(side, pos, self.slot(pos).stamp.load(Ordering::Acquire)) {
+                break;
+            }
+            pos = self.next(pos);
+        }
+        pos
+    }
+
+    /// Moves `side`'s counter past `pos`, which this thread has just claimed alone
+    /// (a single push or pop), with a plain store: the claim in the slot is what
+    /// counts, and the counter is a hint, so no second read-modify-write.
+    ///
+    /// The store can land late: another thread of the side may have moved the counter
+    /// past `pos` (it saw our claim, `advance`) and further, and a late store then
+    /// moves it *back*, to a position that is already claimed. Nothing is claimed
+    /// twice (a claim is a compare-and-swap of the slot's stamp from `ready`, and no
+    /// stamp goes back), and the next thread of the side that reads the counter sees a
+    /// slot that has [`passed`](Self::passed) it and moves it on. The load first only
+    /// makes a late store rarer: it skips the store once someone else has moved the
+    /// counter.
+    #[inline(always)]
+    fn step_past(&self, side: Side, pos: usize) {
+        let counter = self.counter(side);
+        if counter.load(Ordering::Relaxed) == pos {
+            // `Release`: as `advance`'s, for a thread that reads the counter we store.
+            counter.store(self.next(pos), Ordering::Release);
+        }
+    }
+
     /// Claims for `side` up to `max` (`>= 1`) consecutive positions from `pos`, whose
     /// slot's stamp was just read as [`ready`](Self::ready): the first with a
     /// compare-and-swap of its stamp (to [`writing`](Self::writing) or
@@ -656,7 +740,7 @@ impl<T, S: Storage<T>> Queue<T, S> {
             return None;
         }
         if max == 1 {
-            self.advance(side, pos);
+            self.step_past(side, pos);
             return Some((pos, 1));
         }
         // Nobody else moves the counter while our first slot says `claiming` or
@@ -700,9 +784,11 @@ impl<T, S: Storage<T>> Queue<T, S> {
                     Some(claimed) => return Ok(claimed),
                     None => backoff.spin(),
                 }
-            } else if stamp == self.writing(tail) || stamp == tail.wrapping_add(1) {
-                // Claimed by a single push (writing or published) that has not moved
-                // `tail` yet: move it for that push (lock-free among producers).
+            } else if self.passed(Side::Push, tail, stamp) {
+                // Claimed by a single push (writing, published, taken since or gone
+                // round a lap) that has not moved `tail` yet, or `tail` was moved back
+                // by a late store (`step_past`): move it on (lock-free among
+                // producers).
                 tail = self.advance(Side::Push, tail);
             } else if stamp.wrapping_add(self.one_lap) == tail.wrapping_add(1) {
                 // The slot still holds the value pushed one lap ago, and no pop has
@@ -721,8 +807,9 @@ impl<T, S: Storage<T>> Queue<T, S> {
             } else if stamp == self.closed_at(tail) {
                 return Err(Refused::Closed);
             } else {
-                // A batch claim in progress (its claimant moves `tail`), or our `tail`
-                // is stale: wait for it to move.
+                // A batch claim in progress at `tail` (its claimant moves `tail`, and
+                // publishes the slot, which then has passed), or last lap's push still
+                // writing this slot: wait.
                 backoff.snooze();
                 tail = self.load_tail();
             }
@@ -771,9 +858,10 @@ impl<T, S: Storage<T>> Queue<T, S> {
                 {
                     return Err(Refused::Closed);
                 }
-            } else if stamp == self.reading(head) || stamp == head.wrapping_add(self.one_lap) {
-                // Claimed by a single pop (still reading, or already done) that has not
-                // moved `head` yet: move it for that pop (lock-free among consumers).
+            } else if self.passed(Side::Pop, head, stamp) {
+                // Claimed by a single pop (still reading, done, or gone round a lap)
+                // that has not moved `head` yet, or `head` was moved back by a late
+                // store (`step_past`): move it on (lock-free among consumers).
                 head = self.advance(Side::Pop, head);
             } else if stamp == self.writing(head) || stamp == self.claiming(head) {
                 // A push claimed `head` and is writing it: wait for the item.
@@ -781,8 +869,9 @@ impl<T, S: Storage<T>> Queue<T, S> {
             } else if stamp == self.closed_at(head) {
                 return Err(Refused::Closed);
             } else {
-                // A batch claim in progress (its claimant moves `head`), or our `head`
-                // is stale: wait for it to move.
+                // A batch claim in progress at `head` (its claimant moves `head`, and
+                // frees the slot, which then has passed), or last lap's pop still
+                // reading this slot: wait.
                 backoff.spin();
                 head = self.load_head();
             }
@@ -957,7 +1046,9 @@ impl<T, S: Storage<T>> Queue<T, S> {
             return Err(value);
         }
         self.advance(Side::Pop, oldest);
-        // Only we move `tail` now (see above). If `close` ran since our check of
+        // Only we move `tail` forward now (see above; a late store of an earlier
+        // claim may still move it back, `step_past`, and producers then wait at this
+        // slot until it is published). If `close` ran since our check of
         // `closed`, this push is linearised before it, like a push that had claimed its
         // slot: the drain pops its item.
         let new_tail = self.next(tail);
@@ -1173,32 +1264,32 @@ impl<T, S: Storage<T>> Queue<T, S> {
         self.capacity
     }
 
-    /// The number of items between the positions `head` and `tail`, which are at most
-    /// a lap apart.
+    /// The number of positions from `head` to `tail`, clamped to `0 ..= capacity`
+    /// (under concurrency the two may come from different moments, `tail` even behind
+    /// `head`; when no operation is in flight, `tail` is at most a lap ahead of `head`
+    /// and the count exact).
     #[inline]
     fn distance(&self, head: usize, tail: usize) -> usize {
-        let hix = head & (self.state_bit - 1);
-        let tix = tail & (self.state_bit - 1);
-        if hix < tix {
-            tix - hix
-        } else if hix > tix {
-            self.capacity - hix + tix
-        } else if tail == head {
-            0
-        } else {
-            self.capacity
-        }
+        let lap = |pos: usize| pos & !(self.one_lap - 1);
+        let index = |pos: usize| (pos & (self.one_lap - 1)) as isize;
+        // Whole laps from `head`'s to `tail`'s, signed: `one_lap` is a power of two,
+        // so a shift divides.
+        let laps = (lap(tail).wrapping_sub(lap(head)) as isize) >> self.one_lap.trailing_zeros();
+        let n = laps
+            .saturating_mul(self.capacity as isize)
+            .saturating_add(index(tail) - index(head));
+        n.clamp(0, self.capacity as isize) as usize
     }
 
-    /// The number of items in the queue: a snapshot of a consistent pair of `head` and
-    /// `tail`, always in `0 ..= capacity`.
+    /// The number of items in the queue: exact when no other thread is using it, a
+    /// snapshot otherwise, always in `0 ..= capacity`.
     ///
     /// Under concurrency it counts items whose positions are claimed, including a push
     /// still writing its value and excluding a pop still reading its own; by the time
-    /// it returns, other threads may have changed it. (On a weak memory model the pair
-    /// it reads may also be one that never coexisted in real time, when the push that
-    /// moved `tail` and the pop that moved `head` are not ordered with each other; the
-    /// result is still within `0 ..= capacity`.)
+    /// it returns, other threads may have changed it. (It reads `head` and `tail`, then
+    /// the slots after them that were claimed without moving them yet, at slightly
+    /// different moments; on a weak memory model the two ends may also be ones that
+    /// never coexisted in real time. The result is still within `0 ..= capacity`.)
     ///
     /// # Examples
     ///
@@ -1209,12 +1300,15 @@ impl<T, S: Storage<T>> Queue<T, S> {
     /// ```
     pub fn len(&self) -> usize {
         loop {
-            // Acquire pairs with the claims' `Release`: the `head` read below is never
-            // behind a pop whose push this `tail` does not show, and vice versa.
-            let tail = self.load_tail();
-            let head = self.load_head();
-            // Only compared: nothing is read on the strength of this load.
-            if self.tail.load(Ordering::Relaxed) == tail {
+            // The counters are hints that may trail the claims (`step_past`): each end
+            // is where that side's next claim will be (`settle`). `Acquire` (the
+            // counters' and the stamps') pairs with the claims' `Release`: the `head`
+            // end found below is never behind a pop whose push this `tail` end does not
+            // show, and vice versa.
+            let tail = self.settle(Side::Push, self.load_tail());
+            let head = self.settle(Side::Pop, self.load_head());
+            // The same `tail` end after `head`'s was found: the two coexisted.
+            if self.settle(Side::Push, self.load_tail()) == tail {
                 return self.distance(head, tail);
             }
         }
@@ -1259,8 +1353,12 @@ impl<T, S: Storage<T>> Drop for Queue<T, S> {
         if sync::model_panicked() {
             return;
         }
+        // The counters may trail the claims (`step_past`); with `&mut self` nothing is
+        // in flight, so `settle` finds the exact ends.
         let head = load_mut(&mut self.head);
+        let head = self.settle(Side::Pop, head);
         let tail = load_mut(&mut self.tail);
+        let tail = self.settle(Side::Push, tail);
         let len = self.distance(head, tail);
         debug_assert!(
             len <= self.capacity,
@@ -1268,10 +1366,15 @@ impl<T, S: Storage<T>> Drop for Queue<T, S> {
         );
         let positions = core::iter::successors(Some(head), |&pos| Some(self.next(pos)));
         crate::drop_each(positions.take(len), |pos| {
+            debug_assert_eq!(
+                self.slot(pos).stamp.load(Ordering::Relaxed),
+                pos.wrapping_add(1),
+                "queue invariant: position {pos:#x} between head and tail is not full"
+            );
             // SAFETY: with `&mut self` no operation is in flight, so every position in
-            // `head .. tail` was published: its slot holds an initialised value that
-            // nothing else will read or drop; `drop_each` hands each position over
-            // once (also if a `Drop` panics).
+            // `head .. tail` (the settled ends) was published: its slot holds an
+            // initialised value that nothing else will read or drop; `drop_each`
+            // hands each position over once (also if a `Drop` panics).
             self.slot(pos)
                 .value
                 .with_mut(|p| unsafe { (*p).assume_init_drop() })

@@ -32,6 +32,17 @@
 //! and a displacement; `close_happens_before_refusal` and `seal_happens_after_close`
 //! check what the flag's and the seal's orderings are for, and fail (loom: a stale
 //! read) when they are weakened to `Relaxed`.
+//!
+//! A single claim moves its side's counter with a plain store that can land late and
+//! move the counter back onto claimed positions (`Queue::step_past`); the models
+//! above reach such late stores with their preemptions. Measured with deliberate
+//! bugs (2026-12-07): treating only the old "claimed by a single push or pop" stamps
+//! as passed, so that a counter moved back behind a slot that has gone a lap further
+//! waits forever, fails `p2_c1_capacity_2`, `static_p2_c1_capacity_2`,
+//! `pop_after_own_push_is_never_empty`, `push_after_own_pop_is_never_full` and
+//! `drop_with_items_left` (loom: "exceeded maximum number of branches", a wait that
+//! never ends); ignoring later laps only, seven models; `Drop` without `settle`
+//! (counting from the raw counters) fails four, `len` without it two.
 
 use std::ops::Deref;
 
