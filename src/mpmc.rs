@@ -42,9 +42,9 @@
 //! claims the position with a compare-and-swap of the stamp (full to reading), moves
 //! `head` on with a plain store (unless a consumer that saw the claim has),
 //! moves the value out and frees the slot for the next lap; writing, it waits for the
-//! value; empty, the queue is empty: no push has claimed `head`, so (claims being in
-//! order) none has claimed a later position, and a pop right after its own thread's
-//! push never finds the queue empty.
+//! value; empty (or still being emptied by last lap's pop), the queue is empty: no
+//! push has claimed `head`, so (claims being in order) none has claimed a later
+//! position, and a pop right after its own thread's push never finds the queue empty.
 //!
 //! So a consumer polling an empty queue and a producer polling a full one each read
 //! their slot's line and nothing else, and the counters stay on the lines of their own
@@ -85,7 +85,8 @@
 //! completes in a bounded number of steps unless other threads keep winning the
 //! compare-and-swap (lock-free among threads that are running). A push never waits for
 //! another push, nor a pop for another pop, except for the few steps in which a slice
-//! push or pop claims its batch. It is **not** strictly lock-free: a thread pre-empted
+//! push or pop claims its batch (and a pop of a closed queue that must seal a slot
+//! that last lap's pop has not freed yet). It is **not** strictly lock-free: a thread pre-empted
 //! between claiming a position and publishing (or freeing) its slot stalls that slot,
 //! and a pop (or push) that reaches the stalled slot waits for it, with a back-off that
 //! spins and then yields. Pushes that find the queue full and pops that find it empty
@@ -868,10 +869,25 @@ impl<T, S: Storage<T>> Queue<T, S> {
                 backoff.snooze();
             } else if stamp == self.closed_at(head) {
                 return Err(Refused::Closed);
+            } else if stamp == self.reading(head.wrapping_sub(self.one_lap))
+                || stamp == self.draining(head.wrapping_sub(self.one_lap))
+            {
+                // A pop of last lap's item in this slot is still moving it out (its
+                // thread may have been pre-empted there). No push can have claimed
+                // `head` (a claim needs the slot empty), nor, claims being in order, a
+                // later position: the queue is empty, as for the stamp `head`, and an
+                // open queue says so at once instead of waiting for that pop. A closed
+                // one waits for the slot, to seal it.
+                // Only steers (`Relaxed`): a stale `false` reports the queue empty,
+                // which it is; `true` waits, and the seal's own `Acquire` look at
+                // `closed` (the branch above) decides what is reported.
+                if !self.closed.load(Ordering::Relaxed) {
+                    return Err(Refused::Unavailable);
+                }
+                backoff.snooze();
             } else {
-                // A batch claim in progress at `head` (its claimant moves `head`, and
-                // frees the slot, which then has passed), or last lap's pop still
-                // reading this slot: wait.
+                // A batch claim in progress at `head`: its claimant moves `head` past
+                // the batch in a few steps.
                 backoff.spin();
                 head = self.load_head();
             }
