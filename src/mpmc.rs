@@ -42,9 +42,9 @@
 //! claims the position with a compare-and-swap of the stamp (full to reading), moves
 //! `head` on with a plain store (unless a consumer that saw the claim has),
 //! moves the value out and frees the slot for the next lap; writing, it waits for the
-//! value; empty (or still being emptied by last lap's pop), the queue is empty: no
-//! push has claimed `head`, so (claims being in order) none has claimed a later
-//! position, and a pop right after its own thread's push never finds the queue empty.
+//! value; empty, the queue is empty: no push has claimed `head`, so (claims being in
+//! order) none has claimed a later position, and a pop right after its own thread's
+//! push never finds the queue empty.
 //!
 //! So a consumer polling an empty queue and a producer polling a full one each read
 //! their slot's line and nothing else, and the counters stay on the lines of their own
@@ -85,11 +85,11 @@
 //! completes in a bounded number of steps unless other threads keep winning the
 //! compare-and-swap (lock-free among threads that are running). A push never waits for
 //! another push, nor a pop for another pop, except for the few steps in which a slice
-//! push or pop claims its batch (and a pop of a closed queue that must seal a slot
-//! that last lap's pop has not freed yet). It is **not** strictly lock-free: a thread pre-empted
-//! between claiming a position and publishing (or freeing) its slot stalls that slot,
-//! and a pop (or push) that reaches the stalled slot waits for it, with a back-off that
-//! spins and then yields. Pushes that find the queue full and pops that find it empty
+//! push or pop claims its batch, and a pop that reaches a slot whose last-lap item
+//! another pop (or a displacing `force_push`) is still moving out. It is **not**
+//! strictly lock-free: a thread pre-empted between claiming a position and publishing
+//! (or freeing) its slot stalls that slot, and a pop (or push) that reaches the
+//! stalled slot waits for it, with a back-off that spins and then yields. Pushes that find the queue full and pops that find it empty
 //! never wait: they return at once.
 
 #[cfg(feature = "alloc")]
@@ -872,18 +872,14 @@ impl<T, S: Storage<T>> Queue<T, S> {
             } else if stamp == self.reading(head.wrapping_sub(self.one_lap))
                 || stamp == self.draining(head.wrapping_sub(self.one_lap))
             {
-                // A pop of last lap's item in this slot is still moving it out (its
-                // thread may have been pre-empted there). No push can have claimed
-                // `head` (a claim needs the slot empty), nor, claims being in order, a
-                // later position: the queue is empty, as for the stamp `head`, and an
-                // open queue says so at once instead of waiting for that pop. A closed
-                // one waits for the slot, to seal it.
-                // Only steers (`Relaxed`): a stale `false` reports the queue empty,
-                // which it is; `true` waits, and the seal's own `Acquire` look at
-                // `closed` (the branch above) decides what is reported.
-                if !self.closed.load(Ordering::Relaxed) {
-                    return Err(Refused::Unavailable);
-                }
+                // Last lap's item in this slot is still being moved out: by a pop
+                // (then no push has claimed `head` yet), or by a `force_push` that
+                // displaces it, which has claimed `head` for its own item already (and
+                // moved `tail` past it), so "empty" would be wrong: a pop right after
+                // its own push could report it (loom's
+                // `pop_behind_a_displacement_in_progress`). Wait for the slot, with a
+                // back-off that yields: the thread moving the item out may have been
+                // pre-empted, and spinning would keep it off the core.
                 backoff.snooze();
             } else {
                 // A batch claim in progress at `head`: its claimant moves `head` past

@@ -965,6 +965,46 @@ fn pop_after_own_push_races_displacement() {
     );
 }
 
+/// A pop behind a displacement in progress, at capacity 2 (positions from 1): the
+/// queue is full (10, 11) and the main thread force-pushes 20, displacing 10. While it
+/// does, the slot it reuses says `reading` for 10's position, the same stamp as a pop
+/// of 10 that is still moving it out, but here the push of the next lap's position
+/// has been claimed (`tail` is past it). A worker pops, pushes 30 and pops again; the
+/// second pop follows its own push, so it must never report empty.
+///
+/// Reading that stamp as "no push has claimed `head`: empty" (a change tried on
+/// 2026-12-07) fails this model: the worker pops 11, pushes 30 into the other slot and
+/// finds the displaced slot still `reading`. Outcome: (what the worker popped first,
+/// whether 30 went in, what it popped second, what the force-push displaced).
+#[test]
+fn pop_behind_a_displacement_in_progress() {
+    explore(
+        "pop_behind_a_displacement_in_progress",
+        &[(Some(11), true, Some(20), Some(10))],
+        || {
+            let q = Arc::new(prewrapped(2, || Track::new(u32::MAX)));
+            assert!(q.push(Track::new(10)).is_ok() && q.push(Track::new(11)).is_ok());
+            let worker = {
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    let first = q.pop().map(Track::into_inner);
+                    let pushed = q.push(Track::new(30)).is_ok();
+                    let second = q.pop().map(Track::into_inner);
+                    assert!(
+                        !pushed || second.is_some(),
+                        "pop after pushing 30 said empty (first pop: {first:?})"
+                    );
+                    (first, pushed, second)
+                })
+            };
+            let displaced = q.force_push(Track::new(20)).unwrap().map(Track::into_inner);
+            let (first, pushed, second) = worker.join().unwrap();
+            drain(&q);
+            (first, pushed, second, displaced)
+        },
+    );
+}
+
 /// `p2_c1_capacity_2` on a `StaticQueue<_, 2>`: 2 producers + 1 consumer, two items
 /// each, the consumer pops twice; the pushes straddle a lap of the inline slots.
 #[test]
