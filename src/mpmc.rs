@@ -89,8 +89,8 @@
 //! another pop (or a displacing `force_push`) is still moving out. It is **not**
 //! strictly lock-free: a thread pre-empted between claiming a position and publishing
 //! (or freeing) its slot stalls that slot, and a pop (or push) that reaches the
-//! stalled slot waits for it, with a back-off that spins and then yields. Pushes that find the queue full and pops that find it empty
-//! never wait: they return at once.
+//! stalled slot waits for it, with a back-off that spins and then yields. Pushes that
+//! find the queue full and pops that find it empty never wait: they return at once.
 
 #[cfg(feature = "alloc")]
 use alloc::boxed::Box;
@@ -189,7 +189,8 @@ pub struct Queue<T, S: Storage<T> = Heap<T>> {
     /// by `force_push` when it displaces that item. No push reads it.
     ///
     /// `head` and `tail` are always read with `Acquire` (`load_head`, `load_tail`) and
-    /// claimed with `Release`:
+    /// moved with `Release` (all but `displace_oldest`'s store of `tail`, which says
+    /// why not):
     /// the stamps alone order the slot accesses, but an operation that observes another
     /// thread's claim must also observe what that thread did before it, or a pop that
     /// follows its own thread's push could see another thread's later pop yet miss the
